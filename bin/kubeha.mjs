@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Runs kubeha from a checkout: TypeScript sources are loaded through tsx, no build step.
+import { register } from "tsx/esm/api";
+register();
+const { main } = await import("../src/cli/main.ts");
+process.exitCode = await main(process.argv.slice(2));

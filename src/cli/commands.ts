@@ -1,0 +1,7 @@
+/** Every command, in the order `kubeha --help` lists them. One line per command file. */
+import { lazy } from "./main.ts";
+
+lazy(async () => (await import("./init.ts")).command);
+lazy(async () => (await import("./validate.ts")).command);
+lazy(async () => (await import("./render.ts")).command);
+lazy(async () => (await import("./schema.ts")).command);

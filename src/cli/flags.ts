@@ -1,0 +1,15 @@
+/** Flag parsing shared by all commands (node:util parseArgs, strict: unknown flags are errors). */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "../errors.ts";
+
+export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
+  command: string,
+  args: string[],
+  options: T,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${command}: ${(err as Error).message}`, `see \`kubeha ${command} --help\``);
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The cluster file as a user writes it (raw input). Every field is optional unless the
+ * cluster cannot be described without it; `normalize()` turns this into a fully
+ * defaulted `Cluster` (see model.ts). The TSDoc here is the user documentation: it is
+ * compiled into `cluster.schema.json` (descriptions, defaults) by `npm run schema`.
+ */
+
+/** A kubeha cluster file. */
+export interface ClusterFile {
+  /** Version of this file format. Must be `kubeha.dev/v1alpha1`. */
+  apiVersion: "kubeha.dev/v1alpha1";
+  /** Must be `Cluster`. */
+  kind: "Cluster";
+  metadata: Metadata;
+  spec: ClusterSpec;
+}
+
+export interface Metadata {
+  /**
+   * Cluster name: lower-case letters, digits and `-`, at most 40 characters. Used as the
+   * kubeadm `clusterName`, in kubeconfig context names and for the state directory.
+   * @pattern ^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$
+   */
+  name: string;
+}
+
+export interface ClusterSpec {
+  /**
+   * The machines. Each host has one or more roles; a minimal HA cluster is three hosts with
+   * roles `[control-plane, lb]` (or three control planes plus LB hosts) and a VIP.
+   * @minItems 1
+   */
+  hosts: HostFile[];
+  /** SSH settings applied to every host that does not set its own. */
+  ssh?: SshFile;
+  /** Kubernetes version, networks, images, runtime and CNI. */
+  kubernetes?: KubernetesFile;
+  /** How clients reach the API servers: VIP + HAProxy, a single proxy, kube-vip or a cloud LB. */
+  controlPlaneEndpoint: EndpointFile;
+  /** Where etcd runs. Default: `stacked` (managed by kubeadm on the control planes). */
+  etcd?: EtcdFile;
+  /** Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io. */
+  packages?: PackagesFile;
+  /** How the control plane is installed. */
+  install?: InstallFile;
+  /** The cluster's certificate authorities and keys, owned by kubeha. */
+  pki?: PkiFile;
+}
+
+/** A role a host plays. A host may have several. */
+export type Role = "control-plane" | "worker" | "etcd" | "lb";
+
+export interface HostFile {
+  /**
+   * Host name; becomes the node name and the machine's hostname. Lower-case RFC 1123 label.
+   * @pattern ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$
+   */
+  name: string;
+  /** IPv4 address kubeha connects to over SSH (and the node address when `internalAddress` is unset). */
+  address: string;
+  /** IPv4 address on the cluster network, when it differs from `address` (the node IP, etcd and apiserver bind here). */
+  internalAddress?: string;
+  /**
+   * Roles of this host.
+   * @minItems 1
+   * @uniqueItems true
+   */
+  roles: Role[];
+  /** SSH settings for this host; fields left out come from `spec.ssh`. */
+  ssh?: SshFile;
+  /**
+   * Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip).
+   * Default: `eth0`.
+   */
+  interface?: string;
+  /** Node labels applied at registration. */
+  labels?: Record<string, string>;
+  /**
+   * Node taints applied at registration, as `key[=value]:Effect`. Control planes get
+   * `node-role.kubernetes.io/control-plane:NoSchedule` when this is left out; `[]` removes it.
+   */
+  taints?: string[];
+}
+
+export interface SshFile {
+  /** Login user. Default `root`; any other user needs passwordless sudo. */
+  user?: string;
+  /**
+   * SSH port. Default 22.
+   * @minimum 1
+   * @maximum 65535
+   */
+  port?: number;
+  /** Private key file. `~` expands to the operator's home. Default `~/.ssh/id_ed25519`. */
+  keyPath?: string;
+  /** known_hosts file used to verify host keys. Default `~/.ssh/known_hosts`. */
+  knownHostsPath?: string;
+  /** A jump host to reach this host through. */
+  bastion?: BastionFile;
+}
+
+export interface BastionFile {
+  /** Address (IP or DNS name) of the jump host. */
+  address: string;
+  /** Login user on the jump host. Default: the host's SSH user. */
+  user?: string;
+  /**
+   * SSH port of the jump host. Default 22.
+   * @minimum 1
+   * @maximum 65535
+   */
+  port?: number;
+  /** Private key for the jump host. Default: the host's key. */
+  keyPath?: string;
+}
+
+export interface KubernetesFile {
+  /**
+   * Kubernetes version, `1.MINOR.PATCH` (a leading `v` is accepted). kubeha supports 1.29 to 1.36.
+   * Default `1.33.4`.
+   */
+  version?: string;
+  /** Pod network CIDR, wired into kubeadm and the CNI. Default `10.244.0.0/16`. */
+  podSubnet?: string;
+  /** Service CIDR. Its first address is the `kubernetes` service IP. Default `10.96.0.0/12`. */
+  serviceSubnet?: string;
+  /** Cluster DNS domain. Default `cluster.local`. */
+  dnsDomain?: string;
+  /**
+   * Registry for control-plane images, e.g. `registry.aliyuncs.com/google_containers`.
+   * Also used for the runtime's pause (sandbox) image. Default `registry.k8s.io`.
+   */
+  imageRepository?: string;
+  /** Bind port of every kube-apiserver. Default 6443. @minimum 1 @maximum 65535 */
+  apiServerPort?: number;
+  /** Container runtime. Default `containerd`. */
+  containerRuntime?: "containerd" | "cri-o";
+  /** Pod network plugin. */
+  cni?: CniFile;
+  /** Extra names and IPs for the API server certificate (the VIP and endpoint name are always added). */
+  certSANs?: string[];
+}
+
+export interface CniFile {
+  /** CNI plugin. Default `flannel`. */
+  plugin?: "flannel" | "calico";
+  /** Interface flannel/calico uses for node-to-node traffic. Default: the interface of the node IP. */
+  interface?: string;
+}
+
+/** The control-plane endpoint: one of four modes. */
+export type EndpointFile = HaproxyKeepalivedFile | HaproxyOnlyFile | KubeVipFile | ExternalLbFile;
+
+interface EndpointCommon {
+  /**
+   * DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and
+   * joins use it instead of the IP (kubeha writes it into /etc/hosts on every node).
+   */
+  dnsName?: string;
+  /**
+   * Port clients connect to. Default: 6443 when the load balancer does not share hosts with
+   * an API server, 8443 when HAProxy runs on the control planes (the apiserver holds 6443).
+   * @minimum 1
+   * @maximum 65535
+   */
+  port?: number;
+}
+
+/** HAProxy (TCP) on the `lb` hosts, with a keepalived VRRP virtual IP floating between them. */
+export interface HaproxyKeepalivedFile extends EndpointCommon {
+  mode: "haproxy-keepalived";
+  /** The virtual IP. Must be unused and in the subnet of the `lb` hosts' interface. */
+  vip: string;
+  /** Prefix length of the VIP. Default 32. @minimum 1 @maximum 32 */
+  vipPrefix?: number;
+  haproxy?: HaproxyFile;
+  keepalived?: KeepalivedFile;
+}
+
+/** One HAProxy host, no VIP (the proxy itself is a single point of failure). */
+export interface HaproxyOnlyFile extends EndpointCommon {
+  mode: "haproxy";
+  haproxy?: HaproxyFile;
+}
+
+/** kube-vip as a static pod on the control planes, holding the VIP by ARP. */
+export interface KubeVipFile extends EndpointCommon {
+  mode: "kube-vip";
+  /** The virtual IP. */
+  vip: string;
+  /** kube-vip image. Default `ghcr.io/kube-vip/kube-vip:v0.8.9`. */
+  image?: string;
+}
+
+/** A load balancer kubeha does not manage, e.g. a cloud L4 LB (Alibaba SLB, AWS NLB). */
+export interface ExternalLbFile extends EndpointCommon {
+  mode: "external";
+  /** Address of the load balancer (IP or DNS name). */
+  address: string;
+  /**
+   * Whether the LB's own backends can reach it. Most cloud L4 LBs (Alibaba SLB/CLB) cannot:
+   * set `false`, and kubeha resolves `dnsName` to 127.0.0.1 on control planes and to the LB
+   * elsewhere. Required: kubeha will not guess.
+   */
+  hairpin: boolean;
+}
+
+export interface HaproxyFile {
+  /** Health check interval in milliseconds. Default 1000. @minimum 100 @maximum 60000 */
+  checkIntervalMs?: number;
+  /** Failed checks before a backend is marked down. Default 2. @minimum 1 @maximum 10 */
+  fall?: number;
+  /** Passed checks before a backend is marked up. Default 2. @minimum 1 @maximum 10 */
+  rise?: number;
+  /** Connect timeout to a backend, in milliseconds. Default 1000. @minimum 100 @maximum 60000 */
+  connectTimeoutMs?: number;
+  /** Client/server inactivity timeout in seconds (long watches need a large value). Default 3600. @minimum 10 */
+  tunnelTimeoutSeconds?: number;
+  /** Stats page (HTTP basic auth with a generated password, kept in the state directory). */
+  statsPage?: StatsPageFile;
+}
+
+export interface StatsPageFile {
+  /** Serve the stats page. Default false (the runtime socket is always on). */
+  enabled?: boolean;
+  /** Port of the stats page. Default 9000. @minimum 1 @maximum 65535 */
+  port?: number;
+  /** Address to bind; default the host's internal address. */
+  bind?: string;
+}
+
+export interface KeepalivedFile {
+  /** VRRP virtual router id, 1..255, unique on the L2 segment. Default 51. */
+  routerId?: number;
+  /**
+   * Unicast VRRP to the other `lb` hosts (works where multicast is filtered, e.g. clouds).
+   * Default true.
+   */
+  unicast?: boolean;
+  /**
+   * VRRP advertisement interval in seconds. Default 0.1 (VRRPv3, sub-second failover);
+   * values of 1 or more use VRRPv2.
+   */
+  advertInterval?: number;
+  /**
+   * Do not move the VIP back to a higher-priority host when it recovers: `nopreempt`
+   * (default), `delay` (preempt after `preemptDelaySeconds`) or `always`.
+   */
+  preempt?: "never" | "delay" | "always";
+  /** Delay before preempting back, when `preempt: delay`. Default 60. @minimum 1 @maximum 1000 */
+  preemptDelaySeconds?: number;
+}
+
+export interface EtcdFile {
+  /**
+   * `stacked`: kubeadm runs etcd on each control plane. `external`: kubeha runs etcd as a
+   * systemd service on the hosts with role `etcd`, with its own PKI.
+   */
+  mode?: "stacked" | "external";
+  /** etcd data directory. Default `/var/lib/etcd`. */
+  dataDir?: string;
+  /** Client port. Default 2379. @minimum 1 @maximum 65535 */
+  clientPort?: number;
+  /** Peer port. Default 2380. @minimum 1 @maximum 65535 */
+  peerPort?: number;
+}
+
+export interface PackagesFile {
+  /**
+   * Where Kubernetes packages come from: `upstream` (pkgs.k8s.io, one repository per minor),
+   * `mirror` (a mirror of the pkgs.k8s.io layout, set `mirror`), or `bundle` (an offline
+   * directory of binaries you ship, set `bundle`). Default `upstream`.
+   */
+  source?: "upstream" | "mirror" | "bundle";
+  /** Base URL of a pkgs.k8s.io mirror, e.g. `https://mirrors.aliyun.com/kubernetes-new/core/stable`. */
+  mirror?: string;
+  /** Offline bundle directory on the operator machine (see `kubeha bundle --help`). */
+  bundle?: string;
+  /** HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`. */
+  proxy?: string;
+}
+
+export interface InstallFile {
+  /** `kubeadm` (default). `binary` and `ignition` are planned. */
+  method?: "kubeadm";
+}
+
+export interface PkiFile {
+  /** Key algorithm for every key kubeha generates. Default `ecdsa-p256`. */
+  keyAlgorithm?: "ecdsa-p256" | "rsa-2048";
+  /** CA validity in days. Default 3650. @minimum 1 */
+  caValidityDays?: number;
+  /** Leaf certificate validity in days. Default 365. @minimum 1 */
+  leafValidityDays?: number;
+  /** Bootstrap token lifetime in hours. Default 24. @minimum 1 @maximum 8760 */
+  tokenTtlHours?: number;
+  /**
+   * State directory holding the PKI and secrets. Default `.kubeha/<name>` beside the
+   * cluster file. Mode 0700; kubeha refuses looser permissions.
+   */
+  stateDir?: string;
+}

@@ -1,0 +1,148 @@
+/**
+ * The normalized cluster: every default applied, every derived value computed once.
+ * Planners, renderers, the PKI and the phases read only this type, never `ClusterFile`.
+ */
+import type { Role } from "./file.ts";
+
+export type { Role };
+
+export interface Ssh {
+  user: string;
+  port: number;
+  /** Absolute path (tilde expanded). */
+  keyPath: string;
+  knownHostsPath: string;
+  bastion?: { address: string; user: string; port: number; keyPath: string };
+}
+
+export interface Host {
+  name: string;
+  /** Address kubeha dials over SSH. */
+  address: string;
+  /** Cluster-network address: node IP, etcd and apiserver bind address. */
+  internalAddress: string;
+  roles: Role[];
+  ssh: Ssh;
+  interface: string;
+  labels: Record<string, string>;
+  /** `undefined` means "kubeadm's default" (control planes get the NoSchedule taint). */
+  taints?: string[];
+  /** Order of this host among the `lb` hosts (0 = highest VRRP priority), or -1. */
+  lbIndex: number;
+}
+
+export type EndpointMode = "haproxy-keepalived" | "haproxy" | "kube-vip" | "external";
+
+export interface Endpoint {
+  mode: EndpointMode;
+  /** What clients put in `server:` and kubeadm's controlPlaneEndpoint: `dnsName` if set, else the IP. */
+  host: string;
+  port: number;
+  /** The VIP (haproxy-keepalived, kube-vip), the proxy host's address (haproxy) or the LB address (external). */
+  address: string;
+  dnsName?: string;
+  vipPrefix: number;
+  /** External LB only. */
+  hairpin: boolean;
+  haproxy: {
+    checkIntervalMs: number;
+    fall: number;
+    rise: number;
+    connectTimeoutMs: number;
+    tunnelTimeoutSeconds: number;
+    statsPage: { enabled: boolean; port: number; bind?: string };
+  };
+  keepalived: {
+    routerId: number;
+    unicast: boolean;
+    advertInterval: number;
+    preempt: "never" | "delay" | "always";
+    preemptDelaySeconds: number;
+  };
+  kubeVipImage: string;
+  /** True when HAProxy shares hosts with an API server (the port must then differ from the apiserver's). */
+  colocated: boolean;
+}
+
+export interface Kubernetes {
+  /** `1.33.4` (no leading v). */
+  version: string;
+  minor: number;
+  podSubnet: string;
+  serviceSubnet: string;
+  dnsDomain: string;
+  imageRepository: string;
+  apiServerPort: number;
+  containerRuntime: "containerd" | "cri-o";
+  cni: { plugin: "flannel" | "calico"; interface?: string };
+  certSANs: string[];
+  /** `kubeadm.k8s.io/v1beta4` from 1.31, `v1beta3` below. */
+  kubeadmApiVersion: "kubeadm.k8s.io/v1beta3" | "kubeadm.k8s.io/v1beta4";
+  /** First address of the service subnet (the `kubernetes` service). */
+  serviceIp: string;
+  /** The CRI socket URL for the chosen runtime. */
+  criSocket: string;
+}
+
+export interface Etcd {
+  mode: "stacked" | "external";
+  dataDir: string;
+  clientPort: number;
+  peerPort: number;
+  /** Names of the etcd members: the `etcd` hosts (external) or the control planes (stacked). */
+  members: string[];
+}
+
+export interface Packages {
+  source: "upstream" | "mirror" | "bundle";
+  /** Base URL of the per-minor repositories (`.../v1.33/deb/`), for upstream and mirror. */
+  repositoryBase: string;
+  /** Absolute bundle path, for `bundle`. */
+  bundle?: string;
+  proxy?: string;
+}
+
+export interface Pki {
+  keyAlgorithm: "ecdsa-p256" | "rsa-2048";
+  caValidityDays: number;
+  leafValidityDays: number;
+  tokenTtlHours: number;
+  /** Absolute path. */
+  stateDir: string;
+}
+
+export interface Cluster {
+  name: string;
+  hosts: Host[];
+  kubernetes: Kubernetes;
+  endpoint: Endpoint;
+  etcd: Etcd;
+  packages: Packages;
+  installMethod: "kubeadm";
+  pki: Pki;
+  /** Absolute path of the cluster file this came from, when read from disk. */
+  sourcePath?: string;
+}
+
+/** Hosts having a role, in file order. */
+export function hostsWithRole(c: Cluster, role: Role): Host[] {
+  return c.hosts.filter((h) => h.roles.includes(role));
+}
+
+/** The control plane that runs `kubeadm init`: the first control-plane host in file order. */
+export function firstControlPlane(c: Cluster): Host {
+  const h = hostsWithRole(c, "control-plane")[0];
+  if (!h) throw new Error("cluster has no control-plane host (validate should have caught this)");
+  return h;
+}
+
+export function hostByName(c: Cluster, name: string): Host {
+  const h = c.hosts.find((x) => x.name === name);
+  if (!h) throw new Error(`no host named ${name} in cluster ${c.name}`);
+  return h;
+}
+
+/** `host:port` of the control-plane endpoint. */
+export function endpointHostPort(c: Cluster): string {
+  return `${c.endpoint.host}:${c.endpoint.port}`;
+}
