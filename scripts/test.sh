@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README): type-check, then every test file under test/ with node's test runner.
-# Lab tests (test/lab, test/e2e) need root, debootstrap and systemd-nspawn; .ci/run installs them.
+# Pass test files to run only those. Lab tests (test/lab, test/e2e) need root, debootstrap and
+# systemd-nspawn; .ci/run installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc --noEmit
-mapfile -t files < <(find test -name '*.test.ts' | sort)
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "$@" "${files[@]}"
+if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
