@@ -131,7 +131,11 @@ export interface KubernetesFile {
    * Also used for the runtime's pause (sandbox) image. Default `registry.k8s.io`.
    */
   imageRepository?: string;
-  /** Bind port of every kube-apiserver. Default 6443. @minimum 1 @maximum 65535 */
+  /**
+   * Bind port of every kube-apiserver. Default 6443.
+   * @minimum 1
+   * @maximum 65535
+   */
   apiServerPort?: number;
   /** Container runtime. Default `containerd`. */
   containerRuntime?: "containerd" | "cri-o";
@@ -148,7 +152,10 @@ export interface CniFile {
   interface?: string;
 }
 
-/** The control-plane endpoint: one of four modes. */
+/**
+ * The control-plane endpoint: one of four modes, chosen by `mode`.
+ * @discriminator mode
+ */
 export type EndpointFile = HaproxyKeepalivedFile | HaproxyOnlyFile | KubeVipFile | ExternalLbFile;
 
 interface EndpointCommon {
@@ -171,7 +178,12 @@ export interface HaproxyKeepalivedFile extends EndpointCommon {
   mode: "haproxy-keepalived";
   /** The virtual IP. Must be unused and in the subnet of the `lb` hosts' interface. */
   vip: string;
-  /** Prefix length of the VIP. Default 32. @minimum 1 @maximum 32 */
+  /**
+   * Prefix length of the VIP, which is also the subnet the `lb` hosts share on `interface`
+   * (the VIP must lie in it). Default 24.
+   * @minimum 1
+   * @maximum 32
+   */
   vipPrefix?: number;
   haproxy?: HaproxyFile;
   keepalived?: KeepalivedFile;
@@ -200,21 +212,41 @@ export interface ExternalLbFile extends EndpointCommon {
   /**
    * Whether the LB's own backends can reach it. Most cloud L4 LBs (Alibaba SLB/CLB) cannot:
    * set `false`, and kubeha resolves `dnsName` to 127.0.0.1 on control planes and to the LB
-   * elsewhere. Required: kubeha will not guess.
+   * elsewhere (with `dnsName` defaulting to `k8s-api.<cluster name>.internal`). Required:
+   * kubeha will not guess.
    */
   hairpin: boolean;
 }
 
 export interface HaproxyFile {
-  /** Health check interval in milliseconds. Default 1000. @minimum 100 @maximum 60000 */
+  /**
+   * Health check interval in milliseconds. Default 1000.
+   * @minimum 100
+   * @maximum 60000
+   */
   checkIntervalMs?: number;
-  /** Failed checks before a backend is marked down. Default 2. @minimum 1 @maximum 10 */
+  /**
+   * Failed checks before a backend is marked down. Default 2.
+   * @minimum 1
+   * @maximum 10
+   */
   fall?: number;
-  /** Passed checks before a backend is marked up. Default 2. @minimum 1 @maximum 10 */
+  /**
+   * Passed checks before a backend is marked up. Default 2.
+   * @minimum 1
+   * @maximum 10
+   */
   rise?: number;
-  /** Connect timeout to a backend, in milliseconds. Default 1000. @minimum 100 @maximum 60000 */
+  /**
+   * Connect timeout to a backend, in milliseconds. Default 300 (a LAN connect takes well under 1 ms; a short timeout lets HAProxy redispatch quickly when a backend machine is gone).
+   * @minimum 100
+   * @maximum 60000
+   */
   connectTimeoutMs?: number;
-  /** Client/server inactivity timeout in seconds (long watches need a large value). Default 3600. @minimum 10 */
+  /**
+   * Client/server inactivity timeout in seconds (long watches need a large value). Default 3600.
+   * @minimum 10
+   */
   tunnelTimeoutSeconds?: number;
   /** Stats page (HTTP basic auth with a generated password, kept in the state directory). */
   statsPage?: StatsPageFile;
@@ -223,14 +255,22 @@ export interface HaproxyFile {
 export interface StatsPageFile {
   /** Serve the stats page. Default false (the runtime socket is always on). */
   enabled?: boolean;
-  /** Port of the stats page. Default 9000. @minimum 1 @maximum 65535 */
+  /**
+   * Port of the stats page. Default 9000.
+   * @minimum 1
+   * @maximum 65535
+   */
   port?: number;
   /** Address to bind; default the host's internal address. */
   bind?: string;
 }
 
 export interface KeepalivedFile {
-  /** VRRP virtual router id, 1..255, unique on the L2 segment. Default 51. */
+  /**
+   * VRRP virtual router id, unique on the L2 segment. Default 51.
+   * @minimum 1
+   * @maximum 255
+   */
   routerId?: number;
   /**
    * Unicast VRRP to the other `lb` hosts (works where multicast is filtered, e.g. clouds).
@@ -247,7 +287,11 @@ export interface KeepalivedFile {
    * (default), `delay` (preempt after `preemptDelaySeconds`) or `always`.
    */
   preempt?: "never" | "delay" | "always";
-  /** Delay before preempting back, when `preempt: delay`. Default 60. @minimum 1 @maximum 1000 */
+  /**
+   * Delay before preempting back, when `preempt: delay`. Default 60.
+   * @minimum 1
+   * @maximum 1000
+   */
   preemptDelaySeconds?: number;
 }
 
@@ -259,9 +303,17 @@ export interface EtcdFile {
   mode?: "stacked" | "external";
   /** etcd data directory. Default `/var/lib/etcd`. */
   dataDir?: string;
-  /** Client port. Default 2379. @minimum 1 @maximum 65535 */
+  /**
+   * Client port. Default 2379.
+   * @minimum 1
+   * @maximum 65535
+   */
   clientPort?: number;
-  /** Peer port. Default 2380. @minimum 1 @maximum 65535 */
+  /**
+   * Peer port. Default 2380.
+   * @minimum 1
+   * @maximum 65535
+   */
   peerPort?: number;
 }
 
@@ -288,11 +340,21 @@ export interface InstallFile {
 export interface PkiFile {
   /** Key algorithm for every key kubeha generates. Default `ecdsa-p256`. */
   keyAlgorithm?: "ecdsa-p256" | "rsa-2048";
-  /** CA validity in days. Default 3650. @minimum 1 */
+  /**
+   * CA validity in days. Default 3650.
+   * @minimum 1
+   */
   caValidityDays?: number;
-  /** Leaf certificate validity in days. Default 365. @minimum 1 */
+  /**
+   * Leaf certificate validity in days. Default 365.
+   * @minimum 1
+   */
   leafValidityDays?: number;
-  /** Bootstrap token lifetime in hours. Default 24. @minimum 1 @maximum 8760 */
+  /**
+   * Bootstrap token lifetime in hours. Default 24.
+   * @minimum 1
+   * @maximum 8760
+   */
   tokenTtlHours?: number;
   /**
    * State directory holding the PKI and secrets. Default `.kubeha/<name>` beside the

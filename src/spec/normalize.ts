@@ -103,13 +103,15 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     e.mode === "external" ? e.address : e.mode === "haproxy" ? (lbHosts[0]?.internalAddress ?? "") : e.vip;
   const hp = "haproxy" in e ? (e.haproxy ?? {}) : {};
   const ka = e.mode === "haproxy-keepalived" ? (e.keepalived ?? {}) : {};
+  // Without hairpin the endpoint must be a name: control planes resolve it to themselves.
+  const dnsName = e.dnsName ?? (e.mode === "external" && !e.hairpin ? `k8s-api.${file.metadata.name}.internal` : undefined);
   const endpoint: Endpoint = {
     mode: e.mode,
-    host: e.dnsName ?? address,
+    host: dnsName ?? address,
     port: e.port ?? (colocated ? 8443 : kubernetes.apiServerPort),
     address,
-    ...(e.dnsName ? { dnsName: e.dnsName } : {}),
-    vipPrefix: e.mode === "haproxy-keepalived" ? (e.vipPrefix ?? 32) : 32,
+    ...(dnsName ? { dnsName } : {}),
+    vipPrefix: e.mode === "haproxy-keepalived" ? (e.vipPrefix ?? 24) : 32,
     hairpin: e.mode === "external" ? e.hairpin : true,
     haproxy: {
       checkIntervalMs: hp.checkIntervalMs ?? 1000,

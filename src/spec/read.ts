@@ -1,30 +1,190 @@
 /**
- * Reading a cluster file (the effectful edge): read the text, then `parseCluster` (pure).
- * INTERIM: full position-tracking validation lands in this file; the signatures are stable.
+ * Reading a cluster file: `loadCluster` (effectful: reads the file) wraps `parseCluster` (pure).
+ * Pipeline: YAML (with positions) -> JSON-schema check (structure, unknown fields) -> normalize ->
+ * semantic rules (rules.ts). Every problem is collected, with its YAML path and line:column.
  */
 import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Ajv, type ErrorObject } from "ajv";
+import { LineCounter, isMap, isNode, isSeq, parseDocument, type Document } from "yaml";
 import type { ClusterFile } from "./file.ts";
 import type { Cluster } from "./model.ts";
 import { normalize, type NormalizeOptions } from "./normalize.ts";
-import { ValidationError, type Problem } from "../errors.ts";
+import { runRules } from "./rules.ts";
+import { KubehaError, ValidationError, type Problem } from "../errors.ts";
 
 export interface ParseResult {
+  /** Present when the file has no errors (warnings allowed). */
   cluster?: Cluster;
   problems: Problem[];
 }
 
-/** Pure: text -> normalized cluster + every problem found (errors and warnings). */
-export function parseCluster(text: string, opts: NormalizeOptions = {}): ParseResult {
-  const file = parse(text) as ClusterFile;
-  return { cluster: normalize(file, opts), problems: [] };
+const schemaPath = fileURLToPath(new URL("../../cluster.schema.json", import.meta.url));
+let validator: ReturnType<Ajv["compile"]> | undefined;
+
+/** The published JSON schema of the cluster file. */
+export function clusterSchema(): Record<string, unknown> {
+  return JSON.parse(readFileSync(schemaPath, "utf8")) as Record<string, unknown>;
 }
 
-/** Reads and validates; throws ValidationError listing every error. Warnings come back with the cluster. */
-export async function loadCluster(path: string, opts: Omit<NormalizeOptions, "sourcePath"> = {}): Promise<{ cluster: Cluster; warnings: Problem[] }> {
-  const text = await readFile(path, "utf8");
+function validate() {
+  validator ??= new Ajv({ allErrors: true, strict: false, verbose: true }).compile(clusterSchema());
+  return validator;
+}
+
+type Segment = string | number;
+
+/** `spec.hosts[1].address` from path segments. */
+export function formatPath(segs: Segment[]): string {
+  return segs.map((s, i) => (typeof s === "number" ? `[${s}]` : i === 0 ? s : `.${s}`)).join("");
+}
+
+/** Inverse of formatPath, for rules that report by string path. */
+export function splitPath(path: string): Segment[] {
+  const out: Segment[] = [];
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return out;
+}
+
+/** Finds the line/column of a path: the key of the last segment when it is a map key, else the value. */
+function locate(doc: Document, lc: LineCounter, segs: Segment[]): { line: number; col: number } | undefined {
+  let node: unknown = doc.contents;
+  let best: number | undefined = isNode(node) ? node.range?.[0] : undefined;
+  for (const seg of segs) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isNode(p.key) && (p.key as { value?: unknown }).value === seg);
+      if (!pair) break;
+      if (isNode(pair.key) && pair.key.range) best = pair.key.range[0];
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg];
+      if (!item) break;
+      if (isNode(item) && item.range) best = item.range[0];
+      node = item;
+    } else break;
+  }
+  if (best === undefined) return undefined;
+  return lc.linePos(best);
+}
+
+function closest(word: string, options: string[]): string | undefined {
+  const dist = (a: string, b: string) => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    return d[a.length]![b.length]!;
+  };
+  let best: [string, number] | undefined;
+  for (const o of options) {
+    const n = dist(word.toLowerCase(), o.toLowerCase());
+    if (!best || n < best[1]) best = [o, n];
+  }
+  return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
+}
+
+const REQUIRED_HINTS: Record<string, string> = {
+  hairpin:
+    "set `hairpin: false` for cloud L4 load balancers (e.g. Alibaba SLB) that cannot be reached from their own backends, `true` otherwise",
+  vip: "an unused IPv4 address in the subnet of the hosts that hold it",
+  controlPlaneEndpoint: "e.g. `controlPlaneEndpoint: {mode: haproxy-keepalived, vip: 198.18.0.100}`",
+};
+
+function schemaProblem(e: ErrorObject): { segs: Segment[]; message: string; hint?: string } | undefined {
+  const segs = e.instancePath
+    .split("/")
+    .slice(1)
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case "if":
+      return undefined; // the `then` branch reports the real error
+    case "additionalProperties": {
+      const field = String(p.additionalProperty);
+      const known = Object.keys(((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}) as object);
+      const guess = closest(field, known);
+      return {
+        segs: [...segs, field],
+        message: `unknown field "${field}"`,
+        hint: guess ? `did you mean "${guess}"?` : known.length ? `known fields: ${known.join(", ")}` : undefined,
+      };
+    }
+    case "required": {
+      const field = String(p.missingProperty);
+      return { segs, message: `missing required field "${field}"`, hint: REQUIRED_HINTS[field] };
+    }
+    case "enum":
+      return { segs, message: `must be one of: ${(p.allowedValues as unknown[]).map(String).join(", ")}` };
+    case "const":
+      return { segs, message: `must be "${String(p.allowedValue)}"` };
+    case "type":
+      return { segs, message: `must be ${/^[aeiou]/.test(String(p.type)) ? "an" : "a"} ${String(p.type)}` };
+    case "minItems":
+      return { segs, message: `must have at least ${String(p.limit)} item(s)` };
+    case "uniqueItems":
+      return { segs, message: "must not repeat items" };
+    default:
+      return { segs, message: e.message ?? e.keyword };
+  }
+}
+
+/** Pure: text -> normalized cluster + every problem found (errors and warnings), each with path and position. */
+export function parseCluster(text: string, opts: NormalizeOptions = {}): ParseResult {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const problems: Problem[] = [];
+  for (const err of doc.errors) {
+    const pos = lc.linePos(err.pos[0]);
+    problems.push({
+      severity: "error",
+      rule: "yaml",
+      path: "",
+      message: err.message.split("\n")[0]!,
+      hint: "fix the YAML syntax",
+      line: pos.line,
+      col: pos.col,
+    });
+  }
+  if (problems.length) return { problems };
+
+  const data = doc.toJS() as unknown;
+  const check = validate();
+  if (!check(data)) {
+    const seen = new Set<string>();
+    for (const e of check.errors ?? []) {
+      const sp = schemaProblem(e);
+      if (!sp) continue;
+      const path = formatPath(sp.segs);
+      const key = `${path}\0${sp.message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      problems.push({ severity: "error", rule: "schema", path, message: sp.message, ...(sp.hint ? { hint: sp.hint } : {}), ...locate(doc, lc, sp.segs) });
+    }
+    return { problems };
+  }
+
+  const file = data as ClusterFile;
+  const cluster = normalize(file, opts);
+  for (const p of runRules(file, cluster)) problems.push({ ...p, ...locate(doc, lc, splitPath(p.path)) });
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+  return problems.some((p) => p.severity === "error") ? { problems } : { cluster, problems };
+}
+
+/** Reads and validates; throws ValidationError listing every problem. Warnings come back with the cluster. */
+export async function loadCluster(
+  path: string,
+  opts: Omit<NormalizeOptions, "sourcePath"> = {},
+): Promise<{ cluster: Cluster; warnings: Problem[] }> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new KubehaError(`cannot read cluster file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, "check the path, or create one with `kubeha init > cluster.yaml`");
+  }
   const r = parseCluster(text, { ...opts, sourcePath: path });
-  const errors = r.problems.filter((p) => p.severity === "error");
-  if (errors.length > 0 || !r.cluster) throw new ValidationError(path, r.problems);
+  if (!r.cluster) throw new ValidationError(path, r.problems);
   return { cluster: r.cluster, warnings: r.problems.filter((p) => p.severity === "warning") };
 }

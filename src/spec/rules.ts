@@ -1,0 +1,232 @@
+/**
+ * Semantic rules on a structurally valid cluster file (pure). Each rule is a named function that
+ * reports problems by YAML path; read.ts adds line:column. Warnings never block; errors always do.
+ */
+import type { ClusterFile } from "./file.ts";
+import type { Cluster, Host } from "./model.ts";
+import { SUPPORTED_MINORS, parseVersion } from "./normalize.ts";
+import type { Problem } from "../errors.ts";
+import { cidrContains, cidrsOverlap, isDnsName, isIPv4, parseCidr } from "../util/net.ts";
+
+type Finding = Omit<Problem, "line" | "col" | "rule">;
+type Rule = (f: ClusterFile, c: Cluster) => Finding[];
+
+const err = (path: string, message: string, hint?: string): Finding => ({ severity: "error", path, message, ...(hint ? { hint } : {}) });
+const warn = (path: string, message: string, hint?: string): Finding => ({ severity: "warning", path, message, ...(hint ? { hint } : {}) });
+
+const hostPath = (c: Cluster, h: Host, field?: string) => `spec.hosts[${c.hosts.indexOf(h)}]${field ? `.${field}` : ""}`;
+const EP = "spec.controlPlaneEndpoint";
+
+function quorum(n: number): string {
+  const q = Math.floor(n / 2) + 1;
+  return `${n} members need ${q} for quorum and survive ${n - q} failure${n - q === 1 ? "" : "s"}`;
+}
+
+export const rules: Record<string, Rule> = {
+  "host-addresses": (_f, c) =>
+    c.hosts.flatMap((h, i) => {
+      const out: Finding[] = [];
+      if (!isIPv4(h.address)) out.push(err(`spec.hosts[${i}].address`, `"${h.address}" is not an IPv4 address`, "kubeha supports IPv4 host addresses, e.g. 198.18.0.11"));
+      if (!isIPv4(h.internalAddress)) out.push(err(`spec.hosts[${i}].internalAddress`, `"${h.internalAddress}" is not an IPv4 address`));
+      return out;
+    }),
+
+  "unique-hosts": (_f, c) => {
+    const out: Finding[] = [];
+    const names = new Map<string, number>();
+    const addrs = new Map<string, number>();
+    c.hosts.forEach((h, i) => {
+      const n = names.get(h.name);
+      if (n !== undefined) out.push(err(`spec.hosts[${i}].name`, `duplicate host name "${h.name}" (also spec.hosts[${n}])`, "every host needs its own name"));
+      else names.set(h.name, i);
+      for (const [field, a] of [["address", h.address], ["internalAddress", h.internalAddress]] as const) {
+        if (field === "internalAddress" && h.internalAddress === h.address) continue;
+        const m = addrs.get(a);
+        if (m !== undefined && m !== i) out.push(err(`spec.hosts[${i}].${field}`, `duplicate address ${a} (also spec.hosts[${m}])`, "every host needs its own address"));
+        else addrs.set(a, i);
+      }
+    });
+    return out;
+  },
+
+  "control-plane-count": (_f, c) => {
+    const n = c.hosts.filter((h) => h.roles.includes("control-plane")).length;
+    if (n === 0) return [err("spec.hosts", "no host has the role control-plane", "give three hosts `roles: [control-plane]`")];
+    if (n === 2 && c.etcd.mode === "stacked")
+      return [err("spec.hosts", "2 control planes with stacked etcd have no fault tolerance: losing either loses etcd quorum", "use 3 control planes (or 1 for a non-HA test cluster)")];
+    if (n === 1) return [warn("spec.hosts", "1 control plane: the cluster is not highly available", "use 3 control planes for HA")];
+    if (n % 2 === 0 && c.etcd.mode === "stacked")
+      return [warn("spec.hosts", `even number of control planes with stacked etcd: ${quorum(n)}, no more than ${quorum(n - 1)}`, `use ${n - 1} or ${n + 1}`)];
+    return [];
+  },
+
+  "etcd-members": (_f, c) => {
+    const etcdHosts = c.hosts.filter((h) => h.roles.includes("etcd"));
+    if (c.etcd.mode === "stacked") {
+      return etcdHosts.map((h) => err(hostPath(c, h, "roles"), `host "${h.name}" has the role etcd but etcd.mode is stacked (kubeadm runs etcd on the control planes)`, "set `spec.etcd.mode: external`, or remove the etcd role"));
+    }
+    const n = etcdHosts.length;
+    if (n === 0) return [err("spec.etcd.mode", "etcd.mode is external but no host has the role etcd", "give 3 hosts the role etcd")];
+    if (n === 2) return [err("spec.etcd.mode", "2 etcd members have no fault tolerance: losing either loses quorum", "use 3 or 5 etcd members")];
+    if (n === 1) return [warn("spec.etcd.mode", "1 etcd member: etcd is not highly available", "use 3 etcd members")];
+    if (n % 2 === 0) return [warn("spec.etcd.mode", `even number of etcd members: ${quorum(n)}, no more than ${quorum(n - 1)}`, `use ${n - 1} or ${n + 1} members`)];
+    return [];
+  },
+
+  "lb-hosts": (_f, c) => {
+    const lbs = c.hosts.filter((h) => h.roles.includes("lb"));
+    const mode = c.endpoint.mode;
+    if (mode === "haproxy-keepalived") {
+      if (lbs.length === 0) return [err(`${EP}.mode`, "haproxy-keepalived needs hosts with the role lb", "add `lb` to the roles of the control planes (co-located) or of 2-3 dedicated hosts")];
+      if (lbs.length === 1) return [warn(`${EP}.mode`, "only one lb host: the VIP has nowhere to move", "use 2 or more lb hosts, or `mode: haproxy` for a single proxy")];
+    } else if (mode === "haproxy") {
+      if (lbs.length !== 1) return [err(`${EP}.mode`, `mode haproxy needs exactly one host with the role lb (found ${lbs.length})`, lbs.length ? "use `mode: haproxy-keepalived` with a VIP for several proxies" : "give the proxy host `roles: [lb]`")];
+      return [warn(`${EP}.mode`, `the single proxy ${lbs[0]!.name} is a single point of failure`, "use `mode: haproxy-keepalived` with 2+ lb hosts for HA")];
+    } else if (lbs.length) {
+      return lbs.map((h) => err(hostPath(c, h, "roles"), `host "${h.name}" has the role lb, but mode ${mode} runs no kubeha load balancer`, "remove the lb role"));
+    }
+    return [];
+  },
+
+  "lb-interface": (f, c) =>
+    c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "kube-vip"
+      ? c.hosts
+          .filter((h, i) => (c.endpoint.mode === "kube-vip" ? h.roles.includes("control-plane") : h.roles.includes("lb")) && f.spec.hosts[i]?.interface === undefined)
+          .map((h) => warn(hostPath(c, h), `no interface set for the VIP on "${h.name}"; assuming eth0`, "set `interface:` (see `ip -br addr` on the host); apply's preflight fails if it is missing"))
+      : [],
+
+  "vip": (_f, c) => {
+    const e = c.endpoint;
+    if (e.mode !== "haproxy-keepalived" && e.mode !== "kube-vip") return [];
+    if (!isIPv4(e.address)) return [err(`${EP}.vip`, `"${e.address}" is not an IPv4 address`)];
+    const out: Finding[] = [];
+    const clash = c.hosts.find((h) => h.address === e.address || h.internalAddress === e.address);
+    if (clash) out.push(err(`${EP}.vip`, `the VIP ${e.address} is the address of host "${clash.name}"`, "pick an unused address in the hosts' subnet"));
+    const holders = c.hosts.filter((h) => (e.mode === "kube-vip" ? h.roles.includes("control-plane") : h.roles.includes("lb")));
+    const subnet = parseCidr(`${e.address}/${e.vipPrefix}`);
+    if (subnet && e.vipPrefix < 32) {
+      for (const h of holders)
+        if (!cidrContains(subnet, h.internalAddress))
+          out.push(err(`${EP}.vip`, `the VIP ${e.address}/${e.vipPrefix} is outside the subnet of ${h.name} (${h.internalAddress})`, "the VIP must be in the L2 subnet the VIP holders share; check vipPrefix"));
+    }
+    return out;
+  },
+
+  "networks": (_f, c) => {
+    const out: Finding[] = [];
+    const k = c.kubernetes;
+    const pod = parseCidr(k.podSubnet);
+    const svc = parseCidr(k.serviceSubnet);
+    if (!pod) out.push(err("spec.kubernetes.podSubnet", `"${k.podSubnet}" is not an IPv4 CIDR`, "e.g. 10.244.0.0/16"));
+    if (!svc) out.push(err("spec.kubernetes.serviceSubnet", `"${k.serviceSubnet}" is not an IPv4 CIDR`, "e.g. 10.96.0.0/12"));
+    else if (svc.prefix < 12) out.push(err("spec.kubernetes.serviceSubnet", `service subnet /${svc.prefix} is too large`, "the apiserver allows at most /12 (20 bits)"));
+    if (pod && svc && cidrsOverlap(pod, svc)) out.push(err("spec.kubernetes.serviceSubnet", `service subnet ${k.serviceSubnet} overlaps the pod subnet ${k.podSubnet}`, "pick disjoint ranges"));
+    if (pod && pod.prefix > 24) out.push(err("spec.kubernetes.podSubnet", `pod subnet /${pod.prefix} is too small: every node takes a /24`, "use /16"));
+    const addrs: Array<[string, string]> = c.hosts.flatMap((h, i): Array<[string, string]> =>
+      isIPv4(h.internalAddress) ? [[`spec.hosts[${i}].${h.internalAddress === h.address ? "address" : "internalAddress"}`, h.internalAddress]] : [],
+    );
+    if ((c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "kube-vip") && isIPv4(c.endpoint.address)) addrs.push([`${EP}.vip`, c.endpoint.address]);
+    for (const [path, a] of addrs) {
+      if (pod && cidrContains(pod, a)) out.push(err(path, `${a} lies inside the pod subnet ${k.podSubnet}`, "pod, service and host networks must not overlap; change spec.kubernetes.podSubnet"));
+      if (svc && cidrContains(svc, a)) out.push(err(path, `${a} lies inside the service subnet ${k.serviceSubnet}`, "pod, service and host networks must not overlap; change spec.kubernetes.serviceSubnet"));
+    }
+    return out;
+  },
+
+  "ports": (_f, c) => {
+    // Every port a host will listen on, by role: two services on one port is the classic
+    // "haproxy and kube-apiserver both on 6443" failure (kubeadm#2472).
+    const out: Finding[] = [];
+    const e = c.endpoint;
+    for (const h of c.hosts) {
+      const ports = new Map<number, string>();
+      const claim = (port: number, what: string, path: string) => {
+        const other = ports.get(port);
+        if (other) {
+          const hint = what.startsWith("HAProxy frontend") || other.startsWith("HAProxy frontend") ? "use 8443 or 16443 for the load balancer when it shares hosts with an API server" : "give one of them another port";
+          out.push(err(path, `port ${port} on ${h.name} would be used by both ${other} and ${what}`, hint));
+        } else ports.set(port, what);
+      };
+      if (h.roles.includes("control-plane")) {
+        claim(c.kubernetes.apiServerPort, "kube-apiserver", "spec.kubernetes.apiServerPort");
+        claim(10257, "kube-controller-manager", "spec.kubernetes");
+        claim(10259, "kube-scheduler", "spec.kubernetes");
+      }
+      if (h.roles.includes("control-plane") || h.roles.includes("worker")) claim(10250, "kubelet", "spec.kubernetes");
+      const etcdHere = c.etcd.mode === "external" ? h.roles.includes("etcd") : h.roles.includes("control-plane");
+      if (etcdHere) {
+        claim(c.etcd.clientPort, "etcd (client)", "spec.etcd.clientPort");
+        claim(c.etcd.peerPort, "etcd (peer)", "spec.etcd.peerPort");
+      }
+      if (h.roles.includes("lb") && (e.mode === "haproxy-keepalived" || e.mode === "haproxy")) {
+        claim(e.port, "HAProxy frontend", `${EP}.port`);
+        if (e.haproxy.statsPage.enabled) claim(e.haproxy.statsPage.port, "HAProxy stats page", `${EP}.haproxy.statsPage.port`);
+      }
+    }
+    return out.filter((p, i) => out.findIndex((q) => q.path === p.path && q.message.replace(/ on \S+ /, " ") === p.message.replace(/ on \S+ /, " ")) === i);
+  },
+
+  "kubernetes-version": (f, c) => {
+    const raw = f.spec.kubernetes?.version;
+    if (raw === undefined) return [];
+    const v = parseVersion(raw);
+    const range = `1.${SUPPORTED_MINORS.min} to 1.${SUPPORTED_MINORS.max}`;
+    if (!v) return [err("spec.kubernetes.version", `"${raw}" is not a Kubernetes version`, `write it as 1.MINOR.PATCH, e.g. 1.34.2 (supported: ${range})`)];
+    if (v.minor < SUPPORTED_MINORS.min || v.minor > SUPPORTED_MINORS.max)
+      return [err("spec.kubernetes.version", `Kubernetes ${v.version} is not supported`, `kubeha supports ${range}`)];
+    if (c.kubernetes.minor < 31) return [warn("spec.kubernetes.version", `kubeadm ${c.kubernetes.version} uses the deprecated v1beta3 config API`, "v1beta3 is removed in 1.36; plan an upgrade to 1.31+")];
+    return [];
+  },
+
+  "endpoint-names": (f, c) => {
+    const out: Finding[] = [];
+    const e = f.spec.controlPlaneEndpoint;
+    if (e.dnsName !== undefined && !isDnsName(e.dnsName)) out.push(err(`${EP}.dnsName`, `"${e.dnsName}" is not a valid DNS name`, "lower-case letters, digits, '-' and '.'"));
+    if (e.mode === "external" && !isIPv4(e.address) && !isDnsName(e.address)) out.push(err(`${EP}.address`, `"${e.address}" is neither an IPv4 address nor a DNS name`));
+    (f.spec.kubernetes?.certSANs ?? []).forEach((s, i) => {
+      if (!isIPv4(s) && !isDnsName(s.replace(/^\*\./, "x.")))
+        out.push(err(`spec.kubernetes.certSANs[${i}]`, `"${s}" is neither an IPv4 address nor a DNS name`, "kubeadm would drop it with a warning"));
+    });
+    if (c.endpoint.mode === "external" && !c.endpoint.hairpin && c.endpoint.port !== c.kubernetes.apiServerPort)
+      out.push(err(`${EP}.port`, `with hairpin: false the control planes reach the endpoint name at 127.0.0.1:${c.endpoint.port}, but their apiservers listen on ${c.kubernetes.apiServerPort}`, `make the load balancer listen on ${c.kubernetes.apiServerPort}`));
+    return out;
+  },
+
+  "kube-vip-super-admin": (_f, c) =>
+    c.endpoint.mode === "kube-vip" && c.kubernetes.minor >= 29
+      ? [warn(`${EP}.mode`, `kube-vip with kubeadm ${c.kubernetes.version}: admin.conf has no rights until kubeadm init has finished (kube-vip#684)`, "kubeha handles it: the first control plane's kube-vip pod mounts super-admin.conf during init and is switched to admin.conf right after")]
+      : [],
+
+  "keepalived": (_f, c) => {
+    const k = c.endpoint.keepalived;
+    if (c.endpoint.mode !== "haproxy-keepalived") return [];
+    const out: Finding[] = [];
+    const a = k.advertInterval;
+    if (a <= 0 || (a < 1 && Math.abs(a * 100 - Math.round(a * 100)) > 1e-9) || (a >= 1 && (!Number.isInteger(a) || a > 255)))
+      out.push(err(`${EP}.keepalived.advertInterval`, `advertInterval ${a} is not valid`, "use hundredths of a second below 1 (VRRPv3, e.g. 0.1) or whole seconds 1-255"));
+    if (k.preempt !== "delay" && _f.spec.controlPlaneEndpoint.mode === "haproxy-keepalived" && _f.spec.controlPlaneEndpoint.keepalived?.preemptDelaySeconds !== undefined)
+      out.push(warn(`${EP}.keepalived.preemptDelaySeconds`, "preemptDelaySeconds has no effect unless preempt is `delay`"));
+    if (k.preempt === "always") out.push(warn(`${EP}.keepalived.preempt`, "preempt: always moves the VIP back as soon as the preferred host returns, a second interruption", "prefer `never` (default) or `delay`"));
+    return out;
+  },
+
+  "packages": (f, c) => {
+    const p = f.spec.packages ?? {};
+    const out: Finding[] = [];
+    if (c.packages.source === "mirror" && !p.mirror) out.push(err("spec.packages.source", "source mirror needs `mirror:` (the base URL of a pkgs.k8s.io mirror)", "e.g. https://mirrors.aliyun.com/kubernetes-new/core/stable"));
+    if (c.packages.source === "bundle" && !p.bundle) out.push(err("spec.packages.source", "source bundle needs `bundle:` (a directory on this machine)", "see docs/bundle.md"));
+    if (p.mirror !== undefined && !/^https?:\/\/\S+$/.test(p.mirror)) out.push(err("spec.packages.mirror", `"${p.mirror}" is not an http(s) URL`));
+    if (p.proxy !== undefined && !/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(p.proxy)) out.push(err("spec.packages.proxy", `"${p.proxy}" is not a proxy URL`, "e.g. http://proxy.example:3128"));
+    if (p.mirror !== undefined && c.packages.source !== "mirror") out.push(warn("spec.packages.mirror", "mirror is set but source is not `mirror`; it is ignored"));
+    return out;
+  },
+
+  "workers": (_f, c) =>
+    c.hosts.some((h) => h.roles.includes("worker"))
+      ? []
+      : [warn("spec.hosts", "no host has the role worker: pods will not schedule while the control planes keep their NoSchedule taint", "add workers, or set `taints: []` on the control planes")],
+};
+
+export function runRules(file: ClusterFile, cluster: Cluster): Problem[] {
+  return Object.entries(rules).flatMap(([rule, fn]) => fn(file, cluster).map((p) => ({ ...p, rule })));
+}
