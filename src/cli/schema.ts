@@ -1,11 +1,19 @@
 import type { Command } from "./main.ts";
-import { KubehaError } from "../errors.ts";
+import { clusterSchema } from "../spec/read.ts";
 
 export const command: Command = {
   name: "schema",
-  summary: "(not implemented yet)",
-  help: "kubeha schema: not implemented yet",
+  summary: "Print the cluster file's JSON schema (for editors)",
+  help: `Usage: kubeha schema > cluster.schema.json
+
+Prints the JSON schema of the cluster file. Editors with the YAML language server use it when the
+cluster file starts with:
+  # yaml-language-server: $schema=./cluster.schema.json
+
+Examples:
+  kubeha schema > cluster.schema.json`,
   async run() {
-    throw new KubehaError("kubeha schema is not implemented yet");
+    process.stdout.write(JSON.stringify(clusterSchema(), null, 2) + "\n");
+    return 0;
   },
 };

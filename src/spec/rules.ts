@@ -81,7 +81,7 @@ export const rules: Record<string, Rule> = {
       if (lbs.length === 1) return [warn(`${EP}.mode`, "only one lb host: the VIP has nowhere to move", "use 2 or more lb hosts, or `mode: haproxy` for a single proxy")];
     } else if (mode === "haproxy") {
       if (lbs.length !== 1) return [err(`${EP}.mode`, `mode haproxy needs exactly one host with the role lb (found ${lbs.length})`, lbs.length ? "use `mode: haproxy-keepalived` with a VIP for several proxies" : "give the proxy host `roles: [lb]`")];
-      return [warn(`${EP}.mode`, `the single proxy ${lbs[0]!.name} is a single point of failure`, "use `mode: haproxy-keepalived` with 2+ lb hosts for HA")];
+      return [warn(`${EP}.mode`, `the proxy host "${lbs[0]!.name}" is a single point of failure`, "use `mode: haproxy-keepalived` with 2+ lb hosts for HA")];
     } else if (lbs.length) {
       return lbs.map((h) => err(hostPath(c, h, "roles"), `host "${h.name}" has the role lb, but mode ${mode} runs no kubeha load balancer`, "remove the lb role"));
     }
