@@ -106,7 +106,7 @@ export const rules: Record<string, Rule> = {
     const subnet = parseCidr(`${e.address}/${e.vipPrefix}`);
     if (subnet && e.vipPrefix < 32) {
       for (const h of holders)
-        if (!cidrContains(subnet, h.internalAddress))
+        if (isIPv4(h.internalAddress) && !cidrContains(subnet, h.internalAddress))
           out.push(err(`${EP}.vip`, `the VIP ${e.address}/${e.vipPrefix} is outside the subnet of ${h.name} (${h.internalAddress})`, "the VIP must be in the L2 subnet the VIP holders share; check vipPrefix"));
     }
     return out;

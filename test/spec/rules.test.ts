@@ -1,0 +1,122 @@
+/**
+ * Every validation rule, table-driven: each case edits a valid base file and names the rule,
+ * the exact YAML path and the line (found by a marker string in the edited text) it must report.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseCluster } from "../../src/spec/read.ts";
+
+const BASE = `apiVersion: kubeha.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: t
+spec:
+  hosts:
+    - name: m1
+      address: 198.18.0.11
+      roles: [control-plane, lb]
+      interface: eth0
+    - name: m2
+      address: 198.18.0.12
+      roles: [control-plane, lb]
+      interface: eth0
+    - name: m3
+      address: 198.18.0.13
+      roles: [control-plane, lb]
+      interface: eth0
+    - name: w1
+      address: 198.18.0.21
+      roles: [worker]
+  kubernetes:
+    version: "1.34.2"
+    podSubnet: 10.244.0.0/16
+    serviceSubnet: 10.96.0.0/12
+  controlPlaneEndpoint:
+    mode: haproxy-keepalived
+    vip: 198.18.0.100
+    vipPrefix: 24
+    keepalived:
+      routerId: 51
+`;
+
+interface Case {
+  name: string;
+  edit: (s: string) => string;
+  rule: string;
+  severity: "error" | "warning";
+  path: string;
+  /** A string on the line the problem must point at (first occurrence in the edited text). */
+  at: string;
+  /** Which occurrence of `at` (default 1). */
+  nth?: number;
+  /** Column, when the case pins it. */
+  col?: number;
+}
+
+const lineOf = (text: string, marker: string, nth = 1) => {
+  const hits = text.split("\n").flatMap((l, i) => (l.includes(marker) ? [i + 1] : []));
+  assert.ok(hits.length >= nth, `marker "${marker}" not ${nth} times in the edited text`);
+  return hits[nth - 1]!;
+};
+
+const cases: Case[] = [
+  { name: "unknown field (typo)", edit: (s) => s.replace("      interface: eth0\n    - name: m2", "      interfcae: eth0\n    - name: m2"), rule: "schema", severity: "error", path: "spec.hosts[0].interfcae", at: "interfcae", col: 7 },
+  { name: "unknown top-level spec field", edit: (s) => s + "  etdc: {}\n", rule: "schema", severity: "error", path: "spec.etdc", at: "etdc:" },
+  { name: "wrong type", edit: (s) => s.replace("vipPrefix: 24", "vipPrefix: wide"), rule: "schema", severity: "error", path: "spec.controlPlaneEndpoint.vipPrefix", at: "vipPrefix" },
+  { name: "unknown role", edit: (s) => s.replace("roles: [worker]", "roles: [wroker]"), rule: "schema", severity: "error", path: "spec.hosts[3].roles[0]", at: "wroker" },
+  { name: "VRRP router id above 255", edit: (s) => s.replace("routerId: 51", "routerId: 256"), rule: "schema", severity: "error", path: "spec.controlPlaneEndpoint.keepalived.routerId", at: "routerId" },
+  { name: "VRRP router id 0", edit: (s) => s.replace("routerId: 51", "routerId: 0"), rule: "schema", severity: "error", path: "spec.controlPlaneEndpoint.keepalived.routerId", at: "routerId" },
+  { name: "external without hairpin", edit: (s) => s.replace("    mode: haproxy-keepalived\n    vip: 198.18.0.100\n    vipPrefix: 24\n    keepalived:\n      routerId: 51\n", "    mode: external\n    address: 198.18.0.100\n").replace(/, lb\]/g, "]"), rule: "schema", severity: "error", path: "spec.controlPlaneEndpoint", at: "controlPlaneEndpoint:" },
+  { name: "YAML syntax", edit: (s) => s.replace("    podSubnet: 10.244.0.0/16", "    podSubnet: [10.244.0.0/16"), rule: "yaml", severity: "error", path: "", at: "serviceSubnet" },
+  { name: "duplicate host name", edit: (s) => s.replace("- name: m2", "- name: m1"), rule: "unique-hosts", severity: "error", path: "spec.hosts[1].name", at: "- name: m1", nth: 2 },
+  { name: "duplicate host address", edit: (s) => s.replace("address: 198.18.0.13", "address: 198.18.0.12"), rule: "unique-hosts", severity: "error", path: "spec.hosts[2].address", at: "address: 198.18.0.12", nth: 2 },
+  { name: "host address not IPv4", edit: (s) => s.replace("address: 198.18.0.21", "address: 198.18.0.300"), rule: "host-addresses", severity: "error", path: "spec.hosts[3].address", at: "198.18.0.300" },
+  { name: "two control planes", edit: (s) => s.replace("roles: [control-plane, lb]\n      interface: eth0\n    - name: w1", "roles: [worker, lb]\n      interface: eth0\n    - name: w1").replace(/(- name: m3\n      address: 198.18.0.13\n      roles: )\[control-plane, lb\]/, "$1[worker, lb]"), rule: "control-plane-count", severity: "error", path: "spec.hosts", at: "  hosts:" },
+  { name: "one control plane", edit: (s) => s.replace(/(- name: m[23]\n      address: 198.18.0.1[23]\n      roles: )\[control-plane, lb\]/g, "$1[worker, lb]"), rule: "control-plane-count", severity: "warning", path: "spec.hosts", at: "  hosts:" },
+  { name: "even etcd members", edit: (s) => s.replace(/roles: \[control-plane, lb\]/g, "roles: [control-plane, etcd, lb]").replace("roles: [worker]", "roles: [worker, etcd]") + "  etcd:\n    mode: external\n", rule: "etcd-members", severity: "warning", path: "spec.etcd.mode", at: "mode: external" },
+  { name: "two etcd members", edit: (s) => s.replace("- name: m1\n      address: 198.18.0.11\n      roles: [control-plane, lb]", "- name: m1\n      address: 198.18.0.11\n      roles: [control-plane, lb, etcd]").replace("roles: [worker]", "roles: [worker, etcd]") + "  etcd:\n    mode: external\n", rule: "etcd-members", severity: "error", path: "spec.etcd.mode", at: "mode: external" },
+  { name: "etcd role with stacked etcd", edit: (s) => s.replace("roles: [worker]", "roles: [worker, etcd]"), rule: "etcd-members", severity: "error", path: "spec.hosts[3].roles", at: "roles: [worker, etcd]" },
+  { name: "VIP equal to a host address", edit: (s) => s.replace("vip: 198.18.0.100", "vip: 198.18.0.12"), rule: "vip", severity: "error", path: "spec.controlPlaneEndpoint.vip", at: "vip: 198.18.0.12" },
+  { name: "VIP outside the LB hosts' subnet", edit: (s) => s.replace("vip: 198.18.0.100", "vip: 198.18.1.100"), rule: "vip", severity: "error", path: "spec.controlPlaneEndpoint.vip", at: "vip: 198.18.1.100" },
+  { name: "pod and service networks overlap", edit: (s) => s.replace("serviceSubnet: 10.96.0.0/12", "serviceSubnet: 10.244.128.0/20"), rule: "networks", severity: "error", path: "spec.kubernetes.serviceSubnet", at: "serviceSubnet" },
+  { name: "host inside the pod network", edit: (s) => s.replace("podSubnet: 10.244.0.0/16", "podSubnet: 198.18.0.0/16"), rule: "networks", severity: "error", path: "spec.hosts[0].address", at: "address: 198.18.0.11" },
+  { name: "service subnet too large", edit: (s) => s.replace("serviceSubnet: 10.96.0.0/12", "serviceSubnet: 10.0.0.0/8"), rule: "networks", severity: "error", path: "spec.kubernetes.serviceSubnet", at: "serviceSubnet" },
+  { name: "co-located LB on the apiserver port", edit: (s) => s.replace("    vipPrefix: 24\n", "    vipPrefix: 24\n    port: 6443\n"), rule: "ports", severity: "error", path: "spec.controlPlaneEndpoint.port", at: "port: 6443" },
+  { name: "unsupported Kubernetes version", edit: (s) => s.replace('"1.34.2"', '"1.27.3"'), rule: "kubernetes-version", severity: "error", path: "spec.kubernetes.version", at: "version:" },
+  { name: "malformed Kubernetes version", edit: (s) => s.replace('"1.34.2"', '"latest"'), rule: "kubernetes-version", severity: "error", path: "spec.kubernetes.version", at: "version:" },
+  { name: "v1beta3 era version", edit: (s) => s.replace('"1.34.2"', '"1.30.5"'), rule: "kubernetes-version", severity: "warning", path: "spec.kubernetes.version", at: "version:" },
+  { name: "kube-vip with kubeadm >= 1.29", edit: (s) => s.replace("    mode: haproxy-keepalived\n    vip: 198.18.0.100\n    vipPrefix: 24\n    keepalived:\n      routerId: 51\n", "    mode: kube-vip\n    vip: 198.18.0.100\n").replace(/, lb\]/g, "]"), rule: "kube-vip-super-admin", severity: "warning", path: "spec.controlPlaneEndpoint.mode", at: "mode: kube-vip" },
+  { name: "hairpin off with a port the apiservers do not use", edit: (s) => s.replace("    mode: haproxy-keepalived\n    vip: 198.18.0.100\n    vipPrefix: 24\n    keepalived:\n      routerId: 51\n", "    mode: external\n    address: 198.18.0.100\n    port: 443\n    hairpin: false\n").replace(/, lb\]/g, "]"), rule: "endpoint-names", severity: "error", path: "spec.controlPlaneEndpoint.port", at: "port: 443" },
+  { name: "lb role with an external LB", edit: (s) => s.replace("    mode: haproxy-keepalived\n    vip: 198.18.0.100\n    vipPrefix: 24\n    keepalived:\n      routerId: 51\n", "    mode: external\n    address: 198.18.0.100\n    hairpin: true\n"), rule: "lb-hosts", severity: "error", path: "spec.hosts[0].roles", at: "roles: [control-plane, lb]" },
+  { name: "single LB host for a VIP", edit: (s) => s.replace(/(- name: m[23]\n      address: 198.18.0.1[23]\n      roles: )\[control-plane, lb\]/g, "$1[control-plane]"), rule: "lb-hosts", severity: "warning", path: "spec.controlPlaneEndpoint.mode", at: "mode: haproxy-keepalived" },
+  { name: "no interface for the VIP", edit: (s) => s.replace("      interface: eth0\n    - name: m2", "    - name: m2"), rule: "lb-interface", severity: "warning", path: "spec.hosts[0]", at: "- name: m1" },
+  { name: "fractional advert interval above 1", edit: (s) => s.replace("      routerId: 51", "      routerId: 51\n      advertInterval: 1.5"), rule: "keepalived", severity: "error", path: "spec.controlPlaneEndpoint.keepalived.advertInterval", at: "advertInterval" },
+  { name: "mirror source without a mirror", edit: (s) => s + "  packages:\n    source: mirror\n", rule: "packages", severity: "error", path: "spec.packages.source", at: "source: mirror" },
+  { name: "bad proxy URL", edit: (s) => s + "  packages:\n    proxy: squid:3128\n", rule: "packages", severity: "error", path: "spec.packages.proxy", at: "proxy:" },
+  { name: "no workers", edit: (s) => s.replace("    - name: w1\n      address: 198.18.0.21\n      roles: [worker]\n", ""), rule: "workers", severity: "warning", path: "spec.hosts", at: "  hosts:" },
+];
+
+test("the base file is valid and has no problems", () => {
+  const r = parseCluster(BASE);
+  assert.deepEqual(r.problems, []);
+  assert.ok(r.cluster);
+});
+
+for (const c of cases) {
+  test(`rule ${c.rule}: ${c.name}`, () => {
+    const text = c.edit(BASE);
+    assert.notEqual(text, BASE, "the edit changed nothing");
+    const r = parseCluster(text);
+    const hit = r.problems.find((p) => p.rule === c.rule && p.path === c.path && p.severity === c.severity);
+    assert.ok(hit, `expected ${c.severity} from ${c.rule} at ${c.path}; got:\n${r.problems.map((p) => `  ${p.severity} ${p.rule} ${p.path}: ${p.message}`).join("\n")}`);
+    assert.equal(hit.line, lineOf(text, c.at, c.nth), `line of ${c.path}`);
+    if (c.col !== undefined) assert.equal(hit.col, c.col);
+    assert.equal(r.cluster === undefined, r.problems.some((p) => p.severity === "error"), "errors block, warnings do not");
+  });
+}
+
+test("all problems are reported at once", () => {
+  const text = BASE.replace("vip: 198.18.0.100", "vip: 198.18.0.12").replace('"1.34.2"', '"1.27.3"').replace("serviceSubnet: 10.96.0.0/12", "serviceSubnet: 10.244.128.0/20");
+  const rules = new Set(parseCluster(text).problems.map((p) => p.rule));
+  for (const r of ["vip", "kubernetes-version", "networks"]) assert.ok(rules.has(r), `missing ${r}`);
+});
