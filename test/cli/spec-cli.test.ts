@@ -88,3 +88,9 @@ test("every command has --help with examples", () => {
     assert.match(r.stdout, /Examples?:/, `${n} --help has no examples`);
   }
 });
+
+test("the README's cluster file reference matches the schema", async () => {
+  const { withReference } = await import("../../scripts/gen-reference.ts");
+  const readme = readFileSync(`${REPO}README.md`, "utf8");
+  assert.equal(readme, withReference(readme, JSON.parse(readFileSync(`${REPO}cluster.schema.json`, "utf8"))), "run `node --import tsx scripts/gen-reference.ts`");
+});
