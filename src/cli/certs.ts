@@ -1,11 +1,107 @@
 import type { Command } from "./main.ts";
-import { KubehaError } from "../errors.ts";
+import { parseFlags } from "./flags.ts";
+import { KubehaError, UsageError } from "../errors.ts";
+import { loadCluster } from "../spec/read.ts";
+import { ensureState, inspectState, rotateJoin, tokenId, type CertStatus } from "../pki/index.ts";
+
+const HELP = `Usage: kubeha certs <list|check|generate|rotate-join> FILE [flags]
+
+kubeha owns the cluster's PKI: CAs, the service-account key pair, the certificates it needs
+itself (apiserver serving cert, external etcd, kubeconfig clients) and the join material
+(bootstrap token, certificate key, CA cert hash). They live in the cluster's state directory
+(spec.pki.stateDir, default .kubeha/<name>/ beside FILE), which must be mode 0700.
+No private key, token or certificate key is ever printed.
+
+Subcommands:
+  list         table of every certificate: subject, SANs, issuer, not-after, days left, status
+  check        the same table; exits 1 when any certificate is missing, invalid, or expires
+               within --threshold-days
+  generate     create the state directory and issue every missing, changed or expiring
+               certificate (apply does this too); existing valid ones are reused
+  rotate-join  new bootstrap token and certificate key (apply rotates before each join)
+
+Flags:
+  --threshold-days N   list/check: days before expiry that count as "expiring" (default 30)
+
+Examples:
+  kubeha certs generate cluster.yaml
+  kubeha certs list cluster.yaml
+  kubeha certs check --threshold-days 60 cluster.yaml
+  kubeha certs rotate-join cluster.yaml`;
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
+}
+
+function certRows(rows: CertStatus[]): string {
+  const out = [["CERTIFICATE", "SUBJECT", "SANS", "ISSUER", "NOT AFTER", "DAYS LEFT", "STATUS"]];
+  for (const r of rows) {
+    const i = r.info;
+    const sans = i ? [...i.dns.map((d) => `DNS:${d}`), ...i.ips.map((a) => `IP:${a}`)].join(",") : "";
+    out.push([
+      r.id,
+      i?.subject ?? (r.kind === "key-pair" ? "(key pair)" : "-"),
+      sans || "-",
+      i?.issuer ?? "-",
+      i ? i.notAfter.toISOString().replace(/\.\d+Z$/, "Z") : "-",
+      r.daysLeft !== undefined ? String(r.daysLeft) : "-",
+      r.status + (r.reason ? `: ${r.reason}` : ""),
+    ]);
+  }
+  return table(out);
+}
+
+function thresholdFrom(v: string | undefined): number {
+  if (v === undefined) return 30;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--threshold-days must be a whole number of days, got "${v}"`, "e.g. --threshold-days 30");
+  return n;
+}
 
 export const command: Command = {
   name: "certs",
-  summary: "(not implemented yet)",
-  help: "kubeha certs: not implemented yet",
-  async run() {
-    throw new KubehaError("kubeha certs is not implemented yet");
+  summary: "List, check, generate certificates; rotate join material",
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parseFlags("certs", args, { "threshold-days": { type: "string" } });
+    const [sub, file, ...extra] = positionals;
+    const subs = ["list", "check", "generate", "rotate-join"];
+    if (!sub || !subs.includes(sub)) throw new UsageError(`certs needs a subcommand: ${subs.join(", ")}`, "kubeha certs list cluster.yaml");
+    if (!file || extra.length) throw new UsageError(`certs ${sub} takes exactly one cluster file`, `kubeha certs ${sub} cluster.yaml`);
+    const out = (s: string) => process.stdout.write(s + "\n");
+    const { cluster } = await loadCluster(file);
+
+    if (sub === "list" || sub === "check") {
+      const threshold = thresholdFrom(values["threshold-days"]);
+      const { rows, caCertHash } = await inspectState(cluster, { thresholdDays: threshold });
+      out(certRows(rows));
+      if (caCertHash) out(`\nCA cert hash (discovery-token-ca-cert-hash): ${caCertHash}`);
+      const bad = rows.filter((r) => r.status !== "ok");
+      if (sub === "check" && bad.length > 0) {
+        throw new KubehaError(
+          `${bad.length} of ${rows.length} certificates need attention (${bad.map((r) => `${r.id}: ${r.status}`).join(", ")}); threshold ${threshold} days`,
+          "run `kubeha certs generate FILE` to re-issue leaves, then `kubeha apply FILE` to distribute them",
+        );
+      }
+      if (sub === "check") out(`all ${rows.length} certificates valid for more than ${threshold} days`);
+      return 0;
+    }
+
+    if (sub === "generate") {
+      out(`Generating PKI for ${cluster.name} in ${cluster.pki.stateDir} (${cluster.pki.keyAlgorithm})`);
+      const state = await ensureState(cluster);
+      const r = state.report;
+      for (const c of r.certs) out(`  ${c.action.padEnd(7)} ${c.id}${c.reason ? ` (${c.reason})` : ""}`);
+      const issued = r.certs.filter((c) => c.action === "issued").length;
+      out(`${issued} issued, ${r.certs.length - issued} reused; secrets ${r.secrets}`);
+      return 0;
+    }
+
+    const state = await rotateJoin(cluster);
+    const j = state.secrets.join;
+    out(`New bootstrap token ${tokenId(j.token)}.<secret> (TTL ${j.tokenTtlHours}h) and certificate key issued at ${j.issuedAt}`);
+    out(`stored in ${state.dir}/secrets.json; apply uses them for the next join`);
+    return 0;
   },
 };

@@ -7,6 +7,7 @@ import { createPrivateKey, createPublicKey } from "node:crypto";
 import type { Cluster } from "../spec/model.ts";
 import type { Secrets } from "../render/types.ts";
 import { KubehaError } from "../errors.ts";
+import { registerSecret } from "../util/redact.ts";
 import { instances, type CertInstance } from "./table.ts";
 import { openStateDir, readOptional, writeSecretFile } from "./store.ts";
 import { newJoinMaterial, newSecrets, secretsProblems } from "./secrets.ts";
@@ -253,6 +254,11 @@ async function loadSecrets(dir: string): Promise<Secrets | undefined> {
   return parsed as Secrets;
 }
 
+/** So the exec layer's redaction hides them wherever they end up in a command line or an error. */
+function registerSecrets(s: Secrets): void {
+  registerSecret(s.join.token, s.join.token.split(".")[1], s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
+}
+
 async function saveSecrets(dir: string, s: Secrets): Promise<void> {
   await writeSecretFile(dir, SECRETS_FILE, JSON.stringify(s, null, 2) + "\n");
 }
@@ -325,6 +331,7 @@ export async function ensureState(c: Cluster, opts: EnsureOptions = {}): Promise
     await saveSecrets(dir, secrets);
   }
 
+  registerSecrets(secrets);
   const ordered = new Map(all.map((i) => [i.id, material.get(i.id)!] as const));
   return new State(dir, { dir, createdDir: created, certs: all.map((i) => reports.get(i.id)!), secrets: secretsAction }, ordered, secrets);
 }
@@ -339,6 +346,7 @@ export async function rotateJoin(c: Cluster, opts: EnsureOptions = {}): Promise<
   const join = newJoinMaterial(state.secrets.join.caCertHash, c.pki.tokenTtlHours, now);
   const secrets = { ...state.secrets, join };
   await saveSecrets(state.dir, secrets);
+  registerSecrets(secrets);
   state.replaceSecrets(secrets);
   return state;
 }

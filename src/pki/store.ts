@@ -53,7 +53,7 @@ export async function openStateDir(dir: string, opts: { create: boolean }): Prom
       .map((l) => `${relative(dir, l.path) || "."} (mode ${modeString(l.mode)})`)
       .join(", ");
     throw new KubehaError(
-      `state directory ${dir} is readable by other users: ${shown}${loose.length > 5 ? `, and ${loose.length - 5} more` : ""}; ` +
+      `state directory ${dir} is accessible by other users: ${shown}${loose.length > 5 ? `, and ${loose.length - 5} more` : ""}; ` +
         "it holds the cluster's private keys, so kubeha refuses to use it",
       `run \`chmod -R go-rwx ${dir}\` (and replace any symlink with the real file), then try again`,
     );
