@@ -1,11 +1,170 @@
+/** `kubeha lab`: local systemd-nspawn machines to prove kubeha on (library: src/lab). */
+import { spawn } from "node:child_process";
+import path from "node:path";
 import type { Command } from "./main.ts";
-import { KubehaError } from "../errors.ts";
+import { parseFlags } from "./flags.ts";
+import { UsageError } from "../errors.ts";
+
+const help = `kubeha lab: a lab of Debian bookworm machines (systemd-nspawn) on this host
+
+Usage:
+  kubeha lab up [--masters 3] [--workers 2] [--lbs 0] [--name lab] [--subnet 198.18.X.0/24]
+                [--kube-standins] [--bundle DIR] [--install-deps]
+  kubeha lab status [--name lab]
+  kubeha lab ssh <machine> [--name lab] [-- command...]
+  kubeha lab exec <machine> [--name lab] -- command [args...]
+  kubeha lab stop <machine> [--hard] [--name lab]     power a machine off (--hard: pull the plug)
+  kubeha lab start <machine> [--name lab]             power it on again
+  kubeha lab partition <a> <b> [--name lab]           cut all traffic between two machines
+  kubeha lab heal [--name lab]                        undo every partition
+  kubeha lab down [--name lab]                        remove everything the lab made
+
+\`up\` builds (once, cached in /var/cache/kubeha/base) a Debian bookworm base with debootstrap,
+boots the machines on bridge kh-<name> in one /24 of 198.18.0.0/15 (bridge .1, machines from .11,
+VIP .100), starts apt-cacher-ng on <bridge>:3142 (Debian mirror only; the machines have no other
+way out) and writes lab/<name>/cluster.yaml, id_ed25519 and known_hosts. Needs root and the Debian
+packages debootstrap, systemd-container and apt-cacher-ng.
+
+Flags:
+  --name NAME        lab name (1-12 of a-z 0-9 -). Default lab
+  --masters N        control-plane + etcd machines (master1..N). Default 3
+  --workers N        worker machines (worker1..N). Default 2
+  --lbs N            separate load-balancer machines (lb1..N). Default 0: the masters carry the LB
+  --subnet CIDR      a /24 inside 198.18.0.0/15. Default: derived from the name
+  --kube-standins    give cluster.yaml an offline bundle of the Kubernetes stand-ins (not real Kubernetes)
+  --bundle DIR       the bundle to copy with --kube-standins. Default <repo>/test/standins/bundle
+  --install-deps     install missing host packages with apt-get
+  --hard             (stop) kill the machine's processes at once instead of a clean poweroff
+
+Examples:
+  sudo kubeha lab up --masters 3 --workers 2
+  sudo kubeha apply lab/lab/cluster.yaml
+  sudo kubeha lab exec master1 -- systemctl is-system-running
+  sudo kubeha lab stop master1 --hard && sudo kubeha lab start master1
+  sudo kubeha lab partition master1 master2 && sudo kubeha lab heal
+  sudo kubeha lab down
+`;
+
+const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+
+function int(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${flag} ${v}: not a whole number`, `for example --${flag} 3`);
+  return Number(v);
+}
 
 export const command: Command = {
   name: "lab",
-  summary: "(not implemented yet)",
-  help: "kubeha lab: not implemented yet",
-  async run() {
-    throw new KubehaError("kubeha lab is not implemented yet");
+  summary: "local systemd-nspawn machines to try and prove kubeha on (up, down, stop, partition...)",
+  help,
+  async run(args) {
+    // Everything after `--` belongs to the command run in the machine.
+    const dd = args.indexOf("--");
+    const own = dd >= 0 ? args.slice(0, dd) : args;
+    const rest = dd >= 0 ? args.slice(dd + 1) : [];
+    const { values: f, positionals: pos } = parseFlags("lab", own, {
+      name: { type: "string" },
+      masters: { type: "string" },
+      workers: { type: "string" },
+      lbs: { type: "string" },
+      subnet: { type: "string" },
+      "kube-standins": { type: "boolean" },
+      bundle: { type: "string" },
+      "install-deps": { type: "boolean" },
+      hard: { type: "boolean" },
+    });
+    const [sub, ...operands] = pos;
+    const name = f.name ?? "lab";
+    const lab = await import("../lab/index.ts");
+    const say = (s: string) => process.stdout.write(s + "\n");
+    const want = (n: number, usage: string) => {
+      if (operands.length !== n) throw new UsageError(`usage: kubeha lab ${usage}`, "see `kubeha lab --help`");
+    };
+    switch (sub) {
+      case "up": {
+        want(0, "up [flags]");
+        if (f.bundle && !f["kube-standins"]) throw new UsageError("--bundle only goes with --kube-standins");
+        const info = await lab.labUp({
+          name,
+          masters: int("masters", f.masters),
+          workers: int("workers", f.workers),
+          lbs: int("lbs", f.lbs),
+          ...(f.subnet ? { subnet: f.subnet } : {}),
+          ...(f["kube-standins"] ? { bundle: f.bundle ?? path.join(repoRoot, "test/standins/bundle") } : {}),
+          installDeps: f["install-deps"] ?? false,
+          progress: say,
+        });
+        const rel = path.relative(process.cwd(), info.clusterFile) || info.clusterFile;
+        say("");
+        for (const m of info.machines) say(`  ${m.name.padEnd(8)} ${m.address}`);
+        say(`  VIP ${info.vip}, package proxy ${info.proxyUrl}`);
+        say(`\nNext: kubeha apply ${rel}`);
+        return 0;
+      }
+      case "down": {
+        want(0, "down [--name NAME]");
+        const left = await lab.labDown(name, { progress: say });
+        if (left.length) {
+          process.stderr.write(`kubeha: lab "${name}" not fully removed:\n${left.map((l) => `  ${l}\n`).join("")}`);
+          return 1;
+        }
+        say(`Lab "${name}" removed`);
+        return 0;
+      }
+      case "status": {
+        want(0, "status [--name NAME]");
+        const st = await lab.labStatus(name);
+        say(`lab ${st.info.name}: bridge ${st.info.bridge} ${st.info.subnet}, VIP ${st.info.vip}, proxy ${st.proxy} (${st.info.proxyUrl})`);
+        for (const m of st.machines) say(`  ${m.name.padEnd(8)} ${m.address.padEnd(15)} ${m.role.padEnd(7)} ${m.state}`);
+        for (const [a, b] of st.partitions) say(`  partitioned: ${a} <-/-> ${b}`);
+        say(`cluster file: ${st.info.clusterFile}`);
+        return st.machines.every((m) => m.state === "running") ? 0 : 1;
+      }
+      case "exec": {
+        want(1, "exec <machine> -- command [args...]");
+        if (!rest.length) throw new UsageError("nothing to run", "e.g. kubeha lab exec master1 -- hostname");
+        const r = await lab.labExec(name, operands[0]!, rest, { timeoutMs: 3_600_000 });
+        process.stdout.write(r.stdout);
+        process.stderr.write(r.stderr);
+        return r.code;
+      }
+      case "ssh": {
+        want(1, "ssh <machine> [-- command...]");
+        const sshArgs = await lab.labSshArgs(name, operands[0]!);
+        return await new Promise<number>((resolve) => {
+          const c = spawn("ssh", [...sshArgs, ...rest], { stdio: "inherit" });
+          c.on("error", () => resolve(127));
+          c.on("close", (code) => resolve(code ?? 1));
+        });
+      }
+      case "stop": {
+        want(1, "stop <machine> [--hard]");
+        await lab.labStop(name, operands[0]!, { hard: f.hard ?? false });
+        say(`${operands[0]} ${f.hard ? "killed (plug pulled)" : "powered off"}`);
+        return 0;
+      }
+      case "start": {
+        want(1, "start <machine>");
+        say(`${operands[0]} ${await lab.labStart(name, operands[0]!)}`);
+        return 0;
+      }
+      case "partition": {
+        want(2, "partition <a> <b>");
+        await lab.labPartition(name, operands[0]!, operands[1]!);
+        say(`${operands[0]} and ${operands[1]} can no longer reach each other (\`kubeha lab heal\` undoes it)`);
+        return 0;
+      }
+      case "heal": {
+        want(0, "heal");
+        await lab.labHeal(name);
+        say("all partitions removed");
+        return 0;
+      }
+      default:
+        throw new UsageError(
+          sub ? `unknown lab command "${sub}"` : "missing lab command",
+          "one of: up, down, status, ssh, exec, stop, start, partition, heal (see `kubeha lab --help`)",
+        );
+    }
   },
 };

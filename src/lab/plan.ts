@@ -1,0 +1,398 @@
+/**
+ * Pure planning for `kubeha lab`: names, addresses, paths, the cluster file and every file
+ * written into a machine. No effects here: `index.ts` and its helpers carry the plan out.
+ */
+import { createHash } from "node:crypto";
+import path from "node:path";
+import { stringify } from "yaml";
+import type { ClusterFile, HostFile, Role } from "../spec/file.ts";
+import { cidrContains, cidrToString, intToIp, parseCidr, type Cidr } from "../util/net.ts";
+import { UsageError } from "../errors.ts";
+
+/** The range every lab address comes from (RFC 2544 benchmarking space, never routed). */
+export const LAB_RANGE = "198.18.0.0/15";
+/** apt-cacher-ng port on the bridge address. */
+export const PROXY_PORT = 3142;
+/** First host number of a machine in the lab /24; .1 is the bridge, .100 the VIP. */
+export const FIRST_MACHINE = 11;
+export const VIP_HOST = 100;
+export const MAX_MACHINES = VIP_HOST - FIRST_MACHINE;
+
+/** Where state outside the repository lives. One place knows these paths. */
+export const PATHS = {
+  /** Cached base images, one directory per recipe hash. */
+  baseCache: "/var/cache/kubeha/base",
+  /** apt-cacher-ng cache per lab name (kept across `lab down`: it is a cache). */
+  proxyCache: "/var/cache/kubeha/apt-cacher-ng",
+  /** Per-machine overlay layers (upper/work/root). */
+  machines: "/var/lib/kubeha/lab",
+  /** Runtime state: state.json, launcher scripts, logs, proxy config. */
+  run: "/run/kubeha/lab",
+  cgroupRoots: ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"],
+} as const;
+
+export type MachineRole = "master" | "worker" | "lb";
+
+export interface LabOptions {
+  /** Lab name: a-z, 0-9 and `-`, starting with a letter, at most 12 characters. Default `lab`. */
+  name?: string;
+  masters?: number;
+  workers?: number;
+  lbs?: number;
+  /** A /24 inside 198.18.0.0/15. Default: derived from the name. */
+  subnet?: string;
+  /** Directory that receives cluster.yaml, keys and known_hosts. Default `<cwd>/lab/<name>`. */
+  dir?: string;
+  /** Give the cluster file an offline bundle made from this directory (the Kubernetes stand-ins). */
+  bundle?: string;
+}
+
+export interface PlannedMachine {
+  /** Host name inside the machine (master1, worker2, lb1). */
+  name: string;
+  role: MachineRole;
+  address: string;
+  /** systemd-nspawn machine name, unique on the host: `<lab>-<name>`. */
+  unit: string;
+}
+
+export interface LabPlan {
+  name: string;
+  subnet: string;
+  prefix: 24;
+  bridge: string;
+  bridgeAddress: string;
+  vip: string;
+  proxyUrl: string;
+  machines: PlannedMachine[];
+  /** Output directory (cluster.yaml, id_ed25519, known_hosts). */
+  dir: string;
+  /** cgroup directory name under each cgroup root. */
+  cgroup: string;
+  runDir: string;
+  machinesDir: string;
+}
+
+const NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
+
+/** Checks a lab name; bridge (`kh-<name>`) and interface names must fit in 15 characters. */
+export function checkLabName(name: string): string {
+  if (!NAME_RE.test(name) || name.endsWith("-")) {
+    throw new UsageError(
+      `invalid lab name "${name}"`,
+      "use 1-12 characters: lower-case letters, digits and '-', starting with a letter (e.g. --name lab2)",
+    );
+  }
+  return name;
+}
+
+/** FNV-1a: a stable, dependency-free hash for the default subnet. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(s)) {
+    h ^= c;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * The lab's /24: `--subnet` when given (checked to be a /24 inside 198.18.0.0/15), else one of
+ * the 510 /24s of the range picked by a hash of the name (198.18.0.0/24 and 198.19.255.0/24 are
+ * never picked, so hand-written examples there do not collide).
+ */
+export function labSubnet(name: string, subnet?: string): Cidr {
+  const range = parseCidr(LAB_RANGE)!;
+  if (subnet !== undefined) {
+    const c = parseCidr(subnet);
+    if (!c || c.prefix !== 24 || !cidrContains(range, intToIp(c.base))) {
+      throw new UsageError(
+        `--subnet ${subnet}: must be a /24 inside ${LAB_RANGE}`,
+        "for example --subnet 198.18.42.0/24",
+      );
+    }
+    return c;
+  }
+  const index = 1 + (fnv1a(name) % 510);
+  return { base: range.base + index * 256, prefix: 24 };
+}
+
+function count(flag: string, v: number | undefined, dflt: number, min: number): number {
+  const n = v ?? dflt;
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`--${flag} ${v}: must be a whole number >= ${min}`, `for example --${flag} ${dflt}`);
+  }
+  return n;
+}
+
+/** Plans a lab: machine names, addresses, bridge, paths. Pure. */
+export function planLab(opts: LabOptions, cwd: string): LabPlan {
+  const name = checkLabName(opts.name ?? "lab");
+  const masters = count("masters", opts.masters, 3, 1);
+  const workers = count("workers", opts.workers, 2, 0);
+  const lbs = count("lbs", opts.lbs, 0, 0);
+  if (masters + workers + lbs > MAX_MACHINES) {
+    throw new UsageError(`a lab holds at most ${MAX_MACHINES} machines, asked for ${masters + workers + lbs}`);
+  }
+  const net = labSubnet(name, opts.subnet);
+  const at = (n: number) => intToIp(net.base + n);
+  const machines: PlannedMachine[] = [];
+  const add = (role: MachineRole, prefix: string, n: number) => {
+    for (let i = 1; i <= n; i++) {
+      const host = `${prefix}${i}`;
+      machines.push({ name: host, role, address: at(FIRST_MACHINE + machines.length), unit: `${name}-${host}` });
+    }
+  };
+  add("master", "master", masters);
+  add("worker", "worker", workers);
+  add("lb", "lb", lbs);
+  return {
+    name,
+    subnet: cidrToString(net),
+    prefix: 24,
+    bridge: `kh-${name}`,
+    bridgeAddress: at(1),
+    vip: at(VIP_HOST),
+    proxyUrl: `http://${at(1)}:${PROXY_PORT}`,
+    machines,
+    dir: path.resolve(cwd, opts.dir ?? path.join("lab", name)),
+    cgroup: `kubeha-lab-${name}`,
+    runDir: path.join(PATHS.run, name),
+    machinesDir: path.join(PATHS.machines, name),
+  };
+}
+
+/** Cluster roles of a lab machine: masters carry the LB unless separate LB machines exist. */
+export function clusterRoles(role: MachineRole, hasLbs: boolean): Role[] {
+  if (role === "worker") return ["worker"];
+  if (role === "lb") return ["lb"];
+  return hasLbs ? ["control-plane", "etcd"] : ["control-plane", "etcd", "lb"];
+}
+
+export interface BundleInfo {
+  /** Path relative to the cluster file. */
+  path: string;
+  kubernetesVersion: string;
+}
+
+/** The lab's cluster file as an object (type-checked against the cluster file format). */
+export function labClusterFile(plan: LabPlan, bundle?: BundleInfo): ClusterFile {
+  const hasLbs = plan.machines.some((m) => m.role === "lb");
+  const hosts: HostFile[] = plan.machines.map((m) => ({
+    name: m.name,
+    address: m.address,
+    roles: clusterRoles(m.role, hasLbs),
+    interface: "host0",
+  }));
+  const file: ClusterFile = {
+    apiVersion: "kubeha.dev/v1alpha1",
+    kind: "Cluster",
+    metadata: { name: plan.name },
+    spec: {
+      ssh: { user: "root", keyPath: "./id_ed25519", knownHostsPath: "./known_hosts" },
+      hosts,
+      controlPlaneEndpoint: { mode: "haproxy-keepalived", vip: plan.vip, vipPrefix: plan.prefix },
+      etcd: { mode: "external" },
+      packages: bundle
+        ? { source: "bundle", bundle: bundle.path, proxy: plan.proxyUrl }
+        : { proxy: plan.proxyUrl },
+    },
+  };
+  if (bundle) file.spec.kubernetes = { version: bundle.kubernetesVersion };
+  return file;
+}
+
+/** cluster.yaml text: a header saying where it came from, then the file. Deterministic. */
+export function renderClusterYaml(plan: LabPlan, bundle?: BundleInfo): string {
+  const head = [
+    `# kubeha lab "${plan.name}": ${plan.machines.length} systemd-nspawn machines on bridge ${plan.bridge} (${plan.subnet}).`,
+    `# Written by \`kubeha lab up\`; next: kubeha apply ${path.join("lab", plan.name, "cluster.yaml")}`,
+    bundle ? "# Kubernetes binaries come from the stand-in bundle in ./bundle (not real Kubernetes)." : undefined,
+  ].filter((l): l is string => l !== undefined);
+  return head.join("\n") + "\n" + stringify(labClusterFile(plan, bundle), { lineWidth: 0 });
+}
+
+// ---------------------------------------------------------------- the base image
+
+/** Debian mirrors the base and the proxy use (taken from the host's apt sources). */
+export interface Mirrors {
+  debian: string;
+  security?: string;
+}
+
+/** Packages a freshly installed server has. Nothing kubeha installs itself. */
+export const BASE_PACKAGES = [
+  "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "curl",
+  "ca-certificates", "procps", "sudo", "python3",
+] as const;
+
+/** Bump when the customization in base.ts changes: it is part of the cache key. */
+export const BASE_SCRIPT_VERSION = 3;
+
+/** Units a fresh server would not run for us inside a lab (timers that hit the network, consoles). */
+export const BASE_MASKED_UNITS = [
+  "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer",
+  "fstrim.timer", "console-getty.service", "getty@tty1.service", "systemd-journald-audit.socket",
+] as const;
+
+export interface BaseRecipe {
+  suite: "bookworm";
+  variant: "minbase";
+  packages: readonly string[];
+  mirrors: Mirrors;
+  script: number;
+}
+
+export function baseRecipe(mirrors: Mirrors): BaseRecipe {
+  return { suite: "bookworm", variant: "minbase", packages: BASE_PACKAGES, mirrors, script: BASE_SCRIPT_VERSION };
+}
+
+/** Cache key of a base: changes whenever anything that goes into it changes. */
+export function recipeHash(r: BaseRecipe): string {
+  return createHash("sha256").update(JSON.stringify(r)).digest("hex").slice(0, 16);
+}
+
+/**
+ * Finds the Debian and security mirrors in the host's apt sources (deb822 `debian.sources`
+ * or one-line `sources.list`). Returns undefined when none is found.
+ */
+export function parseMirrors(deb822: string | undefined, list: string | undefined): Mirrors | undefined {
+  const entries: Array<{ uri: string; suites: string[] }> = [];
+  for (const para of (deb822 ?? "").split(/\n\s*\n/)) {
+    const field = (k: string) => new RegExp(`^${k}:\\s*(.+)$`, "mi").exec(para)?.[1]?.trim().split(/\s+/) ?? [];
+    const types = field("Types");
+    if (types.length && !types.includes("deb")) continue;
+    for (const uri of field("URIs")) entries.push({ uri, suites: field("Suites") });
+  }
+  for (const line of (list ?? "").split("\n")) {
+    const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
+    if (m) entries.push({ uri: m[1]!, suites: [m[2]!] });
+  }
+  const http = entries.filter((e) => /^https?:\/\//.test(e.uri));
+  const security = http.find((e) => e.suites.some((s) => s.endsWith("-security")));
+  const debian = http.find((e) => e !== security && e.suites.some((s) => !s.endsWith("-security")));
+  if (!debian) return undefined;
+  const strip = (u: string) => u.replace(/\/+$/, "");
+  return { debian: strip(debian.uri), ...(security ? { security: strip(security.uri) } : {}) };
+}
+
+/** /etc/apt/sources.list of the base: what the Debian installer writes for these mirrors. */
+export function renderSourcesList(m: Mirrors): string {
+  const lines = [`deb ${m.debian} bookworm main`, `deb ${m.debian} bookworm-updates main`];
+  if (m.security) lines.push(`deb ${m.security} bookworm-security main`);
+  return lines.join("\n") + "\n";
+}
+
+// ---------------------------------------------------------------- per-machine files
+
+export interface MachineFile {
+  path: string;
+  content: string;
+  mode: number;
+}
+
+/** Files written into one machine's own layer (hostname, hosts, network, ssh access). */
+export function machineFiles(plan: LabPlan, m: PlannedMachine, machineId: string, authorizedKey: string): MachineFile[] {
+  return [
+    { path: "/etc/hostname", content: `${m.name}\n`, mode: 0o644 },
+    {
+      path: "/etc/hosts",
+      content: [
+        "127.0.0.1\tlocalhost",
+        `127.0.1.1\t${m.name}`,
+        "",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "ff02::1\tip6-allnodes",
+        "ff02::2\tip6-allrouters",
+        "",
+      ].join("\n"),
+      mode: 0o644,
+    },
+    { path: "/etc/machine-id", content: `${machineId}\n`, mode: 0o444 },
+    {
+      path: "/etc/systemd/network/10-host0.network",
+      content: [
+        "# kubeha lab: static address on the lab bridge; no gateway (machines have no route out).",
+        "[Match]",
+        "Name=host0",
+        "",
+        "[Network]",
+        `Address=${m.address}/${plan.prefix}`,
+        "LinkLocalAddressing=no",
+        "IPv6AcceptRA=no",
+        "",
+      ].join("\n"),
+      mode: 0o644,
+    },
+    { path: "/root/.ssh/authorized_keys", content: authorizedKey.trim() + "\n", mode: 0o600 },
+  ];
+}
+
+/** One known_hosts line per machine and key: `address key-type key`. */
+export function renderKnownHosts(entries: Array<{ address: string; publicKeys: string[] }>): string {
+  const lines: string[] = [];
+  for (const e of entries) {
+    for (const k of e.publicKeys) {
+      const [type, key] = k.trim().split(/\s+/);
+      lines.push(`${e.address} ${type} ${key}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** apt-cacher-ng configuration: bound to the bridge address, forwarding only to the Debian mirrors. */
+export function renderProxyConfig(p: {
+  plan: LabPlan;
+  mirrors: Mirrors;
+  cacheDir: string;
+  logDir: string;
+  pidFile: string;
+}): string {
+  const hostPath = (u: string) => u.replace(/^https?:\/\//, "");
+  const lines = [
+    "# kubeha lab package proxy: only the Debian mirrors, nothing else (ForceManaged).",
+    `CacheDir: ${p.cacheDir}`,
+    `LogDir: ${p.logDir}`,
+    "SupportDir: /usr/lib/apt-cacher-ng",
+    `Port: ${PROXY_PORT}`,
+    `BindAddress: ${p.plan.bridgeAddress}`,
+    `PidFile: ${p.pidFile}`,
+    "ForeGround: 1",
+    `Remap-debrep: ${hostPath(p.mirrors.debian)} ; ${p.mirrors.debian}/`,
+  ];
+  if (p.mirrors.security) lines.push(`Remap-secdeb: ${hostPath(p.mirrors.security)} ; ${p.mirrors.security}/`);
+  lines.push(
+    // Refuse anything not remapped above, and every CONNECT tunnel.
+    "ForceManaged: 1",
+    "PassThroughPattern: ^kubeha-lab-no-passthrough$",
+    "ExThreshold: 4",
+    "",
+  );
+  return lines.join("\n");
+}
+
+/**
+ * The launcher of one machine: joins the machine's cgroups (so machines do not collide on
+ * `/payload`, and `lab down` finds every process), then runs systemd-nspawn, again after a
+ * guest reboot (exit 133), a bounded number of times.
+ */
+export function renderLauncher(plan: LabPlan, m: PlannedMachine, root: string): string {
+  const nspawn = [
+    "/usr/bin/systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit", "--settings=no",
+    "--console=read-only", "--resolv-conf=off", "--link-journal=no", "--timezone=off",
+    `--network-bridge=${plan.bridge}`, `--machine=${m.unit}`, "-D", root,
+  ];
+  return [
+    "#!/bin/bash",
+    `# kubeha lab ${plan.name}: launcher of ${m.name} (${m.address}). Stopped by \`kubeha lab stop\`/\`down\`.`,
+    "set -u",
+    ...PATHS.cgroupRoots.map((r) => `echo $$ > ${r}/${plan.cgroup}/${m.name}/cgroup.procs`),
+    "for boot in $(seq 1 100); do",
+    `  ${nspawn.join(" ")}`,
+    "  rc=$?",
+    '  echo "kubeha-lab: nspawn exited with $rc (boot $boot)"',
+    "  [ $rc -eq 133 ] || exit $rc",
+    "done",
+    "",
+  ].join("\n");
+}
