@@ -1,11 +1,79 @@
 import type { Command } from "./main.ts";
-import { KubehaError } from "../errors.ts";
+import { parseFlags } from "./flags.ts";
+import { UsageError } from "../errors.ts";
+import { loadCluster } from "../spec/read.ts";
+import { formatProblem } from "../errors.ts";
+import { apply } from "../apply.ts";
+import { phaseIds } from "../phases/runner.ts";
+import { APPLY_PHASES } from "../phases/apply.ts";
+import { Reporter, attachRenderer, formatChanges, type OutputMode } from "../report/index.ts";
+
+const list = (v: string | undefined) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : []);
+
+export function applyHelp(name: "apply" | "plan"): string {
+  return `Usage: kubeha ${name} FILE [flags]
+
+${name === "plan" ? "Prints exactly what `kubeha apply` would change, per host, without changing anything\n(the same phases run with every change recorded instead of made)." : "Converges the machines in FILE into the cluster it describes, over SSH. Idempotent: a second\nrun on a converged cluster changes nothing and says so; after a failure a re-run continues from\nwhere the machines actually are."}
+
+Flags:
+${name === "apply" ? "  --dry-run                 same as `kubeha plan`\n" : ""}  --only IDS                run only these phases (comma-separated; subtrees included)
+  --skip-phases IDS         skip these phases (and their subtrees)
+  --output MODE             auto (default), tty, plain, or json (one event per line)
+  --trust-new-host-keys     pin host keys missing from known_hosts (a changed key always stops)
+  --concurrency N           hosts worked on at once (default 10)
+  --stats                   print SSH round trips per host at the end
+
+Phases: ${phaseIds(APPLY_PHASES).join(", ")}
+
+Examples:
+  kubeha ${name} cluster.yaml
+  kubeha ${name} lab/lab/cluster.yaml --output json
+  kubeha ${name} cluster.yaml --only lb
+  kubeha ${name} cluster.yaml --skip-phases cni,verify`;
+}
+
+export async function runApply(name: "apply" | "plan", args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(name, args, {
+    "dry-run": { type: "boolean" },
+    only: { type: "string" },
+    "skip-phases": { type: "string" },
+    output: { type: "string" },
+    "trust-new-host-keys": { type: "boolean" },
+    concurrency: { type: "string" },
+    stats: { type: "boolean" },
+  });
+  const [file, ...extra] = positionals;
+  if (!file || extra.length) throw new UsageError(`${name} takes exactly one cluster file`, `kubeha ${name} cluster.yaml`);
+  const output = (values.output ?? "auto") as OutputMode;
+  if (!["auto", "tty", "plain", "json"].includes(output)) throw new UsageError(`--output must be auto, tty, plain or json, got "${values.output}"`);
+  const concurrency = values.concurrency === undefined ? 10 : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number of 1 or more`);
+  const dryRun = name === "plan" || values["dry-run"] === true;
+  const { cluster, warnings } = await loadCluster(file);
+  for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
+  const reporter = new Reporter();
+  const detach = attachRenderer(reporter, output, process.stderr);
+  try {
+    const r = await apply(cluster, {
+      dryRun,
+      only: list(values.only),
+      skip: list(values["skip-phases"]),
+      trustNewHostKeys: values["trust-new-host-keys"] === true,
+      concurrency,
+      reporter,
+    });
+    detach();
+    if (output !== "json") process.stdout.write(formatChanges(r.changes, cluster.hosts.map((h) => h.name), dryRun) + "\n");
+    if (values.stats) for (const s of r.roundTrips) process.stdout.write(`round trips ${s.host}: ${s.roundTrips}\n`);
+    return 0;
+  } finally {
+    detach();
+  }
+}
 
 export const command: Command = {
   name: "apply",
-  summary: "(not implemented yet)",
-  help: "kubeha apply: not implemented yet",
-  async run() {
-    throw new KubehaError("kubeha apply is not implemented yet");
-  },
+  summary: "Converge the machines into the cluster (idempotent)",
+  help: applyHelp("apply"),
+  run: (args) => runApply("apply", args),
 };

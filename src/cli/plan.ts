@@ -1,11 +1,9 @@
 import type { Command } from "./main.ts";
-import { KubehaError } from "../errors.ts";
+import { applyHelp, runApply } from "./apply.ts";
 
 export const command: Command = {
   name: "plan",
-  summary: "(not implemented yet)",
-  help: "kubeha plan: not implemented yet",
-  async run() {
-    throw new KubehaError("kubeha plan is not implemented yet");
-  },
+  summary: "Show what apply would change, per host, changing nothing",
+  help: applyHelp("plan"),
+  run: (args) => runApply("plan", args),
 };

@@ -1,0 +1,56 @@
+/**
+ * The library entry for apply/plan: load the PKI, connect, lock every host (not in a dry run),
+ * run the phase list, close connections. The CLI only parses flags and prints.
+ */
+import type { Cluster } from "./spec/model.ts";
+import { ensureState } from "./pki/index.ts";
+import { ConnectionPool, type HostStats } from "./exec/pool.ts";
+import { withHostLocks } from "./exec/lock.ts";
+import { runPhases, type RunSummary } from "./phases/runner.ts";
+import { APPLY_PHASES } from "./phases/apply.ts";
+import type { ApplyData } from "./phases/data.ts";
+import type { Reporter } from "./report/index.ts";
+
+export interface ApplyOptions {
+  dryRun?: boolean;
+  only?: string[];
+  skip?: string[];
+  trustNewHostKeys?: boolean;
+  concurrency?: number;
+  reporter?: Reporter;
+}
+
+export interface ApplyResult extends RunSummary {
+  /** SSH commands per host in this run (the no-op benchmark reads it). */
+  roundTrips: HostStats[];
+}
+
+export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const state = await ensureState(cluster);
+  const s = state.secrets;
+  const pool = new ConnectionPool({ trustNewHostKeys: opts.trustNewHostKeys ?? false });
+  const data: ApplyData = {
+    cluster,
+    pool,
+    state,
+    facts: new Map(),
+    secrets: [s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass],
+  };
+  const run = () =>
+    runPhases({
+      phases: APPLY_PHASES,
+      data,
+      hosts: cluster.hosts,
+      dryRun: opts.dryRun ?? false,
+      only: opts.only ?? [],
+      skip: opts.skip ?? [],
+      concurrency: opts.concurrency ?? 10,
+      ...(opts.reporter ? { reporter: opts.reporter } : {}),
+    });
+  try {
+    const summary = opts.dryRun ? await run() : await withHostLocks(cluster.hosts, (h) => pool.get(h), run);
+    return { ...summary, roundTrips: await pool.stats() };
+  } finally {
+    await pool.closeAll();
+  }
+}

@@ -1,0 +1,13 @@
+import type { Phase } from "./types.ts";
+import type { ApplyData } from "./data.ts";
+
+/** Opens one SSH connection per host (reused by every later phase) and verifies host keys. */
+export const connect: Phase<ApplyData> = {
+  id: "connect",
+  title: "Connect to hosts",
+  async runHost(ctx, h) {
+    const t = await ctx.data.pool.get(h);
+    const r = await t.mustRun("true");
+    void r;
+  },
+};

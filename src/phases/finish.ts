@@ -1,0 +1,69 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Phase } from "./types.ts";
+import { converge, transport, wetRun, type ApplyData } from "./data.ts";
+import { renderCni, cniParamsPath } from "../render/cni.ts";
+import { PATHS } from "../render/paths.ts";
+import { KubehaError } from "../errors.ts";
+import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
+
+/** Pod network parameters (pod CIDR wired through), applied with the cluster's admin credentials. */
+export const cniPhase: Phase<ApplyData> = {
+  id: "cni",
+  title: "Install the pod network",
+  hosts: (ctx) => [firstControlPlane(ctx.data.cluster)],
+  async runHost(ctx, h) {
+    const c = ctx.data.cluster;
+    if (await converge(ctx, h, renderCni(c, h)))
+      await wetRun(ctx, h, `kubectl apply ${c.kubernetes.cni.plugin} parameters`, `kubectl --kubeconfig ${PATHS.adminConf} apply -f ${cniParamsPath(c)}`);
+  },
+};
+
+/** Where apply keeps the admin kubeconfig on the operator machine. */
+export function adminKubeconfigPath(stateDir: string): string {
+  return join(stateDir, "admin.conf");
+}
+
+/** Copies admin.conf into the state directory (0600), pointing at the endpoint. */
+export const kubeconfigPhase: Phase<ApplyData> = {
+  id: "kubeconfig",
+  title: "Fetch the admin kubeconfig",
+  async run(ctx) {
+    const c = ctx.data.cluster;
+    const first = firstControlPlane(c);
+    const t = await transport(ctx, first);
+    const r = await t.run(`cat ${PATHS.adminConf}`, { sudo: true });
+    if (r.code !== 0) {
+      if (ctx.dryRun) return ctx.note("admin.conf does not exist yet (created by kubeadm init)");
+      throw new KubehaError(`cannot read ${PATHS.adminConf} on ${first.name}`, "kubeadm init did not finish there; re-run apply");
+    }
+    const server = `https://${endpointHostPort(c)}`;
+    const text = r.stdout.replace(/^(\s*server:\s*).*$/m, `$1${server}`);
+    const dest = adminKubeconfigPath(c.pki.stateDir);
+    const old = await readFile(dest, "utf8").catch(() => undefined);
+    if (old === text) return;
+    await ctx.wet("local", `write ${dest} (server ${server})`, async () => {
+      await mkdir(c.pki.stateDir, { recursive: true, mode: 0o700 });
+      await writeFile(dest, text, { mode: 0o600 });
+    });
+  },
+};
+
+/** Reads back what was built: the API through the endpoint and on every control plane. */
+export const verifyPhase: Phase<ApplyData> = {
+  id: "verify",
+  title: "Verify the API",
+  hosts: (ctx) => ctx.data.cluster.hosts.filter((h) => h.roles.includes("control-plane")),
+  async runHost(ctx, h) {
+    if (ctx.dryRun) return;
+    const c = ctx.data.cluster;
+    const t = await transport(ctx, h);
+    const direct = `https://${h.internalAddress}:${c.kubernetes.apiServerPort}/readyz`;
+    const via = `https://${endpointHostPort(c)}/readyz`;
+    const r = await t.run(`curl -sk -m 3 -o /dev/null -w '%{http_code}' ${direct}; echo; curl -sk -m 3 -o /dev/null -w '%{http_code}' ${via}`);
+    const [d, v] = r.stdout.trim().split("\n");
+    if (d !== "200" || v !== "200")
+      throw new KubehaError(`API not ready on ${h.name}: /readyz ${d} directly, ${v} through ${endpointHostPort(c)}`, `see \`kubeha status\` and \`journalctl -u kubelet\` on ${h.name}`);
+    ctx.note(`/readyz 200 directly and through ${endpointHostPort(c)}`, h);
+  },
+};

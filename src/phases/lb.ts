@@ -1,0 +1,74 @@
+import type { Phase } from "./types.ts";
+import { converge, transport, type ApplyData, type Ctx } from "./data.ts";
+import { renderHaproxy, runsHaproxy } from "../render/haproxy.ts";
+import { renderKeepalived, runsKeepalived } from "../render/keepalived.ts";
+import { KubehaError } from "../errors.ts";
+import { hostsWithRole } from "../spec/model.ts";
+import { retry } from "../util/retry.ts";
+
+const lbHosts = (ctx: Ctx) => ctx.data.cluster.hosts.filter((h) => runsHaproxy(ctx.data.cluster, h));
+
+/** Hosts holding the VIP right now (one round trip per LB host). */
+export async function vipHolders(ctx: Ctx): Promise<string[]> {
+  const c = ctx.data.cluster;
+  const hosts = hostsWithRole(c, "lb");
+  const held = await Promise.all(
+    hosts.map(async (h) => {
+      const r = await (await transport(ctx, h)).run(`ip -o -4 addr show to ${c.endpoint.address}/32`);
+      return r.stdout.trim() ? h.name : undefined;
+    }),
+  );
+  return held.filter((x): x is string => x !== undefined);
+}
+
+/** The load-balancer tier: HAProxy, keepalived, then proof that exactly one host holds the VIP. */
+export const lbPhase: Phase<ApplyData> = {
+  id: "lb",
+  title: "Set up the load balancer",
+  shouldRun: (ctx) => ctx.data.cluster.endpoint.mode === "haproxy" || ctx.data.cluster.endpoint.mode === "haproxy-keepalived",
+  children: [
+    {
+      id: "lb/haproxy",
+      title: "Configure HAProxy",
+      hosts: lbHosts,
+      async runHost(ctx, h) {
+        await converge(ctx, h, renderHaproxy(ctx.data.cluster, h, ctx.data.state.secrets), ["haproxy"]);
+      },
+    },
+    {
+      id: "lb/keepalived",
+      title: "Configure keepalived",
+      shouldRun: (ctx) => ctx.data.cluster.endpoint.mode === "haproxy-keepalived",
+      hosts: (ctx) => ctx.data.cluster.hosts.filter((h) => runsKeepalived(ctx.data.cluster, h)),
+      async runHost(ctx, h) {
+        await converge(ctx, h, renderKeepalived(ctx.data.cluster, h, ctx.data.state.secrets), ["keepalived"]);
+      },
+    },
+    {
+      id: "lb/verify",
+      title: "Verify the VIP and the frontend",
+      async run(ctx) {
+        if (ctx.dryRun) return;
+        const c = ctx.data.cluster;
+        if (c.endpoint.mode === "haproxy-keepalived") {
+          const holders = await retry(
+            async () => {
+              const hs = await vipHolders(ctx);
+              if (hs.length !== 1) throw new KubehaError(hs.length ? `the VIP ${c.endpoint.address} is on ${hs.length} hosts: ${hs.join(", ")}` : `no host holds the VIP ${c.endpoint.address}`);
+              return hs;
+            },
+            { attempts: 40, delayMs: 250, backoff: 1 },
+          ).catch((err: Error) => {
+            throw new KubehaError(err.message, "check `journalctl -u keepalived` on the lb hosts and that VRRP (IP protocol 112) passes between them");
+          });
+          ctx.note(`VIP ${c.endpoint.address} is on ${holders[0]}`);
+        }
+        const probe = lbHosts(ctx)[0];
+        if (!probe) return;
+        const t = await transport(ctx, probe);
+        await retry(() => t.mustRun(`timeout 2 bash -c 'exec 3<>/dev/tcp/${c.endpoint.address}/${c.endpoint.port}'`, { hint: "HAProxy's frontend does not accept connections: see `journalctl -u haproxy`" }), { attempts: 20, delayMs: 250, backoff: 1 });
+        ctx.note(`frontend ${c.endpoint.address}:${c.endpoint.port} accepts connections`);
+      },
+    },
+  ],
+};
