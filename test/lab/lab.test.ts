@@ -1,0 +1,192 @@
+/**
+ * The lab on real machines: boots 3 systemd-nspawn machines, checks them over SSH (host keys
+ * verified from the lab's known_hosts), installs haproxy through the lab's apt proxy, cuts and
+ * heals links, pulls a plug, and checks `lab down` leaves nothing behind, also when the state
+ * file is lost. Needs root, debootstrap, systemd-container, apt-cacher-ng (see docs/lab.md).
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parse } from "yaml";
+import {
+  labDown,
+  labExec,
+  labHeal,
+  labLeftovers,
+  labPartition,
+  labStart,
+  labStatus,
+  labStop,
+  labUp,
+  type LabInfo,
+} from "../../src/lab/index.ts";
+import { run } from "../../src/lab/host.ts";
+import { stateFile } from "../../src/lab/state.ts";
+import { loadCluster } from "../../src/spec/read.ts";
+import type { KubehaError } from "../../src/errors.ts";
+
+// Own name and subnet: never the default lab, never another test's.
+const NAME = "kt-lab";
+const SUBNET = "198.19.254.0/24";
+const NAME2 = "kt-lab2";
+const SUBNET2 = "198.19.253.0/24";
+
+let tmp: string;
+let info: LabInfo;
+
+before(async () => {
+  // A killed earlier run may have left either lab behind.
+  await labDown(NAME);
+  await labDown(NAME2);
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), "kubeha-lab-test-"));
+  info = await labUp({ name: NAME, masters: 3, workers: 0, subnet: SUBNET, cwd: tmp, progress: (s) => console.log(`# ${s}`) });
+});
+
+after(async () => {
+  await labDown(NAME);
+  await labDown(NAME2);
+  if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+});
+
+function ssh(address: string, cmd: string) {
+  return run(
+    "ssh",
+    [
+      "-i", info.sshKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${info.knownHosts}`,
+      "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+      `root@${address}`, cmd,
+    ],
+    { check: false, timeoutMs: 30_000 },
+  );
+}
+
+const tcpProbe = (addr: string) => `timeout 2 bash -c '</dev/tcp/${addr}/22' 2>/dev/null && echo open || echo cut`;
+
+test("lab up: three machines, each running systemd with its own name, address, machine-id", async () => {
+  assert.deepEqual(info.machines.map((m) => [m.name, m.address]), [
+    ["master1", "198.19.254.11"],
+    ["master2", "198.19.254.12"],
+    ["master3", "198.19.254.13"],
+  ]);
+  const ids = new Set<string>();
+  for (const m of info.machines) {
+    const r = await ssh(m.address, "hostname; systemctl is-system-running; cat /etc/machine-id; ip -4 -o addr show dev host0");
+    assert.equal(r.code, 0, `ssh ${m.name}: ${r.stderr}`);
+    const [host, state, id, addr] = r.stdout.trim().split("\n");
+    assert.equal(host, m.name);
+    assert.equal(state, "running");
+    assert.match(id ?? "", /^[0-9a-f]{32}$/);
+    ids.add(id!);
+    assert.match(addr ?? "", new RegExp(`inet ${m.address.replace(/\./g, "\\.")}/24 `));
+  }
+  assert.equal(ids.size, 3, "machine-ids are unique");
+});
+
+test("lab up: host keys are unique and verified (a wrong known_hosts entry is refused)", async () => {
+  const kh = (await fs.readFile(info.knownHosts, "utf8")).trim().split("\n");
+  const keys = kh.map((l) => l.split(" ")[2]);
+  assert.equal(kh.length, 6, "ed25519 + ecdsa per machine");
+  assert.equal(new Set(keys).size, 6);
+  // Swap master1's and master2's lines: strict checking must now refuse master1.
+  const m1 = info.machines[0]!.address;
+  const m2 = info.machines[1]!.address;
+  const swapped = kh.map((l) => l.replace(new RegExp(`^${m1} `), "X ").replace(new RegExp(`^${m2} `), `${m1} `)).join("\n") + "\n";
+  const bad = path.join(tmp, "bad_known_hosts");
+  await fs.writeFile(bad, swapped);
+  const r = await run(
+    "ssh",
+    ["-i", info.sshKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${bad}`, "-o", "StrictHostKeyChecking=yes",
+      "-o", "BatchMode=yes", `root@${m1}`, "true"],
+    { check: false, timeoutMs: 30_000 },
+  );
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+  assert.equal((await fs.stat(info.sshKey)).mode & 0o777, 0o600);
+});
+
+test("lab up: cluster.yaml is a valid cluster file for these machines", async () => {
+  const { cluster } = await loadCluster(info.clusterFile);
+  assert.deepEqual(cluster.hosts.map((h) => h.address), info.machines.map((m) => m.address));
+  const f = parse(await fs.readFile(info.clusterFile, "utf8"));
+  assert.equal(f.spec.controlPlaneEndpoint.vip, "198.19.254.100");
+  assert.equal(f.spec.packages.proxy, "http://198.19.254.1:3142");
+  assert.equal(f.spec.etcd.mode, "external");
+});
+
+test("fresh server: no haproxy in the base; apt installs it through the lab proxy; systemctl starts it", async () => {
+  const before = await labExec(NAME, "master1", ["dpkg-query", "-W", "-f=${Status}", "haproxy"]);
+  assert.notEqual(before.code, 0, "haproxy must not be preinstalled");
+  const apt = `-o Acquire::http::Proxy=${info.proxyUrl}`;
+  const r = await ssh(
+    info.machines[0]!.address,
+    `set -e; export DEBIAN_FRONTEND=noninteractive; apt-get ${apt} -q update >/dev/null; apt-get ${apt} -q -y install haproxy >/dev/null; ` +
+      "systemctl start haproxy; systemctl is-active haproxy",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split("\n").pop(), "active");
+  // The proxy serves the Debian mirror only.
+  const other = await labExec(NAME, "master2", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", info.proxyUrl, "http://example.com/"]);
+  assert.equal(other.stdout, "403");
+  // And there is no way around it: no default route (a lookup only, no packet is sent).
+  const route = await labExec(NAME, "master2", ["ip", "route", "get", "203.0.113.1"]);
+  assert.notEqual(route.code, 0);
+  assert.match(route.stderr, /unreachable/i);
+});
+
+test("partition cuts two machines apart (both ways), others keep talking; heal restores", async () => {
+  const [m1, m2, m3] = info.machines.map((m) => m.address) as [string, string, string];
+  await labPartition(NAME, "master1", "master2");
+  assert.equal((await labExec(NAME, "master1", ["bash", "-c", tcpProbe(m2)])).stdout.trim(), "cut");
+  assert.equal((await labExec(NAME, "master2", ["bash", "-c", tcpProbe(m1)])).stdout.trim(), "cut");
+  assert.equal((await labExec(NAME, "master1", ["bash", "-c", tcpProbe(m3)])).stdout.trim(), "open");
+  assert.deepEqual((await labStatus(NAME)).partitions, [["master1", "master2"]]);
+  await labHeal(NAME);
+  assert.equal((await labExec(NAME, "master1", ["bash", "-c", tcpProbe(m2)])).stdout.trim(), "open");
+  assert.deepEqual((await labStatus(NAME)).partitions, []);
+});
+
+test("stop --hard pulls the plug (link gone at once); start boots it again with the same identity", async () => {
+  const m3 = info.machines[2]!;
+  const id = (await labExec(NAME, "master3", ["cat", "/etc/machine-id"])).stdout;
+  await labStop(NAME, "master3", { hard: true });
+  const st = await labStatus(NAME);
+  assert.equal(st.machines.find((m) => m.name === "master3")!.state, "stopped");
+  assert.equal((await labExec(NAME, "master1", ["bash", "-c", tcpProbe(m3.address)])).stdout.trim(), "cut");
+  assert.equal(await labStart(NAME, "master3"), "running");
+  assert.equal((await labExec(NAME, "master3", ["cat", "/etc/machine-id"])).stdout, id);
+  const r = await ssh(m3.address, "systemctl is-system-running");
+  assert.equal(r.stdout.trim(), "running");
+  // A clean poweroff too.
+  await labStop(NAME, "master3");
+  assert.equal((await labStatus(NAME)).machines.find((m) => m.name === "master3")!.state, "stopped");
+  assert.equal(await labStart(NAME, "master3"), "running");
+});
+
+test("lab up refuses a lab that is already up, and an address range in use", async () => {
+  await assert.rejects(labUp({ name: NAME, subnet: SUBNET, cwd: tmp }), (e: KubehaError) =>
+    /lab "kt-lab" is already up/.test(e.message) && /kubeha lab down --name kt-lab/.test(e.hint ?? ""));
+  await assert.rejects(labUp({ name: NAME2, subnet: SUBNET, cwd: tmp }), (e: KubehaError) =>
+    /198\.19\.254\.0\/24 is already in use.*kh-kt-lab/s.test(e.message) && /kubeha lab down --name kt-lab/.test(e.hint ?? ""));
+  assert.deepEqual(await labLeftovers(NAME2), [], "a refused up leaves nothing");
+});
+
+test("lab down removes everything; also from naming conventions when the state file is lost", async () => {
+  const two = await labUp({ name: NAME2, masters: 1, workers: 0, subnet: SUBNET2, cwd: tmp });
+  assert.ok((await labLeftovers(NAME2)).length > 0);
+  assert.deepEqual(await labDown(NAME2), []);
+  assert.deepEqual(await labLeftovers(NAME2), []);
+  await assert.rejects(fs.stat(two.dir), /ENOENT/, "generated files removed");
+
+  // A CI run killed mid-way: state file corrupt. Down must still find the machines, proxy, mounts, bridge.
+  await fs.writeFile(stateFile(NAME), "{ not json");
+  assert.deepEqual(await labDown(NAME), []);
+  assert.deepEqual(await labLeftovers(NAME), []);
+  const links = (await run("ip", ["-br", "link"])).stdout;
+  assert.doesNotMatch(links, /kh-kt-lab|vb-kt-lab/);
+  const mounts = await fs.readFile("/proc/self/mountinfo", "utf8");
+  assert.doesNotMatch(mounts, /kubeha\/lab\/kt-lab/);
+  const procs = (await run("ps", ["-eo", "args"])).stdout;
+  assert.doesNotMatch(procs, /kh-kt-lab|kubeha\/lab\/kt-lab/);
+});

@@ -1,0 +1,170 @@
+/** Pure planning of the lab: addresses, names, roles, the cluster file, base recipe, proxy config. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import {
+  baseRecipe,
+  labSubnet,
+  parseMirrors,
+  planLab,
+  recipeHash,
+  renderClusterYaml,
+  renderKnownHosts,
+  renderLauncher,
+  renderProxyConfig,
+  machineFiles,
+} from "../../src/lab/plan.ts";
+import { parseCluster } from "../../src/spec/read.ts";
+import { UsageError } from "../../src/errors.ts";
+import { cidrContains, parseCidr } from "../../src/util/net.ts";
+
+test("plan: default lab is 3 masters + 2 workers from .11, bridge .1, VIP .100", () => {
+  const p = planLab({}, "/repo");
+  assert.equal(p.name, "lab");
+  assert.equal(p.bridge, "kh-lab");
+  assert.deepEqual(p.machines.map((m) => m.name), ["master1", "master2", "master3", "worker1", "worker2"]);
+  const base = p.subnet.replace(/0\/24$/, "");
+  assert.deepEqual(p.machines.map((m) => m.address), [11, 12, 13, 14, 15].map((n) => base + n));
+  assert.equal(p.bridgeAddress, base + "1");
+  assert.equal(p.vip, base + "100");
+  assert.equal(p.proxyUrl, `http://${base}1:3142`);
+  assert.equal(p.dir, "/repo/lab/lab");
+  assert.ok(cidrContains(parseCidr("198.18.0.0/15")!, p.bridgeAddress));
+  // nspawn machine names carry the lab name so two labs never collide on the host.
+  assert.deepEqual(p.machines.map((m) => m.unit).slice(0, 1), ["lab-master1"]);
+});
+
+test("plan: the default subnet depends on the name and stays inside 198.18.0.0/15", () => {
+  const range = parseCidr("198.18.0.0/15")!;
+  const seen = new Set<number>();
+  for (const n of ["lab", "kt-lab", "a", "drill", "e2e", "zzzzzzzzzzzz"]) {
+    const c = labSubnet(n);
+    assert.equal(c.prefix, 24);
+    assert.ok(c.base > range.base && c.base < range.base + 511 * 256, n);
+    seen.add(c.base);
+  }
+  assert.ok(seen.size >= 5, "names spread over different /24s");
+  assert.equal(labSubnet("lab").base, labSubnet("lab").base);
+});
+
+test("plan: bad names, subnets and counts are usage errors", () => {
+  for (const name of ["Lab", "1lab", "lab_x", "way-too-long-name", "lab-", ""]) {
+    assert.throws(() => planLab({ name }, "/"), UsageError, name);
+  }
+  for (const subnet of ["10.0.0.0/24", "198.18.0.0/16", "198.20.1.0/24", "198.18.1.0/25", "nope"]) {
+    assert.throws(() => planLab({ subnet }, "/"), (e: unknown) => e instanceof UsageError && /198\.18\.0\.0\/15/.test(e.message), subnet);
+  }
+  assert.throws(() => planLab({ masters: 0 }, "/"), UsageError);
+  assert.throws(() => planLab({ workers: -1 }, "/"), UsageError);
+  assert.throws(() => planLab({ workers: 1.5 }, "/"), UsageError);
+  assert.throws(() => planLab({ masters: 50, workers: 40 }, "/"), /at most 89/);
+});
+
+test("cluster.yaml: valid for kubeha, haproxy-keepalived on masters, external etcd, proxy, host0", () => {
+  const p = planLab({ name: "t1", subnet: "198.19.7.0/24", masters: 3, workers: 2 }, "/x");
+  const text = renderClusterYaml(p);
+  const r = parseCluster(text, { sourcePath: "/x/lab/t1/cluster.yaml", home: "/root" });
+  assert.deepEqual(r.problems.filter((x) => x.severity === "error"), []);
+  const f = parse(text);
+  assert.equal(f.metadata.name, "t1");
+  assert.deepEqual(f.spec.controlPlaneEndpoint, { mode: "haproxy-keepalived", vip: "198.19.7.100", vipPrefix: 24 });
+  assert.deepEqual(f.spec.etcd, { mode: "external" });
+  assert.deepEqual(f.spec.packages, { proxy: "http://198.19.7.1:3142" });
+  assert.deepEqual(f.spec.ssh, { user: "root", keyPath: "./id_ed25519", knownHostsPath: "./known_hosts" });
+  assert.deepEqual(f.spec.hosts[0], { name: "master1", address: "198.19.7.11", roles: ["control-plane", "etcd", "lb"], interface: "host0" });
+  assert.deepEqual(f.spec.hosts[4].roles, ["worker"]);
+  assert.equal(text, renderClusterYaml(p), "deterministic");
+});
+
+test("cluster.yaml: separate LB machines take the lb role; a bundle sets source, path and version", () => {
+  const p = planLab({ name: "t2", subnet: "198.19.8.0/24", masters: 3, workers: 1, lbs: 2 }, "/x");
+  const text = renderClusterYaml(p, { path: "./bundle", kubernetesVersion: "1.34.2" });
+  const f = parse(text);
+  assert.deepEqual(f.spec.hosts.map((h: { name: string; roles: string[] }) => `${h.name}:${h.roles.join("+")}`), [
+    "master1:control-plane+etcd", "master2:control-plane+etcd", "master3:control-plane+etcd", "worker1:worker", "lb1:lb", "lb2:lb",
+  ]);
+  assert.deepEqual(f.spec.packages, { source: "bundle", bundle: "./bundle", proxy: "http://198.19.8.1:3142" });
+  assert.equal(f.spec.kubernetes.version, "1.34.2");
+  assert.match(text, /stand-in/);
+  const r = parseCluster(text, { sourcePath: "/x/lab/t2/cluster.yaml", home: "/root" });
+  assert.deepEqual(r.problems.filter((x) => x.severity === "error"), []);
+});
+
+test("mirrors: deb822 and one-line sources; security kept apart", () => {
+  const deb822 = [
+    "Types: deb",
+    "URIs: http://deb.debian.org/debian",
+    "Suites: bookworm bookworm-updates",
+    "Components: main",
+    "",
+    "Types: deb",
+    "URIs: http://deb.debian.org/debian-security",
+    "Suites: bookworm-security",
+    "Components: main",
+  ].join("\n");
+  assert.deepEqual(parseMirrors(deb822, undefined), {
+    debian: "http://deb.debian.org/debian",
+    security: "http://deb.debian.org/debian-security",
+  });
+  assert.deepEqual(parseMirrors(undefined, "# x\ndeb [arch=amd64] http://mirrors.aliyun.com/debian/ bookworm main\n"), {
+    debian: "http://mirrors.aliyun.com/debian",
+  });
+  assert.equal(parseMirrors("Types: deb-src\nURIs: http://x/debian\nSuites: bookworm\n", ""), undefined);
+});
+
+test("base recipe: the hash changes with packages, mirror or script version", () => {
+  const m = { debian: "http://deb.debian.org/debian" };
+  const r = baseRecipe(m);
+  assert.ok(!r.packages.some((p) => /haproxy|keepalived|etcd|containerd/.test(p)), "nothing kubeha installs itself");
+  for (const p of ["systemd", "dbus", "openssh-server", "iproute2", "curl", "ca-certificates", "procps", "sudo", "python3"]) {
+    assert.ok(r.packages.includes(p), p);
+  }
+  const h = recipeHash(r);
+  assert.equal(h, recipeHash(baseRecipe({ ...m })));
+  assert.notEqual(h, recipeHash({ ...r, packages: [...r.packages, "vim"] }));
+  assert.notEqual(h, recipeHash(baseRecipe({ debian: "http://other/debian" })));
+  assert.notEqual(h, recipeHash({ ...r, script: r.script + 1 }));
+});
+
+test("proxy config: bound to the bridge, only the Debian mirrors, no CONNECT", () => {
+  const p = planLab({ name: "t3", subnet: "198.19.9.0/24" }, "/");
+  const c = renderProxyConfig({
+    plan: p,
+    mirrors: { debian: "http://deb.debian.org/debian", security: "http://deb.debian.org/debian-security" },
+    cacheDir: "/c",
+    logDir: "/l",
+    pidFile: "/l/pid",
+  });
+  assert.match(c, /^BindAddress: 198\.19\.9\.1$/m);
+  assert.match(c, /^Port: 3142$/m);
+  assert.match(c, /^ForceManaged: 1$/m);
+  assert.match(c, /^Remap-debrep: deb\.debian\.org\/debian ; http:\/\/deb\.debian\.org\/debian\/$/m);
+  assert.match(c, /^Remap-secdeb: deb\.debian\.org\/debian-security ; /m);
+  assert.equal(c.match(/^Remap-/gm)?.length, 2);
+});
+
+test("machine files and launcher: own address on host0, cgroups first, bounded restart on 133", () => {
+  const p = planLab({ name: "t4", subnet: "198.19.10.0/24", masters: 1, workers: 0 }, "/");
+  const m = p.machines[0]!;
+  const files = machineFiles(p, m, "0123456789abcdef0123456789abcdef", "ssh-ed25519 AAAA test");
+  const net = files.find((f) => f.path.endsWith("10-host0.network"))!;
+  assert.match(net.content, /^Name=host0$/m);
+  assert.match(net.content, /^Address=198\.19\.10\.11\/24$/m);
+  assert.doesNotMatch(net.content, /Gateway/);
+  assert.equal(files.find((f) => f.path === "/root/.ssh/authorized_keys")!.mode, 0o600);
+  assert.match(files.find((f) => f.path === "/etc/hosts")!.content, /^127\.0\.0\.1\tlocalhost$/m);
+  const l = renderLauncher(p, m, "/var/lib/kubeha/lab/t4/master1/root");
+  const lines = l.split("\n");
+  const cg = lines.findIndex((x) => x.includes("/sys/fs/cgroup/systemd/kubeha-lab-t4/master1/cgroup.procs"));
+  const ns = lines.findIndex((x) => x.includes("systemd-nspawn"));
+  assert.ok(cg > 0 && cg < ns, "joins its cgroup before starting nspawn");
+  for (const flag of ["--keep-unit", "--register=no", "--console=read-only", "--network-bridge=kh-t4", "--machine=t4-master1"]) {
+    assert.ok(l.includes(flag), flag);
+  }
+  assert.match(l, /seq 1 \d+/);
+  assert.match(l, /-eq 133/);
+  assert.equal(
+    renderKnownHosts([{ address: "198.19.10.11", publicKeys: ["ssh-ed25519 AAAA root@master1\n"] }]),
+    "198.19.10.11 ssh-ed25519 AAAA\n",
+  );
+});
