@@ -80,7 +80,10 @@ export const command: Command = {
       const bad = rows.filter((r) => r.status !== "ok");
       if (sub === "check" && bad.length > 0) {
         throw new KubehaError(
-          `${bad.length} of ${rows.length} certificates need attention (${bad.map((r) => `${r.id}: ${r.status}`).join(", ")}); threshold ${threshold} days`,
+          `${bad.length} of ${rows.length} certificates need attention (` +
+            bad.slice(0, 5).map((r) => `${r.id}: ${r.status}`).join(", ") +
+            (bad.length > 5 ? `, and ${bad.length - 5} more` : "") +
+            `); threshold ${threshold} days`,
           "run `kubeha certs generate FILE` to re-issue leaves, then `kubeha apply FILE` to distribute them",
         );
       }

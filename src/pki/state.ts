@@ -395,6 +395,7 @@ export async function inspectState(
     const expired = info && info.notAfter.getTime() <= now.getTime();
     const expiring = info && info.notAfter.getTime() - now.getTime() < threshold;
     if (v.status === "missing") rows.push({ ...base, status: "missing" });
+    else if (v.status === "renew" && / missing$/.test(v.reason)) rows.push({ ...base, status: "missing", reason: v.reason });
     else if (expired) rows.push({ ...base, status: "expired" });
     else if (v.status === "ok") rows.push({ ...base, status: expiring ? "expiring" : "ok" });
     else if (expiring && v.status === "renew" && v.reason.startsWith("expires")) rows.push({ ...base, status: "expiring" });
