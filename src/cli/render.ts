@@ -1,11 +1,120 @@
+/**
+ * `kubeha render FILE -o DIR`: writes every file each host needs under DIR/<host>/<absolute
+ * path>, plus DIR/<host>/install.sh. Reads (or creates) the PKI state directory for the
+ * cluster's certificates and secrets; everything else is pure rendering.
+ */
+import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Command } from "./main.ts";
-import { KubehaError } from "../errors.ts";
+import { parseFlags } from "./flags.ts";
+import { UsageError, KubehaError } from "../errors.ts";
+import { loadCluster } from "../spec/read.ts";
+import { formatProblem } from "../errors.ts";
+import type { Cluster } from "../spec/model.ts";
+import { renderCluster, type RenderExtra } from "../render/index.ts";
+import type { HostRender, Secrets } from "../render/types.ts";
+
+const HELP = `kubeha render: write every file each host needs, plus a readable install.sh per host.
+
+Usage: kubeha render FILE -o DIR [--force] [--host NAME]...
+
+Writes DIR/<host>/<absolute path> for every file (haproxy.cfg, keepalived.conf, kubeadm
+configuration, runtime and package settings, certificates, ...) and DIR/<host>/install.sh, which
+does that host's part by hand (run it as root from DIR/<host>/). Files holding secrets (keys,
+tokens, passwords) are written mode 0600. Output is deterministic: rendering the same cluster file
+with the same state directory again gives byte-identical files.
+
+The certificates and secrets come from the cluster's state directory (spec.pki.stateDir, default
+.kubeha/<name> beside the cluster file); it is created on first use.
+
+Flags:
+  -o, --output DIR   Output directory (required). Must be empty or absent unless --force.
+      --force        Write into a non-empty DIR (each rendered host's folder is replaced).
+      --host NAME    Render only this host (repeatable).
+  -h, --help         Show this help.
+
+Examples:
+  kubeha render examples/seed-002-colocated-16443.yaml -o out/
+  less out/server7-master/etc/haproxy/haproxy.cfg
+  kubeha render cluster.yaml -o out/ --force --host lb01 --host lb02
+  scp -r out/lb01 root@lb01:/root/kubeha-render && ssh root@lb01 bash /root/kubeha-render/install.sh
+`;
+
+/**
+ * Secrets and PKI files for a cluster, from the PKI module's state directory. The one place
+ * `render` touches the PKI (and the only effect besides writing DIR).
+ */
+async function pkiFor(cluster: Cluster): Promise<{ secrets: Secrets; extra: RenderExtra }> {
+  const { ensureState, pkiFilesForHost } = await import("../pki/index.ts");
+  const state = await ensureState(cluster);
+  return { secrets: state.secrets, extra: { pkiFiles: (host) => pkiFilesForHost(cluster, state, host) } };
+}
+
+async function isNonEmptyDir(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length > 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") {
+      throw new UsageError(`${dir} exists and is not a directory`, "choose another output directory with -o");
+    }
+    throw err;
+  }
+}
+
+/** Writes one host's render under DIR/<host>/. Secret files are created 0600 from the start. */
+export async function writeHostRender(dir: string, r: HostRender): Promise<number> {
+  const base = join(dir, r.host);
+  await rm(base, { recursive: true, force: true });
+  await mkdir(base, { recursive: true, mode: 0o755 });
+  for (const f of r.files) {
+    const target = join(base, f.path);
+    await mkdir(join(target, ".."), { recursive: true, mode: 0o755 });
+    await writeFile(target, f.content, { mode: f.secret ? 0o600 : f.mode });
+    await chmod(target, f.secret ? 0o600 : f.mode); // writeFile's mode is masked by the umask
+  }
+  const script = join(base, "install.sh");
+  await writeFile(script, r.installScript, { mode: 0o755 });
+  await chmod(script, 0o755);
+  return r.files.length + 1;
+}
 
 export const command: Command = {
   name: "render",
-  summary: "(not implemented yet)",
-  help: "kubeha render: not implemented yet",
-  async run() {
-    throw new KubehaError("kubeha render is not implemented yet");
+  summary: "Write every host's files and a readable install.sh into a directory",
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parseFlags("render", args, {
+      output: { type: "string", short: "o" },
+      force: { type: "boolean" },
+      host: { type: "string", multiple: true },
+    });
+    const [file, ...extra] = positionals;
+    if (!file) throw new UsageError("render: missing the cluster FILE", "usage: kubeha render FILE -o DIR");
+    if (extra.length > 0) throw new UsageError(`render: unexpected argument ${extra[0]}`, "usage: kubeha render FILE -o DIR");
+    if (!values.output) throw new UsageError("render: missing -o DIR", "usage: kubeha render FILE -o DIR");
+    const out = resolve(values.output);
+    if (!values.force && (await isNonEmptyDir(out))) {
+      throw new UsageError(`render: ${out} is not empty`, "choose an empty directory, or pass --force to replace the hosts' folders in it");
+    }
+    const { cluster, warnings } = await loadCluster(file);
+    for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
+    const only = values.host ?? [];
+    for (const n of only) {
+      if (!cluster.hosts.some((h) => h.name === n)) {
+        throw new UsageError(`render: no host named ${n} in ${file}`, `hosts: ${cluster.hosts.map((h) => h.name).join(", ")}`);
+      }
+    }
+    const { secrets, extra: pki } = await pkiFor(cluster);
+    const renders = renderCluster(cluster, secrets, pki).filter((r) => only.length === 0 || only.includes(r.host));
+    if (renders.length === 0) throw new KubehaError("render: nothing to render", "check --host");
+    await mkdir(out, { recursive: true, mode: 0o755 });
+    for (const r of renders) {
+      const n = await writeHostRender(out, r);
+      const secret = r.files.filter((f) => f.secret).length;
+      process.stdout.write(`${r.host}: ${n} files (${secret} secret, mode 0600) -> ${join(out, r.host)}/\n`);
+    }
+    process.stdout.write(`rendered ${renders.length} host${renders.length === 1 ? "" : "s"}; run each DIR/<host>/install.sh as root on that host\n`);
+    return 0;
   },
 };

@@ -11,6 +11,8 @@ export interface RenderedFile {
   secret: boolean;
   /** systemd units to restart (or reload) when this file changes, in order. */
   restarts?: string[];
+  /** `user:group` that owns the file; default `root:root` (e.g. `etcd:etcd` for etcd's keys). */
+  owner?: string;
 }
 
 /** Material that lets nodes join without scraping `kubeadm init` output. */

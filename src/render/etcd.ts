@@ -1,0 +1,52 @@
+/**
+ * External etcd (`etcd.mode: external`): Debian's etcd-server on the `etcd` hosts, configured
+ * through /etc/default/etcd (the unit reads it as an EnvironmentFile and runs as user etcd).
+ * TLS everywhere with kubeha's own etcd PKI; client and peer certificates are required.
+ * Clients dial the member's own address only, so the server certificate needs just that IP
+ * SAN (lab: peer certificates must carry the member's own IP).
+ */
+import type { Cluster, Host } from "../spec/model.ts";
+import { hostByName } from "../spec/model.ts";
+import type { RenderedFile } from "./types.ts";
+import { PATHS } from "./paths.ts";
+import { file, header } from "./file.ts";
+
+/** True when kubeha runs etcd on this host (external mode only; kubeadm runs stacked etcd). */
+export function runsExternalEtcd(c: Cluster, h: Host): boolean {
+  return c.etcd.mode === "external" && h.roles.includes("etcd");
+}
+
+/** `name=https://ip:peerPort,...` for every member, in file order. */
+export function initialCluster(c: Cluster): string {
+  return c.etcd.members
+    .map((n) => `${n}=https://${hostByName(c, n).internalAddress}:${c.etcd.peerPort}`)
+    .join(",");
+}
+
+export function renderEtcd(c: Cluster, h: Host): RenderedFile[] {
+  if (!runsExternalEtcd(c, h)) return [];
+  const ip = h.internalAddress;
+  const env: Array<[string, string]> = [
+    ["ETCD_NAME", h.name],
+    ["ETCD_DATA_DIR", c.etcd.dataDir],
+    ["ETCD_LISTEN_PEER_URLS", `https://${ip}:${c.etcd.peerPort}`],
+    ["ETCD_LISTEN_CLIENT_URLS", `https://${ip}:${c.etcd.clientPort}`],
+    ["ETCD_INITIAL_ADVERTISE_PEER_URLS", `https://${ip}:${c.etcd.peerPort}`],
+    ["ETCD_ADVERTISE_CLIENT_URLS", `https://${ip}:${c.etcd.clientPort}`],
+    ["ETCD_INITIAL_CLUSTER", initialCluster(c)],
+    // Only read when the data directory is empty (first start); later starts ignore it.
+    ["ETCD_INITIAL_CLUSTER_STATE", "new"],
+    ["ETCD_INITIAL_CLUSTER_TOKEN", `${c.name}-etcd`],
+    ["ETCD_TRUSTED_CA_FILE", PATHS.etcdCa],
+    ["ETCD_CERT_FILE", PATHS.etcdServerCert],
+    ["ETCD_KEY_FILE", PATHS.etcdServerKey],
+    ["ETCD_CLIENT_CERT_AUTH", "true"],
+    ["ETCD_PEER_TRUSTED_CA_FILE", PATHS.etcdCa],
+    ["ETCD_PEER_CERT_FILE", PATHS.etcdPeerCert],
+    ["ETCD_PEER_KEY_FILE", PATHS.etcdPeerKey],
+    ["ETCD_PEER_CLIENT_CERT_AUTH", "true"],
+  ];
+  const content = header("#", `etcd member ${h.name} of cluster ${c.name} (read by etcd.service).`) +
+    env.map(([k, v]) => `${k}="${v}"`).join("\n");
+  return [file(PATHS.etcdDefaults, content, { restarts: ["etcd.service"] })];
+}

@@ -1,0 +1,102 @@
+/**
+ * HAProxy in front of the API servers (TCP pass-through). The numbers come from the lab
+ * measurements in docs/lab-notes.md: `httpchk GET /readyz` over TLS with `verify none`
+ * (NOT ssl-hello-chk, which overrides httpchk), fast inter/fall/rise, `option redispatch` +
+ * `retries 3` (0 failed requests when one apiserver stops), a short `timeout connect`
+ * (a dead backend costs one short connect, not a second), long client/server timeouts for
+ * watches and TCP keepalives so dead peers are noticed.
+ */
+import type { Cluster, Host } from "../spec/model.ts";
+import { hostsWithRole } from "../spec/model.ts";
+import type { RenderedFile, Secrets } from "./types.ts";
+import { PATHS } from "./paths.ts";
+import { file, header } from "./file.ts";
+
+/** True when this host runs HAProxy for the control-plane endpoint. */
+export function runsHaproxy(c: Cluster, h: Host): boolean {
+  return (c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "haproxy") && h.roles.includes("lb");
+}
+
+/** haproxy.cfg for one LB host. Secret when the stats page (with its password) is on. */
+export function renderHaproxyCfg(c: Cluster, h: Host, secrets: Secrets): RenderedFile {
+  const hp = c.endpoint.haproxy;
+  const backends = hostsWithRole(c, "control-plane");
+  const lines: string[] = [
+    header("#", `HAProxy for the Kubernetes API of cluster ${c.name} (host ${h.name}).`).trimEnd(),
+    "",
+    "global",
+    "    log /dev/log local0 notice",
+    "    chroot /var/lib/haproxy",
+    `    stats socket ${PATHS.haproxyStatsSocket} mode 600 level admin`,
+    "    stats timeout 30s",
+    "    user haproxy",
+    "    group haproxy",
+    "",
+    "defaults",
+    "    mode tcp",
+    "    log global",
+    "    option tcplog",
+    "    option dontlognull",
+    "    # A connection refused by a dead backend is retried on another server.",
+    "    option redispatch",
+    "    retries 3",
+    `    timeout connect ${hp.connectTimeoutMs}ms`,
+    "    # Watches, logs -f and exec streams stay idle for long: do not cut them.",
+    `    timeout client ${hp.tunnelTimeoutSeconds}s`,
+    `    timeout server ${hp.tunnelTimeoutSeconds}s`,
+    `    timeout check ${hp.checkIntervalMs}ms`,
+    "    option clitcpka",
+    "    option srvtcpka",
+    "",
+    "frontend kube-apiserver",
+    // All addresses: the VIP (when held), the host's own address and 127.0.0.1 for the check.
+    `    bind *:${c.endpoint.port}`,
+    "    default_backend kube-apiserver",
+    "",
+    "backend kube-apiserver",
+    "    balance roundrobin",
+    "    option httpchk GET /readyz",
+    "    http-check expect status 200",
+    "    # Sessions to a server marked down are closed so clients reconnect at once.",
+    `    default-server check check-ssl verify none inter ${hp.checkIntervalMs}ms fall ${hp.fall} rise ${hp.rise} on-marked-down shutdown-sessions`,
+    ...backends.map((b) => `    server ${b.name} ${b.internalAddress}:${c.kubernetes.apiServerPort}`),
+  ];
+  const stats = hp.statsPage;
+  if (stats.enabled) {
+    lines.push(
+      "",
+      "listen stats",
+      "    mode http",
+      `    bind ${stats.bind ?? h.internalAddress}:${stats.port}`,
+      "    stats enable",
+      "    stats uri /",
+      "    stats refresh 10s",
+      "    stats hide-version",
+      `    stats auth admin:${secrets.haproxyStatsPassword}`,
+    );
+  }
+  return file(PATHS.haproxyCfg, lines.join("\n"), { secret: stats.enabled, restarts: ["haproxy.service"] });
+}
+
+/**
+ * haproxy.service drop-in: systemd sees haproxy exit the instant it happens (even SIGKILL), so
+ * it writes keepalived's track file then; keepalived lowers this host's priority within
+ * milliseconds instead of waiting for a polling script (lab: VIP moved after 0.3 s, not 2 s).
+ */
+export function renderHaproxyDropIn(): RenderedFile {
+  const content = [
+    header("#", "Tell keepalived when haproxy starts and stops.").trimEnd(),
+    "[Service]",
+    `ExecStartPost=/bin/sh -c 'mkdir -p ${PATHS.runDir} && echo 0 > ${PATHS.haproxyDownFile}'`,
+    `ExecStopPost=/bin/sh -c 'mkdir -p ${PATHS.runDir} && echo 1 > ${PATHS.haproxyDownFile}'`,
+  ].join("\n");
+  return file(PATHS.haproxyDropIn, content, { restarts: ["haproxy.service"] });
+}
+
+/** Every HAProxy file this host needs (none when it runs no HAProxy). */
+export function renderHaproxy(c: Cluster, h: Host, secrets: Secrets): RenderedFile[] {
+  if (!runsHaproxy(c, h)) return [];
+  const out = [renderHaproxyCfg(c, h, secrets)];
+  if (c.endpoint.mode === "haproxy-keepalived") out.push(renderHaproxyDropIn());
+  return out;
+}

@@ -1,0 +1,225 @@
+/**
+ * keepalived: the VRRP virtual IP in front of the HAProxy hosts.
+ *
+ * What makes failover fast (docs/lab-notes.md, "Sub-second failover"): VRRPv3 with
+ * `advert_int 0.1` (plus real-time scheduling limits, without which the kernel killed the VRRP
+ * child), distinct priorities (equal ones cost ~5 s), a track file that systemd flips the
+ * instant haproxy dies, and a 1 s check that the LOCAL haproxy frontend answers (never
+ * `killall -0`, never the remote apiservers: every LB host would fail that together).
+ *
+ * Why not keepalived's `nopreempt`: with it a backup never takes over from a live master, so a
+ * lowered priority moves nothing (vrrp.c `vrrp_state_backup`; acassen/keepalived#2483), and
+ * `preempt_delay` delays that takeover by the whole delay. For `preempt: never` kubeha keeps
+ * preemption on and makes the holder sticky instead: the notify script marks the current
+ * master and a track file adds a bonus to its priority, so a host whose haproxy just came back
+ * (150) stays below the new holder (e.g. 120 + bonus) and the VIP does not bounce back.
+ * `preempt: delay` uses keepalived's `preempt_delay`, so its checks put the instance in FAULT
+ * (priority 0 is announced and bypasses the delay).
+ */
+import type { Cluster, Host } from "../spec/model.ts";
+import { hostsWithRole } from "../spec/model.ts";
+import { KubehaError } from "../errors.ts";
+import type { RenderedFile, Secrets } from "./types.ts";
+import { PATHS } from "./paths.ts";
+import { file, header } from "./file.ts";
+
+/** The most LB hosts whose priorities, bonus and penalty still fit in VRRP's 1..254. */
+export const MAX_LB_HOSTS = 8;
+
+/** VRRP priority of the LB host at `lbIndex`: 150, 120, 110, 100, ... (distinct, ordered). */
+export function vrrpPriority(lbIndex: number): number {
+  return lbIndex <= 0 ? 150 : 130 - 10 * lbIndex;
+}
+
+/** Priority arithmetic for a cluster with `lbCount` LB hosts. */
+export interface VrrpWeights {
+  priorities: number[];
+  /** Added to the current holder's priority (`preempt: never` only). */
+  holderBonus: number;
+  /** Subtracted while haproxy is down or its frontend does not answer (0 = FAULT). */
+  penalty: number;
+}
+
+/**
+ * Chooses bonus and penalty so that (a) a recovered host (at most 150) stays below any holder
+ * (at least the lowest priority + bonus) and (b) a failing holder (at most 150 + bonus - penalty)
+ * drops below every healthy host. For three hosts: 150/120/110, bonus 50, penalty 100.
+ */
+export function vrrpWeights(c: Cluster): VrrpWeights {
+  const n = hostsWithRole(c, "lb").length;
+  if (n > MAX_LB_HOSTS) {
+    throw new KubehaError(
+      `cluster ${c.name} has ${n} lb hosts; kubeha renders keepalived for at most ${MAX_LB_HOSTS}`,
+      "three LB hosts are enough for the VIP; give the others a different role",
+    );
+  }
+  const priorities = Array.from({ length: n }, (_, i) => vrrpPriority(i));
+  const pMin = priorities[priorities.length - 1] ?? 150;
+  const mode = c.endpoint.keepalived.preempt;
+  const holderBonus = mode === "never" ? 160 - pMin : 0;
+  const penalty = mode === "delay" ? 0 : Math.max(100, 150 + holderBonus - pMin + 10);
+  return { priorities, holderBonus, penalty };
+}
+
+function fmtInterval(s: number): string {
+  return Number.isInteger(s) ? String(s) : String(Number(s.toFixed(2)));
+}
+
+/** keepalived.conf for one LB host. Secret only when it carries a VRRPv2 auth_pass. */
+export function renderKeepalivedConf(c: Cluster, h: Host, secrets: Secrets): RenderedFile {
+  const ka = c.endpoint.keepalived;
+  const lbs = hostsWithRole(c, "lb");
+  const w = vrrpWeights(c);
+  const priority = w.priorities[h.lbIndex] ?? vrrpPriority(h.lbIndex);
+  const v3 = ka.advertInterval < 1;
+  const weight = (n: number) => (n === 0 ? "0" : `-${n}`);
+  const L: string[] = [
+    header("!", `keepalived VRRP for the Kubernetes API VIP of cluster ${c.name} (host ${h.name}).`).trimEnd(),
+    "",
+    "global_defs {",
+    `    router_id ${c.name}-${h.name}`,
+    "    script_user root",
+    "    enable_script_security",
+  ];
+  if (v3) {
+    L.push(
+      "    vrrp_version 3",
+      "    # Sub-second adverts: without these limits the kernel's RT-time limit killed the VRRP child.",
+      "    vrrp_rt_priority 50",
+      "    vrrp_rlimit_rttime 100000",
+    );
+  }
+  L.push(
+    "}",
+    "",
+    "# The local HAProxy frontend answers (one TCP connect to 127.0.0.1; keepalived polls at most once a second).",
+    "vrrp_script kubeha_haproxy_frontend {",
+    `    script "${PATHS.keepalivedCheckScript}"`,
+    "    interval 1",
+    "    timeout 1",
+    "    fall 2",
+    "    rise 2",
+    `    weight ${weight(w.penalty)}`,
+    "}",
+    "",
+    "# Written by systemd the instant haproxy.service starts (0) or stops/dies (1).",
+    "vrrp_track_file kubeha_haproxy_down {",
+    `    file ${PATHS.haproxyDownFile}`,
+    `    weight ${weight(w.penalty)}`,
+    "    init_file 1",
+    "}",
+  );
+  if (w.holderBonus > 0) {
+    L.push(
+      "",
+      "# 1 while this host holds the VIP (notify script): keeps the VIP from bouncing back.",
+      "vrrp_track_file kubeha_vip_holder {",
+      `    file ${PATHS.vipHolderFile}`,
+      `    weight ${w.holderBonus}`,
+      "    init_file 0 overwrite",
+      "}",
+    );
+  }
+  L.push(
+    "",
+    "vrrp_instance kube_apiserver {",
+    "    # Every host starts as BACKUP: a restarted host never grabs the VIP before hearing the others.",
+    "    state BACKUP",
+    `    interface ${h.interface}`,
+    `    virtual_router_id ${ka.routerId}`,
+    `    priority ${priority}`,
+    `    advert_int ${fmtInterval(ka.advertInterval)}`,
+  );
+  if (ka.preempt === "delay") L.push(`    preempt_delay ${ka.preemptDelaySeconds}`);
+  if (ka.unicast) {
+    L.push(`    unicast_src_ip ${h.internalAddress}`, "    unicast_peer {");
+    for (const p of lbs) if (p.name !== h.name) L.push(`        ${p.internalAddress}`);
+    L.push("    }", "    # Adverts from anyone but the peers above are dropped.", "    check_unicast_src");
+  }
+  if (!v3) {
+    L.push("    authentication {", "        auth_type PASS", `        auth_pass ${secrets.vrrpAuthPass}`, "    }");
+  } else {
+    L.push("    # VRRPv3 has no authentication (keepalived ignores it); unicast peers + check_unicast_src stand in.");
+  }
+  L.push(
+    "    virtual_ipaddress {",
+    `        ${c.endpoint.address}/${c.endpoint.vipPrefix} dev ${h.interface}`,
+    "    }",
+    "    track_script {",
+    "        kubeha_haproxy_frontend",
+    "    }",
+    "    track_file {",
+    "        kubeha_haproxy_down",
+  );
+  if (w.holderBonus > 0) L.push("        kubeha_vip_holder");
+  L.push("    }");
+  if (w.holderBonus > 0) {
+    for (const s of ["master", "backup", "fault", "stop"]) {
+      L.push(`    notify_${s} "${PATHS.keepalivedNotifyScript} ${s.toUpperCase()}"`);
+    }
+  }
+  L.push("}");
+  return file(PATHS.keepalivedConf, L.join("\n"), { secret: !v3, restarts: ["keepalived.service"] });
+}
+
+/** The check script: does the local HAProxy frontend accept a connection? */
+export function renderCheckScript(c: Cluster): RenderedFile {
+  const content = [
+    "#!/bin/bash",
+    header("#", "keepalived check: the local HAProxy frontend accepts connections.").trimEnd(),
+    "# Deliberately local: a check through the apiservers would fail on every LB host at once",
+    "# (before `kubeadm init`, or when the control plane is down) and could leave no VIP at all.",
+    "# keepalived refuses scripts that others can write (enable_script_security): keep mode 0755.",
+    `exec timeout 0.8 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${c.endpoint.port}' 2>/dev/null`,
+  ].join("\n");
+  return file(PATHS.keepalivedCheckScript, content, { mode: 0o755 });
+}
+
+/** The notify script that marks the current VIP holder (`preempt: never`). */
+export function renderNotifyScript(): RenderedFile {
+  const content = [
+    "#!/bin/sh",
+    header("#", "keepalived notify: record whether this host holds the VIP.").trimEnd(),
+    "# Usage (from keepalived.conf): kubeha-notify.sh MASTER|BACKUP|FAULT|STOP",
+    "set -eu",
+    `mkdir -p ${PATHS.runDir}`,
+    'case "${1:-}" in',
+    `  MASTER) echo 1 > ${PATHS.vipHolderFile} ;;`,
+    `  *) echo 0 > ${PATHS.vipHolderFile} ;;`,
+    "esac",
+  ].join("\n");
+  return file(PATHS.keepalivedNotifyScript, content, { mode: 0o755 });
+}
+
+/**
+ * keepalived.service drop-in. Restart at once after a crash: a SIGKILLed keepalived leaves its
+ * VIP on the interface (two holders until it restarts, lab: up to 11.6 s); keepalived removes
+ * stale VIPs when it starts.
+ */
+export function renderKeepalivedDropIn(): RenderedFile {
+  const content = [
+    header("#", "Restart keepalived quickly; create the state directory its track files live in.").trimEnd(),
+    "[Unit]",
+    "StartLimitIntervalSec=60",
+    "StartLimitBurst=30",
+    "",
+    "[Service]",
+    `ExecStartPre=/bin/mkdir -p ${PATHS.runDir}`,
+    "Restart=always",
+    "RestartSec=500ms",
+  ].join("\n");
+  return file(PATHS.keepalivedDropIn, content, { restarts: ["keepalived.service"] });
+}
+
+/** True when this host runs keepalived. */
+export function runsKeepalived(c: Cluster, h: Host): boolean {
+  return c.endpoint.mode === "haproxy-keepalived" && h.roles.includes("lb");
+}
+
+/** Every keepalived file this host needs (none when it runs no keepalived). */
+export function renderKeepalived(c: Cluster, h: Host, secrets: Secrets): RenderedFile[] {
+  if (!runsKeepalived(c, h)) return [];
+  const out = [renderKeepalivedConf(c, h, secrets), renderCheckScript(c), renderKeepalivedDropIn()];
+  if (vrrpWeights(c).holderBonus > 0) out.push(renderNotifyScript());
+  return out;
+}

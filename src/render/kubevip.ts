@@ -1,0 +1,69 @@
+/**
+ * kube-vip as a static pod on every control plane (ARP mode, leader election on a Lease).
+ * From Kubernetes 1.29 admin.conf is no longer system:masters and is bound to cluster-admin
+ * only once the API server is up, but kube-vip must hold its Lease (and the VIP) before
+ * `kubeadm init` can reach the API through the VIP. So on the init node only, a second
+ * variant that mounts super-admin.conf is rendered; install.sh puts it in the manifests
+ * directory just for `kubeadm init` and restores the steady-state (admin.conf) one after.
+ */
+import { stringify } from "yaml";
+import type { Cluster, Host } from "../spec/model.ts";
+import { firstControlPlane } from "../spec/model.ts";
+import type { RenderedFile } from "./types.ts";
+import { PATHS } from "./paths.ts";
+import { file, header } from "./file.ts";
+
+/** True when `kubeadm init` on this host needs the super-admin.conf phase (1.29+, init node). */
+export function needsSuperAdminSwap(c: Cluster, h: Host): boolean {
+  return c.endpoint.mode === "kube-vip" && c.kubernetes.minor >= 29 && firstControlPlane(c).name === h.name;
+}
+
+function manifest(c: Cluster, h: Host, kubeconfig: string): string {
+  const env: Array<[string, string]> = [
+    ["vip_arp", "true"],
+    ["port", String(c.kubernetes.apiServerPort)],
+    ["vip_interface", h.interface],
+    ["vip_cidr", "32"],
+    ["cp_enable", "true"],
+    ["cp_namespace", "kube-system"],
+    ["vip_leaderelection", "true"],
+    ["vip_leaseduration", "5"],
+    ["vip_renewdeadline", "3"],
+    ["vip_retryperiod", "1"],
+    ["address", c.endpoint.address],
+  ];
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "kube-vip", namespace: "kube-system" },
+    spec: {
+      containers: [
+        {
+          name: "kube-vip",
+          image: c.endpoint.kubeVipImage,
+          imagePullPolicy: "IfNotPresent",
+          args: ["manager"],
+          env: env.map(([name, value]) => ({ name, value })),
+          securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
+          volumeMounts: [{ mountPath: PATHS.adminConf, name: "kubeconfig" }],
+        },
+      ],
+      hostAliases: [{ hostnames: ["kubernetes"], ip: "127.0.0.1" }],
+      hostNetwork: true,
+      volumes: [{ name: "kubeconfig", hostPath: { path: kubeconfig, type: "FileOrCreate" } }],
+    },
+  };
+  return stringify(pod, { lineWidth: 0 });
+}
+
+export function renderKubeVip(c: Cluster, h: Host): RenderedFile[] {
+  if (c.endpoint.mode !== "kube-vip" || !h.roles.includes("control-plane")) return [];
+  const top = header("#", `kube-vip static pod holding the API VIP ${c.endpoint.address} (cluster ${c.name}).`);
+  if (needsSuperAdminSwap(c, h)) {
+    return [
+      file(PATHS.kubeVipManifest, top + manifest(c, h, PATHS.adminConf)),
+      file(PATHS.kubeVipDuringInit, top + "# Used only while `kubeadm init` runs (install.sh swaps it in and out).\n" + manifest(c, h, PATHS.superAdminConf)),
+    ];
+  }
+  return [file(PATHS.kubeVipManifest, top + manifest(c, h, PATHS.adminConf))];
+}

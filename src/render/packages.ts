@@ -1,0 +1,84 @@
+/**
+ * Package sources and the package set of each host. Kubernetes comes from pkgs.k8s.io (one
+ * repository per minor; the legacy apt.kubernetes.io is gone since 2024) or a mirror with the
+ * same layout, pinned to the cluster's exact version; or, with `packages.source: bundle`, from
+ * an offline bundle (no repository file at all). Everything else comes from Debian.
+ */
+import type { Cluster, Host } from "../spec/model.ts";
+import type { RenderedFile } from "./types.ts";
+import { PATHS } from "./paths.ts";
+import { file, header } from "./file.ts";
+import { isKubernetesNode } from "./kubeadm.ts";
+import { runsHaproxy } from "./haproxy.ts";
+import { runsKeepalived } from "./keepalived.ts";
+import { runsExternalEtcd } from "./etcd.ts";
+
+/** Kubernetes packages kubeha installs and holds on every node. */
+export const KUBERNETES_PACKAGES = ["kubelet", "kubeadm", "kubectl"] as const;
+
+/**
+ * The CRI-O repository of the same minor, derived from the Kubernetes one (pkgs.k8s.io keeps
+ * CRI-O under `addons:/cri-o`; mirrors of it under `addons/cri-o`). Undefined when the
+ * layout is not recognized: CRI-O then comes from Debian.
+ */
+export function crioRepository(c: Cluster): string | undefined {
+  if (c.packages.source === "bundle") return undefined;
+  const base = c.packages.repositoryBase;
+  if (base.includes("/core:/stable:/")) return base.replace("/core:/stable:/", "/addons:/cri-o:/stable:/");
+  if (base.includes("/core/stable/")) return base.replace("/core/stable/", "/addons/cri-o/stable/");
+  return undefined;
+}
+
+/** Debian packages this host needs, sorted (the install script and `kubeha apply` share this list). */
+export function debianPackages(c: Cluster, h: Host): string[] {
+  const p = new Set<string>(["ca-certificates", "curl"]);
+  if (runsHaproxy(c, h)) p.add("haproxy");
+  if (runsKeepalived(c, h)) p.add("keepalived");
+  if (runsExternalEtcd(c, h)) {
+    p.add("etcd-server");
+    p.add("etcd-client");
+  }
+  if (isKubernetesNode(h)) {
+    p.add(c.kubernetes.containerRuntime === "cri-o" ? "cri-o" : "containerd");
+    if (c.packages.source !== "bundle") {
+      p.add("gpg");
+      for (const k of KUBERNETES_PACKAGES) p.add(k);
+    }
+    // kubeadm preflight wants these on the PATH.
+    for (const k of ["conntrack", "iptables", "socat", "ethtool"]) p.add(k);
+  }
+  return [...p].sort();
+}
+
+export function renderPackages(c: Cluster, h: Host): RenderedFile[] {
+  const out: RenderedFile[] = [];
+  if (c.packages.proxy) {
+    out.push(
+      file(
+        PATHS.aptProxy,
+        header("//", "Package downloads go through the cluster's proxy.") +
+          `Acquire::http::Proxy "${c.packages.proxy}";\nAcquire::https::Proxy "${c.packages.proxy}";`,
+      ),
+    );
+  }
+  if (!isKubernetesNode(h) || c.packages.source === "bundle") return out;
+  out.push(
+    file(
+      PATHS.kubernetesAptSource,
+      header("#", `Kubernetes v1.${c.kubernetes.minor} packages (one repository per minor).`) +
+        `deb [signed-by=${PATHS.kubernetesKeyring}] ${c.packages.repositoryBase} /`,
+    ),
+    file(
+      PATHS.kubernetesAptPin,
+      header("#", `Install exactly Kubernetes ${c.kubernetes.version}; upgrades go through kubeha.`) +
+        `Package: ${KUBERNETES_PACKAGES.join(" ")}\nPin: version ${c.kubernetes.version}-*\nPin-Priority: 1001`,
+    ),
+  );
+  const crio = c.kubernetes.containerRuntime === "cri-o" ? crioRepository(c) : undefined;
+  if (crio) {
+    out.push(
+      file(PATHS.crioAptSource, header("#", `CRI-O v1.${c.kubernetes.minor} packages.`) + `deb [signed-by=${PATHS.crioKeyring}] ${crio} /`),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+/**
+ * Every remote path kubeha writes or reads on a host, in one place. Renderers, install.sh,
+ * the phases and the probes import these constants instead of spelling paths themselves.
+ */
+
+export const PATHS = {
+  /** Where `kubeha apply` keeps its own copy of install.sh on each host. */
+  installScript: "/root/kubeha/install.sh",
+
+  haproxyCfg: "/etc/haproxy/haproxy.cfg",
+  /** systemd drop-in that flips the keepalived track file when haproxy starts and stops. */
+  haproxyDropIn: "/etc/systemd/system/haproxy.service.d/10-kubeha.conf",
+  haproxyStatsSocket: "/run/haproxy/admin.sock",
+
+  keepalivedConf: "/etc/keepalived/keepalived.conf",
+  keepalivedCheckScript: "/etc/keepalived/kubeha-check-haproxy.sh",
+  keepalivedNotifyScript: "/etc/keepalived/kubeha-notify.sh",
+  keepalivedDropIn: "/etc/systemd/system/keepalived.service.d/10-kubeha.conf",
+  /** Runtime state shared by the haproxy drop-in, the notify script and keepalived (tmpfs: reset at boot). */
+  runDir: "/run/kubeha",
+  /** `1` while haproxy is not running (written by systemd), else `0`. */
+  haproxyDownFile: "/run/kubeha/haproxy-down",
+  /** `1` while this host is the VRRP master (written by the notify script), else `0`. */
+  vipHolderFile: "/run/kubeha/vip-holder",
+
+  sysctlK8s: "/etc/sysctl.d/90-kubeha-kubernetes.conf",
+  sysctlLb: "/etc/sysctl.d/90-kubeha-lb.conf",
+  modulesLoad: "/etc/modules-load.d/kubeha.conf",
+
+  aptKeyringDir: "/etc/apt/keyrings",
+  kubernetesKeyring: "/etc/apt/keyrings/kubernetes-apt-keyring.gpg",
+  kubernetesAptSource: "/etc/apt/sources.list.d/kubernetes.list",
+  kubernetesAptPin: "/etc/apt/preferences.d/kubeha-kubernetes",
+  crioKeyring: "/etc/apt/keyrings/cri-o-apt-keyring.gpg",
+  crioAptSource: "/etc/apt/sources.list.d/cri-o.list",
+  aptProxy: "/etc/apt/apt.conf.d/90kubeha-proxy",
+
+  containerdConfig: "/etc/containerd/config.toml",
+  crioDropIn: "/etc/crio/crio.conf.d/10-kubeha.conf",
+  crictlConfig: "/etc/crictl.yaml",
+
+  /** Lines kubeha keeps in a marked block of /etc/hosts (install.sh merges them). */
+  hostsFragment: "/etc/kubeha/hosts",
+  etcHosts: "/etc/hosts",
+
+  kubeadmInit: "/etc/kubeha/kubeadm/init.yaml",
+  kubeadmJoin: "/etc/kubeha/kubeadm/join.yaml",
+  kubernetesDir: "/etc/kubernetes",
+  adminConf: "/etc/kubernetes/admin.conf",
+  superAdminConf: "/etc/kubernetes/super-admin.conf",
+  kubeletConf: "/etc/kubernetes/kubelet.conf",
+  manifestsDir: "/etc/kubernetes/manifests",
+  kubeVipManifest: "/etc/kubernetes/manifests/kube-vip.yaml",
+  /** The kube-vip manifest that mounts super-admin.conf, in place only while `kubeadm init` runs (1.29+). */
+  kubeVipDuringInit: "/etc/kubeha/kube-vip.init.yaml",
+
+  /** Client certificate the API servers use for an external etcd (kubeadm's names). */
+  apiserverEtcdCa: "/etc/kubernetes/pki/etcd/ca.crt",
+  apiserverEtcdCert: "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+  apiserverEtcdKey: "/etc/kubernetes/pki/apiserver-etcd-client.key",
+
+  etcdDefaults: "/etc/default/etcd",
+  etcdPkiDir: "/etc/etcd/pki",
+  etcdCa: "/etc/etcd/pki/ca.crt",
+  etcdServerCert: "/etc/etcd/pki/server.crt",
+  etcdServerKey: "/etc/etcd/pki/server.key",
+  etcdPeerCert: "/etc/etcd/pki/peer.crt",
+  etcdPeerKey: "/etc/etcd/pki/peer.key",
+
+  cniDir: "/etc/kubeha/cni",
+  flannelConfig: "/etc/kubeha/cni/kube-flannel-cfg.yaml",
+  calicoInstallation: "/etc/kubeha/cni/calico-installation.yaml",
+} as const;

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# kubeha install script for host master03 (roles: control-plane) of cluster seed-000.
+# What `kubeha apply` does on this host, written out so a person can read it and run it by hand.
+#
+# Run as root on master03 from the folder `kubeha render` wrote for it: the files beside this
+# script (./etc/..., ./root/...) are copied to the same absolute paths. Files already in place
+# (uploaded by `kubeha apply`) are used as they are. Safe to run again: unchanged files are left
+# alone, services restart only when one of their files changed, init/join run only once.
+# Order across hosts: the LB hosts, then the first control plane (master01), then the other control planes one at a time, then the workers.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")" && pwd)"
+CHANGED_UNITS=()
+CHANGED_PATHS=()
+log() { printf '[kubeha master03] %s\n' "$*"; }
+die() { printf '[kubeha master03] error: %s\n' "$*" >&2; exit 1; }
+
+# place PATH MODE OWNER [UNIT...]: install ROOT/PATH at PATH when it differs; remember the units to restart.
+place() {
+  local dst=$1 mode=$2 owner=$3 src
+  shift 3
+  src="$ROOT$dst"
+  if [ ! -f "$src" ]; then
+    [ -f "$dst" ] || die "missing $src: run this script from the folder kubeha render wrote"
+    src=$dst
+  fi
+  if [ "$src" != "$dst" ] && ! cmp -s "$src" "$dst"; then
+    install -d -m 0755 "$(dirname "$dst")"
+    install -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$dst"
+    CHANGED_UNITS+=("$@")
+    CHANGED_PATHS+=("$dst")
+    log "updated $dst"
+  else
+    chmod "$mode" "$dst"
+    chown "$owner" "$dst"
+  fi
+}
+
+# changed WORD: true when a unit or path of that name changed in this run.
+changed() {
+  local x
+  for x in "${CHANGED_UNITS[@]}" "${CHANGED_PATHS[@]}"; do [ "$x" = "$1" ] && return 0; done
+  return 1
+}
+
+# apt_install PKG...: install what is missing, without starting daemons on their package defaults
+# (Debian would start a single-node etcd and a default haproxy); kubeha starts them once configured.
+POLICY_RC=/usr/sbin/policy-rc.d
+apt_install() {
+  local p missing=()
+  for p in "$@"; do
+    # shellcheck disable=SC2016 # ${Status} is dpkg-query's format, not a shell variable
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  if [ ! -e "$POLICY_RC" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$POLICY_RC"
+    chmod 0755 "$POLICY_RC"
+    trap 'rm -f "$POLICY_RC"' EXIT
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+[ "$(id -u)" -eq 0 ] || die "run as root"
+command -v apt-get >/dev/null || die "kubeha supports Debian-family hosts (apt-get not found)"
+if [ "$(hostname)" != master03 ]; then
+  log "setting the hostname to master03"
+  hostnamectl set-hostname master03
+fi
+
+# 1. Package sources.
+apt_install ca-certificates curl gpg
+install -d -m 0755 /etc/apt/keyrings
+if [ ! -s /etc/apt/keyrings/kubernetes-apt-keyring.gpg ]; then
+  curl -fsSL https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key | gpg --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+fi
+if [ ! -s /etc/apt/keyrings/cri-o-apt-keyring.gpg ]; then
+  curl -fsSL https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.34/deb/Release.key | gpg --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
+fi
+place /etc/apt/preferences.d/kubeha-kubernetes 0644 root:root
+place /etc/apt/sources.list.d/cri-o.list 0644 root:root
+place /etc/apt/sources.list.d/kubernetes.list 0644 root:root
+
+# 2. Packages.
+apt_install ca-certificates conntrack cri-o curl ethtool gpg iptables kubeadm kubectl kubelet socat
+apt-mark hold kubelet kubeadm kubectl >/dev/null
+
+# 3. Configuration files.
+place /etc/crictl.yaml 0644 root:root
+place /etc/crio/crio.conf.d/10-kubeha.conf 0644 root:root crio.service
+place /etc/kubeha/hosts 0644 root:root
+place /etc/kubeha/kubeadm/join.yaml 0600 root:root
+place /etc/modules-load.d/kubeha.conf 0644 root:root
+place /etc/sysctl.d/90-kubeha-kubernetes.conf 0644 root:root systemd-sysctl.service
+
+# 4. /etc/hosts: keep kubeha's lines in a marked block, leave the rest of the file alone.
+merge_hosts() {
+  local tmp
+  tmp=$(mktemp)
+  { sed '/^# BEGIN kubeha$/,/^# END kubeha$/d' /etc/hosts; echo '# BEGIN kubeha'; grep -v '^#' "$1"; echo '# END kubeha'; } > "$tmp"
+  if ! cmp -s "$tmp" /etc/hosts; then cat "$tmp" > /etc/hosts; log "updated /etc/hosts"; fi
+  rm -f "$tmp"
+}
+merge_hosts /etc/kubeha/hosts
+
+# 5. Host preparation for Kubernetes: no swap, kernel modules, sysctls.
+swapoff -a
+sed -i -E 's@^([^#].*[[:space:]]swap[[:space:]].*)$@# kubeha: \1@' /etc/fstab
+for m in overlay br_netfilter; do
+  if ! grep -q "^$m " /proc/modules && [ ! -d "/sys/module/$m" ]; then
+    modprobe "$m" || log "warning: could not load kernel module $m (containers cannot; real hosts must)"
+  fi
+done
+
+# 6. Services: reload systemd, enable, restart those whose files changed (in dependency order).
+systemctl daemon-reload
+if changed systemd-sysctl.service; then sysctl --system >/dev/null; fi
+systemctl enable crio.service >/dev/null 2>&1
+if changed crio.service; then systemctl reload-or-restart crio.service; else systemctl start crio.service; fi
+
+# 7. kubelet (crash-loops until kubeadm writes its configuration: expected).
+systemctl enable kubelet >/dev/null 2>&1
+
+# wait_endpoint: the API must answer through 198.18.122.1:6443 (bounded: 10 minutes).
+wait_endpoint() {
+  for _ in $(seq 1 120); do
+    if curl -ksf --max-time 3 -o /dev/null https://198.18.122.1:6443/readyz; then return 0; fi
+    sleep 5
+  done
+  die "the API does not answer at https://198.18.122.1:6443/readyz"
+}
+
+# 8. kubeadm join (once) as a control plane.
+if [ ! -f /etc/kubernetes/kubelet.conf ]; then
+  wait_endpoint
+  kubeadm join --config /etc/kubeha/kubeadm/join.yaml
+fi
+log "master03 is part of cluster seed-000"

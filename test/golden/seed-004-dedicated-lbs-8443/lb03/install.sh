@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# kubeha install script for host lb03 (roles: lb) of cluster seed-004.
+# What `kubeha apply` does on this host, written out so a person can read it and run it by hand.
+#
+# Run as root on lb03 from the folder `kubeha render` wrote for it: the files beside this
+# script (./etc/..., ./root/...) are copied to the same absolute paths. Files already in place
+# (uploaded by `kubeha apply`) are used as they are. Safe to run again: unchanged files are left
+# alone, services restart only when one of their files changed, init/join run only once.
+# Order across hosts: the LB hosts, then the first control plane (master01), then the other control planes one at a time, then the workers.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")" && pwd)"
+CHANGED_UNITS=()
+CHANGED_PATHS=()
+log() { printf '[kubeha lb03] %s\n' "$*"; }
+die() { printf '[kubeha lb03] error: %s\n' "$*" >&2; exit 1; }
+
+# place PATH MODE OWNER [UNIT...]: install ROOT/PATH at PATH when it differs; remember the units to restart.
+place() {
+  local dst=$1 mode=$2 owner=$3 src
+  shift 3
+  src="$ROOT$dst"
+  if [ ! -f "$src" ]; then
+    [ -f "$dst" ] || die "missing $src: run this script from the folder kubeha render wrote"
+    src=$dst
+  fi
+  if [ "$src" != "$dst" ] && ! cmp -s "$src" "$dst"; then
+    install -d -m 0755 "$(dirname "$dst")"
+    install -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$dst"
+    CHANGED_UNITS+=("$@")
+    CHANGED_PATHS+=("$dst")
+    log "updated $dst"
+  else
+    chmod "$mode" "$dst"
+    chown "$owner" "$dst"
+  fi
+}
+
+# changed WORD: true when a unit or path of that name changed in this run.
+changed() {
+  local x
+  for x in "${CHANGED_UNITS[@]}" "${CHANGED_PATHS[@]}"; do [ "$x" = "$1" ] && return 0; done
+  return 1
+}
+
+# apt_install PKG...: install what is missing, without starting daemons on their package defaults
+# (Debian would start a single-node etcd and a default haproxy); kubeha starts them once configured.
+POLICY_RC=/usr/sbin/policy-rc.d
+apt_install() {
+  local p missing=()
+  for p in "$@"; do
+    # shellcheck disable=SC2016 # ${Status} is dpkg-query's format, not a shell variable
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  if [ ! -e "$POLICY_RC" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$POLICY_RC"
+    chmod 0755 "$POLICY_RC"
+    trap 'rm -f "$POLICY_RC"' EXIT
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+[ "$(id -u)" -eq 0 ] || die "run as root"
+command -v apt-get >/dev/null || die "kubeha supports Debian-family hosts (apt-get not found)"
+if [ "$(hostname)" != lb03 ]; then
+  log "setting the hostname to lb03"
+  hostnamectl set-hostname lb03
+fi
+
+# 1. Package sources.
+apt_install ca-certificates curl gpg
+
+# 2. Packages.
+apt_install ca-certificates curl haproxy keepalived
+
+# 3. Configuration files.
+place /etc/haproxy/haproxy.cfg 0644 root:root haproxy.service
+place /etc/keepalived/keepalived.conf 0644 root:root keepalived.service
+place /etc/keepalived/kubeha-check-haproxy.sh 0755 root:root
+place /etc/keepalived/kubeha-notify.sh 0755 root:root
+place /etc/kubeha/hosts 0644 root:root
+place /etc/sysctl.d/90-kubeha-lb.conf 0644 root:root systemd-sysctl.service
+place /etc/systemd/system/haproxy.service.d/10-kubeha.conf 0644 root:root haproxy.service
+place /etc/systemd/system/keepalived.service.d/10-kubeha.conf 0644 root:root keepalived.service
+
+# 4. /etc/hosts: keep kubeha's lines in a marked block, leave the rest of the file alone.
+merge_hosts() {
+  local tmp
+  tmp=$(mktemp)
+  { sed '/^# BEGIN kubeha$/,/^# END kubeha$/d' /etc/hosts; echo '# BEGIN kubeha'; grep -v '^#' "$1"; echo '# END kubeha'; } > "$tmp"
+  if ! cmp -s "$tmp" /etc/hosts; then cat "$tmp" > /etc/hosts; log "updated /etc/hosts"; fi
+  rm -f "$tmp"
+}
+merge_hosts /etc/kubeha/hosts
+
+# 6. Services: reload systemd, enable, restart those whose files changed (in dependency order).
+systemctl daemon-reload
+if changed systemd-sysctl.service; then sysctl --system >/dev/null; fi
+systemctl enable haproxy.service >/dev/null 2>&1
+if changed haproxy.service; then systemctl reload-or-restart haproxy.service; else systemctl start haproxy.service; fi
+systemctl enable keepalived.service >/dev/null 2>&1
+if changed keepalived.service; then systemctl reload-or-restart keepalived.service; else systemctl start keepalived.service; fi
+for _ in $(seq 1 50); do
+  if (exec 3<>/dev/tcp/127.0.0.1/8443) 2>/dev/null; then break; fi
+  sleep 0.2
+done
+(exec 3<>/dev/tcp/127.0.0.1/8443) 2>/dev/null || die "haproxy does not listen on :8443; see journalctl -u haproxy"
+log "keepalived runs; the VIP 198.18.150.160 is on the highest-priority healthy LB host"
+
+log "done: lb03 is configured"
