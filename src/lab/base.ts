@@ -43,19 +43,26 @@ export interface BaseInfo {
 }
 
 /** Path of the cached base for the host's current recipe, built when missing. */
-export async function ensureBase(opts: { progress?: (s: string) => void; rebuild?: boolean } = {}): Promise<BaseInfo> {
+export async function ensureBase(
+  opts: {
+    progress?: (s: string) => void;
+    /** Cache directory. Default /var/cache/kubeha/base (the bench builds a cold one elsewhere). */
+    cacheDir?: string;
+  } = {},
+): Promise<BaseInfo> {
+  const cache = opts.cacheDir ?? PATHS.baseCache;
   const t0 = Date.now();
   const mirrors = await hostMirrors();
   const recipe = baseRecipe(mirrors);
   const hash = recipeHash(recipe);
-  const dir = path.join(PATHS.baseCache, hash);
+  const dir = path.join(cache, hash);
   const rootfs = path.join(dir, "rootfs");
-  if (!opts.rebuild && existsSync(path.join(dir, COMPLETE))) {
+  if (existsSync(path.join(dir, COMPLETE))) {
     return { rootfs, hash, mirrors, built: false, seconds: (Date.now() - t0) / 1000 };
   }
-  await fs.mkdir(PATHS.baseCache, { recursive: true });
-  await removeStaleBuilds();
-  const tmp = path.join(PATHS.baseCache, `.build-${hash}-${process.pid}`);
+  await fs.mkdir(cache, { recursive: true });
+  await removeStaleBuilds(cache);
+  const tmp = path.join(cache, `.build-${hash}-${process.pid}`);
   await fs.rm(tmp, { recursive: true, force: true });
   const tmpRoot = path.join(tmp, "rootfs");
   await fs.mkdir(tmpRoot, { recursive: true });
@@ -70,7 +77,6 @@ export async function ensureBase(opts: { progress?: (s: string) => void; rebuild
     await customize(tmpRoot, mirrors);
     await fs.writeFile(path.join(tmp, "recipe.json"), JSON.stringify(recipe, null, 2) + "\n");
     await fs.writeFile(path.join(tmp, COMPLETE), hash + "\n");
-    if (opts.rebuild) await fs.rm(dir, { recursive: true, force: true });
     try {
       await fs.rename(tmp, dir);
     } catch (e) {
@@ -87,8 +93,8 @@ export async function ensureBase(opts: { progress?: (s: string) => void; rebuild
 }
 
 /** Removes builds left by a killed `lab up` (their PID is gone). */
-async function removeStaleBuilds(): Promise<void> {
-  for (const e of await fs.readdir(PATHS.baseCache)) {
+async function removeStaleBuilds(cache: string): Promise<void> {
+  for (const e of await fs.readdir(cache)) {
     const m = /^\.build-[0-9a-f]+-(\d+)$/.exec(e);
     if (!m) continue;
     let running = true;
@@ -97,7 +103,7 @@ async function removeStaleBuilds(): Promise<void> {
     } catch {
       running = false;
     }
-    if (!running) await fs.rm(path.join(PATHS.baseCache, e), { recursive: true, force: true });
+    if (!running) await fs.rm(path.join(cache, e), { recursive: true, force: true });
   }
 }
 
