@@ -173,7 +173,18 @@ test("lab up refuses a lab that is already up, and an address range in use", asy
 });
 
 test("lab down removes everything; also from naming conventions when the state file is lost", async () => {
-  const two = await labUp({ name: NAME2, masters: 1, workers: 0, subnet: SUBNET2, cwd: tmp });
+  // With an offline bundle (as --kube-standins gives it): copied beside cluster.yaml and referenced.
+  const bundle = path.join(tmp, "fixture-bundle");
+  await fs.mkdir(path.join(bundle, "bin"), { recursive: true });
+  await fs.writeFile(path.join(bundle, "bin/kubeadm"), "#!/bin/sh\n# stand-in fixture\n");
+  await fs.writeFile(path.join(bundle, "kubeha-bundle.json"), JSON.stringify({
+    kubernetesVersion: "1.34.2", description: "test fixture", files: [{ src: "bin/kubeadm", dest: "/usr/bin/kubeadm", mode: "0755" }], enable: [],
+  }));
+  const two = await labUp({ name: NAME2, masters: 1, workers: 0, subnet: SUBNET2, cwd: tmp, bundle });
+  const f = parse(await fs.readFile(two.clusterFile, "utf8"));
+  assert.deepEqual(f.spec.packages, { source: "bundle", bundle: "./bundle", proxy: "http://198.19.253.1:3142" });
+  assert.equal(f.spec.kubernetes.version, "1.34.2");
+  assert.equal(await fs.readFile(path.join(two.dir, "bundle/bin/kubeadm"), "utf8"), "#!/bin/sh\n# stand-in fixture\n");
   assert.ok((await labLeftovers(NAME2)).length > 0);
   assert.deepEqual(await labDown(NAME2), []);
   assert.deepEqual(await labLeftovers(NAME2), []);
