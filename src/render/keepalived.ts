@@ -139,7 +139,11 @@ export function renderKeepalivedConf(c: Cluster, h: Host, secrets: Secrets): Ren
   if (!v3) {
     L.push("    authentication {", "        auth_type PASS", `        auth_pass ${secrets.vrrpAuthPass}`, "    }");
   } else {
-    L.push("    # VRRPv3 has no authentication (keepalived ignores it); unicast peers + check_unicast_src stand in.");
+    L.push(
+      ka.unicast
+        ? "    # VRRPv3 has no authentication (keepalived ignores it); unicast peers + check_unicast_src stand in."
+        : "    # VRRPv3 has no authentication (keepalived ignores it): keep VRRP traffic on a trusted segment.",
+    );
   }
   L.push(
     "    virtual_ipaddress {",
