@@ -96,9 +96,10 @@ export type HostKeyVerdict =
   | { status: "revoked" };
 
 /**
- * What OpenSSH would conclude about `key` presented by `name`. "changed" means the file holds keys
- * for this host and none equals the presented one: callers restrict the negotiated host key types
- * to the known ones (`hostKeyAlgorithms`), so a host that merely offers another type is not it.
+ * What OpenSSH with StrictHostKeyChecking=yes would conclude about `key` presented by `name`.
+ * "changed" means the file holds keys for this host and none equals the presented one; callers
+ * offer the known key types first (`hostKeyAlgorithms`), so a host whose known key still exists
+ * presents it, and a host that only has keys of other types is treated as changed.
  */
 export function verifyHostKey(entries: KnownHostEntry[], name: string, key: Buffer): HostKeyVerdict {
   const mine = entries.filter((e) => e.marker !== "cert-authority" && entryMatches(e, name));
@@ -116,15 +117,17 @@ const ALGS: Record<string, string[]> = {
   "ecdsa-sha2-nistp521": ["ecdsa-sha2-nistp521"],
   "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
 };
+const ALL_ALGS = Object.values(ALGS).flat();
 
 /**
- * Host key algorithms to offer when the file already knows keys for `name`, so the server presents
- * one we can compare; undefined when nothing is known (any type may be pinned).
+ * Host key algorithms to offer, the types known for `name` first (as OpenSSH orders them), so the
+ * server presents the key we can compare; undefined when nothing is known (library defaults).
  */
 export function hostKeyAlgorithms(entries: KnownHostEntry[], name: string): string[] | undefined {
   const types = new Set(entries.filter((e) => !e.marker && entryMatches(e, name)).map((e) => e.keyType));
-  const algs = [...types].flatMap((t) => ALGS[t] ?? []);
-  return algs.length ? algs : undefined;
+  const first = [...types].flatMap((t) => ALGS[t] ?? []);
+  if (first.length === 0) return undefined;
+  return [...first, ...ALL_ALGS.filter((a) => !first.includes(a))];
 }
 
 /** Reads a known_hosts file; a missing file is an empty one. */

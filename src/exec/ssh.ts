@@ -225,16 +225,10 @@ export class SshTransport extends ShellTransport {
           }
           const out: Buffer[] = [];
           const errb: Buffer[] = [];
-          let timedOut = false;
-          const timer = setTimeout(() => {
-            timedOut = true;
-            // Not every sshd honours signals; closing the channel ends our side either way.
-            stream.signal("KILL");
-            stream.close();
-          }, timeoutMs);
-          stream.on("data", (b: Buffer) => out.push(b));
-          stream.stderr.on("data", (b: Buffer) => errb.push(b));
-          stream.on("close", (code: number | null, signal?: string) => {
+          let settled = false;
+          const settle = (timedOut: boolean, code: number | null, signal?: string) => {
+            if (settled) return;
+            settled = true;
             clearTimeout(timer);
             resolve({
               code: typeof code === "number" ? code : signal ? 128 + 9 : 255,
@@ -242,7 +236,17 @@ export class SshTransport extends ShellTransport {
               stderr: Buffer.concat(errb).toString("utf8"),
               timedOut,
             });
-          });
+          };
+          const timer = setTimeout(() => {
+            // OpenSSH ignores signal requests and keeps a closed channel's process running until it
+            // exits, so do not wait for it: ask it to die, close our side and report.
+            stream.signal("KILL");
+            stream.close();
+            settle(true, null);
+          }, timeoutMs);
+          stream.on("data", (b: Buffer) => out.push(b));
+          stream.stderr.on("data", (b: Buffer) => errb.push(b));
+          stream.on("close", (code: number | null, signal?: string) => settle(false, code, signal));
           stream.end(stdin ?? "");
         });
       });

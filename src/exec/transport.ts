@@ -64,7 +64,8 @@ function assertPath(p: string): void {
 
 /** The `sh -s` script that writes `files` atomically; content travels base64 in the script (stdin). */
 export function uploadScript(files: readonly FileUpload[]): string {
-  const lines = ["set -e", "umask 077", "t=", `trap '[ -z "$t" ] || rm -f -- "$t"' EXIT`];
+  // mktemp creates 0600 files whatever the umask; 022 is for directories mkdir -p creates.
+  const lines = ["set -e", "umask 022", "t=", `trap '[ -z "$t" ] || rm -f -- "$t"' EXIT`];
   files.forEach((f, i) => {
     assertPath(f.path);
     const dir = posix.dirname(f.path);
@@ -83,12 +84,17 @@ export function uploadScript(files: readonly FileUpload[]): string {
   return lines.join("\n") + "\n";
 }
 
-/** The command that prints `<index> <sha256|-|!>` per path (missing `-`, unreadable `!`). */
+/**
+ * The command that prints `<index> <sha256|-|!>` per path: `-` only when the file really does not
+ * exist, `!` when it cannot be read or reached (a permission problem must not look like "missing").
+ */
 export function hashScript(paths: readonly string[]): string {
   paths.forEach(assertPath);
   return (
     `i=0; for p in ${paths.map(shq).join(" ")}; do i=$((i+1)); ` +
-    `if [ -f "$p" ]; then h=$(sha256sum < "$p") && echo "$i \${h%% *}" || echo "$i !"; else echo "$i -"; fi; done`
+    `if [ -f "$p" ]; then h=$(sha256sum < "$p") && echo "$i \${h%% *}" || echo "$i !"; ` +
+    `elif e=$(LC_ALL=C stat -- "$p" 2>&1); then echo "$i !"; ` +
+    `else case $e in *"No such file"*|*"Not a directory"*) echo "$i -";; *) echo "$i !";; esac; fi; done`
   );
 }
 
@@ -138,12 +144,12 @@ export abstract class ShellTransport implements Transport {
   async run(cmd: string, opts: RunOptions = {}): Promise<RunResult> {
     this.#roundTrips++;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const r = await this.spawnRaw(this.wrap(cmd, opts.sudo), opts.stdin, timeoutMs);
-    if (r.timedOut) {
+    const { timedOut, ...r } = await this.spawnRaw(this.wrap(cmd, opts.sudo), opts.stdin, timeoutMs);
+    if (timedOut) {
       throw stepError(
         `command timed out after ${Math.round(timeoutMs / 1000)} s on ${this.host}`,
         { host: this.host, command: cmd, stderrTail: redactedTail(r.stderr, opts.secrets) },
-        "check that the host is not overloaded and the command can finish; the process was killed",
+        "check that the host is not overloaded and the command can finish; it may still be running there",
         opts.secrets,
       );
     }
