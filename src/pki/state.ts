@@ -191,6 +191,8 @@ export function evaluate(
       };
     if (info.notAfter.getTime() - now.getTime() < renewBefore)
       return { status: "ok", info, warning: `CA expires in ${daysLeft(info, now)} days; kubeha does not rotate CAs` };
+    if (info.keyAlgorithm !== c.pki.keyAlgorithm)
+      return { status: "ok", info, warning: `CA key is ${info.keyAlgorithm}; kept (CAs are not replaced), new leaves use ${c.pki.keyAlgorithm}` };
     return { status: "ok", info };
   }
 
@@ -206,6 +208,8 @@ export function evaluate(
     return { status: "renew", reason: `not signed by the current ${spec.ca}`, info };
   const diff = profileDiff(info, spec.profile!(c, inst.host));
   if (diff) return { status: "renew", reason: diff, info };
+  if (info.keyAlgorithm !== c.pki.keyAlgorithm)
+    return { status: "renew", reason: `key is ${info.keyAlgorithm}, spec.pki.keyAlgorithm is ${c.pki.keyAlgorithm}`, info };
   if (info.notAfter.getTime() <= now.getTime()) return { status: "renew", reason: "expired", info };
   if (info.notAfter.getTime() - now.getTime() < renewBefore)
     return { status: "renew", reason: `expires in ${daysLeft(info, now)} days`, info };

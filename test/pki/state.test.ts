@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { chmod, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { inspect } from "node:util";
-import { ensureState, rotateJoin, inspectState } from "../../src/pki/index.ts";
+import { ensureState, rotateJoin, inspectState, certInfo } from "../../src/pki/index.ts";
 import { parseCluster } from "../../src/spec/read.ts";
 import { KubehaError } from "../../src/errors.ts";
 import { clusterYaml, tmpCluster } from "./fixtures.ts";
@@ -237,6 +237,29 @@ test("printing or serializing a State shows no key, token or password", async ()
     // The scanner itself finds what it should.
     assert.equal(findLeaks(`x ${s.secrets.join.certificateKey} y`, secrets).length, 1);
     assert.ok(findLeaks(s.material("ca").key, secrets).length >= 1);
+  } finally {
+    await fx.cleanup();
+  }
+});
+
+test("switching keyAlgorithm re-issues every leaf with the new algorithm and keeps the CAs (with a warning)", async () => {
+  const fx = await tmpCluster({ keyAlgorithm: "ecdsa-p256", etcd: "stacked" });
+  try {
+    const s1 = await ensureState(fx.cluster);
+    const rsa = parseCluster(clusterYaml({ keyAlgorithm: "rsa-2048", etcd: "stacked" }), { sourcePath: fx.file }).cluster!;
+    const s2 = await ensureState(rsa);
+    const leaves = s2.report.certs.filter((c) => !["ca", "front-proxy-ca", "etcd-ca", "sa"].includes(c.id));
+    assert.ok(leaves.length >= 7);
+    for (const l of leaves) {
+      assert.equal(l.action, "issued", l.id);
+      assert.equal(l.reason, "key is ecdsa-p256, spec.pki.keyAlgorithm is rsa-2048", l.id);
+      assert.equal(certInfo(s2.material(l.id).cert!).keyAlgorithm, "rsa-2048", l.id);
+    }
+    const ca = s2.report.certs.find((c) => c.id === "ca")!;
+    assert.equal(ca.action, "reused");
+    assert.match(ca.reason ?? "", /CA key is ecdsa-p256; kept/);
+    assert.equal(s2.material("ca").cert, s1.material("ca").cert);
+    assert.ok((await ensureState(rsa)).report.certs.every((c) => c.action === "reused"));
   } finally {
     await fx.cleanup();
   }
