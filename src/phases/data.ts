@@ -58,13 +58,16 @@ export async function converge(ctx: Ctx, h: Host, files: RenderedFile[], ensure:
   const cmds: string[] = [];
   if (reload) cmds.push("systemctl daemon-reload");
   if (units.includes("systemd-sysctl.service")) cmds.push(`sysctl -e -q ${files.filter((f) => f.path.startsWith("/etc/sysctl.d/")).map((f) => `-p ${shq(f.path)}`).join(" ")}`);
-  if (restart.length) cmds.push(`systemctl restart ${restart.map(shq).join(" ")}`);
+  const owned = changed.filter((f) => f.owner);
+  for (const f of owned) cmds.push(`chown ${shq(f.owner!)} ${shq(f.path)}`);
+  // reload-or-restart: a restart of haproxy flips keepalived's track file and moves the VIP.
+  if (restart.length) cmds.push(`systemctl reload-or-restart ${restart.map(shq).join(" ")}`);
   const start = inactive.filter((u) => !restart.includes(u) && !restart.includes(`${u}.service`));
   if (ensure.length) cmds.push(`systemctl enable ${ensure.map(shq).join(" ")} 2>/dev/null`);
   if (start.length) cmds.push(`systemctl start ${start.map(shq).join(" ")}`);
-  const describe = [reload && "reload systemd", restart.length && `restart ${restart.join(", ")}`, start.length && `start ${start.join(", ")}`].filter(Boolean).join("; ");
+  const describe = [reload && "reload systemd", units.includes("systemd-sysctl.service") && "apply sysctl settings", owned.length && `set owners of ${owned.length} file(s)`, restart.length && `reload or restart ${restart.join(", ")}`, start.length && `start ${start.join(", ")}`].filter(Boolean).join("; ");
   if (describe || (changed.length && cmds.length)) {
-    await ctx.wet(h, describe || "apply settings", () =>
+    await ctx.wet(h, describe || "apply changed settings", () =>
       t.mustRun(cmds.join(" && "), { sudo: true, secrets: ctx.data.secrets, hint: `see \`journalctl -u ${[...restart, ...start][0] ?? "<unit>"} -n 50\` on ${h.name}` }),
     );
   }

@@ -5,6 +5,7 @@
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { PATHS } from "../render/paths.ts";
+import { debianPackages } from "../render/packages.ts";
 
 export interface Facts {
   os: { id: string; versionId: string };
@@ -36,6 +37,7 @@ export const WATCHED_PACKAGES = ["haproxy", "keepalived", "etcd-server", "etcd-c
 
 /** The read-only script; prints `@@section` headers followed by raw lines. */
 export function factsScript(c: Cluster, h: Host): string {
+  const pkgs = [...new Set([...WATCHED_PACKAGES, ...debianPackages(c, h)])].sort();
   const markers = [PATHS.adminConf, PATHS.kubeletConf, `${c.etcd.dataDir}/member`, "/etc/kubernetes/pki/apiserver.crt"];
   return [
     "export LC_ALL=C",
@@ -48,7 +50,7 @@ export function factsScript(c: Cluster, h: Host): string {
     'echo "@@listen"; ss -Hltnp 2>/dev/null || ss -Hltn 2>/dev/null',
     'echo "@@time"; date +%s.%N',
     `echo "@@files"; for f in ${markers.join(" ")}; do [ -e "$f" ] && echo "$f"; done; true`,
-    `echo "@@pkgs"; dpkg-query -W -f='\${Package} \${Version} \${db:Status-Abbrev}\\n' ${WATCHED_PACKAGES.join(" ")} 2>/dev/null; true`,
+    `echo "@@pkgs"; dpkg-query -W -f='\${Package} \${Version} \${db:Status-Abbrev}\\n' ${pkgs.join(" ")} 2>/dev/null; true`,
     `echo "@@units"; for u in ${WATCHED_UNITS.join(" ")}; do echo "$u $(systemctl is-active "$u" 2>/dev/null)"; done`,
     'echo "@@modules"; for m in overlay br_netfilter; do [ -d "/sys/module/$m" ] && echo "$m"; done; [ -d /proc/sys/net/bridge ] && echo br_netfilter; true',
     'echo "@@ipforward"; cat /proc/sys/net/ipv4/ip_forward',
