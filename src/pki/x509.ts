@@ -2,10 +2,16 @@
  * The only file that talks to the X.509 library (@peculiar/x509 on Node's WebCrypto) and to
  * node:crypto key objects. Everything above it deals in PEM strings and plain descriptions.
  */
-// @peculiar/x509 needs a Reflect polyfill loaded before it (ESM evaluates imports in order).
-import "reflect-metadata";
 import { createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeCert } from "node:crypto";
-import * as x509 from "@peculiar/x509";
+import { createRequire } from "node:module";
+import type * as X509 from "@peculiar/x509";
+
+// @peculiar/x509 (CommonJS) needs a Reflect polyfill installed before it loads. Static imports
+// of CommonJS packages may be executed in load order rather than import order, so load both
+// explicitly, in sequence.
+const require = createRequire(import.meta.url);
+require("reflect-metadata");
+const x509 = require("@peculiar/x509") as typeof X509;
 
 const subtle = webcrypto.subtle as SubtleCrypto;
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -94,13 +100,13 @@ function serial(): string {
   return b.toString("hex");
 }
 
-function subjectName(p: CertProfile): x509.JsonName {
+function subjectName(p: CertProfile): X509.JsonName {
   // Go's pkix.Name order (O before CN), so `openssl x509 -subject` reads like kubeadm's certs.
   return [...p.o.map((o) => ({ O: [o] })), { CN: [p.cn] }];
 }
 
-function extensions(p: CertProfile, pathLength0: boolean): x509.Extension[] {
-  const ext: x509.Extension[] = [];
+function extensions(p: CertProfile, pathLength0: boolean): X509.Extension[] {
+  const ext: X509.Extension[] = [];
   if (p.isCA) {
     ext.push(new x509.BasicConstraintsExtension(true, pathLength0 ? 0 : undefined, true));
     ext.push(
@@ -117,7 +123,7 @@ function extensions(p: CertProfile, pathLength0: boolean): x509.Extension[] {
   if (p.extUsages.length > 0) {
     ext.push(new x509.ExtendedKeyUsageExtension(p.extUsages.map((u) => x509.ExtendedKeyUsage[u]), false));
   }
-  const names: x509.JsonGeneralName[] = [
+  const names: X509.JsonGeneralName[] = [
     ...p.dns.map((value) => ({ type: "dns" as const, value })),
     ...p.ips.map((value) => ({ type: "ip" as const, value })),
   ];
@@ -231,7 +237,7 @@ export function certInfo(certPem: string): CertInfo {
     [x509.ExtendedKeyUsage.serverAuth, "serverAuth"],
     [x509.ExtendedKeyUsage.clientAuth, "clientAuth"],
   ]);
-  const pubAlg = c.publicKey.algorithm as { name: string; namedCurve?: string };
+  const pubAlg = c.publicKey.algorithm as { name: string; namedCurve?: string; modulusLength?: number };
   return {
     subject: c.subject,
     issuer: c.issuer,
@@ -246,7 +252,11 @@ export function certInfo(certPem: string): CertInfo {
     notAfter: c.notAfter,
     serial: c.serialNumber,
     keyAlgorithm:
-      pubAlg.name === "ECDSA" && pubAlg.namedCurve === "P-256" ? "ecdsa-p256" : pubAlg.name.startsWith("RSA") ? "rsa-2048" : "other",
+      pubAlg.name === "ECDSA" && pubAlg.namedCurve === "P-256"
+        ? "ecdsa-p256"
+        : pubAlg.name.startsWith("RSA") && pubAlg.modulusLength === 2048
+          ? "rsa-2048"
+          : "other",
   };
 }
 
@@ -261,9 +271,4 @@ export function profileDiff(have: CertProfile, want: CertProfile): string {
   if (set(have.dns) !== set(want.dns)) diffs.push(`DNS SANs [${set(have.dns)}] != [${set(want.dns)}]`);
   if (set(have.ips) !== set(want.ips)) diffs.push(`IP SANs [${set(have.ips)}] != [${set(want.ips)}]`);
   return diffs.join("; ");
-}
-
-/** Base64 body of a PEM (for embedding in kubeconfigs). */
-export function pemToBase64(pemText: string): string {
-  return Buffer.from(pemText, "utf8").toString("base64");
 }
