@@ -9,7 +9,7 @@ import type { Secrets } from "../render/types.ts";
 import { KubehaError } from "../errors.ts";
 import { registerSecret } from "../util/redact.ts";
 import { instances, type CertInstance } from "./table.ts";
-import { openStateDir, readOptional, writeSecretFile } from "./store.ts";
+import { openStateDir, readOptional, withStateLock, writeSecretFile } from "./store.ts";
 import { newJoinMaterial, newSecrets, secretsProblems } from "./secrets.ts";
 import {
   caCertHash,
@@ -274,9 +274,13 @@ async function saveSecrets(dir: string, s: Secrets): Promise<void> {
  * issues nothing and rewrites nothing.
  */
 export async function ensureState(c: Cluster, opts: EnsureOptions = {}): Promise<State> {
+  const { created } = await openStateDir(c.pki.stateDir, { create: true });
+  return withStateLock(c.pki.stateDir, () => ensureLocked(c, opts, created));
+}
+
+async function ensureLocked(c: Cluster, opts: EnsureOptions, created: boolean): Promise<State> {
   const now = opts.now ?? new Date();
   const dir = c.pki.stateDir;
-  const { created } = await openStateDir(dir, { create: true });
   const renewBefore = renewBeforeMs(c, opts);
   const all = instances(c);
   const material = new Map<string, KeyPairPem>();
@@ -346,13 +350,16 @@ export async function ensureState(c: Cluster, opts: EnsureOptions = {}): Promise
  */
 export async function rotateJoin(c: Cluster, opts: EnsureOptions = {}): Promise<State> {
   const now = opts.now ?? new Date();
-  const state = await ensureState(c, opts);
-  const join = newJoinMaterial(state.secrets.join.caCertHash, c.pki.tokenTtlHours, now);
-  const secrets = { ...state.secrets, join };
-  await saveSecrets(state.dir, secrets);
-  registerSecrets(secrets);
-  state.replaceSecrets(secrets);
-  return state;
+  const { created } = await openStateDir(c.pki.stateDir, { create: true });
+  return withStateLock(c.pki.stateDir, async () => {
+    const state = await ensureLocked(c, opts, created);
+    const join = newJoinMaterial(state.secrets.join.caCertHash, c.pki.tokenTtlHours, now);
+    const secrets = { ...state.secrets, join };
+    await saveSecrets(state.dir, secrets);
+    registerSecrets(secrets);
+    state.replaceSecrets(secrets);
+    return state;
+  });
 }
 
 /** One row of `kubeha certs list`. */

@@ -3,6 +3,7 @@
  * anything in it is open to other users (it holds every key of the cluster).
  */
 import { lstat, mkdir, readdir, readFile, rename, writeFile, chmod, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { randomBytes } from "node:crypto";
 import { KubehaError } from "../errors.ts";
@@ -83,4 +84,49 @@ export async function writeSecretFile(dir: string, rel: string, content: string)
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
+}
+
+const LOCK = ".lock";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Runs `fn` holding the state directory's lock, so two kubeha processes never issue a CA at the
+ * same time (each would write its own key, leaving a cert and key that do not match). A lock left
+ * by a process that no longer exists on this machine is taken over.
+ */
+export async function withStateLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const path = join(dir, LOCK);
+  const me = `${process.pid} ${hostname()}\n`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(path, me, { mode: 0o600, flag: "wx" });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw lockError(dir, await readOptional(dir, LOCK));
+      const [pid, host] = ((await readOptional(dir, LOCK)) ?? "").trim().split(" ");
+      if (host === hostname() && Number(pid) > 0 && alive(Number(pid))) throw lockError(dir, `${pid} ${host}`);
+      await unlink(path).catch(() => undefined);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(path).catch(() => undefined);
+  }
+}
+
+function lockError(dir: string, holder: string | undefined): KubehaError {
+  const [pid, host] = (holder ?? "").trim().split(" ");
+  return new KubehaError(
+    `state directory ${dir} is in use by another kubeha process${pid ? ` (pid ${pid}${host ? ` on ${host}` : ""})` : ""}`,
+    `wait for it to finish; if no kubeha is running, delete ${join(dir, LOCK)}`,
+  );
 }

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { chmod, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { inspect } from "node:util";
+import { hostname } from "node:os";
 import { ensureState, rotateJoin, inspectState, certInfo } from "../../src/pki/index.ts";
 import { parseCluster } from "../../src/spec/read.ts";
 import { KubehaError } from "../../src/errors.ts";
@@ -260,6 +261,32 @@ test("switching keyAlgorithm re-issues every leaf with the new algorithm and kee
     assert.match(ca.reason ?? "", /CA key is ecdsa-p256; kept/);
     assert.equal(s2.material("ca").cert, s1.material("ca").cert);
     assert.ok((await ensureState(rsa)).report.certs.every((c) => c.action === "reused"));
+  } finally {
+    await fx.cleanup();
+  }
+});
+
+test("a state dir locked by a live kubeha process is refused; a stale lock is taken over", async () => {
+  const fx = await tmpCluster({ etcd: "stacked" });
+  try {
+    await ensureState(fx.cluster);
+    const lock = join(fx.cluster.pki.stateDir, ".lock");
+    // This test process is alive: the lock looks held.
+    await writeFile(lock, `${process.pid} ${hostname()}\n`, { mode: 0o600 });
+    await assert.rejects(ensureState(fx.cluster), (e: unknown) => {
+      assert.ok(e instanceof KubehaError);
+      assert.match(e.message, new RegExp(`in use by another kubeha process \\(pid ${process.pid} on `));
+      assert.match(e.hint ?? "", /delete .*\.lock/);
+      return true;
+    });
+    // A PID that cannot exist (above pid_max): stale, taken over, and removed afterwards.
+    await writeFile(lock, `4194305 ${hostname()}\n`, { mode: 0o600 });
+    assert.ok((await ensureState(fx.cluster)).report.certs.every((c) => c.action === "reused"));
+    await assert.rejects(stat(lock), /ENOENT/);
+    // Concurrent runs in one process: one wins, the other is told to wait; nothing is corrupted.
+    const results = await Promise.allSettled([ensureState(fx.cluster), ensureState(fx.cluster)]);
+    assert.ok(results.some((r) => r.status === "fulfilled"));
+    assert.ok((await ensureState(fx.cluster)).report.certs.every((c) => c.action === "reused"));
   } finally {
     await fx.cleanup();
   }
