@@ -4,7 +4,7 @@
  * which units to restart because their configuration really changed.
  */
 import { createHash } from "node:crypto";
-import type { FileUpload, Transport } from "./transport.ts";
+import { shq, type FileUpload, type Transport } from "./transport.ts";
 
 /** Hex sha256 of file content, as `sha256sum` prints it. */
 export function sha256(content: string | Buffer): string {
@@ -51,4 +51,19 @@ export async function syncFiles<F extends FileUpload & { restarts?: string[] }>(
   await t.putMany(approved);
   const units = [...new Set(changed.flatMap((f) => f.restarts ?? []))];
   return { changed, units };
+}
+
+/**
+ * Restarts (or reloads) `units` in order, each behind its own gate call ("restart haproxy"), one
+ * round trip each. Pass `SyncResult.units` so services restart only when their files changed.
+ */
+export async function restartUnits(t: Transport, units: readonly string[], gate: WetGate, action: "restart" | "reload" = "restart"): Promise<void> {
+  for (const u of units) {
+    await gate(`${action} ${u}`, async () => {
+      await t.mustRun(`systemctl ${action} ${shq(u)}`, {
+        sudo: true,
+        hint: `see why with: journalctl -u ${u} -n 50 --no-pager (on ${t.host})`,
+      });
+    });
+  }
 }

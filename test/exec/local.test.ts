@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StepError } from "../../src/errors.ts";
-import { syncFiles } from "../../src/exec/files.ts";
+import { restartUnits, syncFiles } from "../../src/exec/files.ts";
 import { withHostLocks } from "../../src/exec/lock.ts";
 import { LocalTransport, shq, uploadScript } from "../../src/exec/transport.ts";
 import type { Host } from "../../src/spec/model.ts";
@@ -119,3 +119,19 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     }
   });
 }
+
+test("restartUnits: one gate per unit; a failing restart names the command and points at the journal", async () => {
+  const t = new LocalTransport("op", "root");
+  const seen: string[] = [];
+  await restartUnits(t, ["haproxy", "keepalived"], async (d) => void seen.push(d), "reload");
+  assert.deepEqual(seen, ["reload haproxy", "reload keepalived"]);
+  assert.equal(t.roundTrips, 0, "a dry-run gate sends nothing");
+  // A unit name no systemd knows (and here PID 1 is not systemd at all): the restart fails.
+  await assert.rejects(restartUnits(t, ["kubeha-no-such-unit"], async (_d, fn) => fn()), (err: unknown) => {
+    assert.ok(err instanceof StepError);
+    assert.equal(err.detail.command, "systemctl restart kubeha-no-such-unit");
+    assert.notEqual(err.detail.exitCode, 0);
+    assert.match(err.hint ?? "", /journalctl -u kubeha-no-such-unit/);
+    return true;
+  });
+});
