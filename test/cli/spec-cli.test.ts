@@ -84,7 +84,7 @@ test("every command has --help with examples", () => {
   for (const n of names) {
     const r = kubeha([n, "--help"]);
     assert.equal(r.code, 0, n);
-    assert.match(r.stdout, /Usage: kubeha /, n);
+    assert.match(r.stdout, /Usage:\s+kubeha /, n);
     assert.match(r.stdout, /Examples?:/, `${n} --help has no examples`);
   }
 });
