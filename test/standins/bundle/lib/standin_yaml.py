@@ -354,9 +354,6 @@ class _Parser:
             parts.append(("\n" * empties if empties else " ") + piece)
             empties = 0
             self.i += 1
-        if empties and self.i < len(self.lines) and not self.blank(self.lines[self.i]) and self.indent(self.lines[self.i]) > parent:
-            pass
-        # give trailing empty lines back (they belong to nobody)
         text = "".join(parts)
         if len(parts) > 1:
             return text  # multi-line plain scalars are always strings
@@ -371,8 +368,6 @@ class _Parser:
         s = s.rstrip(" \t")
         if re.search(r": |:$", s) or s.endswith(":"):
             self.fail(f"mapping values are not allowed here ({s!r}); quote the value if it is a string", k)
-        if s.startswith("- ") and k != self.i:
-            pass
         return s, had_comment
 
     def parse_quoted(self, col, parent):
