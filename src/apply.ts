@@ -10,6 +10,7 @@ import { runPhases, type RunSummary } from "./phases/runner.ts";
 import { APPLY_PHASES } from "./phases/apply.ts";
 import type { ApplyData } from "./phases/data.ts";
 import type { Reporter } from "./report/index.ts";
+import { registerSecret } from "./util/redact.ts";
 
 export interface ApplyOptions {
   dryRun?: boolean;
@@ -28,6 +29,7 @@ export interface ApplyResult extends RunSummary {
 export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const state = await ensureState(cluster);
   const s = state.secrets;
+  registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
   const pool = new ConnectionPool({ trustNewHostKeys: opts.trustNewHostKeys ?? false });
   const data: ApplyData = {
     cluster,

@@ -1,8 +1,10 @@
 /** The one place that turns errors into messages and exit codes. */
 import { KubehaError, StepError, ValidationError, formatProblem } from "../errors.ts";
+import { redact } from "../util/redact.ts";
 
 export function reportError(err: unknown): number {
-  const out = (s: string) => process.stderr.write(s + "\n");
+  // Last line of defence: nothing printed here may carry a token, key or password.
+  const out = (s: string) => process.stderr.write(redact(s) + "\n");
   if (err instanceof ValidationError) {
     for (const p of err.problems) out(formatProblem(err.file, p));
     out(`kubeha: ${err.message}`);
