@@ -68,6 +68,31 @@ async function cleanStale(): Promise<void> {
   await rm(RUN_DIR, { recursive: true, force: true });
 }
 
+/**
+ * Takes the run dir. The addresses and ports are fixed, so a second copy of this test running at
+ * the same time (another checkout's suite) is waited for (bounded: 120 s), never killed; a run
+ * whose owner process is gone is stale and cleaned.
+ */
+async function claimRunDir(): Promise<void> {
+  const owner = join(RUN_DIR, "owner.pid");
+  for (let i = 0; i < 240; i++) {
+    const pid = Number(await readFile(owner, "utf8").catch(() => "NaN"));
+    const live = Number.isInteger(pid) && pid !== process.pid && alive(pid) && (await cmdline(pid)).includes("node");
+    if (!live) {
+      await cleanStale();
+      await mkdir(RUN_DIR, { recursive: true, mode: 0o700 });
+      try {
+        await writeFile(owner, String(process.pid), { flag: "wx" });
+        return;
+      } catch {
+        // Another run claimed it between our check and our write: wait for it like any live run.
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${RUN_DIR} stayed in use by another live test run for 120 s`);
+}
+
 function ip(member: string): string {
   return hostByName(fx.cluster, member).internalAddress;
 }
@@ -140,8 +165,7 @@ const ours = (m = "e1") => ({
 });
 
 before(async () => {
-  await cleanStale();
-  await mkdir(RUN_DIR, { recursive: true, mode: 0o700 });
+  await claimRunDir();
   fx = await tmpCluster({ clientPort: CLIENT_PORT, peerPort: PEER_PORT });
   other = await tmpCluster({ name: "othercluster" });
   state = await ensureState(fx.cluster);
