@@ -1,5 +1,5 @@
 /** Cluster files for the PKI tests: loopback addresses (127.31.3.x) only, state dirs in temp dirs. */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCluster } from "../../src/spec/read.ts";
@@ -51,8 +51,26 @@ export function clusterYaml(o: FixtureOptions = {}): string {
   ].join("\n");
 }
 
+let sweptStale = false;
+
+/**
+ * Temp dirs of PKI test runs that were killed before their cleanup (they hold keys): removed
+ * when older than an hour, which no live run of these tests reaches.
+ */
+async function sweepStale(): Promise<void> {
+  if (sweptStale) return;
+  sweptStale = true;
+  for (const e of await readdir(tmpdir())) {
+    if (!e.startsWith("kubeha-pki-")) continue;
+    const p = join(tmpdir(), e);
+    const st = await stat(p).catch(() => undefined);
+    if (st?.isDirectory() && Date.now() - st.mtimeMs > 3_600_000) await rm(p, { recursive: true, force: true });
+  }
+}
+
 /** A temp dir holding `cluster.yaml`; the state dir is the default `.kubeha/<name>` beside it. */
 export async function tmpCluster(o: FixtureOptions = {}): Promise<{ dir: string; file: string; cluster: Cluster; cleanup(): Promise<void> }> {
+  await sweepStale();
   const dir = await mkdtemp(join(tmpdir(), "kubeha-pki-"));
   const file = join(dir, "cluster.yaml");
   const text = clusterYaml(o);

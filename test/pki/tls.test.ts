@@ -21,6 +21,7 @@ let fx: Awaited<ReturnType<typeof tmpCluster>>;
 let state: State;
 let work: string;
 const servers: Server[] = [];
+const sockets = new Set<import("node:net").Socket>();
 const ports = new Map<string, number>();
 
 function listen(address: string): Promise<number> {
@@ -40,6 +41,10 @@ function listen(address: string): Promise<number> {
     },
   );
   servers.push(server);
+  server.on("connection", (sock) => {
+    sockets.add(sock);
+    sock.on("close", () => sockets.delete(sock));
+  });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, address, () => resolve((server.address() as { port: number }).port));
@@ -85,6 +90,8 @@ before(async () => {
 });
 
 after(async () => {
+  // close() waits for open connections (a client that rejected the cert may leave one half-open).
+  for (const s of sockets) s.destroy();
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   await fx.cleanup();
   await rm(work, { recursive: true, force: true });
