@@ -66,7 +66,7 @@ export const controlPlanePhase: Phase<ApplyData> = {
       async runHost(ctx, h) {
         await placeFiles(ctx, h);
         if (factsOf(ctx, h).has.adminConf) return;
-        await wetRun(ctx, h, "kubeadm init --upload-certs", `kubeadm init --config ${PATHS.kubeadmInit} --upload-certs`, {
+        await wetRun(ctx, h, "kubeadm init --upload-certs", `kubeadm init --config ${PATHS.kubeadmInit} --upload-certs --skip-token-print --skip-certificate-key-print`, {
           timeoutMs: 10 * 60_000,
           hint: `see \`journalctl -u kubelet\` on ${h.name}; a failed init is cleaned with \`kubeadm reset -f\``,
         });

@@ -1,7 +1,7 @@
 import type { Phase } from "./types.ts";
 import { converge, type ApplyData } from "./data.ts";
 import { isKubernetesNode } from "../render/kubeadm.ts";
-import { renderContainerd, renderCrictl } from "../render/containerd.ts";
+import { renderContainerd } from "../render/containerd.ts";
 import { renderCrio } from "../render/crio.ts";
 
 /** The container runtime's configuration (systemd cgroups, the pause image from the mirror). */
@@ -12,6 +12,6 @@ export const runtimePhase: Phase<ApplyData> = {
   async runHost(ctx, h) {
     const c = ctx.data.cluster;
     const unit = c.kubernetes.containerRuntime === "cri-o" ? "crio" : "containerd";
-    await converge(ctx, h, [...renderContainerd(c, h), ...renderCrio(c, h), renderCrictl(c)], [unit]);
+    await converge(ctx, h, [...renderContainerd(c, h), ...renderCrio(c, h)], [unit]);
   },
 };
