@@ -7,7 +7,8 @@ import { isKubernetesNode } from "../render/kubeadm.ts";
 import { PATHS } from "../render/paths.ts";
 import { syncFiles } from "../exec/files.ts";
 import { shq } from "../exec/transport.ts";
-import { KubehaError } from "../errors.ts";
+import { KubehaError, StepError } from "../errors.ts";
+import { retry } from "../util/retry.ts";
 import type { Host } from "../spec/model.ts";
 
 interface BundleManifest {
@@ -75,11 +76,15 @@ export const packagesPhase: Phase<ApplyData> = {
     const missing = debianPackages(c, h).filter((p) => !f.packages.has(p));
     if (missing.length || (repo && sourcesChanged)) {
       const env = "DEBIAN_FRONTEND=noninteractive";
-      const opts = "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
-      await wetRun(ctx, h, `apt-get install ${missing.join(" ") || "(refresh package lists)"}`, `${env} apt-get update -q && ${missing.length ? `${env} apt-get install -y -q ${opts} ${missing.map(shq).join(" ")}` : "true"}`, {
-        timeoutMs: 15 * 60_000,
-        hint: "check the host's package sources and spec.packages.proxy",
-      });
+      // apt's http method can wait forever on a half-closed proxy connection: bound every
+      // transfer, retry inside apt, and bound the whole command so a re-try can start afresh.
+      const net = "-o Acquire::http::Timeout=30 -o Acquire::https::Timeout=30 -o Acquire::Retries=3";
+      const opts = `${net} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold`;
+      const cmd = `${env} timeout 300 apt-get update -q ${net} && ${missing.length ? `${env} timeout 900 apt-get install -y -q ${opts} ${missing.map(shq).join(" ")}` : "true"}`;
+      await retry(
+        () => wetRun(ctx, h, `apt-get install ${missing.join(" ") || "(refresh package lists)"}`, cmd, { timeoutMs: 20 * 60_000, hint: "check the host's package sources and spec.packages.proxy" }),
+        { attempts: 2, delayMs: 2000, retryIf: (e) => e instanceof StepError && e.detail.exitCode === 124 },
+      );
       // Debian starts and enables daemons on install; kubeha configures them first and starts them itself.
       const held = missing.filter((p) => ["haproxy", "keepalived", "etcd-server"].includes(p)).map((p) => (p === "etcd-server" ? "etcd" : p));
       if (held.length) await wetRun(ctx, h, `stop ${held.join(", ")} until configured`, `systemctl stop ${held.join(" ")} || true`);
