@@ -4,6 +4,7 @@ import type { Phase } from "./types.ts";
 import { converge, transport, wetRun, type ApplyData } from "./data.ts";
 import { renderCni, cniParamsPath } from "../render/cni.ts";
 import { PATHS } from "../render/paths.ts";
+import { runsHaproxy } from "../render/haproxy.ts";
 import { KubehaError } from "../errors.ts";
 import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
 
@@ -49,10 +50,43 @@ export const kubeconfigPhase: Phase<ApplyData> = {
   },
 };
 
+/** Parses HAProxy's `show servers state`: server address -> operational state (2 = UP). */
+export function serverStates(out: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of out.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length > 6 && /^\d+$/.test(f[0]!) && f[4]) m.set(f[4], Number(f[5]));
+  }
+  return m;
+}
+
+/** Waits (bounded) until every LB host sees every API server UP: a joined master is only useful once HAProxy sends it traffic. */
+const lbBackendsPhase: Phase<ApplyData> = {
+  id: "verify/lb-backends",
+  title: "Wait for HAProxy to see every API server",
+  shouldRun: (ctx) => ctx.data.cluster.endpoint.mode === "haproxy" || ctx.data.cluster.endpoint.mode === "haproxy-keepalived",
+  hosts: (ctx) => ctx.data.cluster.hosts.filter((h) => runsHaproxy(ctx.data.cluster, h)),
+  async runHost(ctx, h) {
+    if (ctx.dryRun) return;
+    const c = ctx.data.cluster;
+    const want = c.hosts.filter((x) => x.roles.includes("control-plane")).map((x) => x.internalAddress);
+    const t = await transport(ctx, h);
+    let down: string[] = want;
+    for (let i = 0; i < 60 && down.length; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 500));
+      const r = await t.run(`echo 'show servers state' | socat stdio UNIX-CONNECT:${PATHS.haproxyStatsSocket}`, { sudo: true });
+      const states = serverStates(r.stdout);
+      down = want.filter((a) => states.get(a) !== 2);
+    }
+    if (down.length) throw new KubehaError(`HAProxy on ${h.name} still marks ${down.join(", ")} down after 30 s`, `see \`echo 'show servers state' | socat stdio UNIX-CONNECT:${PATHS.haproxyStatsSocket}\` and /readyz on those hosts`);
+  },
+};
+
 /** Reads back what was built: the API through the endpoint and on every control plane. */
 export const verifyPhase: Phase<ApplyData> = {
   id: "verify",
   title: "Verify the API",
+  children: [lbBackendsPhase],
   hosts: (ctx) => ctx.data.cluster.hosts.filter((h) => h.roles.includes("control-plane")),
   async runHost(ctx, h) {
     if (ctx.dryRun) return;

@@ -32,7 +32,10 @@ export function crioRepository(c: Cluster): string | undefined {
 /** Debian packages this host needs, sorted (the install script and `kubeha apply` share this list). */
 export function debianPackages(c: Cluster, h: Host): string[] {
   const p = new Set<string>(["ca-certificates", "curl"]);
-  if (runsHaproxy(c, h)) p.add("haproxy");
+  if (runsHaproxy(c, h)) {
+    p.add("haproxy");
+    p.add("socat"); // HAProxy's runtime socket: apply's verify and status read backend states through it
+  }
   if (runsKeepalived(c, h)) p.add("keepalived");
   if (runsExternalEtcd(c, h)) {
     p.add("etcd-server");

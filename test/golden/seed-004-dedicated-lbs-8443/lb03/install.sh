@@ -74,7 +74,7 @@ fi
 apt_install ca-certificates curl gpg
 
 # 2. Packages.
-apt_install ca-certificates curl haproxy keepalived
+apt_install ca-certificates curl haproxy keepalived socat
 
 # 3. Configuration files.
 place /etc/haproxy/haproxy.cfg 0644 root:root haproxy.service
