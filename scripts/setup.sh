@@ -12,7 +12,6 @@ packages=(
   openssh-server openssh-client sudo           # SSH transport tests
   debootstrap systemd-container apt-cacher-ng  # the lab's machines and their package proxy
   shellcheck openssl iproute2 curl ca-certificates procps psmisc
-  chromium                                     # opens the drill report in tests
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
