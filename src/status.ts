@@ -3,6 +3,8 @@
  * round trip each, in parallel), read the local certificate state, and evaluate. Nothing is
  * changed anywhere; an unreachable host becomes a problem in the report, never an exception.
  */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Cluster } from "./spec/model.ts";
 import { ConnectionPool, forEachHost } from "./exec/pool.ts";
 import { inspectState } from "./pki/index.ts";
@@ -41,9 +43,21 @@ export async function observe(cluster: Cluster, opts: StatusOptions = {}): Promi
         (err: unknown) => ({ error: oneLine(err) + (err instanceof KubehaError && err.hint ? ` (${err.hint})` : "") }),
       ),
     ]);
-    return { hosts, certificates };
+    const bundleDescription = await bundleDescriptionOf(cluster);
+    return { hosts, certificates, ...(bundleDescription ? { bundleDescription } : {}) };
   } finally {
     if (!opts.pool) await pool.closeAll();
+  }
+}
+
+/** The bundle's own description (it says so when its binaries are stand-ins); undefined if unreadable. */
+async function bundleDescriptionOf(c: Cluster): Promise<string | undefined> {
+  if (c.packages.source !== "bundle" || !c.packages.bundle) return undefined;
+  try {
+    const m = JSON.parse(await readFile(join(c.packages.bundle, "kubeha-bundle.json"), "utf8")) as { description?: unknown };
+    return typeof m.description === "string" ? m.description : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -89,6 +89,8 @@ export interface StatusReport {
   /** Worth knowing, not degraded (a certificate expiring soon, a socket that cannot be read). */
   warnings: string[];
   hosts: HostStatus[];
+  /** Where the Kubernetes binaries came from; `description` is the offline bundle's own words. */
+  kubernetes: { version: string; source: "upstream" | "mirror" | "bundle"; description?: string };
   vip: { mode: EndpointMode; address: string; port: number; holders: string[] };
   haproxy: HaproxyStatus[];
   etcd: EtcdStatus;
@@ -100,6 +102,8 @@ export interface StatusReport {
 export interface Observations {
   hosts: Record<string, { output: string } | { error: string }>;
   certificates: CertStatus[] | { error: string };
+  /** The offline bundle manifest's description, when Kubernetes comes from a bundle. */
+  bundleDescription?: string;
 }
 
 // ------------------------------------------------------------------ the script
@@ -367,6 +371,7 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     problems,
     warnings,
     hosts,
+    kubernetes: { version: c.kubernetes.version, source: c.packages.source, ...(obs.bundleDescription ? { description: obs.bundleDescription } : {}) },
     vip: { mode: c.endpoint.mode, address: c.endpoint.address, port: c.endpoint.port, holders },
     haproxy,
     etcd,
@@ -452,6 +457,8 @@ export function renderStatus(r: StatusReport): string {
     ]),
     "",
   );
+  const k = r.kubernetes;
+  out.push(`Kubernetes ${k.version} from ${k.source}${k.description ? `: ${k.description}` : ""}`);
   out.push(`endpoint ${r.vip.address}:${r.vip.port} (${r.vip.mode})${vipCol ? `: VIP held by ${r.vip.holders.join(", ") || "nobody"}` : ""}`, "");
   if (r.haproxy.length) {
     const rows = [["LB HOST", "BACKEND", "SERVER", "ADDRESS", "STATE"]];

@@ -6,6 +6,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,6 +48,10 @@ async function untilHealthy(seconds: number): Promise<{ code: number; report: Re
 
 before(async () => {
   await labDown(NAME); // a lab left by a killed run
+  // The kernel frees a stopped machine's network namespace (and its veth) asynchronously, minutes
+  // later on a busy host; labUp then fails with "File exists". nspawn names the host side
+  // vb-<first 11 characters of "kt-status-master1">...: wait (bounded) until none is left.
+  for (let i = 0; i < 90 && execFileSync("ip", ["-br", "link"], { encoding: "utf8" }).includes("vb-kt-statu"); i++) await sleep(2000);
   cwd = mkdtempSync(join(tmpdir(), "kubeha-status-e2e-"));
   lab = await labUp({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, cwd, bundle: join(REPO, "test/standins/bundle") });
   const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });
@@ -68,6 +73,15 @@ test("after apply: status exits 0, the table names the VIP holder, the JSON vali
   assert.match(t.stdout, /cluster kt-status: healthy/);
   assert.match(t.stdout, new RegExp(`VIP held by ${s.report.vip.holders[0]}`));
   assert.match(t.stdout, /ETCD MEMBER[\s\S]*leader/);
+  assert.match(t.stdout, /Kubernetes 1\.\d+\.\d+ from bundle: .*stand-in/i, "the bundle's description says these are stand-ins");
+});
+
+test("--watch --count 2 prints two reports, one JSON line each", () => {
+  const r = kubeha(["status", lab.clusterFile, "--output", "json", "--watch", "--interval", "1", "--count", "2"], { cwd, timeoutMs: 90_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.equal(lines.length, 2);
+  for (const l of lines) assert.ok(validate(JSON.parse(l)), JSON.stringify(validate.errors));
 });
 
 test("a second VIP holder: split brain while it lasts, healthy after", async () => {

@@ -63,6 +63,10 @@ test("healthy: exactly one VIP holder, every backend UP, etcd with a leader, rea
   const text = renderStatus(r);
   assert.match(text, /cluster kt-status: healthy/);
   assert.match(text, /VIP held by master1/);
+  assert.match(text, /Kubernetes 1\.34\.2 from bundle/);
+  const withBundle = evaluate(cluster, { ...observe("healthy"), bundleDescription: "STAND-INS for testing" });
+  assert.match(renderStatus(withBundle), /from bundle: STAND-INS for testing/);
+  assertValid(withBundle);
   assert.equal(text, renderStatus(evaluate(cluster, observe("healthy"))), "deterministic");
 });
 
