@@ -1,0 +1,99 @@
+import type { Command } from "./main.ts";
+import { parseFlags } from "./flags.ts";
+import { UsageError, formatProblem } from "../errors.ts";
+import { loadCluster } from "../spec/read.ts";
+import { status } from "../status.ts";
+import { renderStatus } from "../probe/status.ts";
+
+const HELP = `Usage: kubeha status FILE [flags]
+
+Reads the cluster's health without changing anything (one SSH round trip per host): per host
+whether it is reachable and its services (haproxy, keepalived, etcd, container runtime,
+kubelet); which machine holds the VIP (exactly one, else split brain); HAProxy backend states
+from its runtime socket; etcd members, leader, health, DB size and raft index; apiserver
+/readyz on each control plane directly and through the endpoint; certificate days left
+(from the local state directory; no key is read).
+
+Exit code: 0 healthy, 1 degraded (every problem is listed), 2 bad usage.
+
+Flags:
+  --output MODE         table (default) or json (schema: status.schema.json in the kubeha repo)
+  --watch               refresh until Ctrl-C (json: one report per line)
+  --interval S          seconds between refreshes with --watch (default 5, minimum 1)
+  --count N             with --watch: stop after N reports
+  --threshold-days N    certificates expiring within N days are warnings (default 30)
+  --concurrency N       hosts probed at once (default 10)
+
+Examples:
+  kubeha status cluster.yaml
+  kubeha status cluster.yaml --output json | jq .problems
+  kubeha status cluster.yaml --watch --interval 2`;
+
+function positiveInt(flag: string, v: string | undefined, dflt: number, min = 1): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be a whole number of ${min} or more, got "${v}"`);
+  return n;
+}
+
+export const command: Command = {
+  name: "status",
+  summary: "Show the cluster's health: hosts, VIP, HAProxy backends, etcd, apiservers, certificates",
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parseFlags("status", args, {
+      output: { type: "string" },
+      watch: { type: "boolean" },
+      interval: { type: "string" },
+      count: { type: "string" },
+      "threshold-days": { type: "string" },
+      concurrency: { type: "string" },
+    });
+    const [file, ...extra] = positionals;
+    if (!file || extra.length) throw new UsageError("status takes exactly one cluster file", "kubeha status cluster.yaml");
+    const output = values.output ?? "table";
+    if (output !== "table" && output !== "json") throw new UsageError(`--output must be table or json, got "${output}"`);
+    const interval = positiveInt("interval", values.interval, 5);
+    const count = values.count === undefined ? undefined : positiveInt("count", values.count, 1);
+    if (!values.watch && (values.interval !== undefined || count !== undefined)) throw new UsageError("--interval and --count only apply with --watch", "kubeha status cluster.yaml --watch --interval 2");
+    const opts = { thresholdDays: positiveInt("threshold-days", values["threshold-days"], 30, 0), concurrency: positiveInt("concurrency", values.concurrency, 10) };
+    const { cluster, warnings } = await loadCluster(file);
+    for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
+
+    const once = async () => {
+      const r = await status(cluster, opts);
+      if (output === "json") process.stdout.write(JSON.stringify(r, null, values.watch ? undefined : 2) + "\n");
+      else {
+        // Redraw in place on a terminal; a pipe gets reports one after another.
+        if (values.watch && process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
+        process.stdout.write(renderStatus(r) + "\n");
+      }
+      return r.healthy ? 0 : 1;
+    };
+    if (!values.watch) return once();
+
+    let stop = false;
+    let wake: (() => void) | undefined;
+    const onInt = () => {
+      stop = true;
+      wake?.();
+    };
+    process.on("SIGINT", onInt);
+    try {
+      let code = 0;
+      for (let n = 0; !stop && (count === undefined || n < count); n++) {
+        if (n > 0) {
+          await new Promise<void>((res) => {
+            const t = setTimeout(res, interval * 1000);
+            wake = () => (clearTimeout(t), res());
+          });
+          if (stop) break;
+        }
+        code = await once();
+      }
+      return code;
+    } finally {
+      process.off("SIGINT", onInt);
+    }
+  },
+};

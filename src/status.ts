@@ -1,0 +1,71 @@
+/**
+ * The library entry for `kubeha status`: run the read-only status script on every host (one
+ * round trip each, in parallel), read the local certificate state, and evaluate. Nothing is
+ * changed anywhere; an unreachable host becomes a problem in the report, never an exception.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Cluster } from "./spec/model.ts";
+import { ConnectionPool, forEachHost } from "./exec/pool.ts";
+import { inspectState } from "./pki/index.ts";
+import { KubehaError } from "./errors.ts";
+import { evaluate, statusScript, type Observations, type StatusReport } from "./probe/status.ts";
+
+export interface StatusOptions {
+  /** Hosts probed at once. Default 10. */
+  concurrency?: number;
+  /** Per-host SSH connect timeout in ms. Default 5000 (a dead host must not stall the report). */
+  connectTimeoutMs?: number;
+  /** Days before expiry that make a certificate a warning. Default 30. */
+  thresholdDays?: number;
+  /** Replaces SSH (tests). */
+  pool?: ConnectionPool;
+}
+
+/** Everything `evaluate` needs, gathered from the hosts and the local state directory. */
+export async function observe(cluster: Cluster, opts: StatusOptions = {}): Promise<Observations> {
+  const pool = opts.pool ?? new ConnectionPool({ connectAttempts: 1, connectTimeoutMs: opts.connectTimeoutMs ?? 5000, keepaliveIntervalMs: 2000 });
+  const hosts: Observations["hosts"] = {};
+  try {
+    const [, certificates] = await Promise.all([
+      forEachHost(cluster.hosts, opts.concurrency ?? 10, async (h) => {
+        try {
+          const t = await pool.get(h);
+          // etcdctl waits up to ~4 s per dead member, three times: leave room for that.
+          const r = await t.run(statusScript(cluster, h), { sudo: true, timeoutMs: 30_000 });
+          hosts[h.name] = r.code === 0 || r.stdout.includes("@@end") ? { output: r.stdout } : { error: `status script exited ${r.code}: ${r.stderr.trim().split("\n").slice(-1)[0] ?? ""}` };
+        } catch (err) {
+          hosts[h.name] = { error: oneLine(err) };
+        }
+      }),
+      inspectState(cluster, { thresholdDays: opts.thresholdDays ?? 30 }).then(
+        (s) => s.rows,
+        (err: unknown) => ({ error: oneLine(err) + (err instanceof KubehaError && err.hint ? ` (${err.hint})` : "") }),
+      ),
+    ]);
+    const bundleDescription = await bundleDescriptionOf(cluster);
+    return { hosts, certificates, ...(bundleDescription ? { bundleDescription } : {}) };
+  } finally {
+    if (!opts.pool) await pool.closeAll();
+  }
+}
+
+/** The bundle's own description (it says so when its binaries are stand-ins); undefined if unreadable. */
+async function bundleDescriptionOf(c: Cluster): Promise<string | undefined> {
+  if (c.packages.source !== "bundle" || !c.packages.bundle) return undefined;
+  try {
+    const m = JSON.parse(await readFile(join(c.packages.bundle, "kubeha-bundle.json"), "utf8")) as { description?: unknown };
+    return typeof m.description === "string" ? m.description : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
+}
+
+/** Observes and evaluates: the cluster's health right now. */
+export async function status(cluster: Cluster, opts: StatusOptions = {}): Promise<StatusReport> {
+  return evaluate(cluster, await observe(cluster, opts));
+}

@@ -1,0 +1,134 @@
+/**
+ * The status parser and evaluator on outputs captured from a lab (3 masters carrying
+ * control plane + external etcd + HAProxy/keepalived): healthy, a second VIP holder, an apiserver
+ * backend down, an etcd member down, a host unreachable, and certificates expiring/expired.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ajv } from "ajv";
+import { parseCluster } from "../../src/spec/read.ts";
+import { evaluate, parseServersState, parseStatus, renderStatus, statusScript, type Observations } from "../../src/probe/status.ts";
+import type { CertStatus } from "../../src/pki/index.ts";
+
+const DIR = fileURLToPath(new URL("./fixtures/", import.meta.url));
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const parsed = parseCluster(readFileSync(join(DIR, "cluster.yaml"), "utf8"), { sourcePath: join(DIR, "cluster.yaml") });
+assert.ok(parsed.cluster, JSON.stringify(parsed.problems));
+const cluster = parsed.cluster;
+const MASTERS = ["master1", "master2", "master3"];
+
+const certs: CertStatus[] = [
+  { id: "ca", name: "ca", kind: "ca", purpose: "cluster CA", status: "ok", daysLeft: 3650 },
+  { id: "apiserver/master1", name: "apiserver", host: "master1", kind: "leaf", purpose: "serving", status: "ok", daysLeft: 364 },
+  { id: "sa", name: "sa", kind: "key-pair", purpose: "service accounts", status: "ok" },
+];
+
+function observe(tag: string, override: Observations["hosts"] = {}, certificates: Observations["certificates"] = certs): Observations {
+  const hosts: Observations["hosts"] = {};
+  for (const m of MASTERS) hosts[m] = { output: readFileSync(join(DIR, `${tag}-${m}.txt`), "utf8") };
+  return { hosts: { ...hosts, ...override }, certificates };
+}
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(join(REPO, "status.schema.json"), "utf8")));
+function assertValid(report: unknown): void {
+  assert.ok(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors, null, 1));
+}
+
+test("the script asks only what each host runs, and is read-only", () => {
+  const s = statusScript(cluster, cluster.hosts[0]!);
+  for (const want of ["@@units", "@@vip", "@@haproxy", "show servers state", "endpoint status -w json --cluster", "@@readyz", "@@readyzendpoint", "@@end"]) assert.ok(s.includes(want), want);
+  assert.doesNotMatch(s, /systemctl (start|stop|restart)|rm -rf|> ?\/etc/);
+});
+
+test("healthy: exactly one VIP holder, every backend UP, etcd with a leader, readyz 200", () => {
+  const r = evaluate(cluster, observe("healthy"));
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.healthy, true);
+  assert.deepEqual(r.vip.holders, ["master1"]);
+  assert.equal(r.haproxy.length, 3);
+  for (const h of r.haproxy) assert.deepEqual(h.backends.map((b) => `${b.server}=${b.state}`), ["master1=UP", "master2=UP", "master3=UP"]);
+  assert.equal(r.etcd.leader, "master1");
+  assert.deepEqual(r.etcd.members.map((m) => [m.name, m.healthy, m.leader]), [["master1", true, true], ["master2", true, false], ["master3", true, false]]);
+  assert.equal(r.etcd.members[0]!.dbSizeBytes, 86016);
+  assert.ok(r.etcd.members.every((m) => (m.raftIndex ?? 0) >= 498), "raft index from etcdctl endpoint status");
+  assert.equal(r.apiserver.filter((a) => a.via === "direct").length, 3);
+  assert.equal(r.apiserver.filter((a) => a.via === "endpoint").length, 3);
+  assert.ok(r.apiserver.every((a) => a.code === 200));
+  assert.deepEqual(r.certificates.map((c) => c.id), ["ca", "apiserver/master1"], "key pairs have no expiry to show");
+  assert.deepEqual(r.hosts.map((h) => h.services.map((s) => s.name).join(",")), Array(3).fill("haproxy,keepalived,etcd,containerd,kubelet"));
+  assertValid(r);
+  const text = renderStatus(r);
+  assert.match(text, /cluster kt-status: healthy/);
+  assert.match(text, /VIP held by master1/);
+  assert.match(text, /Kubernetes 1\.34\.2 from bundle/);
+  const withBundle = evaluate(cluster, { ...observe("healthy"), bundleDescription: "STAND-INS for testing" });
+  assert.match(renderStatus(withBundle), /from bundle: STAND-INS for testing/);
+  assertValid(withBundle);
+  assert.equal(text, renderStatus(evaluate(cluster, observe("healthy"))), "deterministic");
+});
+
+test("two VIP holders is a split-brain problem naming both", () => {
+  const r = evaluate(cluster, observe("two-vips"));
+  assert.equal(r.healthy, false);
+  assert.deepEqual(r.vip.holders, ["master1", "master2"]);
+  assert.ok(r.problems.some((p) => /split brain/.test(p) && /master1, master2/.test(p)), r.problems.join("\n"));
+  assertValid(r);
+});
+
+test("an apiserver down: its backend DOWN on every LB, its /readyz fails", () => {
+  const r = evaluate(cluster, observe("backend-down"));
+  assert.equal(r.healthy, false);
+  for (const h of MASTERS) assert.ok(r.problems.includes(`${h}: HAProxy backend kube-apiserver/master2 (198.19.246.12) is DOWN`), r.problems.join("\n"));
+  assert.ok(r.problems.includes("master2: apiserver /readyz did not answer"), r.problems.join("\n"));
+  assert.ok(r.problems.every((p) => p.includes("master2")), r.problems.join("\n"));
+  assert.match(renderStatus(r), /DEGRADED/);
+  assertValid(r);
+});
+
+test("an etcd member down: named unhealthy, the others keep the leader", () => {
+  const r = evaluate(cluster, observe("etcd-down"));
+  assert.equal(r.healthy, false);
+  assert.ok(r.problems.includes("master3: etcd is inactive"), r.problems.join("\n"));
+  assert.ok(r.problems.some((p) => /^etcd member master3 .* unhealthy: context deadline exceeded$/.test(p)), r.problems.join("\n"));
+  assert.deepEqual(r.etcd.members.map((m) => m.healthy), [true, true, false]);
+  assert.equal(r.etcd.leader, "master1");
+  assertValid(r);
+});
+
+test("an unreachable host is a problem, not a crash", () => {
+  const r = evaluate(cluster, observe("healthy", { master3: { error: "connect EHOSTUNREACH 198.19.246.13:22" } }));
+  assert.equal(r.healthy, false);
+  assert.deepEqual(r.problems, ["master3: unreachable (connect EHOSTUNREACH 198.19.246.13:22)"]);
+  assert.equal(r.hosts[2]!.reachable, false);
+  assert.match(renderStatus(r), /master3 .* NO /);
+  assertValid(r);
+  const truncated = evaluate(cluster, observe("healthy", { master2: { output: "@@units\nhaproxy active\n" } }));
+  assert.ok(truncated.problems.some((p) => /^master2: status output is incomplete/.test(p)));
+});
+
+test("certificates: expiring is a warning, expired or a missing state directory is a problem", () => {
+  const soon: CertStatus[] = [{ ...certs[1]!, status: "expiring", daysLeft: 9 }];
+  const r = evaluate(cluster, observe("healthy", {}, soon));
+  assert.equal(r.healthy, true);
+  assert.deepEqual(r.warnings, ["certificate apiserver/master1 expires in 9 days"]);
+  const gone = evaluate(cluster, observe("healthy", {}, [{ ...certs[1]!, status: "expired", daysLeft: -2 }]));
+  assert.deepEqual(gone.problems, ["certificate apiserver/master1 is expired"]);
+  const none = evaluate(cluster, observe("healthy", {}, { error: "no state directory" }));
+  assert.deepEqual(none.problems, ["certificates: no state directory"]);
+  assertValid(gone);
+});
+
+test("servers state: maintenance and unknown op states", () => {
+  const b = parseServersState([
+    "1",
+    "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state",
+    "3 kube-apiserver 2 m2 198.18.0.12 2 1 1 1 4 8 2 0 6 0 0 0 - 6443 - 0 0 - - 0",
+    "3 kube-apiserver 1 m1 198.18.0.11 1 0 1 1 4 8 2 0 6 0 0 0 - 6443 - 0 0 - - 0",
+  ]);
+  assert.deepEqual(b.map((x) => `${x.server}=${x.state}`), ["m1=STARTING", "m2=MAINT"]);
+  const noSocat = parseStatus("@@units\nhaproxy active\n@@haproxy\n!socat is not installed\n@@end\n");
+  assert.equal(noSocat.haproxy?.error, "socat is not installed");
+});
