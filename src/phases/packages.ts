@@ -78,12 +78,13 @@ export const packagesPhase: Phase<ApplyData> = {
       const env = "DEBIAN_FRONTEND=noninteractive";
       // apt's http method can wait forever on a half-closed proxy connection: bound every
       // transfer, retry inside apt, and bound the whole command so a re-try can start afresh.
-      const net = "-o Acquire::http::Timeout=30 -o Acquire::https::Timeout=30 -o Acquire::Retries=3";
+      // No pipelining: with it, apt was seen waiting forever on a proxy connection the proxy had closed.
+      const net = "-o Acquire::http::Pipeline-Depth=0 -o Acquire::http::Timeout=30 -o Acquire::https::Timeout=30 -o Acquire::Retries=3";
       const opts = `${net} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold`;
-      const cmd = `${env} timeout 300 apt-get update -q ${net} && ${missing.length ? `${env} timeout 900 apt-get install -y -q ${opts} ${missing.map(shq).join(" ")}` : "true"}`;
+      const cmd = `${env} timeout 120 apt-get update -q ${net} && ${missing.length ? `${env} timeout 900 apt-get install -y -q ${opts} ${missing.map(shq).join(" ")}` : "true"}`;
       await retry(
         () => wetRun(ctx, h, `apt-get install ${missing.join(" ") || "(refresh package lists)"}`, cmd, { timeoutMs: 20 * 60_000, hint: "check the host's package sources and spec.packages.proxy" }),
-        { attempts: 2, delayMs: 2000, retryIf: (e) => e instanceof StepError && e.detail.exitCode === 124 },
+        { attempts: 3, delayMs: 2000, retryIf: (e) => e instanceof StepError && e.detail.exitCode === 124 },
       );
       // Debian starts and enables daemons on install; kubeha configures them first and starts them itself.
       const held = missing.filter((p) => ["haproxy", "keepalived", "etcd-server"].includes(p)).map((p) => (p === "etcd-server" ? "etcd" : p));
