@@ -6,8 +6,6 @@ export const connect: Phase<ApplyData> = {
   id: "connect",
   title: "Connect to hosts",
   async runHost(ctx, h) {
-    const t = await ctx.data.pool.get(h);
-    const r = await t.mustRun("true");
-    void r;
+    await (await ctx.data.pool.get(h)).mustRun("true");
   },
 };

@@ -22,6 +22,8 @@ export interface ApplyData {
   operatorTime?: number;
   /** Every secret value of this cluster, masked in all errors and output. */
   secrets: string[];
+  /** Set once this run has created the bootstrap token and uploaded the certificates (2 h window). */
+  joinMaterialReady?: boolean;
 }
 
 export type Ctx = PhaseContext<ApplyData>;

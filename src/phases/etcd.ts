@@ -7,14 +7,14 @@ import { syncFiles } from "../exec/files.ts";
 import { KubehaError } from "../errors.ts";
 import { hostByName } from "../spec/model.ts";
 import { retry } from "../util/retry.ts";
+import { etcdctlCommand } from "../probe/status.ts";
 
 const members = (ctx: Ctx) => ctx.data.cluster.hosts.filter((h) => runsExternalEtcd(ctx.data.cluster, h));
 
 /** etcdctl with the healthcheck client certificate, against every member. */
 export function etcdctl(ctx: Ctx, args: string): string {
   const c = ctx.data.cluster;
-  const endpoints = c.etcd.members.map((n) => `https://${hostByName(c, n).internalAddress}:${c.etcd.clientPort}`).join(",");
-  return `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} --cacert=${PATHS.etcdCa} --cert=${PATHS.etcdPkiDir}/healthcheck-client.crt --key=${PATHS.etcdPkiDir}/healthcheck-client.key --dial-timeout=2s --command-timeout=5s ${args}`;
+  return etcdctlCommand(c, c.etcd.members.map((n) => hostByName(c, n)), args, 5);
 }
 
 /** External etcd: one systemd service per member with kubeha's PKI, started together, then checked. */
@@ -38,9 +38,6 @@ export const etcdPhase: Phase<ApplyData> = {
       await ctx.wet(h, changed.length ? "restart etcd" : "start etcd", () =>
         t.mustRun(cmds.join(" && "), { sudo: true, timeoutMs: 120_000, hint: `see \`journalctl -u etcd -n 50\` on ${h.name}; all members must start together` }),
       );
-  },
-  async run(ctx) {
-    void ctx;
   },
   children: [
     {

@@ -5,6 +5,7 @@ import { converge, transport, wetRun, type ApplyData } from "./data.ts";
 import { renderCni, cniParamsPath } from "../render/cni.ts";
 import { PATHS } from "../render/paths.ts";
 import { runsHaproxy } from "../render/haproxy.ts";
+import { parseServersState } from "../probe/status.ts";
 import { KubehaError } from "../errors.ts";
 import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
 
@@ -50,16 +51,6 @@ export const kubeconfigPhase: Phase<ApplyData> = {
   },
 };
 
-/** Parses HAProxy's `show servers state`: server address -> operational state (2 = UP). */
-export function serverStates(out: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of out.split("\n")) {
-    const f = line.trim().split(/\s+/);
-    if (f.length > 6 && /^\d+$/.test(f[0]!) && f[4]) m.set(f[4], Number(f[5]));
-  }
-  return m;
-}
-
 /** Waits (bounded) until every LB host sees every API server UP: a joined master is only useful once HAProxy sends it traffic. */
 const lbBackendsPhase: Phase<ApplyData> = {
   id: "verify/lb-backends",
@@ -75,8 +66,8 @@ const lbBackendsPhase: Phase<ApplyData> = {
     for (let i = 0; i < 60 && down.length; i++) {
       if (i) await new Promise((r) => setTimeout(r, 500));
       const r = await t.run(`echo 'show servers state' | socat stdio UNIX-CONNECT:${PATHS.haproxyStatsSocket}`, { sudo: true });
-      const states = serverStates(r.stdout);
-      down = want.filter((a) => states.get(a) !== 2);
+      const up = new Set(parseServersState(r.stdout.split("\n")).filter((b) => b.state === "UP").map((b) => b.address));
+      down = want.filter((a) => !up.has(a));
     }
     if (down.length) throw new KubehaError(`HAProxy on ${h.name} still marks ${down.join(", ")} down after 30 s`, `see \`echo 'show servers state' | socat stdio UNIX-CONNECT:${PATHS.haproxyStatsSocket}\` and /readyz on those hosts`);
   },

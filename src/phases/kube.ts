@@ -15,9 +15,6 @@ import { KubehaError } from "../errors.ts";
 import { endpointHostPort, firstControlPlane, type Host } from "../spec/model.ts";
 import { retry } from "../util/retry.ts";
 
-/** Run-local memory: did init or an upload-certs happen in this run (the certificate key's 2 h window). */
-const uploaded = new WeakMap<ApplyData, boolean>();
-
 async function placeFiles(ctx: Ctx, h: Host): Promise<void> {
   const c = ctx.data.cluster;
   const files = [
@@ -44,7 +41,7 @@ async function waitForEndpoint(ctx: Ctx, from: Host): Promise<void> {
 
 /** Makes sure the bootstrap token exists and the shared certificates are uploaded (fresh 2 h window). */
 async function prepareJoins(ctx: Ctx, controlPlanes: boolean): Promise<void> {
-  if (uploaded.get(ctx.data)) return;
+  if (ctx.data.joinMaterialReady) return;
   const c = ctx.data.cluster;
   const first = firstControlPlane(c);
   const { token, tokenTtlHours } = ctx.data.state.secrets.join;
@@ -52,7 +49,7 @@ async function prepareJoins(ctx: Ctx, controlPlanes: boolean): Promise<void> {
   await wetRun(ctx, first, `create bootstrap token ${tokenId(token)}.*** (ttl ${tokenTtlHours}h)`, `kubeadm token delete ${tokenId(token)} ${kc} >/dev/null 2>&1 || true; kubeadm token create ${token} --ttl ${tokenTtlHours}h ${kc} >/dev/null`);
   if (controlPlanes)
     await wetRun(ctx, first, "upload the shared certificates for control-plane joins (valid 2 h)", `kubeadm init phase upload-certs --upload-certs --config ${PATHS.kubeadmInit} >/dev/null`);
-  uploaded.set(ctx.data, true);
+  ctx.data.joinMaterialReady = true;
 }
 
 export const controlPlanePhase: Phase<ApplyData> = {
@@ -70,7 +67,7 @@ export const controlPlanePhase: Phase<ApplyData> = {
           timeoutMs: 10 * 60_000,
           hint: `see \`journalctl -u kubelet\` on ${h.name}; a failed init is cleaned with \`kubeadm reset -f\``,
         });
-        uploaded.set(ctx.data, true);
+        ctx.data.joinMaterialReady = true;
       },
     },
     {
@@ -117,7 +114,7 @@ export const workersPhase: Phase<ApplyData> = {
 export const revokeTokenPhase: Phase<ApplyData> = {
   id: "token-revoke",
   title: "Revoke the bootstrap token",
-  shouldRun: (ctx) => uploaded.get(ctx.data) === true,
+  shouldRun: (ctx) => ctx.data.joinMaterialReady === true,
   async run(ctx) {
     const first = firstControlPlane(ctx.data.cluster);
     const id = tokenId(ctx.data.state.secrets.join.token);

@@ -59,7 +59,8 @@ export function factsScript(c: Cluster, h: Host): string {
   ].join("\n");
 }
 
-function sections(out: string): Map<string, string[]> {
+/** Splits a probe script's output into its `@@name` sections (blank lines dropped). */
+export function sections(out: string): Map<string, string[]> {
   const m = new Map<string, string[]>();
   let cur: string[] | undefined;
   for (const line of out.split("\n")) {

@@ -3,6 +3,7 @@
  * the parser of its output, and `evaluate`, which turns what was observed into a report with a
  * verdict. Only `src/exec` talks to hosts; the CLI and `src/status.ts` glue them together.
  */
+import { sections } from "./facts.ts";
 import type { Cluster, EndpointMode, Host, Role } from "../spec/model.ts";
 import { hostByName } from "../spec/model.ts";
 import { PATHS } from "../render/paths.ts";
@@ -136,10 +137,11 @@ function probesEndpoint(c: Cluster, h: Host): boolean {
   return !(c.endpoint.mode === "external" && !c.endpoint.hairpin && h.roles.includes("control-plane"));
 }
 
-/** etcdctl against this host's own member, with the healthcheck client certificate. */
-export function etcdctlCommand(c: Cluster, h: Host, args: string): string {
+/** etcdctl against `members` with the healthcheck client certificate (external or stacked paths). */
+export function etcdctlCommand(c: Cluster, members: readonly Host[], args: string, commandTimeoutSeconds = 4): string {
   const dir = c.etcd.mode === "external" ? PATHS.etcdPkiDir : `${PATHS.kubernetesDir}/pki/etcd`;
-  return `ETCDCTL_API=3 etcdctl --endpoints=https://${h.internalAddress}:${c.etcd.clientPort} --cacert=${dir}/ca.crt --cert=${dir}/healthcheck-client.crt --key=${dir}/healthcheck-client.key --dial-timeout=2s --command-timeout=4s ${args}`;
+  const endpoints = members.map((m) => `https://${m.internalAddress}:${c.etcd.clientPort}`).join(",");
+  return `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} --cacert=${dir}/ca.crt --cert=${dir}/healthcheck-client.crt --key=${dir}/healthcheck-client.key --dial-timeout=2s --command-timeout=${commandTimeoutSeconds}s ${args}`;
 }
 
 const readyzUrl = (addr: string, port: number) => `https://${addr}:${port}/readyz`;
@@ -159,7 +161,7 @@ export function statusScript(c: Cluster, h: Host): string {
     );
   }
   if (runsEtcdMember(c, h)) {
-    const e = (args: string) => `${etcdctlCommand(c, h, args)} 2>"$e"`;
+    const e = (args: string) => `${etcdctlCommand(c, [h], args)} 2>"$e"`;
     lines.push(
       'e=$(mktemp); trap \'rm -f "$e"\' EXIT',
       'echo "@@etcdctl"; command -v etcdctl >/dev/null 2>&1 && echo yes || echo no',
@@ -175,17 +177,6 @@ export function statusScript(c: Cluster, h: Host): string {
 }
 
 // ------------------------------------------------------------------ parsing
-
-function sections(out: string): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  let cur: string[] | undefined;
-  for (const line of out.split("\n")) {
-    const h = /^@@(\w+)$/.exec(line);
-    if (h) m.set(h[1]!, (cur = []));
-    else if (cur && line.trim()) cur.push(line);
-  }
-  return m;
-}
 
 /** etcd ids are uint64: quote them before JSON.parse so they keep every digit. */
 function parseBigJson(text: string): unknown {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labDown, labExec, labStart, labStop, labUp, type LabInfo } from "../../src/lab/index.ts";
 import { kubeha, REPO } from "../helpers/cli.ts";
+import { parseServersState } from "../../src/probe/status.ts";
 
 const NAME = "kt-e2e";
 const SUBNET = "198.19.249.0/24";
@@ -43,8 +44,7 @@ async function assertHealthy(): Promise<void> {
   for (const m of ["master1", "master2", "master3"]) {
     // HAProxy's runtime API: every apiserver backend UP (srv_op_state 2) on every LB host.
     const stat = await sh(m, "echo 'show servers state' | socat stdio UNIX-CONNECT:/run/haproxy/admin.sock");
-    const servers = stat.stdout.split("\n").filter((l) => /^\d+ /.test(l) && l.includes(":") === false && l.split(" ").length > 6);
-    const up = servers.filter((l) => l.split(" ")[5] === "2").map((l) => l.split(" ")[4]);
+    const up = parseServersState(stat.stdout.split("\n")).filter((b) => b.state === "UP").map((b) => b.address);
     assert.deepEqual(up.sort(), lab.machines.filter((x) => x.name.startsWith("master")).map((x) => x.address).sort(), `${m}: haproxy backends up\n${stat.stdout}`);
     const r = await sh(m, `curl -s --cacert /etc/kubernetes/pki/ca.crt -o /dev/null -w '%{http_code}' https://${lab.vip}:8443/readyz`);
     assert.equal(r.stdout, "200", `${m}: /readyz through the VIP with certificate verification`);
