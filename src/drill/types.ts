@@ -1,0 +1,134 @@
+/**
+ * The data a failover drill produces. One shape for everything downstream: the figures are
+ * computed from it (src/drill/figures.ts), the HTML report draws it (src/drill/report-html.ts)
+ * and `--report x.html` writes it next to the HTML as `x.json`.
+ *
+ * Times are milliseconds since the scenario's own start (`ScenarioResult.startedAt`), measured
+ * on the machine that runs kubeha (one clock for every probe and event).
+ */
+
+/** The faults `kubeha drill` knows, in the order a full drill runs them. */
+export const SCENARIOS = [
+  "lb-haproxy-dies",
+  "lb-keepalived-crash",
+  "lb-machine-down",
+  "apiserver-down",
+  "etcd-member-down",
+  "etcd-quorum-loss",
+  "lb-partition",
+] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/**
+ * Which load-balancer configuration is on the LB hosts during a scenario: kubeha's own render, or
+ * one of the configurations the seed guides use (rendered onto the same hosts by `--compare seeds`).
+ */
+export const PROFILES = ["kubeha", "seed-002", "kubeadm-guide", "seed-004"] as const;
+export type ProfileName = (typeof PROFILES)[number];
+
+/** One HTTPS request through the VIP to /readyz. */
+export interface ApiSample {
+  /** When the request was sent. */
+  t: number;
+  /** How long until the answer or the failure (capped by the probe timeout). */
+  ms: number;
+  ok: boolean;
+  /** Short failure reason: "timeout", "ECONNREFUSED", "ECONNRESET", "HTTP 500", ... */
+  error?: string;
+}
+
+/** One etcd write of a numbered key (`<prefix>/<seq>`, value = seq), sent sequentially. */
+export interface EtcdWrite {
+  seq: number;
+  /** When the write was sent. */
+  t: number;
+  ms: number;
+  /** true when etcd acknowledged it (the write must then survive: it is read back afterwards). */
+  acked: boolean;
+  error?: string;
+}
+
+/** The set of machines holding the VIP changed (or was first read) at `t`. */
+export interface VipEvent {
+  t: number;
+  /** Host names holding the VIP after this event, sorted; [] = nobody. */
+  holders: string[];
+}
+
+/** A moment in the scenario worth drawing: the fault, the restore, healthy again, notes. */
+export interface Mark {
+  t: number;
+  kind: "fault" | "restore" | "healthy" | "note";
+  label: string;
+}
+
+/** The numbers a scenario is judged by. */
+export interface ScenarioFigures {
+  /** Longest run of consecutive failed API probes: first failure's send time to the next success's send time. */
+  blackoutMs: number;
+  failedProbes: number;
+  totalProbes: number;
+  /** From the fault to the VIP being held by exactly one machine other than the one holding it before; null = it never moved. */
+  vipMovedMs: number | null;
+  /** Longest time two or more machines held the VIP at once (0 = never). */
+  splitBrainMs: number;
+  /** From the fault until `status` reported healthy again after the restore; null = not healthy by the deadline. */
+  healthyAfterMs: number | null;
+  etcdAcked: number;
+  etcdFailed: number;
+  /** Acknowledged writes missing or wrong when read back after the scenario. Must be 0. */
+  etcdLost: number;
+}
+
+export interface ScenarioResult {
+  scenario: ScenarioName;
+  profile: ProfileName;
+  /** The machine(s) the fault was injected on. */
+  targets: string[];
+  /** What the fault was, in words, e.g. "SIGKILL haproxy on master1 (the VIP holder)". */
+  fault: string;
+  /** What is expected, e.g. "writes fail while quorum is lost; no acknowledged write is lost". */
+  expectation: string;
+  /** ISO time the scenario started (t = 0). */
+  startedAt: string;
+  durationMs: number;
+  samples: ApiSample[];
+  writes: EtcdWrite[];
+  vip: VipEvent[];
+  marks: Mark[];
+  figures: ScenarioFigures;
+  /** Targets from the issue checked against the figures ("blackout ≤ 1000 ms"), each passed or not. */
+  checks: { name: string; ok: boolean; detail: string }[];
+  /** Anything that went wrong in the drill itself (restore failed, probe could not start...). */
+  problems: string[];
+}
+
+/** Per scenario and figure: kubeha's value, a seed profile's value and seed / kubeha. */
+export interface ComparisonRow {
+  scenario: ScenarioName;
+  profile: Exclude<ProfileName, "kubeha">;
+  figure: "blackoutMs" | "failedProbes" | "vipMovedMs" | "splitBrainMs" | "healthyAfterMs";
+  kubeha: number | null;
+  seed: number | null;
+  /** seed / kubeha; null when either is null or kubeha is 0 and seed is 0. Infinity is written as null with `note`. */
+  ratio: number | null;
+  note?: string;
+}
+
+export interface DrillReport {
+  /** JSON shape version of this report. */
+  version: 1;
+  cluster: string;
+  endpoint: string;
+  startedAt: string;
+  finishedAt: string;
+  /** Where the probes ran from and how. */
+  probe: { from: string; rateHz: number; timeoutMs: number; etcdIntervalMs: number };
+  /**
+   * Set when the control plane's binaries are stand-ins (from the bundle's own description):
+   * the report must say so on every page, these are not Kubernetes results.
+   */
+  standIn: string | null;
+  scenarios: ScenarioResult[];
+  comparison: ComparisonRow[];
+}
