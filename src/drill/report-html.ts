@@ -605,8 +605,10 @@ function num(n: number): string {
   return r < 0 ? `-${s}` : s;
 }
 
+/** `null` as words; only "not healthy" is bad in itself (a VIP that never moved is right for apiserver-down). */
 function msOrNull(v: number | null, ifNull: string): string {
-  return v === null ? `<span class="bad">${ifNull}</span>` : num(v);
+  if (v !== null) return num(v);
+  return ifNull === "not healthy" ? `<span class="bad">${ifNull}</span>` : ifNull;
 }
 
 function figureValue(figure: ComparisonRow["figure"], v: number | null): string {

@@ -250,6 +250,25 @@ describe("drill report HTML", () => {
     for (const kind of ["fault", "note", "restore", "healthy"]) assert.ok(first.includes(`class="mark mark-${kind}"`), kind);
   });
 
+  test("draws data in any order, and scenarios with no data", () => {
+    const shuffled = structuredClone(report);
+    for (const s of shuffled.scenarios) {
+      s.samples.reverse();
+      s.writes.reverse();
+      s.vip.reverse();
+      s.marks.reverse();
+    }
+    assert.equal(renderReportHtml(shuffled), html);
+    const empty = renderReportHtml({
+      ...report,
+      scenarios: [{ ...report.scenarios[0]!, samples: [], writes: [], vip: [], marks: [], durationMs: 0 }],
+    });
+    assert.equal(empty.split('<svg class="timeline"').length, 2);
+    for (const text of ["no API probe samples", "no etcd writes", "no VIP readings"]) assert.ok(empty.includes(text), text);
+    assert.ok(!empty.includes("NaN") && !empty.includes("Infinity"));
+    assert.ok(!html.includes("NaN") && !html.includes("Infinity"));
+  });
+
   test("summary, comparison and checks", () => {
     const tbody = html.slice(html.indexOf('<table class="summary">'), html.indexOf("</table>", html.indexOf('<table class="summary">')));
     assert.equal((tbody.match(/<tr data-scenario=/g) ?? []).length, 3);
