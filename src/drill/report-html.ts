@@ -228,7 +228,7 @@ const FIGURE_ROWS: [keyof ScenarioFigures, string, string][] = [
   ["totalProbes", "Total probes", ""],
   ["vipMovedMs", "VIP moved", "fault → one other machine holds the VIP"],
   ["splitBrainMs", "Split brain", "longest time two or more machines held the VIP"],
-  ["healthyAfterMs", "Healthy again", "fault → status healthy after the restore"],
+  ["healthyAfterMs", "Healthy again", "until status is healthy again after the restore"],
   ["etcdAcked", "etcd writes acked", ""],
   ["etcdFailed", "etcd writes failed", ""],
   ["etcdLost", "etcd acked writes lost", "must be 0"],
