@@ -22,6 +22,8 @@ export interface RunningProbe<T> {
   stop(): Promise<T[]>;
   /** Resolves once the probe has ended, by its bounds or by `stop()`, and nothing is in flight. */
   done: Promise<T[]>;
+  /** The records finished so far, in send order (requests still in flight are left out). */
+  peek(): T[];
 }
 
 /** The error of an API probe slot that was not sent because too many requests were in flight. */
@@ -285,6 +287,8 @@ export function startApiProbe(o: ApiProbeOptions): RunningProbe<ApiSample> {
       return done;
     },
     done,
+    // A sparse slot is a request still in flight; filter() skips holes.
+    peek: () => samples.slice(0, slot).filter(() => true),
   };
 }
 
@@ -420,6 +424,7 @@ export function startEtcdWriter(o: EtcdWriterOptions): RunningProbe<EtcdWrite> {
       return done;
     },
     done,
+    peek: () => writes.slice(),
   };
 }
 

@@ -124,6 +124,9 @@ describe("API probe against a local HTTPS server", () => {
       const t1 = performance.now();
       const probe = startApiProbe({ url: srv.url, ca: pki.ca.cert, rateHz: 50, timeoutMs: 500, maxCount: 10_000, maxMs: 60_000, t0: t1 });
       await sleep(300);
+      const seen = probe.peek();
+      assert.ok(seen.length >= 10 && seen.every((x) => x !== undefined && x.ok), `peek: ${JSON.stringify(seen)}`);
+      assert.ok(seen.every((x, i) => i === 0 || x.t > seen[i - 1]!.t), "peek is in send order");
       const early = await probe.stop();
       const stoppedAt = performance.now() - t1;
       assert.ok(early.length >= 12 && early.length <= 18, `${early.length} samples in 300 ms at 50/s`);
@@ -237,6 +240,7 @@ describe("etcd writer and read-back against a real etcd with mutual TLS", () => 
       process.kill(etcd.pid, "SIGCONT");
       thawedAt = performance.now() - t0;
     }
+    assert.ok(writer.peek().length > 0 && writer.peek().every((w) => w.seq > 0));
     const writes = await writer.done;
     const ackedBefore = writes.filter((w) => w.acked && w.t < frozenAt);
     const inWindow = writes.filter((w) => w.t > frozenAt + 5 && w.t + timeoutMs < thawedAt - 5);
