@@ -7,7 +7,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FIXTURE_SECRETS, REPO, clustersUnderTest, run } from "../render/helpers.ts";
 import { haproxyCheck, keepalivedCheck } from "../helpers/lb-tools.ts";
@@ -279,4 +280,67 @@ test("profileSummary: one line per profile with the figures that set it apart", 
     for (const re of want[p]) assert.match(s, re);
   }
   assert.match(profileSummary("seed-002", 2), /priorities 100\/90,/);
+});
+
+/**
+ * Runs the real haproxy on `cfg` in a private network + mount + PID namespace whose loopback holds
+ * the backend addresses, each answered by a TLS server that returns 200 on every path
+ * (fixtures/haproxy-checks.py), and returns each server's first health-check status.
+ */
+function liveChecks(cfg: string, c: Cluster, h: Host): { servers: Record<string, { status: string; check: string }>; error: string | null } {
+  const dir = mkdtempSync(join(tmpdir(), "kubeha-profile-checks-"));
+  try {
+    for (const d of ["run", "lib"]) mkdirSync(join(dir, d), { mode: 0o755 });
+    writeFileSync(join(dir, "haproxy.cfg"), cfg);
+    const key = join(dir, "tls.key");
+    const crt = join(dir, "tls.crt");
+    const gen = run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=backend", "-days", "1", "-keyout", key, "-out", crt]);
+    assert.equal(gen.code, 0, "openssl req failed");
+    chmodSync(key, 0o600);
+    const backends = hostsWithRole(c, "control-plane").map((b) => `${b.internalAddress}:${c.kubernetes.apiServerPort}`);
+    const addrs = [...new Set([h.internalAddress, ...hostsWithRole(c, "control-plane").map((b) => b.internalAddress)])];
+    const script = [
+      "set -e",
+      "ip link set lo up",
+      ...addrs.map((a) => `ip addr add ${a}/32 dev lo`),
+      `mount --bind ${dir}/run /run/haproxy`,
+      `mount --bind ${dir}/lib /var/lib/haproxy`,
+      `exec python3 ${join(import.meta.dirname, "fixtures", "haproxy-checks.py")} ${dir}/haproxy.cfg ${crt} ${key} ${backends.join(" ")}`,
+    ].join("\n");
+    const res = run("unshare", ["--mount", "--net", "--pid", "--fork", "sh", "-c", script]);
+    assert.equal(res.code, 0, res.out);
+    return JSON.parse(res.out.trim().split("\n").pop()!);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const okChecks = (r: ReturnType<typeof liveChecks>) => Object.values(r.servers).map((s) => s.check.replace(/^\* /, ""));
+
+test("live haproxy: each seed profile's backend checks see healthy TLS backends as healthy; the guide's literal ssl-hello-chk line does not", () => {
+  const colocated = lbClusters.find((x) => x.name === "seed-002-colocated-16443")!.cluster;
+  const dedicated = lbClusters.find((x) => x.name === "seed-004-dedicated-lbs-8443")!.cluster;
+  const h2 = hostsWithRole(colocated, "lb")[0]!;
+  const h4 = hostsWithRole(dedicated, "lb")[0]!;
+  const n = (c: Cluster) => hostsWithRole(c, "control-plane").length;
+
+  const seed002 = liveChecks(get(renderLbProfile(colocated, h2, "seed-002", FIXTURE_SECRETS), PATHS.haproxyCfg), colocated, h2);
+  assert.equal(seed002.error, null, JSON.stringify(seed002));
+  assert.deepEqual(okChecks(seed002), Array(n(colocated)).fill("L4OK"), JSON.stringify(seed002));
+
+  const seed004 = liveChecks(get(renderLbProfile(dedicated, h4, "seed-004", FIXTURE_SECRETS), PATHS.haproxyCfg), dedicated, h4);
+  assert.equal(seed004.error, null, JSON.stringify(seed004));
+  assert.deepEqual(okChecks(seed004), Array(n(dedicated)).fill("L6OK"), JSON.stringify(seed004));
+
+  // The guide's 10 s interval only delays the first check; 300 ms here keeps the test short.
+  const guide = get(renderLbProfile(dedicated, h4, "kubeadm-guide", FIXTURE_SECRETS), PATHS.haproxyCfg).replace("inter 10s downinter 5s", "inter 300ms downinter 300ms");
+  assert.match(guide, /inter 300ms/);
+  const meant = liveChecks(guide, dedicated, h4);
+  assert.equal(meant.error, null, JSON.stringify(meant));
+  assert.deepEqual(okChecks(meant), Array(n(dedicated)).fill("L7OK"), JSON.stringify(meant));
+
+  const literal = liveChecks(guide.replace("    balance roundrobin\n", "    option ssl-hello-chk\n    balance roundrobin\n"), dedicated, h4);
+  assert.equal(literal.error, null, JSON.stringify(literal));
+  assert.equal(okChecks(literal).length, n(dedicated));
+  for (const s of okChecks(literal)) assert.doesNotMatch(s, /OK$/, `the guide's literal backend should fail its checks: ${JSON.stringify(literal)}`);
 });
