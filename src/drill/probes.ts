@@ -126,6 +126,7 @@ type CallResult = { status: number; body: string } | { error: string };
 function call(t: Target, method: "GET" | "POST", path: string, body: string | undefined, timeoutMs: number): Promise<CallResult> {
   return new Promise((resolve) => {
     let settled = false;
+    let timer: NodeJS.Timeout | undefined;
     const finish = (r: CallResult) => {
       if (settled) return;
       settled = true;
@@ -167,7 +168,7 @@ function call(t: Target, method: "GET" | "POST", path: string, body: string | un
       finish({ error: shortReason(e) });
       return;
     }
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       finish({ error: "timeout" });
       req.destroy();
     }, timeoutMs);

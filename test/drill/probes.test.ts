@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:https";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { deletePrefix, etcdKey, readBack, SKIPPED, startApiProbe, startEtcdWriter, type EtcdClientOptions } from "../../src/drill/probes.ts";
+import { deletePrefix, etcdKey, readBack, shortReason, SKIPPED, startApiProbe, startEtcdWriter, type EtcdClientOptions } from "../../src/drill/probes.ts";
 import { checkZeroLoss } from "../../src/drill/figures.ts";
 import type { ApiSample } from "../../src/drill/types.ts";
 import { KubehaError } from "../../src/errors.ts";
@@ -70,6 +70,21 @@ async function httpsServer(): Promise<TestServer> {
 /** Collapses consecutive equal outcomes: ok ok 500 500 refused -> [ok, 500, refused]. */
 const phases = (samples: ApiSample[]) =>
   samples.map((x) => (x.ok ? "ok" : x.error!)).filter((v, i, a) => i === 0 || a[i - 1] !== v);
+
+test("shortReason: socket codes as they are, TLS codes marked, anything else short", () => {
+  const err = (code: string | undefined, message = "m") => Object.assign(new Error(message), code ? { code } : {});
+  const cases: [unknown, string][] = [
+    [err("ECONNREFUSED"), "ECONNREFUSED"],
+    [err("EHOSTUNREACH"), "EHOSTUNREACH"],
+    [err("ECONNRESET", "socket hang up"), "ECONNRESET"],
+    [err("UNABLE_TO_VERIFY_LEAF_SIGNATURE"), "TLS: UNABLE_TO_VERIFY_LEAF_SIGNATURE"],
+    [err("ERR_TLS_CERT_ALTNAME_INVALID"), "TLS: ERR_TLS_CERT_ALTNAME_INVALID"],
+    [err("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED"), "TLS: ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED"],
+    [err("HPE_INVALID_CONSTANT"), "HPE_INVALID_CONSTANT"],
+    [err(undefined, "x".repeat(200)), `${"x".repeat(77)}...`],
+  ];
+  for (const [e, want] of cases) assert.equal(shortReason(e), want);
+});
 
 describe("API probe against a local HTTPS server", () => {
   test("200, then HTTP 500 for a window, then connection refused; fixed rate; stops at maxMs", async () => {
