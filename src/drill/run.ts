@@ -263,7 +263,7 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
       (r) => {
         splitDetectedByStatus = r.problems.some((p) => p.startsWith("split brain"));
         mark("note", r.healthy ? "status during the fault: healthy" : `status during the fault: degraded (${r.problems.length} problems)`);
-        if (r.healthy) problems.push("`kubeha status` reported healthy while the fault was injected");
+        if (r.healthy && plan.statusDegraded) problems.push("`kubeha status` reported healthy while the fault was injected");
       },
       (err: unknown) => void problems.push(`status during the fault failed: ${(err as Error).message}`),
     ));

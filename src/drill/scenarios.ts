@@ -51,6 +51,8 @@ export interface ScenarioPlan {
   targetsFor(profile: ProfileName): Target[];
   /** Needs machine power control (`--lab` or power commands). */
   needsPower: boolean;
+  /** `kubeha status` must say degraded while the fault is held (false for faults that heal themselves). */
+  statusDegraded: boolean;
 }
 
 /** Who holds what right now, read from `kubeha status` before the scenario. */
@@ -142,6 +144,7 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
         hold: { until: "recovered", minMs: 3000, settleMs: 2000 },
         targetsFor: judged([blackoutAtMost(1000), vipMoved]),
         needsPower: false,
+        statusDegraded: true,
       };
     }
     case "lb-keepalived-crash": {
@@ -166,6 +169,8 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
           },
         ]),
         needsPower: false,
+        // systemd restarts keepalived within a second: by the time status looks, it may be healthy.
+        statusDegraded: false,
       };
     }
     case "lb-machine-down": {
@@ -181,6 +186,7 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
         hold: { until: "recovered", minMs: 3000, settleMs: 2000 },
         targetsFor: judged([blackoutAtMost(2000), vipMoved]),
         needsPower: true,
+        statusDegraded: true,
       };
     }
     case "apiserver-down": {
@@ -200,6 +206,7 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
           { name: "0 failed probes", check: (f) => ({ ok: f.failedProbes === 0, detail: `${f.failedProbes}/${f.totalProbes} failed` }) },
         ]),
         needsPower: false,
+        statusDegraded: true,
       };
     }
     case "etcd-member-down": {
@@ -216,6 +223,7 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
         hold: { until: "fixed", minMs: 5000, settleMs: 0 },
         targetsFor: judged([]),
         needsPower: false,
+        statusDegraded: true,
       };
     }
     case "etcd-quorum-loss": {
@@ -239,6 +247,7 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
           },
         ],
         needsPower: false,
+        statusDegraded: true,
       };
     }
     case "lb-partition": {
@@ -265,6 +274,7 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
           },
         ],
         needsPower: false,
+        statusDegraded: true,
       };
     }
   }
