@@ -23,23 +23,6 @@ function extraArgs(c: Cluster, args: Array<[string, string]>): unknown {
   return isV1beta4(c) ? args.map(([name, value]) => ({ name, value })) : Object.fromEntries(args);
 }
 
-/**
- * How long a stopping kube-apiserver keeps serving while its /readyz already fails: long enough for
- * every HAProxy to mark it DOWN (check interval x (fall + 1)), so no request reaches a closed port
- * and `apiserver-down` drills lose none (`--shutdown-delay-duration`). Only behind kubeha's HAProxy,
- * whose checks kubeha knows; undefined otherwise.
- */
-export function apiServerShutdownDelayMs(c: Cluster): number | undefined {
-  if (c.endpoint.mode !== "haproxy-keepalived" && c.endpoint.mode !== "haproxy") return undefined;
-  return c.endpoint.haproxy.checkIntervalMs * (c.endpoint.haproxy.fall + 1);
-}
-
-function apiServerArgs(c: Cluster): Doc {
-  const ms = apiServerShutdownDelayMs(c);
-  if (ms === undefined) return {};
-  return { extraArgs: extraArgs(c, [["shutdown-delay-duration", ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`]]) };
-}
-
 /** Parses `key[=value]:Effect` into a kubeadm taint. */
 export function parseTaint(t: string): { key: string; value?: string; effect: string } {
   const colon = t.lastIndexOf(":");
@@ -95,7 +78,7 @@ function clusterConfiguration(c: Cluster): Doc {
       serviceSubnet: c.kubernetes.serviceSubnet,
       dnsDomain: c.kubernetes.dnsDomain,
     },
-    apiServer: { certSANs: apiServerCertSANs(c), ...apiServerArgs(c) },
+    apiServer: { certSANs: apiServerCertSANs(c) },
     etcd,
     ...(isV1beta4(c)
       ? { encryptionAlgorithm: ecdsa ? "ECDSA-P256" : "RSA-2048" }
