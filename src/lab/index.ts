@@ -116,6 +116,21 @@ async function nspawnProcesses(bridge: string): Promise<number[]> {
   return pids;
 }
 
+/**
+ * Host-side veths of a previous run of lab `name` that the kernel has not freed yet. After `lab
+ * down` the kernel frees a machine's network namespace (and its veth) asynchronously, sometimes
+ * minutes later on a busy host; nspawn then fails with "File exists". nspawn names them
+ * `vb-<machine>` or, when too long, `vb-<first 8 characters>` + a hash.
+ */
+async function staleVeths(name: string): Promise<string[]> {
+  const prefix = `vb-${`${name}-`.slice(0, 8)}`;
+  const r = await run("ip", ["-o", "link", "show"], { check: false });
+  return r.stdout
+    .split("\n")
+    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? "")
+    .filter((n) => n.startsWith(prefix));
+}
+
 // ---------------------------------------------------------------- up
 
 /**
@@ -132,6 +147,18 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
       `lab "${plan.name}" is already up (or was not torn down): ${left.slice(0, 3).join("; ")}`,
       `run \`kubeha lab down --name ${plan.name}\` first`,
     );
+  }
+  for (let i = 0; ; i++) {
+    const veths = await staleVeths(plan.name);
+    if (!veths.length) break;
+    if (i === 0) progress(`waiting for the kernel to free ${veths.length} network interface(s) of an earlier run (${veths.join(", ")})`);
+    if (i >= 180) {
+      throw new KubehaError(
+        `network interfaces of an earlier lab "${plan.name}" are still there after 3 minutes: ${veths.join(", ")}`,
+        `delete them (\`ip link del ${veths[0]}\`) or bring the lab up under another name`,
+      );
+    }
+    await sleep(1000);
   }
   const users = await subnetUsers(plan.subnet);
   if (users.length) {
