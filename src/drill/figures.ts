@@ -149,9 +149,10 @@ export interface FiguresInput {
 
 /**
  * The figures of one scenario (see ScenarioFigures). The fault time is the first "fault" mark;
- * without one, vipMovedMs and healthyAfterMs are null. healthyAfterMs runs from the fault to the
- * first "healthy" mark at or after the first "restore" mark that follows the fault (or at or after
- * the fault when there is no restore mark). etcdLost counts acknowledged writes lost by
+ * without one, vipMovedMs and healthyAfterMs are null. healthyAfterMs runs from the first "restore"
+ * mark that follows the fault (or from the fault when there is no restore mark) to the first
+ * "healthy" mark at or after it: how long the cluster took to recover once the fault was undone
+ * (the hold time is the drill's choice, not the cluster's). etcdLost counts acknowledged writes lost by
  * `checkZeroLoss`.
  */
 export function computeFigures(input: FiguresInput): ScenarioFigures {
@@ -165,7 +166,7 @@ export function computeFigures(input: FiguresInput): ScenarioFigures {
     const restore = marks.find((m) => m.kind === "restore" && m.t >= fault.t);
     const from = restore ? restore.t : fault.t;
     const healthy = marks.find((m) => m.kind === "healthy" && m.t >= from);
-    if (healthy) healthyAfterMs = healthy.t - fault.t;
+    if (healthy) healthyAfterMs = healthy.t - from;
   }
   const loss = checkZeroLoss(input.writes, input.read);
   return {

@@ -99,7 +99,7 @@ test("computeFigures: one scenario end to end", () => {
     totalProbes: 6,
     vipMovedMs: 140,
     splitBrainMs: 50,
-    healthyAfterMs: 1970,
+    healthyAfterMs: 1000,
     etcdAcked: 3,
     etcdFailed: 1,
     etcdLost: 1,
