@@ -1,0 +1,154 @@
+/** The drill's pure parts: scenario plans, partition commands, the seed comparison and the text summary. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { parseCluster } from "../../src/spec/read.ts";
+import type { Cluster } from "../../src/spec/model.ts";
+import { healCommand, parseScenarios, partitionCommand, planScenario, PARTITION_PREF } from "../../src/drill/scenarios.ts";
+import { comparisonRows } from "../../src/drill/compare.ts";
+import { renderDrillSummary } from "../../src/drill/summary.ts";
+import { fillTemplate } from "../../src/drill/machines.ts";
+import { parseAddrLine, watchCommand } from "../../src/drill/watch.ts";
+import { SCENARIOS, type DrillReport, type ScenarioFigures, type ScenarioResult } from "../../src/drill/types.ts";
+import { UsageError } from "../../src/errors.ts";
+import { kubeha, REPO } from "../helpers/cli.ts";
+
+function example(name: string): Cluster {
+  const r = parseCluster(readFileSync(join(REPO, "examples", name), "utf8"), { home: "/h" });
+  assert.ok(r.cluster, JSON.stringify(r.problems));
+  return r.cluster;
+}
+const colocated = example("seed-002-colocated-16443.yaml"); // 3 masters with LB, stacked etcd
+const external = example("seed-001-external-etcd-2lbs.yaml"); // 2 LB hosts, external etcd on masters
+
+test("every scenario plans on a healthy colocated cluster: faults target the right machines, restores undo them", () => {
+  const snap = { vipHolders: ["server8-node1"], etcdLeader: "server9-node2" };
+  for (const name of SCENARIOS) {
+    const p = planScenario(colocated, name, snap);
+    assert.equal(p.scenario, name);
+    assert.ok(p.inject.length > 0 && p.restore.length > 0, name);
+    assert.ok(p.fault && p.expectation, name);
+    assert.ok(p.targetsFor("kubeha").some((t) => /no acknowledged etcd write lost/.test(t.name)), `${name}: zero loss judged`);
+    assert.ok(p.targetsFor("seed-002").every((t) => !/blackout/i.test(t.name)), `${name}: seeds are measured, not judged on timing`);
+  }
+  assert.deepEqual(planScenario(colocated, "lb-haproxy-dies", snap).targets, ["server8-node1"]);
+  assert.deepEqual(planScenario(colocated, "lb-machine-down", snap).inject, [{ kind: "power-off", host: "server8-node1" }]);
+  assert.equal(planScenario(colocated, "lb-machine-down", snap).needsPower, true);
+  // apiserver-down never picks the VIP holder.
+  assert.deepEqual(planScenario(colocated, "apiserver-down", snap).targets, ["server7-master"]);
+  // etcd: the leader first; stacked members are static pods (manifest parked), quorum loss = 2 of 3.
+  const em = planScenario(colocated, "etcd-member-down", snap);
+  assert.deepEqual(em.targets, ["server9-node2"]);
+  assert.match((em.inject[0] as { command: string }).command, /mv \/etc\/kubernetes\/manifests\/etcd\.yaml /);
+  assert.equal(planScenario(colocated, "etcd-quorum-loss", snap).targets.length, 2);
+  assert.equal(planScenario(colocated, "etcd-quorum-loss", snap).targets[0], "server9-node2");
+  assert.equal(planScenario(colocated, "lb-keepalived-crash", snap).statusDegraded, false);
+  assert.equal(planScenario(colocated, "lb-haproxy-dies", snap).statusDegraded, true);
+});
+
+test("external etcd members are stopped as systemd units; the LB scenarios act on the LB hosts", () => {
+  const snap = { vipHolders: ["lb02"], etcdLeader: "master02" };
+  const em = planScenario(external, "etcd-member-down", snap);
+  assert.deepEqual(em.inject, [{ kind: "run", host: "master02", what: "stop etcd.service", command: "systemctl stop etcd.service" }]);
+  assert.deepEqual(planScenario(external, "lb-partition", snap).targets, ["lb01", "lb02"]);
+  assert.deepEqual(planScenario(external, "apiserver-down", snap).targets, ["master01"]);
+});
+
+test("plans refuse what cannot be measured: no single VIP holder, no VIP, too few members", () => {
+  assert.throws(() => planScenario(colocated, "lb-haproxy-dies", { vipHolders: [] }), (e: unknown) => e instanceof UsageError && /exactly one VIP holder/.test(e.message));
+  assert.throws(() => planScenario(colocated, "lb-haproxy-dies", { vipHolders: ["server7-master", "server8-node1"] }), /found server7-master, server8-node1/);
+  const proxy = example("seed-000-single-proxy.yaml");
+  assert.throws(() => planScenario(proxy, "lb-partition", { vipHolders: [] }), /endpoint mode haproxy/);
+});
+
+test("partition: blackhole both directions to every peer address and strict rp_filter; heal removes exactly those rules", () => {
+  const [a, b, c] = colocated.hosts;
+  const cmd = partitionCommand(a!, [a!, b!, c!]);
+  for (const peer of [b!, c!]) {
+    assert.ok(cmd.includes(`ip rule add pref ${PARTITION_PREF} to ${peer.internalAddress}/32 blackhole`));
+    assert.ok(cmd.includes(`ip rule add pref ${PARTITION_PREF} from ${peer.internalAddress}/32 blackhole`));
+  }
+  assert.ok(!cmd.includes(`${a!.internalAddress}/32`), "never cuts a host from itself");
+  assert.match(cmd, /echo 2 > \/proc\/sys\/net\/ipv4\/conf\/ens37\/rp_filter/);
+  const heal = healCommand(a!);
+  assert.match(heal, new RegExp(`ip rule del pref ${PARTITION_PREF}`));
+  assert.match(heal, /seq 1 200/, "bounded loop");
+  for (const script of [cmd, heal]) execFileSync("sh", ["-n", "-c", script]);
+});
+
+test("--scenario: comma lists and repeats, duplicates dropped, unknown names are usage errors naming the known ones", () => {
+  assert.deepEqual(parseScenarios([], SCENARIOS), [...SCENARIOS]);
+  assert.deepEqual(parseScenarios(["apiserver-down,lb-haproxy-dies", "apiserver-down"], SCENARIOS), ["apiserver-down", "lb-haproxy-dies"]);
+  assert.throws(() => parseScenarios(["lb-haproxy-die"], SCENARIOS), (e: unknown) => e instanceof UsageError && /lb-haproxy-dies/.test(e.hint ?? ""));
+});
+
+test("VIP watcher lines: adds and deletes of the VIP only; the command is quoted", () => {
+  const vip = "198.18.2.199";
+  assert.equal(parseAddrLine(`2: ens37    inet ${vip}/24 scope global secondary ens37\\       valid_lft forever`, vip), "add");
+  assert.equal(parseAddrLine(`Deleted 2: ens37    inet ${vip}/24 scope global secondary ens37`, vip), "del");
+  assert.equal(parseAddrLine(`2: ens37    inet ${vip}9/24 scope global ens37`, vip), undefined, "a longer address is not the VIP");
+  assert.equal(parseAddrLine(`2: ens37    inet 198.18.2.207/24 scope global ens37`, vip), undefined);
+  assert.match(watchCommand(colocated.hosts[0]!), /^ip -o -4 addr show dev ens37; echo @@ready; exec ip -o -4 monitor address dev ens37$/);
+  assert.equal(fillTemplate("virsh destroy {host} # {address}", { ...colocated.hosts[0]!, name: "a b" }), "virsh destroy 'a b' # 198.18.2.207");
+});
+
+const figs = (over: Partial<ScenarioFigures>): ScenarioFigures => ({
+  blackoutMs: 0, failedProbes: 0, totalProbes: 100, vipMovedMs: null, splitBrainMs: 0, healthyAfterMs: 1000, etcdAcked: 10, etcdFailed: 0, etcdLost: 0, ...over,
+});
+const result = (profile: ScenarioResult["profile"], f: ScenarioFigures, over: Partial<ScenarioResult> = {}): ScenarioResult => ({
+  scenario: "lb-haproxy-dies", profile, targets: ["m1"], fault: "f", expectation: "e", startedAt: "2026-01-01T00:00:00Z", durationMs: 1, samples: [], writes: [], vip: [], marks: [], figures: f, checks: [], problems: [], ...over,
+});
+
+test("comparison: ratio = seed / kubeha, with notes for zero and missing values; scenarios that did not run are left out", () => {
+  const rows = comparisonRows([
+    result("kubeha", figs({ blackoutMs: 300, vipMovedMs: 400, failedProbes: 0 })),
+    result("seed-002", figs({ blackoutMs: 8700, vipMovedMs: null, failedProbes: 12 })),
+    result("seed-004", figs({ totalProbes: 0 })),
+  ]);
+  const get = (f: string) => rows.find((r) => r.figure === f)!;
+  assert.equal(rows.length, 5, "one profile x five figures");
+  assert.equal(get("blackoutMs").ratio, 29);
+  assert.equal(get("vipMovedMs").ratio, null);
+  assert.equal(get("vipMovedMs").note, "seed: none");
+  assert.equal(get("failedProbes").note, "kubeha 0, seed 12");
+  assert.equal(get("splitBrainMs").note, "both 0");
+});
+
+test("summary: a row per scenario, failed checks and problems listed, the stand-in note first", () => {
+  const report: DrillReport = {
+    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 },
+    standIn: "STAND-INS for testing",
+    scenarios: [
+      result("kubeha", figs({ blackoutMs: 1200 }), { checks: [{ name: "API blackout ≤ 1000 ms", ok: false, detail: "1200 ms" }] }),
+      result("kubeha", figs({}), { scenario: "apiserver-down", problems: ["restore failed"] }),
+    ],
+    comparison: [],
+  };
+  const s = renderDrillSummary(report);
+  assert.match(s.split("\n")[0]!, /^STAND-IN control plane: STAND-INS for testing/);
+  assert.match(s, /lb-haproxy-dies\s+kubeha\s+1200\s+0\/100 .*FAIL/);
+  assert.match(s, /Not met:\n  lb-haproxy-dies \[kubeha\]: API blackout ≤ 1000 ms: 1200 ms\n  apiserver-down \[kubeha\]: restore failed/);
+});
+
+test("kubeha drill: --help with examples; bad usage exits 2 with a hint before touching anything", () => {
+  const help = kubeha(["drill", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: kubeha drill FILE/);
+  assert.match(help.stdout, /Examples:\n  kubeha drill /);
+  for (const name of SCENARIOS) assert.ok(help.stdout.includes(name), name);
+  const file = join(REPO, "examples", "seed-002-colocated-16443.yaml");
+  for (const [args, msg] of [
+    [[], /exactly one cluster file/],
+    [[file, "--scenario", "nope"], /unknown scenario "nope"/],
+    [[file, "--report", "out.txt"], /--report must name an .html file/],
+    [[file, "--power-off", "x {host}"], /--power-off and --power-on go together/],
+    [[file, "--compare", "friends"], /--compare only knows "seeds"/],
+    [[file, "--rate", "0"], /--rate must be a number from 1 to 200/],
+  ] as const) {
+    const r = kubeha(["drill", ...args]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+  }
+});
