@@ -239,7 +239,16 @@ export class SshTransport extends ShellTransport {
       return await new Promise((resolve, reject) => {
         this.client.exec(cmd, (err, stream) => {
           if (err) {
-            reject(stepError(`cannot start a command on ${this.host}: ${err.message}`, { host: this.host }, "the SSH connection failed; check the host and re-run"));
+            // A connection that dies under the request may fail it just before it closes: give
+            // the close a moment, so a vanished host is reported as such.
+            const decide = () => {
+              clearTimeout(wait);
+              this.client.removeListener("close", decide);
+              if (this.#closed) resolve({ code: 255, stdout: "", stderr: "", connectionLost: this.#lost ?? err.message });
+              else reject(stepError(`cannot start a command on ${this.host}: ${err.message}`, { host: this.host }, "the SSH connection failed; check the host and re-run"));
+            };
+            const wait = setTimeout(decide, this.#closed ? 0 : 500);
+            this.client.once("close", decide);
             return;
           }
           const out: Buffer[] = [];

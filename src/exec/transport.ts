@@ -148,7 +148,7 @@ export abstract class ShellTransport implements Transport {
     const { timedOut, connectionLost, ...r } = await this.spawnRaw(this.wrap(cmd, opts.sudo), opts.stdin, timeoutMs);
     if (connectionLost !== undefined) {
       throw stepError(
-        `lost the connection to ${this.host} while a command ran (${connectionLost})`,
+        `lost the connection to ${this.host} during a command (${connectionLost})`,
         { host: this.host, command: cmd, stderrTail: redactedTail(r.stderr, opts.secrets) },
         `${this.host} stopped answering (powered off, rebooted or cut off?): bring it back and re-run; the command may or may not have finished there, and the next run starts from what the host shows`,
         opts.secrets,

@@ -150,7 +150,7 @@ test("a host that vanishes mid-command: the command fails within the keepalive b
         const t0 = Date.now();
         await assert.rejects(running, (err: unknown) => {
           assert.ok(err instanceof StepError, String(err));
-          assert.match(err.message, /^lost the connection to gone while a command ran \(Keepalive timeout\)/);
+          assert.match(err.message, /^lost the connection to gone during a command \(Keepalive timeout\)/);
           assert.equal(err.detail.host, "gone");
           assert.match(err.detail.command ?? "", /sleep 30/);
           assert.match(err.hint ?? "", /powered off/);
