@@ -150,6 +150,21 @@ test("an etcd member removed and wiped comes back through member add, exactly on
   const again = kubeha(["plan", lab.clusterFile, "--output", "plain"], { cwd });
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /no changes: the cluster is converged/);
+
+  // A run that died right after `member add`: the member is there, unstarted. apply starts it
+  // (etcd checks the list it is given against the cluster) and adds nothing.
+  await sh("master3", "systemctl stop etcd");
+  const id2 = (await etcdMembers()).find((m) => m.name === "master3")!.id;
+  assert.equal((await sh("master1", etcdctl(`member remove ${hexId(id2)}`))).code, 0);
+  await sh("master3", "rm -rf /var/lib/etcd/member");
+  const added = await sh("master1", etcdctl(`member add master3 --peer-urls=https://${m3.address}:2380`));
+  assert.equal(added.code, 0, added.stderr);
+  assert.deepEqual((await etcdMembers()).map((m) => m.name).sort(), ["", "master1", "master2"], "master3 added, not started");
+  const resumed = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 5 * 60_000 });
+  assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
+  assert.doesNotMatch(resumed.stdout, /member add/);
+  assert.match(resumed.stderr, /master3 is already a member \(not started yet\)/);
+  assertThreeMembers(await etcdMembers());
 });
 
 test("a worker powered off in the middle of a phase: a clear per-host error, the others end cleanly, a re-run converges", async () => {
