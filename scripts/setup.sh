@@ -11,7 +11,7 @@ packages=(
   haproxy keepalived etcd-server etcd-client   # the real components, for config checks and PKI tests
   openssh-server openssh-client sudo           # SSH transport tests
   debootstrap systemd-container apt-cacher-ng  # the lab's machines and their package proxy
-  shellcheck openssl iproute2 curl ca-certificates procps psmisc
+  shellcheck openssl iproute2 curl ca-certificates procps psmisc chromium
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

@@ -8,5 +8,6 @@ lazy(async () => (await import("./schema.ts")).command);
 lazy(async () => (await import("./plan.ts")).command);
 lazy(async () => (await import("./apply.ts")).command);
 lazy(async () => (await import("./status.ts")).command);
+lazy(async () => (await import("./drill.ts")).command);
 lazy(async () => (await import("./certs.ts")).command);
 lazy(async () => (await import("./lab.ts")).command);

@@ -72,7 +72,7 @@ export interface ScenarioFigures {
   vipMovedMs: number | null;
   /** Longest time two or more machines held the VIP at once (0 = never). */
   splitBrainMs: number;
-  /** From the fault until `status` reported healthy again after the restore; null = not healthy by the deadline. */
+  /** From the restore until `status` reported healthy again; null = not healthy by the deadline. */
   healthyAfterMs: number | null;
   etcdAcked: number;
   etcdFailed: number;

@@ -18,7 +18,7 @@ import {
   loadKnownHosts,
   verifyHostKey,
 } from "./known-hosts.ts";
-import { ShellTransport, type RunResult } from "./transport.ts";
+import { ShellTransport, type RunResult, type StreamOptions } from "./transport.ts";
 
 export interface SshOptions {
   /** Pin keys of hosts missing from known_hosts (the `--trust-new-host-keys` flag). */
@@ -231,7 +231,7 @@ export class SshTransport extends ShellTransport {
     return new SshTransport(host.name, host.ssh.user, client, opts);
   }
 
-  protected async spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number): Promise<RunResult & { timedOut?: boolean; connectionLost?: string }> {
+  protected async spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number, streamOpts: StreamOptions = {}): Promise<RunResult & { timedOut?: boolean; connectionLost?: string }> {
     if (this.#closed)
       throw stepError(`the SSH connection to ${this.host} is closed${this.#lost ? ` (${this.#lost})` : ""}`, { host: this.host }, "the host went away during the run (powered off, rebooted?); bring it back and re-run kubeha apply");
     await this.#channels.take();
@@ -258,6 +258,7 @@ export class SshTransport extends ShellTransport {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
+            streamOpts.signal?.removeEventListener("abort", abort);
             // ssh2 closes every channel when the connection dies (keepalive timeout, reset): no
             // exit status came, so the command's fate is unknown, which is not an exit code.
             const lost = !timedOut && typeof code !== "number" && !signal && this.#closed ? this.#lost ?? "connection closed" : undefined;
@@ -276,7 +277,18 @@ export class SshTransport extends ShellTransport {
             stream.close();
             settle(true, null);
           }, timeoutMs);
-          stream.on("data", (b: Buffer) => out.push(b));
+          // Aborted by the caller: same as a timeout on OpenSSH's side, but an answer, not an error.
+          const abort = () => {
+            stream.signal("TERM");
+            stream.close();
+            settle(false, 143);
+          };
+          if (streamOpts.signal?.aborted) queueMicrotask(abort);
+          else streamOpts.signal?.addEventListener("abort", abort, { once: true });
+          stream.on("data", (b: Buffer) => {
+            out.push(b);
+            streamOpts.onStdout?.(b.toString("utf8"));
+          });
           stream.stderr.on("data", (b: Buffer) => errb.push(b));
           stream.on("close", (code: number | null, signal?: string) => settle(false, code, signal));
           stream.end(stdin ?? "");

@@ -16,7 +16,14 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Values to mask in the command and output when they appear in an error. */
   secrets?: readonly string[];
+  /** Called with each stdout chunk as it arrives (long-running watchers); stdout is still collected. */
+  onStdout?: (chunk: string) => void;
+  /** Ends the command early; `run` then resolves with what it printed so far and exit code 143. */
+  signal?: AbortSignal;
 }
+
+/** The streaming/abort part of RunOptions, handed to the raw spawners. */
+export type StreamOptions = Pick<RunOptions, "onStdout" | "signal">;
 
 export interface RunResult {
   code: number;
@@ -133,7 +140,7 @@ export abstract class ShellTransport implements Transport {
   }
 
   /** `connectionLost`: the link died while the command ran (why, in words); its outcome is unknown. */
-  protected abstract spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number): Promise<RunResult & { timedOut?: boolean; connectionLost?: string }>;
+  protected abstract spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number, stream?: StreamOptions): Promise<RunResult & { timedOut?: boolean; connectionLost?: string }>;
 
   abstract close(): Promise<void>;
 
@@ -145,7 +152,7 @@ export abstract class ShellTransport implements Transport {
   async run(cmd: string, opts: RunOptions = {}): Promise<RunResult> {
     this.#roundTrips++;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const { timedOut, connectionLost, ...r } = await this.spawnRaw(this.wrap(cmd, opts.sudo), opts.stdin, timeoutMs);
+    const { timedOut, connectionLost, ...r } = await this.spawnRaw(this.wrap(cmd, opts.sudo), opts.stdin, timeoutMs, { onStdout: opts.onStdout, signal: opts.signal });
     if (connectionLost !== undefined) {
       throw stepError(
         `lost the connection to ${this.host} during a command (${connectionLost})`,
@@ -228,9 +235,12 @@ export class LocalTransport extends ShellTransport {
     super(host, user);
   }
 
-  protected spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number): Promise<RunResult & { timedOut?: boolean }> {
+  protected spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number, stream: StreamOptions = {}): Promise<RunResult & { timedOut?: boolean }> {
     return new Promise((resolve, reject) => {
       const child = spawn("sh", ["-c", cmd], { stdio: ["pipe", "pipe", "pipe"] });
+      const abort = () => child.kill("SIGTERM");
+      if (stream.signal?.aborted) abort();
+      stream.signal?.addEventListener("abort", abort, { once: true });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let timedOut = false;
@@ -238,7 +248,10 @@ export class LocalTransport extends ShellTransport {
         timedOut = true;
         child.kill("SIGKILL");
       }, timeoutMs);
-      child.stdout.on("data", (b: Buffer) => out.push(b));
+      child.stdout.on("data", (b: Buffer) => {
+        out.push(b);
+        stream.onStdout?.(b.toString("utf8"));
+      });
       child.stderr.on("data", (b: Buffer) => err.push(b));
       // A command that exits without reading its stdin closes the pipe: not an error.
       child.stdin.on("error", () => {});
@@ -248,6 +261,7 @@ export class LocalTransport extends ShellTransport {
       });
       child.on("close", (code, signal) => {
         clearTimeout(timer);
+        stream.signal?.removeEventListener("abort", abort);
         resolve({
           code: code ?? (signal ? 128 + 9 : 1),
           stdout: Buffer.concat(out).toString("utf8"),

@@ -33,6 +33,18 @@ test("LocalTransport: run, mustRun, stdin, timeouts and round trips", async () =
   assert.equal(new LocalTransport("x", "alice").wrap("echo 'hi'", true), `sudo -n -- sh -c 'echo '\\''hi'\\'''`);
 });
 
+test("LocalTransport streaming: onStdout sees output before exit; abort ends the command", async () => {
+  const t = new LocalTransport("op", "root");
+  const ac = new AbortController();
+  const seen: string[] = [];
+  const t0 = Date.now();
+  const r = await t.run("echo up; exec sleep 30", { signal: ac.signal, onStdout: (c) => (seen.push(c), ac.abort()) });
+  assert.deepEqual(seen, ["up\n"]);
+  assert.equal(r.stdout, "up\n");
+  assert.notEqual(r.code, 0);
+  assert.ok(Date.now() - t0 < 5000);
+});
+
 test("shq and uploadScript survive quotes, spaces and binary content", async () => {
   const t = new LocalTransport("op", "root");
   const odd = `it's "odd" $HOME \`x\``;

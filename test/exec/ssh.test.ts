@@ -105,6 +105,27 @@ test("a command that runs too long is killed and reported", async () => {
   });
 });
 
+test("streaming: stdout chunks arrive while the command runs; an abort ends it with 143 and keeps the output", async () => {
+  await withTransport(hostOf(target), async (t) => {
+    const chunks: string[] = [];
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const r = await t.run("echo first; sleep 30", {
+      timeoutMs: 10_000,
+      signal: ac.signal,
+      onStdout: (c) => {
+        chunks.push(c);
+        ac.abort();
+      },
+    });
+    assert.equal(r.code, 143);
+    assert.equal(r.stdout, "first\n");
+    assert.deepEqual(chunks, ["first\n"]);
+    assert.ok(Date.now() - t0 < 5000, "the abort did not wait for the command");
+    assert.equal((await t.run("echo ok")).stdout, "ok\n");
+  });
+});
+
 /**
  * A TCP relay to `port` that can go silent like a machine whose plug was pulled: sockets stay
  * open, nothing passes any more, and no reset is ever sent.

@@ -1,0 +1,374 @@
+/**
+ * `kubeha drill`: for each LB profile and scenario, start the probes, inject the fault, hold it,
+ * undo it, wait until `status` says healthy, read back every etcd write, compute the figures.
+ * The planning is in scenarios.ts, the math in figures.ts, the sockets in probes.ts and watch.ts;
+ * this file is the sequence and the bookkeeping.
+ */
+import { performance } from "node:perf_hooks";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Cluster } from "../spec/model.ts";
+import { hostByName } from "../spec/model.ts";
+import { ConnectionPool } from "../exec/pool.ts";
+import { KubehaError } from "../errors.ts";
+import { ensureState } from "../pki/index.ts";
+import { runsExternalEtcd } from "../render/etcd.ts";
+import { vipCandidate } from "../probe/status.ts";
+import type { StatusReport } from "../probe/status.ts";
+import { status as readStatus } from "../status.ts";
+import type { Secrets } from "../render/types.ts";
+import { planScenario, type Action, type ScenarioPlan } from "./scenarios.ts";
+import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClientOptions } from "./probes.ts";
+import { computeFigures } from "./figures.ts";
+import { watchVip, type VipWatcher } from "./watch.ts";
+import type { Machines } from "./machines.ts";
+import { lbProfile, profileSummary } from "./profiles.ts";
+import { comparisonRows } from "./compare.ts";
+import type { ApiSample, DrillReport, Mark, ProfileName, ScenarioName, ScenarioResult } from "./types.ts";
+
+export interface DrillOptions {
+  scenarios: ScenarioName[];
+  /** "kubeha" first; seed profiles with `--compare seeds`. */
+  profiles: ProfileName[];
+  /** Power control; scenarios that need it fail without. */
+  machines?: Machines;
+  /** API probe rate (default 50/s) and per-request timeout (default 1000 ms). */
+  rateHz?: number;
+  timeoutMs?: number;
+  /** Time between etcd writes (default 20 ms). */
+  etcdIntervalMs?: number;
+  /** Longest a fault is held while waiting for the cluster to route around it (default 45 s). */
+  maxHoldMs?: number;
+  /** Longest wait for `status` to say healthy (before a scenario and after a restore; default 120 s). */
+  healthyTimeoutMs?: number;
+  /** Probing before the fault, to show a clean baseline (default 1500 ms). */
+  baselineMs?: number;
+  /** One line per step. */
+  progress?: (line: string) => void;
+  /** Status reader (tests can count calls); default `kubeha status`. */
+  status?: (c: Cluster) => Promise<StatusReport>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Ctx {
+  c: Cluster;
+  o: Required<Omit<DrillOptions, "machines" | "progress" | "status">> & Pick<DrillOptions, "machines">;
+  say: (s: string) => void;
+  pool: ConnectionPool;
+  status: (c: Cluster) => Promise<StatusReport>;
+  api: { url: string; ca: string; servername: string };
+  etcd?: Omit<EtcdClientOptions, "prefix" | "timeoutMs">;
+  secrets: Secrets;
+  runId: string;
+}
+
+/** Runs the drill and returns its report. Throws only when the drill cannot start at all. */
+export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport> {
+  const o = {
+    scenarios: opts.scenarios,
+    profiles: opts.profiles,
+    machines: opts.machines,
+    rateHz: opts.rateHz ?? 50,
+    timeoutMs: opts.timeoutMs ?? 1000,
+    etcdIntervalMs: opts.etcdIntervalMs ?? 20,
+    maxHoldMs: opts.maxHoldMs ?? 45_000,
+    healthyTimeoutMs: opts.healthyTimeoutMs ?? 120_000,
+    baselineMs: opts.baselineMs ?? 1500,
+  };
+  const say = opts.progress ?? (() => {});
+  const startedAt = new Date().toISOString();
+  const state = await ensureState(c);
+  const pki = (rel: string) => readFile(join(c.pki.stateDir, "pki", rel), "utf8");
+  const ctx: Ctx = {
+    c,
+    o,
+    say,
+    pool: new ConnectionPool({ connectAttempts: 1, connectTimeoutMs: 5000, keepaliveIntervalMs: 2000 }),
+    status: opts.status ?? ((x) => readStatus(x)),
+    api: { url: `https://${c.endpoint.address}:${c.endpoint.port}/readyz`, ca: await pki("ca.crt"), servername: c.endpoint.host },
+    secrets: state.secrets,
+    runId: `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
+  };
+  const etcdHosts = c.etcd.members.map((n) => hostByName(c, n));
+  if (etcdHosts.length && etcdHosts.every((h) => runsExternalEtcd(c, h))) {
+    ctx.etcd = {
+      endpoints: etcdHosts.map((h) => `https://${h.internalAddress}:${c.etcd.clientPort}`),
+      ca: await pki("etcd-ca.crt"),
+      cert: await pki("apiserver-etcd-client.crt"),
+      key: await pki("apiserver-etcd-client.key"),
+    };
+  }
+
+  const first = await ctx.status(c);
+  if (!first.healthy) {
+    throw new KubehaError(
+      `cluster ${c.name} is not healthy, so a drill would measure the wrong thing:\n  ${first.problems.join("\n  ")}`,
+      "run `kubeha status FILE` and `kubeha apply FILE` until it is healthy, then drill",
+    );
+  }
+  const description = first.kubernetes.description;
+  const standIn = description && /stand-in/i.test(description) ? description : null;
+  if (standIn) say(`note: the control plane runs STAND-INS (${standIn}); these are not Kubernetes results`);
+  if (!ctx.etcd) say("note: etcd writes are probed only for external etcd (kubeha holds its client certificate); stacked etcd is not probed");
+
+  const results: ScenarioResult[] = [];
+  try {
+    for (const profile of o.profiles) {
+      if (profile !== "kubeha" || o.profiles.length > 1) await useProfile(ctx, profile);
+      for (const name of o.scenarios) results.push(await runScenario(ctx, name, profile));
+    }
+  } finally {
+    try {
+      if (o.profiles.some((p) => p !== "kubeha")) await useProfile(ctx, "kubeha");
+    } finally {
+      await ctx.pool.closeAll();
+    }
+  }
+  return {
+    version: 1,
+    cluster: c.name,
+    endpoint: `${c.endpoint.host}:${c.endpoint.port}`,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    probe: { from: "the machine running kubeha", rateHz: o.rateHz, timeoutMs: o.timeoutMs, etcdIntervalMs: o.etcdIntervalMs },
+    standIn,
+    scenarios: results,
+    comparison: comparisonRows(results),
+  };
+}
+
+/** Puts profile `p`'s haproxy/keepalived configuration on every LB host and waits for health. */
+async function useProfile(ctx: Ctx, p: ProfileName): Promise<void> {
+  const { c } = ctx;
+  ctx.say(`profile ${p}: ${profileSummary(p)}`);
+  const lbs = c.hosts.filter((h) => vipCandidate(c, h));
+  await Promise.all(
+    lbs.map(async (h) => {
+      const t = await ctx.pool.get(h);
+      const { files, remove, daemonReload, packages } = lbProfile(c, h, p, ctx.secrets);
+      if (packages.length) {
+        const pk = packages.join(" ");
+        await t.mustRun(`dpkg -s ${pk} >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q ${pk}`, {
+          sudo: true,
+          timeoutMs: 320_000,
+          hint: `the ${p} configuration's checks need ${pk} on ${h.name}; install it there`,
+        });
+      }
+      await t.putMany(files.map((f) => ({ path: f.path, content: f.content, mode: f.mode })));
+      const steps = [...(remove.length ? [`rm -f ${remove.join(" ")}`] : []), ...(daemonReload ? ["systemctl daemon-reload"] : []), "systemctl restart haproxy.service keepalived.service"];
+      await t.mustRun(steps.join(" && "), {
+        sudo: true,
+        timeoutMs: 60_000,
+        hint: `the ${p} configuration did not start on ${h.name}; \`kubeha apply FILE\` puts kubeha's back`,
+      });
+    }),
+  );
+  const t = await waitHealthy(ctx, 0);
+  if (t === null) ctx.say(`profile ${p}: not healthy after ${ctx.o.healthyTimeoutMs} ms; scenarios will report it`);
+}
+
+/** Polls status until healthy; ms it took from `since` (performance.now()), or null at the deadline. */
+async function waitHealthy(ctx: Ctx, since: number, onDegraded?: (r: StatusReport) => void): Promise<number | null> {
+  const deadline = performance.now() + ctx.o.healthyTimeoutMs;
+  while (performance.now() < deadline) {
+    const r = await ctx.status(ctx.c).catch(() => undefined);
+    if (r?.healthy) return Math.round(performance.now() - since);
+    if (r) onDegraded?.(r);
+    await sleep(500);
+  }
+  return null;
+}
+
+async function doActions(ctx: Ctx, actions: Action[], w: VipWatcher | undefined, problems: string[]): Promise<void> {
+  await Promise.all(
+    actions.map(async (a) => {
+      const h = hostByName(ctx.c, a.host);
+      try {
+        if (a.kind === "run") {
+          const t = await ctx.pool.get(h);
+          await t.mustRun(a.command, { sudo: true, timeoutMs: 60_000, hint: `the drill could not ${a.what} on ${h.name}` });
+        } else if (!ctx.o.machines) {
+          throw new KubehaError(`powering ${h.name} ${a.kind === "power-off" ? "off" : "on"} needs power control`, "pass --lab NAME, or --power-off/--power-on commands");
+        } else if (a.kind === "power-off") {
+          await ctx.o.machines.powerOff(h);
+          w?.gone(h.name);
+        } else {
+          await ctx.o.machines.powerOn(h);
+        }
+      } catch (err) {
+        problems.push(`${a.kind === "run" ? a.what : a.kind} on ${h.name}: ${(err as Error).message.split("\n")[0]}`);
+      }
+    }),
+  );
+}
+
+/** Longest current run of successes at the end of `samples` (ms), for "recovered" holds. */
+function trailingOkMs(samples: readonly ApiSample[], now: number): number {
+  for (let i = samples.length - 1; i >= 0; i--) if (!samples[i]!.ok) return now - samples[i]!.t;
+  return samples.length ? now - samples[0]!.t : 0;
+}
+
+async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): Promise<ScenarioResult> {
+  const { c, o, say } = ctx;
+  const label = `${name} [${profile}]`;
+  const problems: string[] = [];
+  const marks: Mark[] = [];
+
+  // Start from a healthy cluster, and plan against who holds what right now.
+  if ((await waitHealthy(ctx, 0)) === null) problems.push(`not healthy before the scenario (waited ${o.healthyTimeoutMs} ms)`);
+  const before = await ctx.status(c);
+  let plan: ScenarioPlan;
+  try {
+    plan = planScenario(c, name, { vipHolders: before.vip.holders, ...(before.etcd.leader ? { etcdLeader: before.etcd.leader } : {}) });
+  } catch (err) {
+    say(`${label}: cannot run: ${(err as Error).message}`);
+    return emptyResult(name, profile, [(err as Error).message]);
+  }
+  if (plan.needsPower && !o.machines) {
+    const why = `${name} powers a machine off: pass --lab NAME or --power-off/--power-on commands`;
+    say(`${label}: cannot run: ${why}`);
+    return emptyResult(name, profile, [why], plan);
+  }
+
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  const mark = (kind: Mark["kind"], text: string) => {
+    marks.push({ t: Math.round(now()), kind, label: text });
+  };
+  const capMs = o.baselineMs + o.maxHoldMs + o.healthyTimeoutMs + 30_000;
+  const lbs = c.hosts.filter((h) => vipCandidate(c, h));
+  const watcher = lbs.length ? watchVip(c, lbs, now, { maxMs: capMs }) : undefined;
+  if (watcher && !(await watcher.ready(10_000))) problems.push("the VIP watcher could not read every LB host");
+  const api = startApiProbe({ ...ctx.api, rateHz: o.rateHz, timeoutMs: o.timeoutMs, maxCount: Math.ceil((capMs / 1000) * o.rateHz), maxMs: capMs, t0, maxInFlight: 64 });
+  const prefix = `/kubeha-drill/${ctx.runId}/${name}/${profile}`;
+  const etcd = ctx.etcd
+    ? startEtcdWriter({ ...ctx.etcd, prefix, timeoutMs: 1000, intervalMs: o.etcdIntervalMs, maxCount: Math.ceil(capMs / o.etcdIntervalMs), maxMs: capMs, t0 })
+    : undefined;
+  await sleep(o.baselineMs);
+
+  say(`${label}: fault: ${plan.fault}`);
+  const holdersBefore = watcher?.holders() ?? [];
+  mark("fault", plan.fault);
+  await doActions(ctx, plan.inject, watcher, problems);
+  const holdStart = now();
+
+  // One `status` while the fault is on: it must say degraded (and name a split brain if there is one).
+  let splitDetectedByStatus = false;
+  let statusDuringFault: Promise<void> | undefined;
+  const checkStatus = () =>
+    (statusDuringFault ??= ctx.status(c).then(
+      (r) => {
+        splitDetectedByStatus = r.problems.some((p) => p.startsWith("split brain"));
+        mark("note", r.healthy ? "status during the fault: healthy" : `status during the fault: degraded (${r.problems.length} problems)`);
+        if (r.healthy && plan.statusDegraded) problems.push("`kubeha status` reported healthy while the fault was injected");
+      },
+      (err: unknown) => void problems.push(`status during the fault failed: ${(err as Error).message}`),
+    ));
+
+  // Hold the fault.
+  let sawSplit = false;
+  let singleSince: number | undefined;
+  for (;;) {
+    await sleep(100);
+    const t = now();
+    const held = t - holdStart;
+    const holders = watcher?.holders() ?? [];
+    if (holders.length >= 2 && !sawSplit) {
+      sawSplit = true;
+      if (plan.hold.until === "split") mark("note", `split brain: ${holders.join(", ")} hold the VIP`);
+    }
+    if (plan.hold.until === "split" ? sawSplit && held >= 300 : held >= 1000) void checkStatus();
+    if (held >= o.maxHoldMs) {
+      if (plan.hold.until !== "fixed") mark("note", `held the maximum ${o.maxHoldMs} ms`);
+      break;
+    }
+    if (held < plan.hold.minMs) continue;
+    if (plan.hold.until === "fixed") break;
+    if (plan.hold.until === "recovered") {
+      if ((!watcher || holders.length === 1) && trailingOkMs(api.peek(), t) >= plan.hold.settleMs) break;
+    } else if (plan.hold.until === "single-holder") {
+      if (holders.length === 1) singleSince ??= t;
+      else singleSince = undefined;
+      if (singleSince !== undefined && t - singleSince >= plan.hold.settleMs) break;
+    } else if (sawSplit && statusDuringFault && held >= plan.hold.minMs + plan.hold.settleMs) break;
+  }
+  void checkStatus();
+  await statusDuringFault;
+  const singleHolderBeforeRestore = (watcher?.holders().length ?? 1) === 1;
+
+  say(`${label}: restore`);
+  mark("restore", plan.restore.map((a) => (a.kind === "run" ? a.what : a.kind)).join("; ") + ` (${plan.targets.join(", ")})`);
+  const restoreT = performance.now();
+  await doActions(ctx, plan.restore, watcher, problems);
+  const tookMs = await waitHealthy(ctx, restoreT);
+  if (tookMs === null) problems.push(`not healthy ${o.healthyTimeoutMs} ms after the restore`);
+  else mark("healthy", "status: healthy");
+  await sleep(1000);
+
+  const samples = await api.stop();
+  const writes = etcd ? await etcd.stop() : [];
+  await watcher?.stop();
+  const endT = Math.round(now());
+  let read = new Map<number, string>();
+  if (ctx.etcd) {
+    try {
+      read = await readBack({ ...ctx.etcd, prefix, timeoutMs: 5000 });
+      await deletePrefix({ ...ctx.etcd, prefix, timeoutMs: 5000 }).catch(() => 0);
+    } catch (err) {
+      problems.push(`reading back the etcd writes failed: ${(err as Error).message}`);
+    }
+  }
+  const vip = watcher?.events ?? [];
+  const figures = computeFigures({ samples, writes, read, vip, marks, endT, vipBefore: holdersBefore });
+  const checks = plan.targetsFor(profile).map((tg) => ({ name: tg.name, ...tg.check(figures, { splitDetectedByStatus, singleHolderBeforeRestore }) }));
+  const failed = checks.filter((x) => !x.ok);
+  say(
+    `${label}: blackout ${figures.blackoutMs} ms, ${figures.failedProbes}/${figures.totalProbes} probes failed, VIP moved ${figures.vipMovedMs ?? "-"} ms, ` +
+      `two holders ${figures.splitBrainMs} ms, healthy ${figures.healthyAfterMs ?? "-"} ms after restore, etcd ${figures.etcdAcked} acked / ${figures.etcdFailed} failed / ${figures.etcdLost} lost` +
+      (failed.length ? ` — FAILED: ${failed.map((x) => x.name).join("; ")}` : ""),
+  );
+  return {
+    scenario: name,
+    profile,
+    targets: plan.targets,
+    fault: plan.fault,
+    expectation: plan.expectation,
+    startedAt,
+    durationMs: endT,
+    samples,
+    writes,
+    vip,
+    marks,
+    figures,
+    checks,
+    problems,
+  };
+}
+
+function emptyResult(scenario: ScenarioName, profile: ProfileName, problems: string[], plan?: ScenarioPlan): ScenarioResult {
+  return {
+    scenario,
+    profile,
+    targets: plan?.targets ?? [],
+    fault: plan?.fault ?? "not run",
+    expectation: plan?.expectation ?? "",
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    samples: [],
+    writes: [],
+    vip: [],
+    marks: [],
+    figures: { blackoutMs: 0, failedProbes: 0, totalProbes: 0, vipMovedMs: null, splitBrainMs: 0, healthyAfterMs: null, etcdAcked: 0, etcdFailed: 0, etcdLost: 0 },
+    checks: [],
+    problems,
+  };
+}
+
+/** True when every scenario ran, passed its checks and reported no problem. */
+export function drillPassed(r: DrillReport): boolean {
+  return r.scenarios.every((s) => s.problems.length === 0 && s.checks.every((x) => x.ok));
+}
+

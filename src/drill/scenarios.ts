@@ -1,0 +1,318 @@
+/**
+ * What each drill scenario does, as data: the fault, how to undo it, how long to hold it and what
+ * the figures must show. Pure: it reads the cluster and a snapshot of who holds what right now
+ * (VIP holder, etcd leader) and returns actions; `src/drill/run.ts` carries them out.
+ *
+ * Faults are what an operator would do by hand on a real cluster (the seeds' own checks: kill
+ * haproxy, stop keepalived, power a machine off, take the apiserver's static pod away), never
+ * anything that only works in kubeha's lab.
+ */
+import type { Cluster, Host } from "../spec/model.ts";
+import { hostByName, hostsWithRole } from "../spec/model.ts";
+import { runsExternalEtcd } from "../render/etcd.ts";
+import { vipCandidate } from "../probe/status.ts";
+import { UsageError } from "../errors.ts";
+import type { ProfileName, ScenarioFigures, ScenarioName } from "./types.ts";
+
+/** One step of a fault or its undo. */
+export type Action =
+  | { kind: "run"; host: string; command: string; what: string }
+  | { kind: "power-off"; host: string }
+  | { kind: "power-on"; host: string };
+
+/**
+ * How long the fault stays injected before the undo:
+ * - "recovered": until the API probes have succeeded for `settleMs` in a row and one machine holds
+ *   the VIP (the cluster routed around the fault), at least `minMs`, at most the drill's max hold;
+ * - "fixed": exactly `minMs`;
+ * - "split": until two machines hold the VIP, then `settleMs` more (at most the max hold).
+ */
+export interface Hold {
+  until: "recovered" | "fixed" | "split" | "single-holder";
+  minMs: number;
+  settleMs: number;
+}
+
+/** The judgement a figure gets, for kubeha's own configuration (seed profiles are measured, not judged). */
+export interface Target {
+  name: string;
+  check(f: ScenarioFigures, ctx: { splitDetectedByStatus: boolean; singleHolderBeforeRestore: boolean }): { ok: boolean; detail: string };
+}
+
+export interface ScenarioPlan {
+  scenario: ScenarioName;
+  targets: string[];
+  fault: string;
+  expectation: string;
+  inject: Action[];
+  restore: Action[];
+  hold: Hold;
+  /** Targets judged for profile "kubeha"; every profile is judged on lost etcd writes. */
+  targetsFor(profile: ProfileName): Target[];
+  /** Needs machine power control (`--lab` or power commands). */
+  needsPower: boolean;
+  /** `kubeha status` must say degraded while the fault is held (false for faults that heal themselves). */
+  statusDegraded: boolean;
+}
+
+/** Who holds what right now, read from `kubeha status` before the scenario. */
+export interface Snapshot {
+  vipHolders: string[];
+  etcdLeader?: string;
+}
+
+const DRILL_DROPIN_DIR = "/run/systemd/system/haproxy.service.d";
+// Sorts after kubeha's own 10-kubeha.conf, so its Restart=no wins while the fault lasts.
+const DRILL_DROPIN = `${DRILL_DROPIN_DIR}/99-kubeha-drill.conf`;
+/** Where apiserver-down parks the static pod manifest (kubelet stops the pod when it disappears). */
+export const PARKED_SUFFIX = ".kubeha-drill";
+const MANIFESTS = "/etc/kubernetes/manifests";
+
+const noLoss: Target = {
+  name: "no acknowledged etcd write lost",
+  check: (f) => ({ ok: f.etcdLost === 0, detail: `${f.etcdLost} of ${f.etcdAcked} acknowledged writes missing after the scenario` }),
+};
+
+const blackoutAtMost = (ms: number): Target => ({
+  name: `API blackout ≤ ${ms} ms`,
+  check: (f) => ({ ok: f.blackoutMs <= ms, detail: `longest run of failed probes ${f.blackoutMs} ms (${f.failedProbes}/${f.totalProbes} failed)` }),
+});
+
+const vipMoved: Target = {
+  name: "the VIP moved to another machine",
+  check: (f) => ({ ok: f.vipMovedMs !== null, detail: f.vipMovedMs === null ? "the VIP did not move" : `moved after ${f.vipMovedMs} ms` }),
+};
+
+const healthyAgain: Target = {
+  name: "healthy again after the restore",
+  check: (f) => ({ ok: f.healthyAfterMs !== null, detail: f.healthyAfterMs === null ? "status never reported healthy" : `healthy ${f.healthyAfterMs} ms after the restore` }),
+};
+
+function theHolder(c: Cluster, s: Snapshot, scenario: ScenarioName): Host {
+  if (s.vipHolders.length !== 1) {
+    throw new UsageError(
+      `${scenario} needs exactly one VIP holder before the fault, found ${s.vipHolders.length ? s.vipHolders.join(", ") : "none"}`,
+      "run `kubeha status FILE` and fix the VIP first (the drill only starts from a healthy cluster)",
+    );
+  }
+  return hostByName(c, s.vipHolders[0]!);
+}
+
+function needsVip(c: Cluster, scenario: ScenarioName): void {
+  if (c.endpoint.mode !== "haproxy-keepalived") {
+    throw new UsageError(
+      `${scenario} tests the keepalived VIP, but cluster ${c.name} uses endpoint mode ${c.endpoint.mode}`,
+      "choose scenarios that fit the topology (apiserver-down, etcd-member-down, etcd-quorum-loss)",
+    );
+  }
+}
+
+/** Members whose etcd kubeha can stop: systemd units (external) or static pods (stacked). */
+function etcdStop(c: Cluster, h: Host): { stop: string; start: string; what: string } {
+  if (runsExternalEtcd(c, h)) return { stop: "systemctl stop etcd.service", start: "systemctl start etcd.service", what: "etcd.service" };
+  const m = `${MANIFESTS}/etcd.yaml`;
+  return { stop: `mv ${m} ${m}${PARKED_SUFFIX}`, start: `mv ${m}${PARKED_SUFFIX} ${m}`, what: "the etcd static pod" };
+}
+
+/** The etcd members in the order the drill stops them: the leader first. */
+function etcdVictims(c: Cluster, s: Snapshot): Host[] {
+  const names = [...c.etcd.members].sort((a, b) => Number(b === s.etcdLeader) - Number(a === s.etcdLeader));
+  return names.map((n) => hostByName(c, n));
+}
+
+/** Plans scenario `name` for the cluster as it is now. */
+export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): ScenarioPlan {
+  const judged = (targets: Target[]) => (p: ProfileName) => (p === "kubeha" ? [...targets, noLoss, healthyAgain] : [noLoss, healthyAgain]);
+  switch (name) {
+    case "lb-haproxy-dies": {
+      needsVip(c, name);
+      const h = theHolder(c, s, name);
+      return {
+        scenario: name,
+        targets: [h.name],
+        fault: `SIGKILL every haproxy process on ${h.name} (the VIP holder); systemd may not restart it during the fault`,
+        expectation: "the VIP moves to another LB host within a second; API blackout ≤ 1.0 s",
+        inject: [
+          {
+            kind: "run",
+            host: h.name,
+            what: "keep haproxy down (runtime drop-in Restart=no) and SIGKILL it",
+            command: `mkdir -p ${DRILL_DROPIN_DIR} && printf '[Service]\\nRestart=no\\n' > ${DRILL_DROPIN} && systemctl daemon-reload && systemctl kill --signal=SIGKILL haproxy.service`,
+          },
+        ],
+        restore: [{ kind: "run", host: h.name, what: "start haproxy again", command: `rm -f ${DRILL_DROPIN} && systemctl daemon-reload && systemctl reset-failed haproxy.service; systemctl start haproxy.service` }],
+        hold: { until: "recovered", minMs: 3000, settleMs: 2000 },
+        targetsFor: judged([blackoutAtMost(1000), vipMoved]),
+        needsPower: false,
+        statusDegraded: true,
+      };
+    }
+    case "lb-keepalived-crash": {
+      needsVip(c, name);
+      const h = theHolder(c, s, name);
+      return {
+        scenario: name,
+        targets: [h.name],
+        fault: `SIGKILL every keepalived process on ${h.name} (the VIP holder); its VIP address stays behind`,
+        expectation: "two machines hold the VIP only until keepalived is restarted by systemd; then exactly one holder, without anyone stepping in",
+        inject: [{ kind: "run", host: h.name, what: "SIGKILL keepalived", command: "systemctl kill --signal=SIGKILL keepalived.service" }],
+        restore: [{ kind: "run", host: h.name, what: "make sure keepalived runs", command: "systemctl reset-failed keepalived.service; systemctl start keepalived.service" }],
+        hold: { until: "single-holder", minMs: 3000, settleMs: 2000 },
+        targetsFor: judged([
+          {
+            name: "two VIP holders for at most the restart delay (+0.5 s start-up)",
+            check: (f) => ({ ok: f.splitBrainMs <= 1000, detail: `two holders for ${f.splitBrainMs} ms` }),
+          },
+          {
+            name: "one VIP holder again before the restore",
+            check: (_f, x) => ({ ok: x.singleHolderBeforeRestore, detail: x.singleHolderBeforeRestore ? "yes, by itself" : "no: still not one holder when the drill restored" }),
+          },
+        ]),
+        needsPower: false,
+        // systemd restarts keepalived within a second: by the time status looks, it may be healthy.
+        statusDegraded: false,
+      };
+    }
+    case "lb-machine-down": {
+      needsVip(c, name);
+      const h = theHolder(c, s, name);
+      return {
+        scenario: name,
+        targets: [h.name],
+        fault: `power off ${h.name} (the VIP holder)`,
+        expectation: "the VIP moves to another LB host; API blackout ≤ 2.0 s",
+        inject: [{ kind: "power-off", host: h.name }],
+        restore: [{ kind: "power-on", host: h.name }],
+        hold: { until: "recovered", minMs: 3000, settleMs: 2000 },
+        targetsFor: judged([blackoutAtMost(2000), vipMoved]),
+        needsPower: true,
+        statusDegraded: true,
+      };
+    }
+    case "apiserver-down": {
+      const cps = hostsWithRole(c, "control-plane");
+      const h = cps.find((x) => !s.vipHolders.includes(x.name)) ?? cps[cps.length - 1];
+      if (!h || cps.length < 2) throw new UsageError(`${name} needs at least two control planes`, "add control planes or drop this scenario");
+      const m = `${MANIFESTS}/kube-apiserver.yaml`;
+      return {
+        scenario: name,
+        targets: [h.name],
+        fault: `move the kube-apiserver static pod manifest off ${h.name} (the kubelet stops the apiserver)`,
+        expectation: "HAProxy sends requests to the other apiservers: 0 failed probes",
+        inject: [{ kind: "run", host: h.name, what: "park the kube-apiserver manifest", command: `mv ${m} ${m}${PARKED_SUFFIX}` }],
+        restore: [{ kind: "run", host: h.name, what: "put the kube-apiserver manifest back", command: `test -e ${m} || mv ${m}${PARKED_SUFFIX} ${m}` }],
+        hold: { until: "fixed", minMs: 6000, settleMs: 0 },
+        targetsFor: judged([
+          { name: "0 failed probes", check: (f) => ({ ok: f.failedProbes === 0, detail: `${f.failedProbes}/${f.totalProbes} failed` }) },
+        ]),
+        needsPower: false,
+        statusDegraded: true,
+      };
+    }
+    case "etcd-member-down": {
+      const h = etcdVictims(c, s)[0];
+      if (!h || c.etcd.members.length < 3) throw new UsageError(`${name} needs at least three etcd members`, "add etcd members or drop this scenario");
+      const e = etcdStop(c, h);
+      return {
+        scenario: name,
+        targets: [h.name],
+        fault: `stop ${e.what} on ${h.name}${h.name === s.etcdLeader ? " (the etcd leader)" : ""}`,
+        expectation: "the other members elect a leader; writes continue; no acknowledged write is lost",
+        inject: [{ kind: "run", host: h.name, what: `stop ${e.what}`, command: e.stop }],
+        restore: [{ kind: "run", host: h.name, what: `start ${e.what}`, command: e.start }],
+        hold: { until: "fixed", minMs: 5000, settleMs: 0 },
+        targetsFor: judged([]),
+        needsPower: false,
+        statusDegraded: true,
+      };
+    }
+    case "etcd-quorum-loss": {
+      const n = c.etcd.members.length;
+      if (n < 3) throw new UsageError(`${name} needs at least three etcd members`, "add etcd members or drop this scenario");
+      const victims = etcdVictims(c, s).slice(0, Math.ceil(n / 2));
+      const stops = victims.map((h) => ({ h, e: etcdStop(c, h) }));
+      return {
+        scenario: name,
+        targets: victims.map((h) => h.name),
+        fault: `stop etcd on ${victims.map((h) => h.name).join(" and ")}: ${victims.length} of ${n} members, quorum is lost`,
+        expectation: "EXPECTED: writes fail while quorum is lost (the API is degraded). After the restore every acknowledged write reads back",
+        inject: stops.map(({ h, e }) => ({ kind: "run" as const, host: h.name, what: `stop ${e.what}`, command: e.stop })),
+        restore: stops.map(({ h, e }) => ({ kind: "run" as const, host: h.name, what: `start ${e.what}`, command: e.start })),
+        hold: { until: "fixed", minMs: 5000, settleMs: 0 },
+        targetsFor: (p) => [
+          ...judged([])(p),
+          {
+            name: "writes failed while quorum was lost (the fault took effect)",
+            check: (f) => ({ ok: f.etcdFailed > 0, detail: `${f.etcdFailed} writes failed, ${f.etcdAcked} acknowledged` }),
+          },
+        ],
+        needsPower: false,
+        statusDegraded: true,
+      };
+    }
+    case "lb-partition": {
+      needsVip(c, name);
+      const lbs = c.hosts.filter((h) => vipCandidate(c, h));
+      if (lbs.length < 2) throw new UsageError(`${name} needs at least two LB hosts`, "drop this scenario");
+      return {
+        scenario: name,
+        targets: lbs.map((h) => h.name),
+        fault: `cut the LB hosts ${lbs.map((h) => h.name).join(", ")} off from each other (both directions, VRRP included)`,
+        expectation: "each side claims the VIP: two or more holders, which `kubeha status` must report as split brain; one holder after healing",
+        inject: lbs.map((h) => ({ kind: "run" as const, host: h.name, what: "blackhole the other LB hosts", command: partitionCommand(h, lbs) })),
+        restore: lbs.map((h) => ({ kind: "run" as const, host: h.name, what: "remove the blackhole rules", command: healCommand(h) })),
+        hold: { until: "split", minMs: 1000, settleMs: 2000 },
+        targetsFor: (p) => [
+          ...judged([])(p),
+          {
+            name: "split brain seen (two or more VIP holders)",
+            check: (f) => ({ ok: f.splitBrainMs > 0, detail: `two or more holders for ${f.splitBrainMs} ms` }),
+          },
+          {
+            name: "`kubeha status` reported it during the fault",
+            check: (_f, x) => ({ ok: x.splitDetectedByStatus, detail: x.splitDetectedByStatus ? "status: split brain" : "status did not report a split brain" }),
+          },
+        ],
+        needsPower: false,
+        statusDegraded: true,
+      };
+    }
+  }
+}
+
+/** Policy-rule priority of the drill's blackhole rules (`heal` deletes exactly these). */
+export const PARTITION_PREF = 32099;
+const RP_SAVE = "/run/kubeha/drill-rp_filter";
+
+/**
+ * Cuts host `h` off from the other hosts in `group`, both directions: blackhole rules for traffic
+ * to and from each peer, and strict reverse-path filtering so VRRP multicast from a peer (which no
+ * unicast route decides) is dropped too. The operator's own address is not touched, so SSH works.
+ */
+export function partitionCommand(h: Host, group: readonly Host[]): string {
+  const rp = `/proc/sys/net/ipv4/conf/${h.interface}/rp_filter`;
+  const peers = [...new Set(group.filter((p) => p.name !== h.name).flatMap((p) => [p.internalAddress, p.address]))];
+  const rules = peers.flatMap((a) => [`ip rule add pref ${PARTITION_PREF} to ${a}/32 blackhole`, `ip rule add pref ${PARTITION_PREF} from ${a}/32 blackhole`]);
+  return [`set -e`, `mkdir -p /run/kubeha`, `[ -e ${RP_SAVE} ] || cat ${rp} > ${RP_SAVE}`, ...rules, `echo 2 > ${rp}`].join("\n");
+}
+
+/** Undoes `partitionCommand` on `h` (safe to run twice). */
+export function healCommand(h: Host): string {
+  const rp = `/proc/sys/net/ipv4/conf/${h.interface}/rp_filter`;
+  return [
+    `for i in $(seq 1 200); do ip rule del pref ${PARTITION_PREF} 2>/dev/null || break; done`,
+    `if [ -e ${RP_SAVE} ]; then cat ${RP_SAVE} > ${rp} && rm -f ${RP_SAVE}; fi`,
+  ].join("\n");
+}
+
+/** `--scenario` values, checked: unknown names are a usage error listing the known ones. */
+export function parseScenarios(values: readonly string[], known: readonly ScenarioName[]): ScenarioName[] {
+  if (!values.length) return [...known];
+  const out: ScenarioName[] = [];
+  for (const v of values.flatMap((x) => x.split(","))) {
+    const name = v.trim();
+    if (!(known as readonly string[]).includes(name)) throw new UsageError(`unknown scenario "${name}"`, `choose from: ${known.join(", ")}`);
+    if (!out.includes(name as ScenarioName)) out.push(name as ScenarioName);
+  }
+  return out;
+}

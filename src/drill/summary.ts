@@ -1,0 +1,34 @@
+/** The text summary `kubeha drill` prints: one row per scenario, the failed checks, the ratios. Pure. */
+import type { DrillReport } from "./types.ts";
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
+}
+
+const ms = (v: number | null) => (v === null ? "-" : String(v));
+
+export function renderDrillSummary(r: DrillReport): string {
+  const out: string[] = [];
+  if (r.standIn) out.push(`STAND-IN control plane: ${r.standIn}`, "These figures measure kubeha's LB/etcd layer around stand-ins; they are not Kubernetes results.", "");
+  out.push(`drill of ${r.cluster} (${r.endpoint}); probes ${r.probe.rateHz}/s, timeout ${r.probe.timeoutMs} ms, from ${r.probe.from}`, "");
+  const rows = [["SCENARIO", "PROFILE", "BLACKOUT ms", "FAILED/TOTAL", "VIP MOVED ms", "2 HOLDERS ms", "HEALTHY ms", "ETCD ACKED/FAILED/LOST", "RESULT"]];
+  for (const s of r.scenarios) {
+    const f = s.figures;
+    const bad = s.checks.filter((c) => !c.ok).length + s.problems.length;
+    rows.push([s.scenario, s.profile, String(f.blackoutMs), `${f.failedProbes}/${f.totalProbes}`, ms(f.vipMovedMs), String(f.splitBrainMs), ms(f.healthyAfterMs), `${f.etcdAcked}/${f.etcdFailed}/${f.etcdLost}`, bad ? "FAIL" : "ok"]);
+  }
+  out.push(table(rows));
+  const issues = r.scenarios.flatMap((s) => [
+    ...s.checks.filter((c) => !c.ok).map((c) => `${s.scenario} [${s.profile}]: ${c.name}: ${c.detail}`),
+    ...s.problems.map((p) => `${s.scenario} [${s.profile}]: ${p}`),
+  ]);
+  if (issues.length) out.push("", "Not met:", ...issues.map((i) => `  ${i}`));
+  if (r.comparison.length) {
+    out.push("", "Seeds compared with kubeha (ratio = seed / kubeha):");
+    const c = [["SCENARIO", "PROFILE", "FIGURE", "KUBEHA", "SEED", "RATIO"]];
+    for (const x of r.comparison) c.push([x.scenario, x.profile, x.figure, ms(x.kubeha), ms(x.seed), x.ratio === null ? (x.note ?? "-") : `${x.ratio}×`]);
+    out.push(table(c));
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,148 @@
+/**
+ * `kubeha drill` on real machines: a 3-master lab (control plane + external etcd + HAProxy and
+ * keepalived on each; Kubernetes binaries are the stand-ins), a short drill (20 probes/s) of the
+ * LB, apiserver, etcd and partition scenarios. Asserted: the VIP moved away from the faulted
+ * holder, every scenario ends healthy, etcd writes failed during quorum loss yet every acknowledged
+ * write was read back, the partition showed two holders and `status` named the split brain,
+ * `kubeha status` exits non-zero while a fault is injected and zero after, and the HTML report
+ * renders in Chromium. Timings are benchmark figures (bench/drill.ts), not asserted here.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { labDown, labUp, sleep, type LabInfo } from "../../src/lab/index.ts";
+import { BIN, cliOutputs, kubeha, REPO } from "../helpers/cli.ts";
+import type { DrillReport, ScenarioResult } from "../../src/drill/types.ts";
+
+const NAME = "kt-drill";
+const SUBNET = "198.19.245.0/24";
+let lab: LabInfo;
+let cwd: string;
+
+before(async () => {
+  await labDown(NAME); // a lab left by a killed run
+  for (let i = 0; i < 90 && execFileSync("ip", ["-br", "link"], { encoding: "utf8" }).includes("vb-kt-drill"); i++) await sleep(2000);
+  cwd = mkdtempSync(join(tmpdir(), "kubeha-drill-e2e-"));
+  lab = await labUp({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, cwd, bundle: join(REPO, "test/standins/bundle") });
+  const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });
+  assert.equal(a.code, 0, `${a.stdout}\n${a.stderr}`);
+});
+
+after(async () => {
+  const left = await labDown(NAME);
+  assert.deepEqual(left, [], "lab down left something behind");
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+/** Runs the drill CLI in the background; `onLine` sees its progress lines as they come. */
+function drillCli(args: string[], onLine: (l: string) => Promise<void> | void): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "drill", lab.clusterFile, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } });
+    let out = "";
+    let err = "";
+    let buf = "";
+    const pending: Promise<void>[] = [];
+    const timer = setTimeout(() => child.kill("SIGTERM"), 15 * 60_000);
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => {
+      err += b.toString();
+      buf += b.toString();
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        pending.push(Promise.resolve(onLine(line)));
+      }
+    });
+    child.on("error", reject);
+    child.on("close", async (code) => {
+      clearTimeout(timer);
+      await Promise.all(pending);
+      cliOutputs.push(out, err);
+      resolve({ code: code ?? -1, stdout: out, stderr: err });
+    });
+  });
+}
+
+test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd write is lost, report renders", async () => {
+  const html = join(cwd, "out", "drill.html");
+  const statusDuring: number[] = [];
+  const r = await drillCli(
+    [
+      "--lab", NAME,
+      "--scenario", "lb-haproxy-dies,apiserver-down,etcd-quorum-loss",
+      "--scenario", "lb-machine-down",
+      "--scenario", "lb-partition",
+      "--rate", "20",
+      "--max-hold", "20",
+      "--report", html,
+    ],
+    (line) => {
+      // While apiserver-down's fault is held (6 s), `kubeha status` must say degraded.
+      if (/^apiserver-down \[kubeha\]: fault:/.test(line)) {
+        const s = kubeha(["status", lab.clusterFile], { cwd, timeoutMs: 60_000 });
+        statusDuring.push(s.code);
+      }
+    },
+  );
+  assert.ok(r.code === 0 || r.code === 1, `drill exit ${r.code}\n${r.stderr}`);
+  assert.match(r.stderr, /STAND-INS/, "the drill says the control plane is stand-ins");
+  assert.deepEqual(statusDuring, [1], "status exits 1 while the apiserver is down");
+  assert.equal(kubeha(["status", lab.clusterFile], { cwd, timeoutMs: 60_000 }).code, 0, "status exits 0 after the drill");
+
+  const report = JSON.parse(readFileSync(join(cwd, "out", "drill.json"), "utf8")) as DrillReport;
+  assert.match(report.standIn ?? "", /stand-in/i);
+  const by = (n: string): ScenarioResult => {
+    const s = report.scenarios.find((x) => x.scenario === n);
+    assert.ok(s, `scenario ${n} in the report`);
+    return s;
+  };
+  for (const s of report.scenarios) {
+    assert.deepEqual(s.problems, [], `${s.scenario}: drill problems`);
+    assert.ok(s.figures.totalProbes > 50, `${s.scenario}: probes ran (${s.figures.totalProbes})`);
+    assert.notEqual(s.figures.healthyAfterMs, null, `${s.scenario}: healthy again after the restore`);
+    assert.equal(s.figures.etcdLost, 0, `${s.scenario}: acknowledged etcd writes lost`);
+    assert.ok(s.figures.etcdAcked > 0, `${s.scenario}: etcd writes were acknowledged`);
+    assert.ok(s.marks.some((m) => m.kind === "note" && /status during the fault: degraded/.test(m.label)), `${s.scenario}: status saw the fault`);
+  }
+  for (const n of ["lb-haproxy-dies", "lb-machine-down"]) {
+    const s = by(n);
+    assert.notEqual(s.figures.vipMovedMs, null, `${n}: the VIP moved`);
+    const [target] = s.targets;
+    const last = s.vip[s.vip.length - 1]!;
+    assert.equal(last.holders.length, 1, `${n}: one holder at the end`);
+    assert.ok(s.vip.some((e) => e.holders.length === 1 && e.holders[0] !== target), `${n}: a machine other than ${target} took the VIP`);
+  }
+  const q = by("etcd-quorum-loss");
+  assert.ok(q.figures.etcdFailed > 0, "writes failed while quorum was lost");
+  assert.ok(q.checks.find((c) => /writes failed/.test(c.name))?.ok);
+  const p = by("lb-partition");
+  assert.ok(p.figures.splitBrainMs > 0, "two VIP holders during the partition");
+  assert.ok(p.checks.find((c) => /status/.test(c.name))?.ok, "status reported the split brain");
+  assert.equal(p.vip[p.vip.length - 1]!.holders.length, 1, "one holder after healing");
+  assert.equal(by("apiserver-down").figures.vipMovedMs, null, "apiserver-down does not move the VIP");
+
+  // The text summary and the HTML report.
+  assert.match(r.stdout, /SCENARIO\s+PROFILE\s+BLACKOUT ms/);
+  assert.ok(existsSync(html));
+  mkdirSync(join(REPO, "test-output"), { recursive: true });
+  writeFileSync(join(REPO, "test-output", "drill-e2e.txt"), r.stdout + "\n" + r.stderr);
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`file://${html}`);
+    const boxes = await page.$$eval("svg", (els) => els.map((e) => e.getBoundingClientRect().width * e.getBoundingClientRect().height));
+    assert.ok(boxes.filter((a) => a > 0).length >= report.scenarios.length, "one drawn chart per scenario");
+    assert.match(await page.title(), /stand-in/i);
+    await page.screenshot({ path: join(REPO, "test-output", "drill-e2e.png"), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,60 @@
+/**
+ * Checks rendered load-balancer files with the real tools: `haproxy -c` and `keepalived -t`.
+ * Shared by the render goldens and the drill profiles. Nothing outlives the call: files go to a
+ * throw-away directory, and keepalived runs in a private mount + network namespace.
+ */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import type { RenderedFile } from "../../src/render/types.ts";
+
+export interface ToolResult {
+  code: number;
+  /** stdout then stderr. */
+  out: string;
+}
+
+function run(cmd: string, args: string[]): ToolResult {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+function withTmp<T>(fn: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), "kubeha-lbcheck-"));
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `haproxy -c -f` on a haproxy.cfg's content. */
+export function haproxyCheck(cfg: string): ToolResult {
+  return withTmp((dir) => {
+    writeFileSync(join(dir, "haproxy.cfg"), cfg);
+    return run("haproxy", ["-c", "-f", join(dir, "haproxy.cfg")]);
+  });
+}
+
+/**
+ * `keepalived -t` on the `/etc/keepalived/` files among `files` (keepalived.conf and the scripts it
+ * names, with their modes), with those files at their real paths and an interface named `iface`
+ * present: a private mount + network namespace, so the real /etc/keepalived and interfaces are
+ * untouched and everything disappears with the process.
+ */
+export function keepalivedCheck(files: RenderedFile[], iface: string): ToolResult {
+  return withTmp((dir) => {
+    const etc = join(dir, "keepalived");
+    mkdirSync(etc, { mode: 0o755 });
+    for (const f of files.filter((f) => f.path.startsWith("/etc/keepalived/"))) {
+      const p = join(etc, f.path.slice("/etc/keepalived/".length));
+      writeFileSync(p, f.content);
+      chmodSync(p, f.mode);
+    }
+    chmodSync(dir, 0o755);
+    const script = `ip link add ${iface} type veth peer name khpeer0 && ip link set ${iface} up && mount --bind ${etc} /etc/keepalived && keepalived -t -l -f /etc/keepalived/keepalived.conf`;
+    return run("unshare", ["--mount", "--net", "sh", "-c", script]);
+  });
+}
