@@ -25,10 +25,25 @@ export interface SshOptions {
   trustNewHostKeys?: boolean;
   /** Time for TCP connect + handshake + auth, in ms. Default 15 000. */
   connectTimeoutMs?: number;
-  /** SSH keepalive interval, in ms. Default 15 000 (3 missed = dead). */
+  /** SSH keepalive interval, in ms. Default 5 000. */
   keepaliveIntervalMs?: number;
+  /** Keepalives left unanswered before the host counts as gone. Default 3. */
+  keepaliveCountMax?: number;
   /** Concurrent channels on one connection (OpenSSH's MaxSessions is 10). Default 8. */
   maxChannels?: number;
+}
+
+export const DEFAULT_KEEPALIVE_INTERVAL_MS = 5_000;
+export const DEFAULT_KEEPALIVE_COUNT_MAX = 3;
+
+/**
+ * How long a host that vanished (powered off, cable pulled: no TCP reset ever comes) can keep a
+ * command waiting before its connection is declared dead: ssh2 gives up on the keepalive after
+ * `countMax` unanswered ones, so at most `interval * (countMax + 1)`. A silent but alive host
+ * still answers keepalives, so long commands are not cut by this.
+ */
+export function deadPeerBoundMs(opts: SshOptions = {}): number {
+  return (opts.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS) * ((opts.keepaliveCountMax ?? DEFAULT_KEEPALIVE_COUNT_MAX) + 1);
 }
 
 /** Where to dial and how to log in: a host or its bastion. */
@@ -92,8 +107,8 @@ export async function openClient(ep: SshEndpoint, opts: SshOptions = {}, sock?: 
     username: ep.user,
     ...auth,
     readyTimeout: opts.connectTimeoutMs ?? 15_000,
-    keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
-    keepaliveCountMax: 3,
+    keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
+    keepaliveCountMax: opts.keepaliveCountMax ?? DEFAULT_KEEPALIVE_COUNT_MAX,
     ...(sock ? { sock } : {}),
     ...(algs ? { algorithms: { serverHostKey: algs as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } } : {}),
     hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
@@ -193,6 +208,8 @@ class Semaphore {
 export class SshTransport extends ShellTransport {
   #channels: Semaphore;
   #closed = false;
+  /** Why the connection died ("Keepalive timeout", a socket error), once it has. */
+  #lost: string | undefined;
 
   constructor(
     host: string,
@@ -202,6 +219,7 @@ export class SshTransport extends ShellTransport {
   ) {
     super(host, user);
     this.#channels = new Semaphore(opts.maxChannels ?? 8);
+    client.on("error", (e: Error) => (this.#lost ??= e.message));
     client.on("close", () => (this.#closed = true));
   }
 
@@ -213,14 +231,24 @@ export class SshTransport extends ShellTransport {
     return new SshTransport(host.name, host.ssh.user, client, opts);
   }
 
-  protected async spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number, streamOpts: StreamOptions = {}): Promise<RunResult & { timedOut?: boolean }> {
-    if (this.#closed) throw stepError(`the SSH connection to ${this.host} is closed`, { host: this.host }, "the host went away during the run (rebooted?); re-run kubeha apply");
+  protected async spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number, streamOpts: StreamOptions = {}): Promise<RunResult & { timedOut?: boolean; connectionLost?: string }> {
+    if (this.#closed)
+      throw stepError(`the SSH connection to ${this.host} is closed${this.#lost ? ` (${this.#lost})` : ""}`, { host: this.host }, "the host went away during the run (powered off, rebooted?); bring it back and re-run kubeha apply");
     await this.#channels.take();
     try {
       return await new Promise((resolve, reject) => {
         this.client.exec(cmd, (err, stream) => {
           if (err) {
-            reject(stepError(`cannot start a command on ${this.host}: ${err.message}`, { host: this.host }, "the SSH connection failed; check the host and re-run"));
+            // A connection that dies under the request may fail it just before it closes: give
+            // the close a moment, so a vanished host is reported as such.
+            const decide = () => {
+              clearTimeout(wait);
+              this.client.removeListener("close", decide);
+              if (this.#closed) resolve({ code: 255, stdout: "", stderr: "", connectionLost: this.#lost ?? err.message });
+              else reject(stepError(`cannot start a command on ${this.host}: ${err.message}`, { host: this.host }, "the SSH connection failed; check the host and re-run"));
+            };
+            const wait = setTimeout(decide, this.#closed ? 0 : 500);
+            this.client.once("close", decide);
             return;
           }
           const out: Buffer[] = [];
@@ -231,7 +259,11 @@ export class SshTransport extends ShellTransport {
             settled = true;
             clearTimeout(timer);
             streamOpts.signal?.removeEventListener("abort", abort);
+            // ssh2 closes every channel when the connection dies (keepalive timeout, reset): no
+            // exit status came, so the command's fate is unknown, which is not an exit code.
+            const lost = !timedOut && typeof code !== "number" && !signal && this.#closed ? this.#lost ?? "connection closed" : undefined;
             resolve({
+              ...(lost !== undefined ? { connectionLost: lost } : {}),
               code: typeof code === "number" ? code : signal ? 128 + 9 : 255,
               stdout: Buffer.concat(out).toString("utf8"),
               stderr: Buffer.concat(errb).toString("utf8"),

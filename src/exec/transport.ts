@@ -139,7 +139,8 @@ export abstract class ShellTransport implements Transport {
     return this.#roundTrips;
   }
 
-  protected abstract spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number, stream?: StreamOptions): Promise<RunResult & { timedOut?: boolean }>;
+  /** `connectionLost`: the link died while the command ran (why, in words); its outcome is unknown. */
+  protected abstract spawnRaw(cmd: string, stdin: string | Buffer | undefined, timeoutMs: number, stream?: StreamOptions): Promise<RunResult & { timedOut?: boolean; connectionLost?: string }>;
 
   abstract close(): Promise<void>;
 
@@ -151,7 +152,15 @@ export abstract class ShellTransport implements Transport {
   async run(cmd: string, opts: RunOptions = {}): Promise<RunResult> {
     this.#roundTrips++;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const { timedOut, ...r } = await this.spawnRaw(this.wrap(cmd, opts.sudo), opts.stdin, timeoutMs, { onStdout: opts.onStdout, signal: opts.signal });
+    const { timedOut, connectionLost, ...r } = await this.spawnRaw(this.wrap(cmd, opts.sudo), opts.stdin, timeoutMs, { onStdout: opts.onStdout, signal: opts.signal });
+    if (connectionLost !== undefined) {
+      throw stepError(
+        `lost the connection to ${this.host} during a command (${connectionLost})`,
+        { host: this.host, command: cmd, stderrTail: redactedTail(r.stderr, opts.secrets) },
+        `${this.host} stopped answering (powered off, rebooted or cut off?): bring it back and re-run; the command may or may not have finished there, and the next run starts from what the host shows`,
+        opts.secrets,
+      );
+    }
     if (timedOut) {
       throw stepError(
         `command timed out after ${Math.round(timeoutMs / 1000)} s on ${this.host}`,

@@ -81,7 +81,8 @@ export const packagesPhase: Phase<ApplyData> = {
       // No pipelining: with it, apt was seen waiting forever on a proxy connection the proxy had closed.
       const net = "-o Acquire::http::Pipeline-Depth=0 -o Acquire::http::Timeout=30 -o Acquire::https::Timeout=30 -o Acquire::Retries=3";
       const opts = `${net} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold`;
-      const cmd = `${env} timeout 120 apt-get update -q ${net} && ${missing.length ? `${env} timeout 900 apt-get install -y -q ${opts} ${missing.map(shq).join(" ")}` : "true"}`;
+      // A host that lost power while dpkg ran refuses every install until this finishes its work.
+      const cmd = `${env} dpkg --configure -a && ${env} timeout 120 apt-get update -q ${net} && ${missing.length ? `${env} timeout 900 apt-get install -y -q ${opts} ${missing.map(shq).join(" ")}` : "true"}`;
       await retry(
         () => wetRun(ctx, h, `apt-get install ${missing.join(" ") || "(refresh package lists)"}`, cmd, { timeoutMs: 20 * 60_000, hint: "check the host's package sources and spec.packages.proxy" }),
         { attempts: 3, delayMs: 2000, retryIf: (e) => e instanceof StepError && e.detail.exitCode === 124 },

@@ -30,6 +30,12 @@ export interface Facts {
   ipForward: boolean;
   /** HTTP status of this host's own apiserver /readyz (0 = no answer). */
   apiserverReady: number;
+  /**
+   * The first-start settings in the etcd environment file now (quotes removed), when present.
+   * They only matter before a member has data, so apply keeps them afterwards instead of
+   * re-rendering (a member joined with `member add` got its own list).
+   */
+  etcdInitial: { state?: string; cluster?: string };
 }
 
 export const WATCHED_UNITS = ["haproxy", "keepalived", "etcd", "kubelet", "containerd", "crio"] as const;
@@ -55,6 +61,7 @@ export function factsScript(c: Cluster, h: Host): string {
     'echo "@@modules"; for m in overlay br_netfilter; do [ -d "/sys/module/$m" ] && echo "$m"; done; [ -d /proc/sys/net/bridge ] && echo br_netfilter; true',
     'echo "@@ipforward"; cat /proc/sys/net/ipv4/ip_forward',
     `echo "@@apiserver"; curl -sk -m 2 -o /dev/null -w '%{http_code}' https://${h.internalAddress}:${c.kubernetes.apiServerPort}/readyz 2>/dev/null; echo`,
+    `echo "@@etcdenv"; grep -E '^ETCD_INITIAL_CLUSTER(_STATE)?=' ${PATHS.etcdDefaults} 2>/dev/null; true`,
     'echo "@@end"',
   ].join("\n");
 }
@@ -102,6 +109,14 @@ export function parseFacts(c: Cluster, out: string): Facts {
     if (u) units.set(u, state || "unknown");
   }
   const mods = new Set(get("modules"));
+  const etcdInitial: Facts["etcdInitial"] = {};
+  for (const l of get("etcdenv")) {
+    const m = /^ETCD_INITIAL_CLUSTER(_STATE)?=(.*)$/.exec(l.trim());
+    if (!m) continue;
+    const v = m[2]!.replace(/^(["'])(.*)\1$/, "$2");
+    if (m[1]) etcdInitial.state = v;
+    else etcdInitial.cluster = v;
+  }
   return {
     os: { id, versionId },
     arch: get("arch")[0] ?? "",
@@ -122,6 +137,7 @@ export function parseFacts(c: Cluster, out: string): Facts {
     modules: { overlay: mods.has("overlay"), brNetfilter: mods.has("br_netfilter") },
     ipForward: (get("ipforward")[0] ?? "0").trim() === "1",
     apiserverReady: Number(get("apiserver")[0] ?? 0) || 0,
+    etcdInitial,
   };
 }
 

@@ -179,7 +179,7 @@ export function statusScript(c: Cluster, h: Host): string {
 // ------------------------------------------------------------------ parsing
 
 /** etcd ids are uint64: quote them before JSON.parse so they keep every digit. */
-function parseBigJson(text: string): unknown {
+export function parseBigJson(text: string): unknown {
   return JSON.parse(text.replace(/("(?:ID|member_id|cluster_id|leader)"\s*:\s*)(\d+)/g, '$1"$2"'));
 }
 

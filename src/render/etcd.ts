@@ -23,7 +23,12 @@ export function initialCluster(c: Cluster): string {
     .join(",");
 }
 
-export function renderEtcd(c: Cluster, h: Host): RenderedFile[] {
+/**
+ * The member's environment file. `initial` is what the member's first start uses: by default a
+ * new cluster of every configured member; apply passes `existing` and the list `etcdctl member add`
+ * printed for a member joining a running cluster (see src/plan/etcd.ts).
+ */
+export function renderEtcd(c: Cluster, h: Host, initial: { state: "new" | "existing"; cluster: string } = { state: "new", cluster: initialCluster(c) }): RenderedFile[] {
   if (!runsExternalEtcd(c, h)) return [];
   const ip = h.internalAddress;
   const env: Array<[string, string]> = [
@@ -33,9 +38,9 @@ export function renderEtcd(c: Cluster, h: Host): RenderedFile[] {
     ["ETCD_LISTEN_CLIENT_URLS", `https://${ip}:${c.etcd.clientPort}`],
     ["ETCD_INITIAL_ADVERTISE_PEER_URLS", `https://${ip}:${c.etcd.peerPort}`],
     ["ETCD_ADVERTISE_CLIENT_URLS", `https://${ip}:${c.etcd.clientPort}`],
-    ["ETCD_INITIAL_CLUSTER", initialCluster(c)],
+    ["ETCD_INITIAL_CLUSTER", initial.cluster],
     // Only read when the data directory is empty (first start); later starts ignore it.
-    ["ETCD_INITIAL_CLUSTER_STATE", "new"],
+    ["ETCD_INITIAL_CLUSTER_STATE", initial.state],
     ["ETCD_INITIAL_CLUSTER_TOKEN", `${c.name}-etcd`],
     ["ETCD_TRUSTED_CA_FILE", PATHS.etcdCa],
     ["ETCD_CERT_FILE", PATHS.etcdServerCert],

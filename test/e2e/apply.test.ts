@@ -1,18 +1,25 @@
 /**
  * End to end on real machines (the lab): plan -> apply -> the cluster is healthy -> plan shows no
- * changes -> a second apply changes nothing; then a worker powered off mid-apply makes apply fail
- * with a clear per-host error, and a re-run after it is back converges with etcd still 3 members.
+ * changes -> a second apply changes nothing; an etcd member removed and wiped comes back through
+ * `etcdctl member add` (once); then a worker powered off in the middle of a phase makes apply fail
+ * with a clear per-host error while the other hosts end that phase cleanly, and a re-run after it
+ * is back converges with etcd still 3 members.
  * Kubernetes binaries are the stand-ins from test/standins (an offline bundle); everything else is
  * real: ssh, systemd, apt through the lab's proxy, haproxy, keepalived, etcd with mutual TLS.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { labDown, labExec, labStart, labStop, labUp, type LabInfo } from "../../src/lab/index.ts";
-import { kubeha, REPO } from "../helpers/cli.ts";
+import { BIN, cliOutputs, kubeha, REPO, type CliResult } from "../helpers/cli.ts";
 import { parseServersState } from "../../src/probe/status.ts";
+import { hexId, parseMemberList, type EtcdMember } from "../../src/plan/etcd.ts";
+import { deadPeerBoundMs } from "../../src/exec/ssh.ts";
+import type { RunEvent } from "../../src/report/events.ts";
 
 const NAME = "kt-e2e";
 const SUBNET = "198.19.249.0/24";
@@ -49,12 +56,49 @@ async function assertHealthy(): Promise<void> {
     const r = await sh(m, `curl -s --cacert /etc/kubernetes/pki/ca.crt -o /dev/null -w '%{http_code}' https://${lab.vip}:8443/readyz`);
     assert.equal(r.stdout, "200", `${m}: /readyz through the VIP with certificate verification`);
   }
-  const health = await sh(
-    "master1",
-    `ETCDCTL_API=3 etcdctl --endpoints=https://${lab.machines[0]!.address}:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key member list`,
-  );
-  assert.equal(health.code, 0, health.stderr);
-  assert.equal(health.stdout.trim().split("\n").filter((l) => l.includes("started")).length, 3, "3 etcd members started");
+  assertThreeMembers(await etcdMembers());
+}
+
+const etcdctl = (args: string) =>
+  `ETCDCTL_API=3 etcdctl --endpoints=https://${lab.machines[0]!.address}:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key ${args}`;
+
+async function etcdMembers(): Promise<EtcdMember[]> {
+  const r = await sh("master1", etcdctl("member list -w json"));
+  assert.equal(r.code, 0, r.stderr);
+  return parseMemberList(r.stdout);
+}
+
+/** Exactly the three masters, each started (an unstarted member has no name), no duplicate. */
+function assertThreeMembers(ms: EtcdMember[]): void {
+  const masters = lab.machines.filter((m) => m.name.startsWith("master"));
+  assert.deepEqual(ms.map((m) => m.name).sort(), ["master1", "master2", "master3"], JSON.stringify(ms));
+  assert.deepEqual(ms.flatMap((m) => m.peerURLs).sort(), masters.map((m) => `https://${m.address}:2380`).sort(), JSON.stringify(ms));
+}
+
+/** The CLI as a child process, calling `onEvent` for each `--output json` event as it arrives. */
+function kubehaLive(args: string[], opts: { cwd: string; timeoutMs: number }, onEvent: (e: RunEvent) => void): Promise<CliResult & { events: RunEvent[]; endedAt: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
+    let stdout = "";
+    let stderr = "";
+    const events: RunEvent[] = [];
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      stderr += line + "\n";
+      if (!line.startsWith("{")) return;
+      const e = JSON.parse(line) as RunEvent;
+      events.push(e);
+      onEvent(e);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      cliOutputs.push(stdout, stderr);
+      // Let readline hand over the last lines first.
+      setImmediate(() => resolve({ code: code ?? -1, stdout, stderr, events, endedAt: Date.now() }));
+    });
+  });
 }
 
 test("plan lists changes on fresh machines and touches nothing", () => {
@@ -81,17 +125,110 @@ test("plan after apply reports no changes, and a second apply is a no-op", () =>
   assert.match(a.stdout, /no changes: the cluster was already converged/);
 });
 
-test("a worker powered off during apply: clear per-host error, then a re-run converges", async () => {
-  await sh("worker2", "kubeadm reset -f >/dev/null 2>&1; rm -f /etc/kubernetes/kubelet.conf");
-  await labStop(NAME, "worker2", { hard: true });
-  const r = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 5 * 60_000 });
-  assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /worker2/);
-  assert.match(r.stderr, /hint: /);
+test("an etcd member removed and wiped comes back through member add, exactly once", async () => {
+  const m3 = lab.machines.find((m) => m.name === "master3")!;
+  await sh("master3", "systemctl stop etcd");
+  const id = (await etcdMembers()).find((m) => m.name === "master3")!.id;
+  const rm = await sh("master1", etcdctl(`member remove ${hexId(id)}`));
+  assert.equal(rm.code, 0, rm.stderr);
+  await sh("master3", "rm -rf /var/lib/etcd/member");
+  assert.equal((await etcdMembers()).length, 2);
+
+  const p = kubeha(["plan", lab.clusterFile, "--output", "plain"], { cwd });
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, new RegExp(`master3:\\n[\\s\\S]*etcdctl member add master3 --peer-urls=https://${m3.address.replaceAll(".", "\\.")}:2380`));
+  assert.equal((await etcdMembers()).length, 2, "plan changed nothing");
+
+  const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 5 * 60_000 });
+  assert.equal(a.code, 0, `${a.stdout}\n${a.stderr}`);
+  assert.match(a.stdout, /master3:\n[\s\S]*etcdctl member add master3/);
+  assert.deepEqual(a.stdout.match(/^\S+(?=:$)/gm), ["master3"], "only master3 changed");
+  assertThreeMembers(await etcdMembers());
+  const env = await sh("master3", "cat /etc/default/etcd");
+  assert.match(env.stdout, /^ETCD_INITIAL_CLUSTER_STATE="existing"$/m);
+
+  const again = kubeha(["plan", lab.clusterFile, "--output", "plain"], { cwd });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /no changes: the cluster is converged/);
+
+  // A run that died right after `member add`: the member is there, unstarted. apply starts it
+  // (etcd checks the list it is given against the cluster) and adds nothing.
+  await sh("master3", "systemctl stop etcd");
+  const id2 = (await etcdMembers()).find((m) => m.name === "master3")!.id;
+  assert.equal((await sh("master1", etcdctl(`member remove ${hexId(id2)}`))).code, 0);
+  await sh("master3", "rm -rf /var/lib/etcd/member");
+  const added = await sh("master1", etcdctl(`member add master3 --peer-urls=https://${m3.address}:2380`));
+  assert.equal(added.code, 0, added.stderr);
+  assert.deepEqual((await etcdMembers()).map((m) => m.name).sort(), ["", "master1", "master2"], "master3 added, not started");
+  const resumed = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 5 * 60_000 });
+  assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
+  assert.doesNotMatch(resumed.stdout, /member add/);
+  assert.match(resumed.stderr, /master3 is already a member \(not started yet\)/);
+  assertThreeMembers(await etcdMembers());
+});
+
+test("a worker powered off in the middle of a phase: a clear per-host error, the others end cleanly, a re-run converges", async () => {
+  // Work for apply on worker2: a package to install (packages phase) and a node to join.
+  const reset = await sh("worker2", "kubeadm reset -f >/dev/null 2>&1; rm -f /etc/kubernetes/kubelet.conf; dpkg -r socat >/dev/null");
+  assert.equal(reset.code, 0, reset.stderr);
+  let stopping: Promise<void> | undefined;
+  let stoppedAt = 0;
+  const r = await kubehaLive(["apply", lab.clusterFile, "--output", "json"], { cwd, timeoutMs: 5 * 60_000 }, (e) => {
+    // The moment apply starts installing on worker2 (apt-get runs), pull its plug.
+    if (!stopping && e.type === "change" && e.host === "worker2" && e.phase === "packages" && /apt-get install/.test(e.message)) {
+      stoppedAt = Date.now();
+      stopping = labStop(NAME, "worker2", { hard: true });
+    }
+  });
+  assert.ok(stopping, `apply never started installing on worker2:\n${r.stderr}`);
+  await stopping;
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(r.endedAt - stoppedAt < deadPeerBoundMs() + 15_000, `apply took ${r.endedAt - stoppedAt} ms to give up on worker2`);
+  // The error names the host, the phase and what to do.
+  const fail = r.events.find((e) => e.type === "phase-fail" && e.host === "worker2");
+  assert.ok(fail && fail.type === "phase-fail", r.stderr);
+  assert.equal(fail.phase, "packages");
+  assert.equal(fail.error.host, "worker2");
+  assert.match(fail.error.message, /lost the connection to worker2/);
+  assert.match(fail.error.command ?? "", /apt-get install/);
+  assert.match(r.stderr, /^kubeha: error: lost the connection to worker2[^\n]*\n  host: +worker2\n  phase: +packages\n/m);
+  assert.match(r.stderr, /^  hint: .*worker2/m);
+
+  // Nothing half-done elsewhere: every phase another host started ended (done or skipped, none
+  // failed), and the run stopped at the phase boundary: no later phase started anywhere.
+  const perHost = new Map<string, Map<string, string>>();
+  for (const e of r.events) {
+    if (!("host" in e) || !e.host || e.host === "worker2" || !["phase-start", "phase-done", "phase-skip", "phase-fail"].includes(e.type)) continue;
+    const m = perHost.get(e.host) ?? new Map<string, string>();
+    m.set((e as { phase: string }).phase, e.type);
+    perHost.set(e.host, m);
+  }
+  assert.deepEqual([...perHost.keys()].sort(), ["master1", "master2", "master3", "worker1"]);
+  for (const [host, phases] of perHost) {
+    for (const [phase, last] of phases) assert.ok(last === "phase-done" || last === "phase-skip", `${host} ${phase}: ${last}`);
+    assert.equal(phases.get("packages"), "phase-done", `${host} finished the packages phase`);
+  }
+  const started = r.events.filter((e) => e.type === "phase-start" && !e.host).map((e) => (e as { phase: string }).phase);
+  assert.deepEqual(started, ["connect", "facts", "preflight", "os", "packages"]);
+  // ... and their services still run.
+  await assertHealthy();
+  assert.equal((await sh("worker1", "systemctl is-active containerd kubelet")).stdout, "active\nactive\n");
+
   await labStart(NAME, "worker2");
+  // The files on the other hosts are complete: what is left to do is worker2's, plus the
+  // bootstrap token the first control plane issues (and revokes) for worker2's join.
+  const p = await kubehaLive(["plan", lab.clusterFile, "--output", "json"], { cwd, timeoutMs: 120_000 }, () => {});
+  assert.equal(p.code, 0, p.stderr);
+  const elsewhere = p.events.filter((e) => e.type === "change" && e.host !== "worker2");
+  for (const e of elsewhere) {
+    assert.ok(e.type === "change" && e.host === "master1" && ["workers", "token-revoke"].includes(e.phase) && /bootstrap token/.test(e.message), JSON.stringify(e));
+  }
+  assert.ok(p.events.some((e) => e.type === "change" && e.host === "worker2" && e.phase === "packages"), "worker2 still needs its package");
+
   const again = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
   assert.match(again.stdout, /worker2:[\s\S]*kubeadm join/);
   assert.doesNotMatch(again.stdout, /kubeadm init/, "never re-inits an initialized control plane");
+  assert.doesNotMatch(again.stdout, /member add/, "no etcd member added");
   await assertHealthy();
 });

@@ -13,7 +13,8 @@ import { sha256, syncFiles } from "../../src/exec/files.ts";
 import { knownHostsName } from "../../src/exec/known-hosts.ts";
 import { acquireLock } from "../../src/exec/lock.ts";
 import { ConnectionPool, forEachHost, HostsError } from "../../src/exec/pool.ts";
-import { SshTransport } from "../../src/exec/ssh.ts";
+import { deadPeerBoundMs, SshTransport } from "../../src/exec/ssh.ts";
+import net from "node:net";
 import type { Host, Ssh } from "../../src/spec/model.ts";
 import { cleanStale, clientKey, createUsers, NOSUDO_USER, startSshd, SUDO_USER, type Sshd } from "./sshd.ts";
 
@@ -123,6 +124,71 @@ test("streaming: stdout chunks arrive while the command runs; an abort ends it w
     assert.ok(Date.now() - t0 < 5000, "the abort did not wait for the command");
     assert.equal((await t.run("echo ok")).stdout, "ok\n");
   });
+});
+
+/**
+ * A TCP relay to `port` that can go silent like a machine whose plug was pulled: sockets stay
+ * open, nothing passes any more, and no reset is ever sent.
+ */
+async function silenceableRelay(port: number): Promise<{ port: number; silence(): void; close(): Promise<void> }> {
+  let silent = false;
+  const socks = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, "127.0.0.1");
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      socks.add(a);
+      a.on("data", (d) => {
+        if (!silent) b.write(d);
+      });
+      a.on("error", () => {});
+      a.on("close", () => b.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    silence: () => (silent = true),
+    close: async () => {
+      for (const s of socks) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+test("a host that vanishes mid-command: the command fails within the keepalive bound, naming the host", async () => {
+  // The defaults: a powered-off host is given up on in well under a minute.
+  assert.ok(deadPeerBoundMs() <= 30_000, `default dead-peer bound ${deadPeerBoundMs()} ms`);
+  const relay = await silenceableRelay(target.port);
+  await writeFile(knownHosts, `${knownHostsName("127.0.0.1", relay.port)} ${target.hostKeyPub}\n`, { flag: "a" });
+  const opts = { keepaliveIntervalMs: 200, keepaliveCountMax: 2 };
+  try {
+    await withTransport(
+      hostOf(target, { port: relay.port }, "gone"),
+      async (t) => {
+        assert.equal((await t.run("echo up")).stdout, "up\n");
+        const running = t.run("sleep 30; echo finished");
+        setTimeout(() => relay.silence(), 300);
+        const t0 = Date.now();
+        await assert.rejects(running, (err: unknown) => {
+          assert.ok(err instanceof StepError, String(err));
+          assert.match(err.message, /^lost the connection to gone during a command \(Keepalive timeout\)/);
+          assert.equal(err.detail.host, "gone");
+          assert.match(err.detail.command ?? "", /sleep 30/);
+          assert.match(err.hint ?? "", /powered off/);
+          return true;
+        });
+        const took = Date.now() - t0;
+        assert.ok(took < deadPeerBoundMs(opts) + 300 + 1000, `gave up after ${took} ms`);
+        // Later commands on the dead connection fail at once instead of waiting again.
+        const t1 = Date.now();
+        await assert.rejects(t.run("true"), /connection to gone is closed \(Keepalive timeout\)/);
+        assert.ok(Date.now() - t1 < 100);
+      },
+      opts,
+    );
+  } finally {
+    await relay.close();
+  }
 });
 
 test("uploads by hash: written atomically with mode; an unchanged file is not sent again", async () => {
