@@ -170,7 +170,7 @@ export function computeFigures(input: FiguresInput): ScenarioFigures {
   }
   const loss = checkZeroLoss(input.writes, input.read);
   return {
-    blackoutMs: blackout(input.samples).ms,
+    blackoutMs: Math.round(blackout(input.samples).ms),
     failedProbes: input.samples.filter((s) => !s.ok).length,
     totalProbes: input.samples.length,
     vipMovedMs,
