@@ -196,6 +196,7 @@ async function doActions(ctx: Ctx, actions: Action[], w: VipWatcher | undefined,
           w?.gone(h.name);
         } else {
           await ctx.o.machines.powerOn(h);
+          await ctx.pool.drop(h); // its old connection died with it
         }
       } catch (err) {
         problems.push(`${a.kind === "run" ? a.what : a.kind} on ${h.name}: ${(err as Error).message.split("\n")[0]}`);

@@ -29,9 +29,17 @@ export class ConnectionPool {
 
   constructor(private readonly opts: PoolOptions = {}) {}
 
-  /** The host's transport, connecting on first use. Concurrent callers share one connection. */
-  get(host: Host): Promise<Transport> {
+  /**
+   * The host's transport, connecting on first use. Concurrent callers share one connection; a
+   * connection that has closed (the host rebooted or was powered off) is replaced by a new one.
+   */
+  async get(host: Host): Promise<Transport> {
     let t = this.#transports.get(host.name);
+    if (t && (await t.catch(() => undefined))?.closed && this.#transports.get(host.name) === t) {
+      this.#transports.delete(host.name);
+      t = undefined;
+    }
+    t = this.#transports.get(host.name);
     if (!t) {
       t = this.#open(host);
       // A failed connect is not cached: the next phase may try again.
@@ -63,6 +71,13 @@ export class ConnectionPool {
       this.#bastions.set(key, c);
     }
     return c;
+  }
+
+  /** Closes and forgets the host's connection (the next `get` connects again). */
+  async drop(host: Host): Promise<void> {
+    const t = this.#transports.get(host.name);
+    this.#transports.delete(host.name);
+    await (await t?.catch(() => undefined))?.close();
   }
 
   /** Round trips per connected host, in host-name order. */

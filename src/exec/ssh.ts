@@ -223,6 +223,10 @@ export class SshTransport extends ShellTransport {
     client.on("close", () => (this.#closed = true));
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Connects straight to `host`, or through `bastion` (an open connection to the jump host). */
   static async connect(host: Host, opts: SshOptions = {}, bastion?: Client): Promise<SshTransport> {
     const ep = endpointOf(host);

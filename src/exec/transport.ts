@@ -45,6 +45,8 @@ export interface Transport {
   readonly host: string;
   /** Commands sent so far (every `run`, `put`, `putMany`, `hashes` is one). */
   readonly roundTrips: number;
+  /** True once the connection is gone for good (SSH); local transports never close. */
+  readonly closed?: boolean;
   /** Runs a shell command. Never throws for a non-zero exit; throws StepError for transport trouble. */
   run(cmd: string, opts?: RunOptions): Promise<RunResult>;
   /** Like `run` but a non-zero exit is a StepError naming the command, exit code and stderr tail. */

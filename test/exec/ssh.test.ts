@@ -381,6 +381,25 @@ test("pool: one connection per host for the whole run, parallel commands beyond 
   assert.equal(afterCount - before, 3);
 });
 
+test("pool: a connection that closed (host rebooted) is replaced on the next get; drop forgets one", async () => {
+  const pool = new ConnectionPool();
+  try {
+    const h = hostOf(target);
+    const t1 = await pool.get(h);
+    assert.equal(await pool.get(h), t1, "reused while open");
+    await t1.close();
+    assert.equal(t1.closed, true);
+    const t2 = await pool.get(h);
+    assert.notEqual(t2, t1);
+    assert.equal((await t2.run("echo again")).stdout, "again\n");
+    await pool.drop(h);
+    assert.equal(t2.closed, true);
+    assert.notEqual(await pool.get(h), t2);
+  } finally {
+    await pool.closeAll();
+  }
+});
+
 test("host lock over SSH: exclusive, names the holder, released, stale locks taken over", async () => {
   const lockPath = join(work, "kubeha.lock");
   await withTransport(hostOf(target), async (t) => {
