@@ -329,7 +329,8 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
   say(
     `${label}: blackout ${figures.blackoutMs} ms, ${figures.failedProbes}/${figures.totalProbes} probes failed, VIP moved ${figures.vipMovedMs ?? "-"} ms, ` +
       `two holders ${figures.splitBrainMs} ms, healthy ${figures.healthyAfterMs ?? "-"} ms after restore, etcd ${figures.etcdAcked} acked / ${figures.etcdFailed} failed / ${figures.etcdLost} lost` +
-      (failed.length ? ` — FAILED: ${failed.map((x) => x.name).join("; ")}` : ""),
+      (failed.length ? ` — FAILED: ${failed.map((x) => x.name).join("; ")}` : "") +
+      (problems.length ? ` — PROBLEMS: ${problems.join("; ")}` : ""),
   );
   return {
     scenario: name,
