@@ -250,8 +250,10 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
     : undefined;
   await sleep(o.baselineMs);
 
+  if (plan.prepare) await doActions(ctx, plan.prepare, watcher, problems);
   say(`${label}: fault: ${plan.fault}`);
   const holdersBefore = watcher?.holders() ?? [];
+  // The fault's time is when its command is sent (a command's own latency is a few ms).
   mark("fault", plan.fault);
   await doActions(ctx, plan.inject, watcher, problems);
   const holdStart = now();

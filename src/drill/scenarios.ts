@@ -44,6 +44,8 @@ export interface ScenarioPlan {
   targets: string[];
   fault: string;
   expectation: string;
+  /** Set-up that is not the fault itself (runs before the fault mark, e.g. a daemon-reload). */
+  prepare?: Action[];
   inject: Action[];
   restore: Action[];
   hold: Hold;
@@ -132,14 +134,15 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
         targets: [h.name],
         fault: `SIGKILL every haproxy process on ${h.name} (the VIP holder); systemd may not restart it during the fault`,
         expectation: "the VIP moves to another LB host within a second; API blackout ≤ 1.0 s",
-        inject: [
+        prepare: [
           {
             kind: "run",
             host: h.name,
-            what: "keep haproxy down (runtime drop-in Restart=no) and SIGKILL it",
-            command: `mkdir -p ${DRILL_DROPIN_DIR} && printf '[Service]\\nRestart=no\\n' > ${DRILL_DROPIN} && systemctl daemon-reload && systemctl kill --signal=SIGKILL haproxy.service`,
+            what: "keep haproxy down once killed (runtime drop-in Restart=no)",
+            command: `mkdir -p ${DRILL_DROPIN_DIR} && printf '[Service]\\nRestart=no\\n' > ${DRILL_DROPIN} && systemctl daemon-reload`,
           },
         ],
+        inject: [{ kind: "run", host: h.name, what: "SIGKILL haproxy", command: "systemctl kill --signal=SIGKILL haproxy.service" }],
         restore: [{ kind: "run", host: h.name, what: "start haproxy again", command: `rm -f ${DRILL_DROPIN} && systemctl daemon-reload && systemctl reset-failed haproxy.service; systemctl start haproxy.service` }],
         hold: { until: "recovered", minMs: 3000, settleMs: 2000 },
         targetsFor: judged([blackoutAtMost(1000), vipMoved]),
