@@ -12,7 +12,7 @@ import { KubehaError } from "./errors.ts";
 import { evaluate, statusScript, type Observations, type StatusReport } from "./probe/status.ts";
 
 export interface StatusOptions {
-  /** Hosts probed at once. Default 10. */
+  /** Hosts probed at once. Default 30. */
   concurrency?: number;
   /** Per-host SSH connect timeout in ms. Default 5000 (a dead host must not stall the report). */
   connectTimeoutMs?: number;
@@ -28,7 +28,7 @@ export async function observe(cluster: Cluster, opts: StatusOptions = {}): Promi
   const hosts: Observations["hosts"] = {};
   try {
     const [, certificates] = await Promise.all([
-      forEachHost(cluster.hosts, opts.concurrency ?? 10, async (h) => {
+      forEachHost(cluster.hosts, opts.concurrency ?? 30, async (h) => {
         try {
           const t = await pool.get(h);
           // etcdctl waits up to ~4 s per dead member, three times: leave room for that.

@@ -3,7 +3,7 @@ import { parseFlags } from "./flags.ts";
 import { UsageError } from "../errors.ts";
 import { loadCluster } from "../spec/read.ts";
 import { formatProblem } from "../errors.ts";
-import { apply } from "../apply.ts";
+import { apply, DEFAULT_CONCURRENCY } from "../apply.ts";
 import { phaseIds } from "../phases/runner.ts";
 import { APPLY_PHASES } from "../phases/apply.ts";
 import { Reporter, attachRenderer, formatChanges, type OutputMode } from "../report/index.ts";
@@ -20,7 +20,7 @@ ${name === "apply" ? "  --dry-run                 same as `kubeha plan`\n" : ""}
   --skip-phases IDS         skip these phases (and their subtrees)
   --output MODE             auto (default), tty, plain, or json (one event per line)
   --trust-new-host-keys     pin host keys missing from known_hosts (a changed key always stops)
-  --concurrency N           hosts worked on at once (default 10)
+  --concurrency N           hosts worked on at once (default 30)
   --stats                   print SSH round trips per host at the end
 
 Phases: ${phaseIds(APPLY_PHASES).join(", ")}
@@ -46,7 +46,7 @@ export async function runApply(name: "apply" | "plan", args: string[]): Promise<
   if (!file || extra.length) throw new UsageError(`${name} takes exactly one cluster file`, `kubeha ${name} cluster.yaml`);
   const output = (values.output ?? "auto") as OutputMode;
   if (!["auto", "tty", "plain", "json"].includes(output)) throw new UsageError(`--output must be auto, tty, plain or json, got "${values.output}"`);
-  const concurrency = values.concurrency === undefined ? 10 : Number(values.concurrency);
+  const concurrency = values.concurrency === undefined ? DEFAULT_CONCURRENCY : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number of 1 or more`);
   const dryRun = name === "plan" || values["dry-run"] === true;
   const { cluster, warnings } = await loadCluster(file);

@@ -22,7 +22,7 @@ Flags:
   --interval S          seconds between refreshes with --watch (default 5, minimum 1)
   --count N             with --watch: stop after N reports
   --threshold-days N    certificates expiring within N days are warnings (default 30)
-  --concurrency N       hosts probed at once (default 10)
+  --concurrency N       hosts probed at once (default 30)
 
 Examples:
   kubeha status cluster.yaml
@@ -56,7 +56,7 @@ export const command: Command = {
     const interval = positiveInt("interval", values.interval, 5);
     const count = values.count === undefined ? undefined : positiveInt("count", values.count, 1);
     if (!values.watch && (values.interval !== undefined || count !== undefined)) throw new UsageError("--interval and --count only apply with --watch", "kubeha status cluster.yaml --watch --interval 2");
-    const opts = { thresholdDays: positiveInt("threshold-days", values["threshold-days"], 30, 0), concurrency: positiveInt("concurrency", values.concurrency, 10) };
+    const opts = { thresholdDays: positiveInt("threshold-days", values["threshold-days"], 30, 0), concurrency: positiveInt("concurrency", values.concurrency, 30) };
     const { cluster, warnings } = await loadCluster(file);
     for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
 
