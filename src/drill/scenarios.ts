@@ -261,7 +261,11 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
         scenario: name,
         targets: lbs.map((h) => h.name),
         fault: `cut the LB hosts ${lbs.map((h) => h.name).join(", ")} off from each other (both directions, VRRP included)`,
-        expectation: "each side claims the VIP: two or more holders, which `kubeha status` must report as split brain; one holder after healing",
+        expectation:
+          "each side claims the VIP: two or more holders, which `kubeha status` must report as split brain; one holder after healing" +
+          (lbs.some((h) => h.roles.includes("control-plane") || h.roles.includes("etcd"))
+            ? ". These hosts also run the control plane / etcd, which the cut separates too: the API is EXPECTED to fail until healed"
+            : ""),
         inject: lbs.map((h) => ({ kind: "run" as const, host: h.name, what: "blackhole the other LB hosts", command: partitionCommand(h, lbs) })),
         restore: lbs.map((h) => ({ kind: "run" as const, host: h.name, what: "remove the blackhole rules", command: healCommand(h) })),
         hold: { until: "split", minMs: 1000, settleMs: 2000 },

@@ -131,6 +131,23 @@ async function staleVeths(name: string): Promise<string[]> {
     .filter((n) => n.startsWith(prefix));
 }
 
+const INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances";
+
+/**
+ * Each booted machine's systemd takes several inotify instances from root's per-user limit
+ * (Debian: 128); past ~35 machines the next ones die with "Too many open files". Raised (never
+ * lowered) to leave room for this lab on top of what is already running.
+ */
+async function ensureInotifyInstances(machines: number, progress: (s: string) => void): Promise<void> {
+  const now = Number((await fs.readFile(INOTIFY_INSTANCES, "utf8").catch(() => "0")).trim());
+  let others = 0;
+  for (const name of await knownLabs()) others += (await readState(name).catch(() => undefined))?.machines.length ?? 0;
+  const target = 128 + 8 * (machines + others);
+  if (!now || now >= target) return;
+  await fs.writeFile(INOTIFY_INSTANCES, String(target));
+  progress(`raised fs.inotify.max_user_instances from ${now} to ${target} (systemd in each machine needs some)`);
+}
+
 // ---------------------------------------------------------------- up
 
 /**
@@ -148,6 +165,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
       `run \`kubeha lab down --name ${plan.name}\` first`,
     );
   }
+  await ensureInotifyInstances(plan.machines.length, progress);
   for (let i = 0; ; i++) {
     const veths = await staleVeths(plan.name);
     if (!veths.length) break;
