@@ -13,6 +13,7 @@ import { hostByName } from "../spec/model.ts";
 import { ConnectionPool } from "../exec/pool.ts";
 import { KubehaError } from "../errors.ts";
 import { ensureState } from "../pki/index.ts";
+import { issueLeaf } from "../pki/x509.ts";
 import { runsExternalEtcd } from "../render/etcd.ts";
 import { vipCandidate } from "../probe/status.ts";
 import type { StatusReport } from "../probe/status.ts";
@@ -92,13 +93,23 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
     runId: `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
   };
   const etcdHosts = c.etcd.members.map((n) => hostByName(c, n));
-  if (etcdHosts.length && etcdHosts.every((h) => runsExternalEtcd(c, h))) {
-    ctx.etcd = {
-      endpoints: etcdHosts.map((h) => `https://${h.internalAddress}:${c.etcd.clientPort}`),
-      ca: await pki("etcd-ca.crt"),
-      cert: await pki("apiserver-etcd-client.crt"),
-      key: await pki("apiserver-etcd-client.key"),
-    };
+  if (etcdHosts.length) {
+    const endpoints = etcdHosts.map((h) => `https://${h.internalAddress}:${c.etcd.clientPort}`);
+    const ca = await pki("etcd-ca.crt");
+    if (etcdHosts.every((h) => runsExternalEtcd(c, h))) {
+      ctx.etcd = { endpoints, ca, cert: await pki("apiserver-etcd-client.crt"), key: await pki("apiserver-etcd-client.key") };
+    } else {
+      // Stacked: kubeadm issued the members' client certificates on the hosts; kubeha holds the
+      // etcd CA, so the drill signs itself a one-day client certificate kept in memory only.
+      const client = await issueLeaf(
+        { cn: "kubeha-drill", o: [], isCA: false, extUsages: ["clientAuth"], dns: [], ips: [] },
+        "ecdsa-p256",
+        { cert: ca, key: await pki("etcd-ca.key") },
+        new Date(),
+        1,
+      );
+      ctx.etcd = { endpoints, ca, cert: client.cert!, key: client.key };
+    }
   }
 
   const first = await ctx.status(c);
@@ -111,7 +122,6 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
   const description = first.kubernetes.description;
   const standIn = description && /stand-in/i.test(description) ? description : null;
   if (standIn) say(`note: the control plane runs STAND-INS (${standIn}); these are not Kubernetes results`);
-  if (!ctx.etcd) say("note: etcd writes are probed only for external etcd (kubeha holds its client certificate); stacked etcd is not probed");
 
   const results: ScenarioResult[] = [];
   try {
