@@ -101,14 +101,7 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
     } else {
       // Stacked: kubeadm issued the members' client certificates on the hosts; kubeha holds the
       // etcd CA, so the drill signs itself a one-day client certificate kept in memory only.
-      const client = await issueLeaf(
-        { cn: "kubeha-drill", o: [], isCA: false, extUsages: ["clientAuth"], dns: [], ips: [] },
-        "ecdsa-p256",
-        { cert: ca, key: await pki("etcd-ca.key") },
-        new Date(),
-        1,
-      );
-      ctx.etcd = { endpoints, ca, cert: client.cert!, key: client.key };
+      ctx.etcd = { endpoints, ca, ...(await drillEtcdClient({ cert: ca, key: await pki("etcd-ca.key") })) };
     }
   }
 
@@ -147,6 +140,12 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
     scenarios: results,
     comparison: comparisonRows(results),
   };
+}
+
+/** A one-day etcd client certificate signed by the etcd CA, for the drill's writer (kept in memory). */
+export async function drillEtcdClient(etcdCa: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
+  const c = await issueLeaf({ cn: "kubeha-drill", o: [], isCA: false, extUsages: ["clientAuth"], dns: [], ips: [] }, "ecdsa-p256", etcdCa, new Date(), 1);
+  return { cert: c.cert!, key: c.key };
 }
 
 /** Puts profile `p`'s haproxy/keepalived configuration on every LB host and waits for health. */
