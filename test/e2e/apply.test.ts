@@ -10,12 +10,10 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { labDown, labExec, labStart, labStop, labUp, type LabInfo } from "../../src/lab/index.ts";
-import { BIN, cliOutputs, kubeha, REPO, type CliResult } from "../helpers/cli.ts";
+import { labExec, labStart, labStop, type LabInfo } from "../../src/lab/index.ts";
+import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
+import { BIN, cliOutputs, kubeha, type CliResult } from "../helpers/cli.ts";
 import { parseServersState } from "../../src/probe/status.ts";
 import { hexId, parseMemberList, type EtcdMember } from "../../src/plan/etcd.ts";
 import { deadPeerBoundMs } from "../../src/exec/ssh.ts";
@@ -29,16 +27,10 @@ let cwd: string;
 const sh = async (m: string, cmd: string) => labExec(NAME, m, ["bash", "-c", cmd], { timeoutMs: 30_000 });
 
 before(async () => {
-  await labDown(NAME); // a lab left by a killed run
-  cwd = mkdtempSync(join(tmpdir(), "kubeha-e2e-"));
-  lab = await labUp({ name: NAME, subnet: SUBNET, masters: 3, workers: 2, cwd, bundle: join(REPO, "test/standins/bundle") });
+  ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 2 }));
 });
 
-after(async () => {
-  const left = await labDown(NAME);
-  assert.deepEqual(left, [], "lab down left something behind");
-  rmSync(cwd, { recursive: true, force: true });
-});
+after(() => dropLab(NAME, cwd));
 
 async function vipHolders(): Promise<string[]> {
   const out: string[] = [];

@@ -9,11 +9,11 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { labDown, labUp, sleep, type LabInfo } from "../../src/lab/index.ts";
+import type { LabInfo } from "../../src/lab/index.ts";
+import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
 import { BIN, cliOutputs, kubeha, REPO } from "../helpers/cli.ts";
 import type { DrillReport, ScenarioResult } from "../../src/drill/types.ts";
 
@@ -23,19 +23,10 @@ let lab: LabInfo;
 let cwd: string;
 
 before(async () => {
-  await labDown(NAME); // a lab left by a killed run
-  for (let i = 0; i < 90 && execFileSync("ip", ["-br", "link"], { encoding: "utf8" }).includes("vb-kt-drill"); i++) await sleep(2000);
-  cwd = mkdtempSync(join(tmpdir(), "kubeha-drill-e2e-"));
-  lab = await labUp({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, cwd, bundle: join(REPO, "test/standins/bundle") });
-  const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });
-  assert.equal(a.code, 0, `${a.stdout}\n${a.stderr}`);
+  ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, apply: true }));
 });
 
-after(async () => {
-  const left = await labDown(NAME);
-  assert.deepEqual(left, [], "lab down left something behind");
-  rmSync(cwd, { recursive: true, force: true });
-});
+after(() => dropLab(NAME, cwd));
 
 /** Runs the drill CLI in the background; `onLine` sees its progress lines as they come. */
 function drillCli(args: string[], onLine: (l: string) => Promise<void> | void): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -6,12 +6,11 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
-import { labDown, labExec, labStart, labStop, labUp, sleep, type LabInfo } from "../../src/lab/index.ts";
+import { labExec, labStart, labStop, sleep, type LabInfo } from "../../src/lab/index.ts";
+import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
 import { kubeha, REPO } from "../helpers/cli.ts";
 
 const NAME = "kt-status";
@@ -47,22 +46,10 @@ async function untilHealthy(seconds: number): Promise<{ code: number; report: Re
 }
 
 before(async () => {
-  await labDown(NAME); // a lab left by a killed run
-  // The kernel frees a stopped machine's network namespace (and its veth) asynchronously, minutes
-  // later on a busy host; labUp then fails with "File exists". nspawn names the host side
-  // vb-<first 11 characters of "kt-status-master1">...: wait (bounded) until none is left.
-  for (let i = 0; i < 90 && execFileSync("ip", ["-br", "link"], { encoding: "utf8" }).includes("vb-kt-statu"); i++) await sleep(2000);
-  cwd = mkdtempSync(join(tmpdir(), "kubeha-status-e2e-"));
-  lab = await labUp({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, cwd, bundle: join(REPO, "test/standins/bundle") });
-  const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });
-  assert.equal(a.code, 0, `${a.stdout}\n${a.stderr}`);
+  ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, apply: true }));
 });
 
-after(async () => {
-  const left = await labDown(NAME);
-  assert.deepEqual(left, [], "lab down left something behind");
-  rmSync(cwd, { recursive: true, force: true });
-});
+after(() => dropLab(NAME, cwd));
 
 test("after apply: status exits 0, the table names the VIP holder, the JSON validates", async () => {
   const s = await untilHealthy(30);
