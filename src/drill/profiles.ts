@@ -21,7 +21,7 @@ import { KubehaError } from "../errors.ts";
 import type { RenderedFile, Secrets } from "../render/types.ts";
 import { PATHS } from "../render/paths.ts";
 import { file } from "../render/file.ts";
-import { renderHaproxy, runsHaproxy } from "../render/haproxy.ts";
+import { renderHaproxy, runsHaproxy, statsListenLines } from "../render/haproxy.ts";
 import { renderKeepalived, runsKeepalived } from "../render/keepalived.ts";
 import { PROFILES, type ProfileName } from "./types.ts";
 
@@ -134,20 +134,13 @@ function profileHeader(comment: string, c: Cluster, h: Host, profile: SeedProfil
 
 /** The stats page and runtime socket are the drill's instruments, not part of what is compared. */
 function instrumentLines(c: Cluster, h: Host, secrets: Secrets): string[] {
-  const stats = c.endpoint.haproxy.statsPage;
-  if (!stats.enabled) return [];
+  const stats = statsListenLines(c, h, secrets);
+  if (!stats.length) return [];
   return [
     "",
     "# The cluster's own stats page (address, port and password from the cluster file), not the seed's",
     "# published one: it plays no part in failover.",
-    "listen stats",
-    "    mode http",
-    `    bind ${stats.bind ?? h.internalAddress}:${stats.port}`,
-    "    stats enable",
-    "    stats uri /",
-    "    stats refresh 10s",
-    "    stats hide-version",
-    `    stats auth admin:${secrets.haproxyStatsPassword}`,
+    ...stats,
   ];
 }
 

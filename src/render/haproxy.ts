@@ -61,21 +61,25 @@ export function renderHaproxyCfg(c: Cluster, h: Host, secrets: Secrets): Rendere
     `    default-server check check-ssl verify none inter ${hp.checkIntervalMs}ms fall ${hp.fall} rise ${hp.rise} on-marked-down shutdown-sessions`,
     ...backends.map((b) => `    server ${b.name} ${b.internalAddress}:${c.kubernetes.apiServerPort}`),
   ];
-  const stats = hp.statsPage;
-  if (stats.enabled) {
-    lines.push(
-      "",
-      "listen stats",
-      "    mode http",
-      `    bind ${stats.bind ?? h.internalAddress}:${stats.port}`,
-      "    stats enable",
-      "    stats uri /",
-      "    stats refresh 10s",
-      "    stats hide-version",
-      `    stats auth admin:${secrets.haproxyStatsPassword}`,
-    );
-  }
-  return file(PATHS.haproxyCfg, lines.join("\n"), { secret: stats.enabled, restarts: ["haproxy.service"] });
+  const stats = statsListenLines(c, h, secrets);
+  if (stats.length) lines.push("", ...stats);
+  return file(PATHS.haproxyCfg, lines.join("\n"), { secret: stats.length > 0, restarts: ["haproxy.service"] });
+}
+
+/** The `listen stats` section of the cluster's stats page ([] when disabled). Carries the stats password. */
+export function statsListenLines(c: Cluster, h: Host, secrets: Secrets): string[] {
+  const stats = c.endpoint.haproxy.statsPage;
+  if (!stats.enabled) return [];
+  return [
+    "listen stats",
+    "    mode http",
+    `    bind ${stats.bind ?? h.internalAddress}:${stats.port}`,
+    "    stats enable",
+    "    stats uri /",
+    "    stats refresh 10s",
+    "    stats hide-version",
+    `    stats auth admin:${secrets.haproxyStatsPassword}`,
+  ];
 }
 
 /**
