@@ -1,10 +1,6 @@
 /** The text summary `kubeha drill` prints: one row per scenario, the failed checks, the ratios. Pure. */
+import { table } from "../report/format.ts";
 import type { DrillReport } from "./types.ts";
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
-}
 
 const ms = (v: number | null) => (v === null ? "-" : String(v));
 

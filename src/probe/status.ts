@@ -3,6 +3,7 @@
  * the parser of its output, and `evaluate`, which turns what was observed into a report with a
  * verdict. Only `src/exec` talks to hosts; the CLI and `src/status.ts` glue them together.
  */
+import { table } from "../report/format.ts";
 import { sections } from "./facts.ts";
 import type { Cluster, EndpointMode, Host, Role } from "../spec/model.ts";
 import { hostByName } from "../spec/model.ts";
@@ -421,11 +422,6 @@ function evaluateEtcd(c: Cluster, readings: Map<string, HostReading>, problems: 
 const memberUrl = (c: Cluster, name: string) => `https://${hostByName(c, name).internalAddress}:${c.etcd.clientPort}`;
 
 // ------------------------------------------------------------------ the table
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
-}
 
 const mib = (b: number | undefined) => (b === undefined ? "-" : `${(b / 1048576).toFixed(1)} MiB`);
 
