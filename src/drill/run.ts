@@ -165,7 +165,7 @@ async function useProfile(ctx: Ctx, p: ProfileName): Promise<void> {
           hint: `the ${p} configuration's checks need ${pk} on ${h.name}; install it there`,
         });
       }
-      await t.putMany(files.map((f) => ({ path: f.path, content: f.content, mode: f.mode })));
+      await t.putMany(files);
       const steps = [...(remove.length ? [`rm -f ${remove.join(" ")}`] : []), ...(daemonReload ? ["systemctl daemon-reload"] : []), "systemctl restart haproxy.service keepalived.service"];
       await t.mustRun(steps.join(" && "), {
         sudo: true,
@@ -174,17 +174,15 @@ async function useProfile(ctx: Ctx, p: ProfileName): Promise<void> {
       });
     }),
   );
-  const t = await waitHealthy(ctx, 0);
-  if (t === null) ctx.say(`profile ${p}: not healthy after ${ctx.o.healthyTimeoutMs} ms; scenarios will report it`);
+  if ((await waitHealthy(ctx)) === null) ctx.say(`profile ${p}: not healthy after ${ctx.o.healthyTimeoutMs} ms; scenarios will report it`);
 }
 
-/** Polls status until healthy; ms it took from `since` (performance.now()), or null at the deadline. */
-async function waitHealthy(ctx: Ctx, since: number, onDegraded?: (r: StatusReport) => void): Promise<number | null> {
+/** Polls status until healthy: that report, or null at the deadline. */
+async function waitHealthy(ctx: Ctx): Promise<StatusReport | null> {
   const deadline = performance.now() + ctx.o.healthyTimeoutMs;
   while (performance.now() < deadline) {
     const r = await ctx.status(ctx.c).catch(() => undefined);
-    if (r?.healthy) return Math.round(performance.now() - since);
-    if (r) onDegraded?.(r);
+    if (r?.healthy) return r;
     await sleep(500);
   }
   return null;
@@ -227,8 +225,11 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
   const marks: Mark[] = [];
 
   // Start from a healthy cluster, and plan against who holds what right now.
-  if ((await waitHealthy(ctx, 0)) === null) problems.push(`not healthy before the scenario (waited ${o.healthyTimeoutMs} ms)`);
-  const before = await ctx.status(c);
+  let before = await waitHealthy(ctx);
+  if (!before) {
+    problems.push(`not healthy before the scenario (waited ${o.healthyTimeoutMs} ms)`);
+    before = await ctx.status(c);
+  }
   let plan: ScenarioPlan;
   try {
     plan = planScenario(c, name, { vipHolders: before.vip.holders, ...(before.etcd.leader ? { etcdLeader: before.etcd.leader } : {}) });
@@ -313,10 +314,8 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
 
   say(`${label}: restore`);
   mark("restore", plan.restore.map((a) => (a.kind === "run" ? a.what : a.kind)).join("; ") + ` (${plan.targets.join(", ")})`);
-  const restoreT = performance.now();
   await doActions(ctx, plan.restore, watcher, problems);
-  const tookMs = await waitHealthy(ctx, restoreT);
-  if (tookMs === null) problems.push(`not healthy ${o.healthyTimeoutMs} ms after the restore`);
+  if ((await waitHealthy(ctx)) === null) problems.push(`not healthy ${o.healthyTimeoutMs} ms after the restore`);
   else mark("healthy", "status: healthy");
   await sleep(1000);
 

@@ -26,6 +26,7 @@ export type Action =
  *   the VIP (the cluster routed around the fault), at least `minMs`, at most the drill's max hold;
  * - "fixed": exactly `minMs`;
  * - "split": until two machines hold the VIP, then `settleMs` more (at most the max hold).
+ * - "single-holder": until one machine has held the VIP alone for `settleMs` (at most the max hold).
  */
 export interface Hold {
   until: "recovered" | "fixed" | "split" | "single-holder";
