@@ -13,6 +13,7 @@ import { mkdir, open, readFile, readdir, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { issueCA, issueLeaf, type KeyPairPem } from "../../src/pki/x509.ts";
+import { alive, cmdline, waitGone } from "../helpers/proc.ts";
 
 const run = promisify(execFile);
 export const RUN_ROOT = "/tmp/kubeha-test-drill-etcd";
@@ -45,26 +46,6 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const cmdline = (pid: number) => readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return !alive(pid);
 }
 
 /** Ends an etcd of ours (its command line names `dir`): continued first in case it was SIGSTOPped. */

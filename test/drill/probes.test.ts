@@ -13,7 +13,8 @@ import { deletePrefix, etcdKey, readBack, shortReason, SKIPPED, startApiProbe, s
 import { checkZeroLoss } from "../../src/drill/figures.ts";
 import type { ApiSample } from "../../src/drill/types.ts";
 import { KubehaError } from "../../src/errors.ts";
-import { alive, cleanStaleRuns, freePort, startEtcd, testPki, type LocalEtcd, type TestPki } from "./local-etcd.ts";
+import { cleanStaleRuns, freePort, startEtcd, testPki, type LocalEtcd, type TestPki } from "./local-etcd.ts";
+import { alive } from "../helpers/proc.ts";
 
 let pki: TestPki;
 let otherPki: TestPki;

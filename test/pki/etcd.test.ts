@@ -8,6 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
 import { mkdir, readFile, readdir, rm, writeFile, open } from "node:fs/promises";
+import { alive, cmdline, waitGone } from "../helpers/proc.ts";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { ensureState, pkiFilesForHost, type State } from "../../src/pki/index.ts";
@@ -25,28 +26,6 @@ let other: Awaited<ReturnType<typeof tmpCluster>>;
 let state: State;
 let otherState: State;
 const pids: number[] = [];
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function cmdline(pid: number): Promise<string> {
-  return readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-}
-
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return !alive(pid);
-}
 
 /** Stops one of our etcds: only when its command line still names our run dir (PID reuse). */
 async function stop(pid: number): Promise<void> {
