@@ -9,11 +9,9 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { labExec, labStart, labStop, type LabInfo } from "../../src/lab/index.ts";
 import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
-import { BIN, cliOutputs, kubeha, type CliResult } from "../helpers/cli.ts";
+import { kubeha, kubehaLive, type CliResult } from "../helpers/cli.ts";
 import { parseServersState } from "../../src/probe/status.ts";
 import { hexId, parseMemberList, type EtcdMember } from "../../src/plan/etcd.ts";
 import { deadPeerBoundMs } from "../../src/exec/ssh.ts";
@@ -68,29 +66,15 @@ function assertThreeMembers(ms: EtcdMember[]): void {
 }
 
 /** The CLI as a child process, calling `onEvent` for each `--output json` event as it arrives. */
-function kubehaLive(args: string[], opts: { cwd: string; timeoutMs: number }, onEvent: (e: RunEvent) => void): Promise<CliResult & { events: RunEvent[]; endedAt: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
-    let stdout = "";
-    let stderr = "";
-    const events: RunEvent[] = [];
-    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-    createInterface({ input: child.stderr }).on("line", (line) => {
-      stderr += line + "\n";
-      if (!line.startsWith("{")) return;
-      const e = JSON.parse(line) as RunEvent;
-      events.push(e);
-      onEvent(e);
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      cliOutputs.push(stdout, stderr);
-      // Let readline hand over the last lines first.
-      setImmediate(() => resolve({ code: code ?? -1, stdout, stderr, events, endedAt: Date.now() }));
-    });
+async function kubehaEvents(args: string[], opts: { cwd: string; timeoutMs: number }, onEvent: (e: RunEvent) => void): Promise<CliResult & { events: RunEvent[]; endedAt: number }> {
+  const events: RunEvent[] = [];
+  const r = await kubehaLive(args, opts, (line) => {
+    if (!line.startsWith("{")) return;
+    const e = JSON.parse(line) as RunEvent;
+    events.push(e);
+    onEvent(e);
   });
+  return { ...r, events };
 }
 
 test("plan lists changes on fresh machines and touches nothing", () => {
@@ -165,7 +149,7 @@ test("a worker powered off in the middle of a phase: a clear per-host error, the
   assert.equal(reset.code, 0, reset.stderr);
   let stopping: Promise<void> | undefined;
   let stoppedAt = 0;
-  const r = await kubehaLive(["apply", lab.clusterFile, "--output", "json"], { cwd, timeoutMs: 5 * 60_000 }, (e) => {
+  const r = await kubehaEvents(["apply", lab.clusterFile, "--output", "json"], { cwd, timeoutMs: 5 * 60_000 }, (e) => {
     // The moment apply starts installing on worker2 (apt-get runs), pull its plug.
     if (!stopping && e.type === "change" && e.host === "worker2" && e.phase === "packages" && /apt-get install/.test(e.message)) {
       stoppedAt = Date.now();
@@ -209,7 +193,7 @@ test("a worker powered off in the middle of a phase: a clear per-host error, the
   await labStart(NAME, "worker2");
   // The files on the other hosts are complete: what is left to do is worker2's, plus the
   // bootstrap token the first control plane issues (and revokes) for worker2's join.
-  const p = await kubehaLive(["plan", lab.clusterFile, "--output", "json"], { cwd, timeoutMs: 120_000 }, () => {});
+  const p = await kubehaEvents(["plan", lab.clusterFile, "--output", "json"], { cwd, timeoutMs: 120_000 }, () => {});
   assert.equal(p.code, 0, p.stderr);
   const elsewhere = p.events.filter((e) => e.type === "change" && e.host !== "worker2");
   for (const e of elsewhere) {

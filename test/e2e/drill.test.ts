@@ -9,12 +9,11 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LabInfo } from "../../src/lab/index.ts";
 import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
-import { BIN, cliOutputs, kubeha, REPO } from "../helpers/cli.ts";
+import { kubeha, kubehaLive, REPO } from "../helpers/cli.ts";
 import type { DrillReport, ScenarioResult } from "../../src/drill/types.ts";
 
 const NAME = "kt-drill";
@@ -28,41 +27,12 @@ before(async () => {
 
 after(() => dropLab(NAME, cwd));
 
-/** Runs the drill CLI in the background; `onLine` sees its progress lines as they come. */
-function drillCli(args: string[], onLine: (l: string) => Promise<void> | void): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "drill", lab.clusterFile, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } });
-    let out = "";
-    let err = "";
-    let buf = "";
-    const pending: Promise<void>[] = [];
-    const timer = setTimeout(() => child.kill("SIGTERM"), 15 * 60_000);
-    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    child.stderr.on("data", (b: Buffer) => {
-      err += b.toString();
-      buf += b.toString();
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        pending.push(Promise.resolve(onLine(line)));
-      }
-    });
-    child.on("error", reject);
-    child.on("close", async (code) => {
-      clearTimeout(timer);
-      await Promise.all(pending);
-      cliOutputs.push(out, err);
-      resolve({ code: code ?? -1, stdout: out, stderr: err });
-    });
-  });
-}
-
 test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd write is lost, report renders", async () => {
   const html = join(cwd, "out", "drill.html");
   const statusDuring: number[] = [];
-  const r = await drillCli(
+  const r = await kubehaLive(
     [
+      "drill", lab.clusterFile,
       "--lab", NAME,
       "--scenario", "lb-haproxy-dies,apiserver-down,etcd-quorum-loss",
       "--scenario", "lb-machine-down",
@@ -71,6 +41,7 @@ test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd 
       "--max-hold", "20",
       "--report", html,
     ],
+    { cwd, timeoutMs: 15 * 60_000 },
     (line) => {
       // While apiserver-down's fault is held (6 s), `kubeha status` must say degraded.
       if (/^apiserver-down \[kubeha\]: fault:/.test(line)) {

@@ -1,5 +1,6 @@
 /** Runs the kubeha CLI as a user would (a child process), capturing output for assertions. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -25,4 +26,39 @@ export function kubeha(args: string[], opts: { cwd?: string; input?: string; tim
   const res = { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   cliOutputs.push(res.stdout, res.stderr);
   return res;
+}
+
+/**
+ * The CLI in the background: `onStderrLine` sees each stderr line (progress, JSON events) as it
+ * arrives, so a test can act in the middle of a run. Resolves once the process ended and every
+ * promise `onStderrLine` returned has settled; `endedAt` is when the process ended.
+ */
+export function kubehaLive(
+  args: string[],
+  opts: { cwd: string; timeoutMs: number },
+  onStderrLine: (line: string) => unknown,
+): Promise<CliResult & { endedAt: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
+    let stdout = "";
+    let stderr = "";
+    const pending: unknown[] = [];
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      stderr += line + "\n";
+      pending.push(onStderrLine(line));
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const endedAt = Date.now();
+      // Let readline hand over the last lines first.
+      setImmediate(async () => {
+        await Promise.all(pending);
+        cliOutputs.push(stdout, stderr);
+        resolve({ code: code ?? -1, stdout, stderr, endedAt });
+      });
+    });
+  });
 }
