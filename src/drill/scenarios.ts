@@ -9,10 +9,10 @@
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { hostByName, hostsWithRole } from "../spec/model.ts";
-import { runsExternalEtcd } from "../render/etcd.ts";
 import { vipCandidate } from "../probe/status.ts";
 import { UsageError } from "../errors.ts";
 import type { ProfileName, ScenarioFigures, ScenarioName } from "./types.ts";
+import { runsExternalEtcd } from "../spec/topology.ts";
 
 /** One step of a fault or its undo. */
 export type Action =

@@ -1,6 +1,6 @@
 import type { Phase } from "./types.ts";
 import { transport, type ApplyData, type Ctx } from "./data.ts";
-import { renderEtcd, runsExternalEtcd } from "../render/etcd.ts";
+import { renderEtcd } from "../render/etcd.ts";
 import { pkiFilesForHost } from "../pki/index.ts";
 import { PATHS } from "../render/paths.ts";
 import { syncFiles } from "../exec/files.ts";
@@ -9,6 +9,7 @@ import { hostByName, type Host } from "../spec/model.ts";
 import { retry } from "../util/retry.ts";
 import { etcdctlCommand } from "../probe/status.ts";
 import { parseMemberAdd, parseMemberList, planEtcdHosts, planJoin, predictedAddList, type EtcdMember, type InitialCluster } from "../plan/etcd.ts";
+import { runsExternalEtcd } from "../spec/topology.ts";
 
 const members = (ctx: Ctx) => ctx.data.cluster.hosts.filter((h) => runsExternalEtcd(ctx.data.cluster, h));
 const plan = (ctx: Ctx) => planEtcdHosts(ctx.data.cluster, ctx.data.facts);

@@ -4,10 +4,10 @@ import type { Phase } from "./types.ts";
 import { converge, transport, wetRun, type ApplyData } from "./data.ts";
 import { renderCni, cniParamsPath } from "../render/cni.ts";
 import { PATHS } from "../render/paths.ts";
-import { runsHaproxy } from "../render/haproxy.ts";
 import { parseServersState } from "../probe/status.ts";
 import { KubehaError } from "../errors.ts";
 import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
+import { runsHaproxy } from "../spec/topology.ts";
 
 /** Pod network parameters (pod CIDR wired through), applied with the cluster's admin credentials. */
 export const cniPhase: Phase<ApplyData> = {

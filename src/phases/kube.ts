@@ -6,7 +6,7 @@
  */
 import type { Phase } from "./types.ts";
 import { factsOf, transport, wetRun, type ApplyData, type Ctx } from "./data.ts";
-import { isKubernetesNode, renderKubeadm } from "../render/kubeadm.ts";
+import { renderKubeadm } from "../render/kubeadm.ts";
 import { pkiFilesForHost, tokenId } from "../pki/index.ts";
 import { PATHS } from "../render/paths.ts";
 import { syncFiles } from "../exec/files.ts";
@@ -14,6 +14,7 @@ import { forEachHost } from "../exec/pool.ts";
 import { KubehaError } from "../errors.ts";
 import { endpointHostPort, firstControlPlane, type Host } from "../spec/model.ts";
 import { retry } from "../util/retry.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 async function placeFiles(ctx: Ctx, h: Host): Promise<void> {
   const c = ctx.data.cluster;

@@ -1,10 +1,11 @@
 import type { Phase } from "./types.ts";
 import { converge, transport, type ApplyData, type Ctx } from "./data.ts";
-import { renderHaproxy, runsHaproxy } from "../render/haproxy.ts";
-import { renderKeepalived, runsKeepalived } from "../render/keepalived.ts";
+import { renderHaproxy } from "../render/haproxy.ts";
+import { renderKeepalived } from "../render/keepalived.ts";
 import { KubehaError } from "../errors.ts";
 import { hostsWithRole } from "../spec/model.ts";
 import { retry } from "../util/retry.ts";
+import { runsHaproxy, runsKeepalived } from "../spec/topology.ts";
 
 const lbHosts = (ctx: Ctx) => ctx.data.cluster.hosts.filter((h) => runsHaproxy(ctx.data.cluster, h));
 

@@ -3,13 +3,13 @@ import { join } from "node:path";
 import type { Phase } from "./types.ts";
 import { converge, factsOf, transport, wetRun, type ApplyData, type Ctx } from "./data.ts";
 import { debianPackages, renderPackages } from "../render/packages.ts";
-import { isKubernetesNode } from "../render/kubeadm.ts";
 import { PATHS } from "../render/paths.ts";
 import { syncFiles } from "../exec/files.ts";
 import { shq } from "../exec/transport.ts";
 import { KubehaError, StepError } from "../errors.ts";
 import { retry } from "../util/retry.ts";
 import type { Host } from "../spec/model.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 interface BundleManifest {
   kubernetesVersion: string;

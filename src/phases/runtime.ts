@@ -1,8 +1,8 @@
 import type { Phase } from "./types.ts";
 import { converge, type ApplyData } from "./data.ts";
-import { isKubernetesNode } from "../render/kubeadm.ts";
 import { renderContainerd } from "../render/containerd.ts";
 import { renderCrio } from "../render/crio.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 /** The container runtime's configuration (systemd cgroups, the pause image from the mirror). */
 export const runtimePhase: Phase<ApplyData> = {

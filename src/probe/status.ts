@@ -8,11 +8,8 @@ import { sections } from "./facts.ts";
 import type { Cluster, EndpointMode, Host, Role } from "../spec/model.ts";
 import { hostByName } from "../spec/model.ts";
 import { PATHS } from "../render/paths.ts";
-import { runsHaproxy } from "../render/haproxy.ts";
-import { runsKeepalived } from "../render/keepalived.ts";
-import { runsExternalEtcd } from "../render/etcd.ts";
-import { isKubernetesNode } from "../render/kubeadm.ts";
 import type { CertStatus } from "../pki/index.ts";
+import { isKubernetesNode, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
 
 /** One systemd unit kubeha expects on a host, and its `systemctl is-active` state. */
 export interface ServiceStatus {

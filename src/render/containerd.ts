@@ -8,7 +8,7 @@ import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-import { isKubernetesNode } from "./kubeadm.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 /**
  * The pause tag kubeadm of this minor expects (`kubeadm config images list`); kubeadm warns

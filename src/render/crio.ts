@@ -7,8 +7,8 @@ import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-import { isKubernetesNode } from "./kubeadm.ts";
 import { renderCrictl, sandboxImage } from "./containerd.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 export function renderCrio(c: Cluster, h: Host): RenderedFile[] {
   if (!isKubernetesNode(h) || c.kubernetes.containerRuntime !== "cri-o") return [];

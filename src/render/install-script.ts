@@ -10,13 +10,10 @@ import type { Cluster, Host } from "../spec/model.ts";
 import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
-import { isKubernetesNode } from "./kubeadm.ts";
-import { runsHaproxy } from "./haproxy.ts";
-import { runsKeepalived } from "./keepalived.ts";
-import { runsExternalEtcd } from "./etcd.ts";
 import { debianPackages, KUBERNETES_PACKAGES, crioRepository } from "./packages.ts";
 import { CNI_UPSTREAM, cniParamsPath } from "./cni.ts";
 import { needsSuperAdminSwap } from "./kubevip.ts";
+import { isKubernetesNode, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
 
 /** Single-quotes a value for bash. */
 export function shq(s: string): string {

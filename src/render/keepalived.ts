@@ -22,6 +22,8 @@ import { KubehaError } from "../errors.ts";
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
+import type { KeepalivedCluster } from "../spec/topology.ts";
+import { runsKeepalived, usesKeepalived } from "../spec/topology.ts";
 
 /** The most LB hosts whose priorities, bonus and penalty still fit in VRRP's 1..254. */
 export const MAX_LB_HOSTS = 8;
@@ -45,7 +47,7 @@ export interface VrrpWeights {
  * (at least the lowest priority + bonus) and (b) a failing holder (at most 150 + bonus - penalty)
  * drops below every healthy host. For three hosts: 150/120/110, bonus 50, penalty 100.
  */
-export function vrrpWeights(c: Cluster): VrrpWeights {
+export function vrrpWeights(c: KeepalivedCluster): VrrpWeights {
   const n = hostsWithRole(c, "lb").length;
   if (n > MAX_LB_HOSTS) {
     throw new KubehaError(
@@ -66,7 +68,7 @@ function fmtInterval(s: number): string {
 }
 
 /** keepalived.conf for one LB host. Secret only when it carries a VRRPv2 auth_pass. */
-export function renderKeepalivedConf(c: Cluster, h: Host, secrets: Secrets): RenderedFile {
+export function renderKeepalivedConf(c: KeepalivedCluster, h: Host, secrets: Secrets): RenderedFile {
   const ka = c.endpoint.keepalived;
   const lbs = hostsWithRole(c, "lb");
   const w = vrrpWeights(c);
@@ -215,14 +217,9 @@ export function renderKeepalivedDropIn(): RenderedFile {
   return file(PATHS.keepalivedDropIn, content, { restarts: ["keepalived.service"] });
 }
 
-/** True when this host runs keepalived. */
-export function runsKeepalived(c: Cluster, h: Host): boolean {
-  return c.endpoint.mode === "haproxy-keepalived" && h.roles.includes("lb");
-}
-
 /** Every keepalived file this host needs (none when it runs no keepalived). */
 export function renderKeepalived(c: Cluster, h: Host, secrets: Secrets): RenderedFile[] {
-  if (!runsKeepalived(c, h)) return [];
+  if (!usesKeepalived(c) || !runsKeepalived(c, h)) return [];
   const out = [renderKeepalivedConf(c, h, secrets), renderCheckScript(c), renderKeepalivedDropIn()];
   if (vrrpWeights(c).holderBonus > 0) out.push(renderNotifyScript());
   return out;

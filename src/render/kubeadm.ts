@@ -10,6 +10,7 @@ import { endpointHostPort, firstControlPlane, hostsWithRole } from "../spec/mode
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 type Doc = Record<string, unknown>;
 
@@ -140,11 +141,6 @@ const kubeletConfiguration: Doc = {
 
 function yamlStream(docs: Doc[]): string {
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
-}
-
-/** True when this host runs kubeadm (control planes and workers). */
-export function isKubernetesNode(h: Host): boolean {
-  return h.roles.includes("control-plane") || h.roles.includes("worker");
 }
 
 /** The kubeadm file for this host: init.yaml (first control plane) or join.yaml (others). */

@@ -12,13 +12,15 @@ import { firstControlPlane } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
+import type { KubeVipCluster } from "../spec/topology.ts";
+import { runsKubeVip, usesKubeVip } from "../spec/topology.ts";
 
 /** True when `kubeadm init` on this host needs the super-admin.conf phase (1.29+, init node). */
 export function needsSuperAdminSwap(c: Cluster, h: Host): boolean {
-  return c.endpoint.mode === "kube-vip" && c.kubernetes.minor >= 29 && firstControlPlane(c).name === h.name;
+  return usesKubeVip(c) && c.kubernetes.minor >= 29 && firstControlPlane(c).name === h.name;
 }
 
-function manifest(c: Cluster, h: Host, kubeconfig: string): string {
+function manifest(c: KubeVipCluster, h: Host, kubeconfig: string): string {
   const env: Array<[string, string]> = [
     ["vip_arp", "true"],
     ["port", String(c.kubernetes.apiServerPort)],
@@ -40,7 +42,7 @@ function manifest(c: Cluster, h: Host, kubeconfig: string): string {
       containers: [
         {
           name: "kube-vip",
-          image: c.endpoint.kubeVipImage,
+          image: c.endpoint.image,
           imagePullPolicy: "IfNotPresent",
           args: ["manager"],
           env: env.map(([name, value]) => ({ name, value })),
@@ -57,7 +59,7 @@ function manifest(c: Cluster, h: Host, kubeconfig: string): string {
 }
 
 export function renderKubeVip(c: Cluster, h: Host): RenderedFile[] {
-  if (c.endpoint.mode !== "kube-vip" || !h.roles.includes("control-plane")) return [];
+  if (!usesKubeVip(c) || !runsKubeVip(c, h)) return [];
   const top = header("#", `kube-vip static pod holding the API VIP ${c.endpoint.address} (cluster ${c.name}).`);
   if (needsSuperAdminSwap(c, h)) {
     return [

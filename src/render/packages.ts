@@ -8,10 +8,7 @@ import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-import { isKubernetesNode } from "./kubeadm.ts";
-import { runsHaproxy } from "./haproxy.ts";
-import { runsKeepalived } from "./keepalived.ts";
-import { runsExternalEtcd } from "./etcd.ts";
+import { isKubernetesNode, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
 
 /** Kubernetes packages kubeha installs and holds on every node. */
 export const KUBERNETES_PACKAGES = ["kubelet", "kubeadm", "kubectl"] as const;

@@ -192,6 +192,12 @@ export interface HaproxyKeepalivedFile extends EndpointCommon {
 /** One HAProxy host, no VIP (the proxy itself is a single point of failure). */
 export interface HaproxyOnlyFile extends EndpointCommon {
   mode: "haproxy";
+  /**
+   * Address clients (kubeconfigs, kubeadm's controlPlaneEndpoint, joins) use to reach the proxy,
+   * when it is not the proxy host's `internalAddress`, e.g. a second interface facing the users.
+   * Goes into the API server certificate. Default: the `lb` host's `internalAddress`.
+   */
+  address?: string;
   haproxy?: HaproxyFile;
 }
 

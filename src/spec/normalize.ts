@@ -5,8 +5,8 @@
  */
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import type { ClusterFile, SshFile } from "./file.ts";
-import type { Cluster, Endpoint, Host, Kubernetes, Ssh } from "./model.ts";
+import type { ClusterFile, HaproxyFile, KeepalivedFile, SshFile } from "./file.ts";
+import type { Cluster, Endpoint, HaproxySettings, Host, KeepalivedSettings, Kubernetes, Ssh } from "./model.ts";
 import { nthAddress, parseCidr } from "../util/net.ts";
 
 export const DEFAULT_KUBERNETES_VERSION = "1.34.2";
@@ -56,6 +56,67 @@ function normalizeSsh(own: SshFile | undefined, shared: SshFile | undefined, bas
   };
 }
 
+function haproxySettings(hp: HaproxyFile): HaproxySettings {
+  return {
+    checkIntervalMs: hp.checkIntervalMs ?? 1000,
+    fall: hp.fall ?? 2,
+    rise: hp.rise ?? 2,
+    connectTimeoutMs: hp.connectTimeoutMs ?? 300,
+    tunnelTimeoutSeconds: hp.tunnelTimeoutSeconds ?? 3600,
+    statsPage: {
+      enabled: hp.statsPage?.enabled ?? false,
+      port: hp.statsPage?.port ?? 9000,
+      ...(hp.statsPage?.bind ? { bind: hp.statsPage.bind } : {}),
+    },
+  };
+}
+
+function keepalivedSettings(ka: KeepalivedFile): KeepalivedSettings {
+  return {
+    routerId: ka.routerId ?? 51,
+    unicast: ka.unicast ?? true,
+    advertInterval: ka.advertInterval ?? 0.1,
+    preempt: ka.preempt ?? "never",
+    preemptDelaySeconds: ka.preemptDelaySeconds ?? 60,
+  };
+}
+
+function normalizeEndpoint(file: ClusterFile, hosts: Host[], apiServerPort: number): Endpoint {
+  const e = file.spec.controlPlaneEndpoint;
+  const lbHosts = hosts.filter((h) => h.lbIndex >= 0);
+  const colocated = lbHosts.some((h) => h.roles.includes("control-plane"));
+  // Without hairpin the endpoint must be a name: control planes resolve it to themselves.
+  const dnsName = e.dnsName ?? (e.mode === "external" && !e.hairpin ? `k8s-api.${file.metadata.name}.internal` : undefined);
+  const common = (address: string) => ({ host: dnsName ?? address, address, ...(dnsName ? { dnsName } : {}) });
+  switch (e.mode) {
+    case "haproxy-keepalived":
+      return {
+        mode: e.mode,
+        ...common(e.vip),
+        port: e.port ?? (colocated ? 8443 : apiServerPort),
+        vipPrefix: e.vipPrefix ?? 24,
+        haproxy: haproxySettings(e.haproxy ?? {}),
+        keepalived: keepalivedSettings(e.keepalived ?? {}),
+        colocated,
+      };
+    case "haproxy": {
+      const proxyAddress = lbHosts[0]?.internalAddress ?? "";
+      return {
+        mode: e.mode,
+        ...common(e.address ?? proxyAddress),
+        port: e.port ?? (colocated ? 8443 : apiServerPort),
+        proxyAddress,
+        haproxy: haproxySettings(e.haproxy ?? {}),
+        colocated,
+      };
+    }
+    case "kube-vip":
+      return { mode: e.mode, ...common(e.vip), port: e.port ?? apiServerPort, image: e.image ?? DEFAULT_KUBE_VIP_IMAGE };
+    case "external":
+      return { mode: e.mode, ...common(e.address), port: e.port ?? apiServerPort, hairpin: e.hairpin };
+  }
+}
+
 export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Cluster {
   const home = opts.home ?? homedir();
   const base = opts.sourcePath ? dirname(resolve(opts.sourcePath)) : process.cwd();
@@ -95,46 +156,7 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     criSocket: runtime === "cri-o" ? "unix:///var/run/crio/crio.sock" : "unix:///run/containerd/containerd.sock",
   };
 
-  const e = spec.controlPlaneEndpoint;
-  const lbHosts = hosts.filter((h) => h.lbIndex >= 0);
-  const colocated =
-    (e.mode === "haproxy-keepalived" || e.mode === "haproxy") && lbHosts.some((h) => h.roles.includes("control-plane"));
-  const address =
-    e.mode === "external" ? e.address : e.mode === "haproxy" ? (lbHosts[0]?.internalAddress ?? "") : e.vip;
-  const hp = "haproxy" in e ? (e.haproxy ?? {}) : {};
-  const ka = e.mode === "haproxy-keepalived" ? (e.keepalived ?? {}) : {};
-  // Without hairpin the endpoint must be a name: control planes resolve it to themselves.
-  const dnsName = e.dnsName ?? (e.mode === "external" && !e.hairpin ? `k8s-api.${file.metadata.name}.internal` : undefined);
-  const endpoint: Endpoint = {
-    mode: e.mode,
-    host: dnsName ?? address,
-    port: e.port ?? (colocated ? 8443 : kubernetes.apiServerPort),
-    address,
-    ...(dnsName ? { dnsName } : {}),
-    vipPrefix: e.mode === "haproxy-keepalived" ? (e.vipPrefix ?? 24) : 32,
-    hairpin: e.mode === "external" ? e.hairpin : true,
-    haproxy: {
-      checkIntervalMs: hp.checkIntervalMs ?? 1000,
-      fall: hp.fall ?? 2,
-      rise: hp.rise ?? 2,
-      connectTimeoutMs: hp.connectTimeoutMs ?? 300,
-      tunnelTimeoutSeconds: hp.tunnelTimeoutSeconds ?? 3600,
-      statsPage: {
-        enabled: hp.statsPage?.enabled ?? false,
-        port: hp.statsPage?.port ?? 9000,
-        ...(hp.statsPage?.bind ? { bind: hp.statsPage.bind } : {}),
-      },
-    },
-    keepalived: {
-      routerId: ka.routerId ?? 51,
-      unicast: ka.unicast ?? true,
-      advertInterval: ka.advertInterval ?? 0.1,
-      preempt: ka.preempt ?? "never",
-      preemptDelaySeconds: ka.preemptDelaySeconds ?? 60,
-    },
-    kubeVipImage: e.mode === "kube-vip" ? (e.image ?? DEFAULT_KUBE_VIP_IMAGE) : DEFAULT_KUBE_VIP_IMAGE,
-    colocated,
-  };
+  const endpoint = normalizeEndpoint(file, hosts, kubernetes.apiServerPort);
 
   const et = spec.etcd ?? {};
   const etcdMode = et.mode ?? "stacked";

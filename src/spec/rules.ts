@@ -6,6 +6,7 @@ import type { ClusterFile } from "./file.ts";
 import type { Cluster, Host } from "./model.ts";
 import { SUPPORTED_MINORS, parseVersion } from "./normalize.ts";
 import type { Problem } from "../errors.ts";
+import { controlPlanes, hasVip, holdsVip, listenPorts, managesLb, noHairpin, usesKeepalived, usesKubeVip, vipHolders, vipPrefix } from "./topology.ts";
 import { cidrContains, cidrsOverlap, isDnsName, isIPv4, parseCidr } from "../util/net.ts";
 
 type Finding = Omit<Problem, "line" | "col" | "rule">;
@@ -89,25 +90,25 @@ export const rules: Record<string, Rule> = {
   },
 
   "lb-interface": (f, c) =>
-    c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "kube-vip"
+    hasVip(c)
       ? c.hosts
-          .filter((h, i) => (c.endpoint.mode === "kube-vip" ? h.roles.includes("control-plane") : h.roles.includes("lb")) && f.spec.hosts[i]?.interface === undefined)
+          .filter((h, i) => holdsVip(c, h) && f.spec.hosts[i]?.interface === undefined)
           .map((h) => warn(hostPath(c, h), `no interface set for the VIP on "${h.name}"; assuming eth0`, "set `interface:` (see `ip -br addr` on the host); apply's preflight fails if it is missing"))
       : [],
 
   "vip": (_f, c) => {
+    if (!hasVip(c)) return [];
     const e = c.endpoint;
-    if (e.mode !== "haproxy-keepalived" && e.mode !== "kube-vip") return [];
     if (!isIPv4(e.address)) return [err(`${EP}.vip`, `"${e.address}" is not an IPv4 address`)];
     const out: Finding[] = [];
     const clash = c.hosts.find((h) => h.address === e.address || h.internalAddress === e.address);
     if (clash) out.push(err(`${EP}.vip`, `the VIP ${e.address} is the address of host "${clash.name}"`, "pick an unused address in the hosts' subnet"));
-    const holders = c.hosts.filter((h) => (e.mode === "kube-vip" ? h.roles.includes("control-plane") : h.roles.includes("lb")));
-    const subnet = parseCidr(`${e.address}/${e.vipPrefix}`);
-    if (subnet && e.vipPrefix < 32) {
-      for (const h of holders)
+    const prefix = vipPrefix(c);
+    const subnet = parseCidr(`${e.address}/${prefix}`);
+    if (subnet && prefix < 32) {
+      for (const h of vipHolders(c))
         if (isIPv4(h.internalAddress) && !cidrContains(subnet, h.internalAddress))
-          out.push(err(`${EP}.vip`, `the VIP ${e.address}/${e.vipPrefix} is outside the subnet of ${h.name} (${h.internalAddress})`, "the VIP must be in the L2 subnet the VIP holders share; check vipPrefix"));
+          out.push(err(`${EP}.vip`, `the VIP ${e.address}/${prefix} is outside the subnet of ${h.name} (${h.internalAddress})`, "the VIP must be in the L2 subnet the VIP holders share; check vipPrefix"));
     }
     return out;
   },
@@ -125,7 +126,7 @@ export const rules: Record<string, Rule> = {
     const addrs: Array<[string, string]> = c.hosts.flatMap((h, i): Array<[string, string]> =>
       isIPv4(h.internalAddress) ? [[`spec.hosts[${i}].${h.internalAddress === h.address ? "address" : "internalAddress"}`, h.internalAddress]] : [],
     );
-    if ((c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "kube-vip") && isIPv4(c.endpoint.address)) addrs.push([`${EP}.vip`, c.endpoint.address]);
+    if (hasVip(c) && isIPv4(c.endpoint.address)) addrs.push([`${EP}.vip`, c.endpoint.address]);
     for (const [path, a] of addrs) {
       if (pod && cidrContains(pod, a)) out.push(err(path, `${a} lies inside the pod subnet ${k.podSubnet}`, "pod, service and host networks must not overlap; change spec.kubernetes.podSubnet"));
       if (svc && cidrContains(svc, a)) out.push(err(path, `${a} lies inside the service subnet ${k.serviceSubnet}`, "pod, service and host networks must not overlap; change spec.kubernetes.serviceSubnet"));
@@ -137,30 +138,14 @@ export const rules: Record<string, Rule> = {
     // Every port a host will listen on, by role: two services on one port is the classic
     // "haproxy and kube-apiserver both on 6443" failure (kubeadm#2472).
     const out: Finding[] = [];
-    const e = c.endpoint;
     for (const h of c.hosts) {
       const ports = new Map<number, string>();
-      const claim = (port: number, what: string, path: string) => {
+      for (const { port, what, path } of listenPorts(c, h)) {
         const other = ports.get(port);
         if (other) {
-          const hint = what.startsWith("HAProxy frontend") || other.startsWith("HAProxy frontend") ? "use 8443 or 16443 for the load balancer when it shares hosts with an API server" : "give one of them another port";
+          const hint = what === "HAProxy frontend" || other === "HAProxy frontend" ? "use 8443 or 16443 for the load balancer when it shares hosts with an API server" : "give one of them another port";
           out.push(err(path, `port ${port} on ${h.name} would be used by both ${other} and ${what}`, hint));
         } else ports.set(port, what);
-      };
-      if (h.roles.includes("control-plane")) {
-        claim(c.kubernetes.apiServerPort, "kube-apiserver", "spec.kubernetes.apiServerPort");
-        claim(10257, "kube-controller-manager", "spec.kubernetes");
-        claim(10259, "kube-scheduler", "spec.kubernetes");
-      }
-      if (h.roles.includes("control-plane") || h.roles.includes("worker")) claim(10250, "kubelet", "spec.kubernetes");
-      const etcdHere = c.etcd.mode === "external" ? h.roles.includes("etcd") : h.roles.includes("control-plane");
-      if (etcdHere) {
-        claim(c.etcd.clientPort, "etcd (client)", "spec.etcd.clientPort");
-        claim(c.etcd.peerPort, "etcd (peer)", "spec.etcd.peerPort");
-      }
-      if (h.roles.includes("lb") && (e.mode === "haproxy-keepalived" || e.mode === "haproxy")) {
-        claim(e.port, "HAProxy frontend", `${EP}.port`);
-        if (e.haproxy.statsPage.enabled) claim(e.haproxy.statsPage.port, "HAProxy stats page", `${EP}.haproxy.statsPage.port`);
       }
     }
     return out.filter((p, i) => out.findIndex((q) => q.path === p.path && q.message.replace(/ on \S+ /, " ") === p.message.replace(/ on \S+ /, " ")) === i);
@@ -187,19 +172,19 @@ export const rules: Record<string, Rule> = {
       if (!isIPv4(s) && !isDnsName(s.replace(/^\*\./, "x.")))
         out.push(err(`spec.kubernetes.certSANs[${i}]`, `"${s}" is neither an IPv4 address nor a DNS name`, "kubeadm would drop it with a warning"));
     });
-    if (c.endpoint.mode === "external" && !c.endpoint.hairpin && c.endpoint.port !== c.kubernetes.apiServerPort)
+    if (noHairpin(c) && c.endpoint.port !== c.kubernetes.apiServerPort)
       out.push(err(`${EP}.port`, `with hairpin: false the control planes reach the endpoint name at 127.0.0.1:${c.endpoint.port}, but their apiservers listen on ${c.kubernetes.apiServerPort}`, `make the load balancer listen on ${c.kubernetes.apiServerPort}`));
     return out;
   },
 
   "kube-vip-super-admin": (_f, c) =>
-    c.endpoint.mode === "kube-vip" && c.kubernetes.minor >= 29
+    usesKubeVip(c) && c.kubernetes.minor >= 29
       ? [warn(`${EP}.mode`, `kube-vip with kubeadm ${c.kubernetes.version}: admin.conf has no rights until kubeadm init has finished (kube-vip#684)`, "kubeha handles it: the first control plane's kube-vip pod mounts super-admin.conf during init and is switched to admin.conf right after")]
       : [],
 
   "keepalived": (_f, c) => {
+    if (!usesKeepalived(c)) return [];
     const k = c.endpoint.keepalived;
-    if (c.endpoint.mode !== "haproxy-keepalived") return [];
     const out: Finding[] = [];
     const a = k.advertInterval;
     if (a <= 0 || (a < 1 && Math.abs(a * 100 - Math.round(a * 100)) > 1e-9) || (a >= 1 && (!Number.isInteger(a) || a > 255)))

@@ -7,6 +7,7 @@ import { hostsWithRole } from "../../src/spec/model.ts";
 import { renderCluster } from "../../src/render/index.ts";
 import { vrrpWeights, vrrpPriority } from "../../src/render/keepalived.ts";
 import { PATHS } from "../../src/render/paths.ts";
+import { usesKeepalived } from "../../src/spec/topology.ts";
 import { FIXTURE_SECRETS, clustersUnderTest } from "./helpers.ts";
 
 function cluster(endpoint: string, extra = "", hosts = 3): Cluster {
@@ -59,6 +60,7 @@ test("VRRP priorities are distinct and ordered by lbIndex, every instance starts
 test("preempt never: a failing holder drops below every healthy host; a recovered host stays below any holder", () => {
   for (let n = 2; n <= 8; n++) {
     const c = cluster(KA(), "", n);
+    assert.ok(usesKeepalived(c));
     const w = vrrpWeights(c);
     assert.equal(w.priorities.length, n);
     const min = Math.min(...w.priorities);
@@ -68,7 +70,9 @@ test("preempt never: a failing holder drops below every healthy host; a recovere
       assert.ok(p + w.holderBonus <= 254, "VRRP priority range");
     }
   }
-  assert.throws(() => vrrpWeights(cluster(KA(), "", 9)), /at most 8/);
+  const nine = cluster(KA(), "", 9);
+  assert.ok(usesKeepalived(nine));
+  assert.throws(() => vrrpWeights(nine), /at most 8/);
 });
 
 test("keepalived: no nopreempt (it blocks weight-based failover), delay mode uses FAULT weights", () => {
