@@ -25,7 +25,7 @@ import { renderHaproxy, statsListenLines } from "../render/haproxy.ts";
 import { renderKeepalived } from "../render/keepalived.ts";
 import { PROFILES, type ProfileName } from "./types.ts";
 import type { KeepalivedCluster, ManagedLbCluster } from "../spec/topology.ts";
-import { runsHaproxy, runsKeepalived, usesKeepalived } from "../spec/topology.ts";
+import { keepalivedHosts, runsHaproxy, runsKeepalived, usesKeepalived } from "../spec/topology.ts";
 
 /** The profiles that are not kubeha's own configuration. */
 export type SeedProfileName = Exclude<ProfileName, "kubeha">;
@@ -322,7 +322,7 @@ function seedKeepalivedConf(c: KeepalivedCluster, h: Host, profile: SeedProfileN
       `    unicast_src_ip ${h.internalAddress}`,
       "    unicast_peer {",
     );
-    for (const p of hostsWithRole(c, "lb")) if (p.name !== h.name) L.push(`        ${p.internalAddress}`);
+    for (const p of keepalivedHosts(c)) if (p.name !== h.name) L.push(`        ${p.internalAddress}`);
     L.push("    }");
   }
   L.push(

@@ -7,7 +7,7 @@ import { PATHS } from "../render/paths.ts";
 import { parseServersState } from "../probe/status.ts";
 import { KubehaError } from "../errors.ts";
 import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
-import { runsHaproxy } from "../spec/topology.ts";
+import { lbHosts, managesLb } from "../spec/topology.ts";
 
 /** Pod network parameters (pod CIDR wired through), applied with the cluster's admin credentials. */
 export const cniPhase: Phase<ApplyData> = {
@@ -55,8 +55,8 @@ export const kubeconfigPhase: Phase<ApplyData> = {
 const lbBackendsPhase: Phase<ApplyData> = {
   id: "verify/lb-backends",
   title: "Wait for HAProxy to see every API server",
-  shouldRun: (ctx) => ctx.data.cluster.endpoint.mode === "haproxy" || ctx.data.cluster.endpoint.mode === "haproxy-keepalived",
-  hosts: (ctx) => ctx.data.cluster.hosts.filter((h) => runsHaproxy(ctx.data.cluster, h)),
+  shouldRun: (ctx) => managesLb(ctx.data.cluster),
+  hosts: (ctx) => lbHosts(ctx.data.cluster),
   async runHost(ctx, h) {
     if (ctx.dryRun) return;
     const c = ctx.data.cluster;

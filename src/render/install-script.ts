@@ -13,7 +13,7 @@ import { PATHS } from "./paths.ts";
 import { debianPackages, KUBERNETES_PACKAGES, crioRepository } from "./packages.ts";
 import { CNI_UPSTREAM, cniParamsPath } from "./cni.ts";
 import { needsSuperAdminSwap } from "./kubevip.ts";
-import { isKubernetesNode, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
+import { externalEtcd, isKubernetesNode, managesLb, noHairpin, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
 
 /** Single-quotes a value for bash. */
 export function shq(s: string): string {
@@ -52,8 +52,8 @@ export function renderInstallScript(c: Cluster, h: Host, files: RenderedFile[]):
   const add = (...l: string[]) => S.push(...l);
 
   const order = [
-    ...(c.etcd.mode === "external" ? ["the etcd hosts"] : []),
-    ...(c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "haproxy" ? ["the LB hosts"] : []),
+    ...(externalEtcd(c) ? ["the etcd hosts"] : []),
+    ...(managesLb(c) ? ["the LB hosts"] : []),
     `the first control plane (${firstControlPlane(c).name})`,
     "the other control planes one at a time",
     "the workers",
@@ -274,7 +274,7 @@ export function renderInstallScript(c: Cluster, h: Host, files: RenderedFile[]):
     }
     add(`log "control plane initialized; join the other control planes one at a time (certificates stay uploaded for 2 hours)"`);
   } else if (k8s) {
-    const hairpinFix = cp && c.endpoint.mode === "external" && !c.endpoint.hairpin && c.endpoint.dnsName;
+    const hairpinFix = cp && noHairpin(c) && c.endpoint.dnsName;
     add("", `# 8. kubeadm join (once) as a ${cp ? "control plane" : "worker"}.`, `if [ ! -f ${PATHS.kubeletConf} ]; then`);
     if (hairpinFix) {
       const init = firstControlPlane(c);

@@ -17,13 +17,12 @@
  * (priority 0 is announced and bypasses the delay).
  */
 import type { Cluster, Host } from "../spec/model.ts";
-import { hostsWithRole } from "../spec/model.ts";
 import { KubehaError } from "../errors.ts";
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
 import type { KeepalivedCluster } from "../spec/topology.ts";
-import { runsKeepalived, usesKeepalived } from "../spec/topology.ts";
+import { keepalivedHosts, runsKeepalived, usesKeepalived } from "../spec/topology.ts";
 
 /** The most LB hosts whose priorities, bonus and penalty still fit in VRRP's 1..254. */
 export const MAX_LB_HOSTS = 8;
@@ -48,7 +47,7 @@ export interface VrrpWeights {
  * drops below every healthy host. For three hosts: 150/120/110, bonus 50, penalty 100.
  */
 export function vrrpWeights(c: KeepalivedCluster): VrrpWeights {
-  const n = hostsWithRole(c, "lb").length;
+  const n = keepalivedHosts(c).length;
   if (n > MAX_LB_HOSTS) {
     throw new KubehaError(
       `cluster ${c.name} has ${n} lb hosts; kubeha renders keepalived for at most ${MAX_LB_HOSTS}`,
@@ -70,7 +69,7 @@ function fmtInterval(s: number): string {
 /** keepalived.conf for one LB host. Secret only when it carries a VRRPv2 auth_pass. */
 export function renderKeepalivedConf(c: KeepalivedCluster, h: Host, secrets: Secrets): RenderedFile {
   const ka = c.endpoint.keepalived;
-  const lbs = hostsWithRole(c, "lb");
+  const lbs = keepalivedHosts(c);
   const w = vrrpWeights(c);
   const priority = w.priorities[h.lbIndex] ?? vrrpPriority(h.lbIndex);
   const v3 = ka.advertInterval < 1;

@@ -10,7 +10,7 @@ import { endpointHostPort, firstControlPlane, hostsWithRole } from "../spec/mode
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-import { isKubernetesNode } from "../spec/topology.ts";
+import { endpointNames, externalEtcd, isKubernetesNode } from "../spec/topology.ts";
 
 type Doc = Record<string, unknown>;
 
@@ -50,13 +50,13 @@ function nodeRegistration(c: Cluster, h: Host): Doc {
 
 /** The names and addresses the API server certificate must carry, de-duplicated, in a stable order. */
 export function apiServerCertSANs(c: Cluster): string[] {
-  const sans = [c.endpoint.address, ...(c.endpoint.dnsName ? [c.endpoint.dnsName] : []), ...c.kubernetes.certSANs];
+  const sans = [...endpointNames(c), ...c.kubernetes.certSANs];
   return [...new Set(sans.filter((s) => s !== ""))];
 }
 
 function clusterConfiguration(c: Cluster): Doc {
   const etcd =
-    c.etcd.mode === "external"
+    externalEtcd(c)
       ? {
           external: {
             endpoints: hostsWithRole(c, "etcd").map((e) => `https://${e.internalAddress}:${c.etcd.clientPort}`),

@@ -170,3 +170,13 @@ export function listenPorts(c: Cluster, h: Host): ListenPort[] {
 export function vipPrefix(c: VipCluster): number {
   return c.endpoint.mode === "haproxy-keepalived" ? c.endpoint.vipPrefix : 32;
 }
+
+/**
+ * Every address and name clients may use to reach the endpoint, for the API server certificate:
+ * the client address, the proxy's cluster-side address in `haproxy` mode when it differs, the DNS name.
+ */
+export function endpointNames(c: Cluster): string[] {
+  const e = c.endpoint;
+  const all = [e.address, ...(e.mode === "haproxy" ? [e.proxyAddress] : []), ...(e.dnsName ? [e.dnsName] : [])];
+  return [...new Set(all.filter((s) => s !== ""))];
+}
