@@ -6,7 +6,7 @@ import type { ClusterFile } from "./file.ts";
 import type { Cluster, Host } from "./model.ts";
 import { SUPPORTED_MINORS, parseVersion } from "./normalize.ts";
 import type { Problem } from "../errors.ts";
-import { controlPlanes, hasVip, holdsVip, listenPorts, managesLb, noHairpin, usesKeepalived, usesKubeVip, vipHolders, vipPrefix } from "./topology.ts";
+import { hasVip, holdsVip, listenPorts, managesLb, noHairpin, usesKeepalived, usesKubeVip, vipHolders, vipPrefix } from "./topology.ts";
 import { cidrContains, cidrsOverlap, isDnsName, isIPv4, parseCidr } from "../util/net.ts";
 
 type Finding = Omit<Problem, "line" | "col" | "rule">;
@@ -168,6 +168,8 @@ export const rules: Record<string, Rule> = {
     const e = f.spec.controlPlaneEndpoint;
     if (e.dnsName !== undefined && !isDnsName(e.dnsName)) out.push(err(`${EP}.dnsName`, `"${e.dnsName}" is not a valid DNS name`, "lower-case letters, digits, '-' and '.'"));
     if (e.mode === "external" && !isIPv4(e.address) && !isDnsName(e.address)) out.push(err(`${EP}.address`, `"${e.address}" is neither an IPv4 address nor a DNS name`));
+    if (e.mode === "haproxy" && e.address !== undefined && !isIPv4(e.address))
+      out.push(err(`${EP}.address`, `"${e.address}" is not an IPv4 address`, "the address clients use to reach the proxy host, e.g. its second interface's address"));
     (f.spec.kubernetes?.certSANs ?? []).forEach((s, i) => {
       if (!isIPv4(s) && !isDnsName(s.replace(/^\*\./, "x.")))
         out.push(err(`spec.kubernetes.certSANs[${i}]`, `"${s}" is neither an IPv4 address nor a DNS name`, "kubeadm would drop it with a warning"));

@@ -124,13 +124,13 @@ if changed crio.service; then systemctl reload-or-restart crio.service; else sys
 # 7. kubelet (crash-loops until kubeadm writes its configuration: expected).
 systemctl enable kubelet >/dev/null 2>&1
 
-# wait_endpoint: the API must answer through 198.18.122.1:6443 (bounded: 10 minutes).
+# wait_endpoint: the API must answer through 198.18.90.1:6443 (bounded: 10 minutes).
 wait_endpoint() {
   for _ in $(seq 1 120); do
-    if curl -ksf --max-time 3 -o /dev/null https://198.18.122.1:6443/readyz; then return 0; fi
+    if curl -ksf --max-time 3 -o /dev/null https://198.18.90.1:6443/readyz; then return 0; fi
     sleep 5
   done
-  die "the API does not answer at https://198.18.122.1:6443/readyz"
+  die "the API does not answer at https://198.18.90.1:6443/readyz"
 }
 
 # 8. kubeadm init (once), then the pod network.
