@@ -117,7 +117,7 @@ export interface BastionFile {
 export interface KubernetesFile {
   /**
    * Kubernetes version, `1.MINOR.PATCH` (a leading `v` is accepted). kubeha supports 1.29 to 1.36.
-   * Default `1.33.4`.
+   * Default `1.34.2`.
    */
   version?: string;
   /** Pod network CIDR, wired into kubeadm and the CNI. Default `10.244.0.0/16`. */
@@ -165,8 +165,9 @@ interface EndpointCommon {
    */
   dnsName?: string;
   /**
-   * Port clients connect to. Default: 6443 when the load balancer does not share hosts with
-   * an API server, 8443 when HAProxy runs on the control planes (the apiserver holds 6443).
+   * Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load
+   * balancer does not share hosts with an API server, 8443 when HAProxy runs on the control
+   * planes (the apiserver holds its own port there).
    * @minimum 1
    * @maximum 65535
    */
@@ -289,8 +290,9 @@ export interface KeepalivedFile {
    */
   advertInterval?: number;
   /**
-   * Do not move the VIP back to a higher-priority host when it recovers: `nopreempt`
-   * (default), `delay` (preempt after `preemptDelaySeconds`) or `always`.
+   * Whether the VIP moves back to a higher-priority host when it recovers: `never`
+   * (keepalived's `nopreempt`), `delay` (preempt after `preemptDelaySeconds`) or `always`.
+   * Default `never`.
    */
   preempt?: "never" | "delay" | "always";
   /**
@@ -339,7 +341,7 @@ export interface PackagesFile {
 }
 
 export interface InstallFile {
-  /** `kubeadm` (default). `binary` and `ignition` are planned. */
+  /** How Kubernetes is installed. Default `kubeadm`; `binary` and `ignition` are planned. */
   method?: "kubeadm";
 }
 
