@@ -1,7 +1,7 @@
 /**
  * CRI-O drop-in: systemd cgroups (CRI-O's default, stated so nobody flips it by accident) and
  * the pause image from the cluster's image repository. CRI-O itself comes from the
- * pkgs.k8s.io `addons:/cri-o` repository of the same minor (see packages.ts).
+ * CRI-O project's repository of the same minor (see packages.ts).
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";

@@ -77,7 +77,7 @@ if [ ! -s /etc/apt/keyrings/kubernetes-apt-keyring.gpg ]; then
   curl -fsSL https://pkgs.k8s.io/core:/stable:/v1.33/deb/Release.key | gpg --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
 fi
 if [ ! -s /etc/apt/keyrings/cri-o-apt-keyring.gpg ]; then
-  curl -fsSL https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.33/deb/Release.key | gpg --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
+  curl -fsSL https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.33/deb/Release.key | gpg --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
 fi
 place /etc/apt/preferences.d/kubeha-kubernetes 0644 root:root
 place /etc/apt/sources.list.d/cri-o.list 0644 root:root
