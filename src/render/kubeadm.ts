@@ -4,7 +4,7 @@
  * (JoinConfiguration, with `controlPlane` on control planes). API v1beta4 from Kubernetes 1.31,
  * v1beta3 below (map-style extraArgs). Both files hold the bootstrap token and are secret.
  */
-import { stringify } from "yaml";
+import { toYamlStream as yamlStream } from "../util/yaml.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import { endpointHostPort, firstControlPlane, hostsWithRole } from "../spec/model.ts";
 import type { RenderedFile, Secrets } from "./types.ts";
@@ -138,10 +138,6 @@ const kubeletConfiguration: Doc = {
   // Must match the runtime (containerd SystemdCgroup = true, CRI-O's default).
   cgroupDriver: "systemd",
 };
-
-function yamlStream(docs: Doc[]): string {
-  return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
-}
 
 /** The kubeadm file for this host: init.yaml (first control plane) or join.yaml (others). */
 export function renderKubeadm(c: Cluster, h: Host, s: Secrets): RenderedFile[] {

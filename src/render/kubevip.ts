@@ -6,7 +6,7 @@
  * variant that mounts super-admin.conf is rendered; install.sh puts it in the manifests
  * directory just for `kubeadm init` and restores the steady-state (admin.conf) one after.
  */
-import { stringify } from "yaml";
+import { toYaml } from "../util/yaml.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import { firstControlPlane } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
@@ -55,7 +55,7 @@ function manifest(c: KubeVipCluster, h: Host, kubeconfig: string): string {
       volumes: [{ name: "kubeconfig", hostPath: { path: kubeconfig, type: "FileOrCreate" } }],
     },
   };
-  return stringify(pod, { lineWidth: 0 });
+  return toYaml(pod);
 }
 
 export function renderKubeVip(c: Cluster, h: Host): RenderedFile[] {

@@ -69,14 +69,20 @@ export interface HostFile {
   /** SSH settings for this host; fields left out come from `spec.ssh`. */
   ssh?: SshFile;
   /**
-   * Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip).
-   * Default: `eth0`.
+   * Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip):
+   * a Linux interface name (1-15 letters, digits, `-`, `_`, `.`). Default: `eth0`.
    */
   interface?: string;
-  /** Node labels applied at registration. */
+  /**
+   * Node labels applied at registration (kubelet `--node-labels`). Keys are `[prefix/]name`,
+   * values at most 63 characters. kubelet refuses keys under `kubernetes.io` / `k8s.io` outside
+   * its allowed set (`node.kubernetes.io/`, `kubelet.kubernetes.io/`, `topology.kubernetes.io/zone`...):
+   * `node-role.kubernetes.io/worker` has to be set with `kubectl label` after the join.
+   */
   labels?: Record<string, string>;
   /**
-   * Node taints applied at registration, as `key[=value]:Effect`. Control planes get
+   * Node taints applied at registration, as `key[=value]:Effect` with Effect `NoSchedule`,
+   * `PreferNoSchedule` or `NoExecute`. Control planes get
    * `node-role.kubernetes.io/control-plane:NoSchedule` when this is left out; `[]` removes it.
    */
   taints?: string[];

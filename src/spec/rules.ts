@@ -7,6 +7,7 @@ import type { Cluster, Host } from "./model.ts";
 import { SUPPORTED_MINORS, parseVersion } from "./normalize.ts";
 import type { Problem } from "../errors.ts";
 import { hasVip, holdsVip, listenPorts, noHairpin, usesKeepalived, usesKubeVip, vipHolders, vipPrefix } from "./topology.ts";
+import { imageRepositoryProblem, interfaceProblem, kubeletLabelProblem, labelValueProblem, qualifiedNameProblem, taintProblem } from "./names.ts";
 import { cidrContains, cidrsOverlap, isDnsName, isIPv4, parseCidr } from "../util/net.ts";
 
 type Finding = Omit<Problem, "line" | "col" | "rule">;
@@ -14,6 +15,10 @@ type Rule = (f: ClusterFile, c: Cluster) => Finding[];
 
 const err = (path: string, message: string, hint?: string): Finding => ({ severity: "error", path, message, ...(hint ? { hint } : {}) });
 const warn = (path: string, message: string, hint?: string): Finding => ({ severity: "warning", path, message, ...(hint ? { hint } : {}) });
+
+export const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** `.key` for a plain key, `["example.com/x"]` for one that would not survive splitting on dots. */
+export const keySegment = (k: string) => (PLAIN_KEY.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`);
 
 const hostPath = (c: Cluster, h: Host, field?: string) => `spec.hosts[${c.hosts.indexOf(h)}]${field ? `.${field}` : ""}`;
 const EP = "spec.controlPlaneEndpoint";
@@ -207,6 +212,52 @@ export const rules: Record<string, Rule> = {
     if (p.mirror !== undefined && c.packages.source !== "mirror") out.push(warn("spec.packages.mirror", "mirror is set but source is not `mirror`; it is ignored"));
     return out;
   },
+
+  "interface-names": (f) => {
+    const out: Finding[] = [];
+    f.spec.hosts.forEach((h, i) => {
+      const p = h.interface !== undefined ? interfaceProblem(h.interface) : undefined;
+      if (p) out.push(err(`spec.hosts[${i}].interface`, p, "see `ip -br link` on the host"));
+    });
+    const cni = f.spec.kubernetes?.cni?.interface;
+    const p = cni !== undefined ? interfaceProblem(cni) : undefined;
+    if (p) out.push(err("spec.kubernetes.cni.interface", p, "see `ip -br link` on the nodes"));
+    return out;
+  },
+
+  "image-repository": (f) => {
+    const r = f.spec.kubernetes?.imageRepository;
+    const p = r !== undefined ? imageRepositoryProblem(r) : undefined;
+    return p ? [err("spec.kubernetes.imageRepository", p, "e.g. registry.k8s.io or registry.example.com:5000/k8s")] : [];
+  },
+
+  "node-labels": (f) =>
+    f.spec.hosts.flatMap((h, i) =>
+      Object.entries(h.labels ?? {}).flatMap(([k, v]) => {
+        const path = `spec.hosts[${i}].labels${keySegment(k)}`;
+        const out: Finding[] = [];
+        const keyProblem = qualifiedNameProblem(k);
+        if (keyProblem) out.push(err(path, `label key: ${keyProblem}`));
+        else {
+          const kubelet = kubeletLabelProblem(k);
+          if (kubelet)
+            out.push(err(path, kubelet, /^node-role\.kubernetes\.io\//.test(k)
+              ? `set the role after the node joined: \`kubectl label node ${h.name} ${k}=\`, or use a label of your own prefix (e.g. example.com/role)`
+              : "use a label under node.kubernetes.io/ or your own prefix, or set it with `kubectl label node` after the join"));
+        }
+        const valueProblem = typeof v === "string" ? labelValueProblem(v) : `label values are strings; quote ${String(v)}`;
+        if (valueProblem) out.push(err(path, valueProblem, "quote the value in YAML if it looks like a number or boolean"));
+        return out;
+      }),
+    ),
+
+  "taints": (f) =>
+    f.spec.hosts.flatMap((h, i) =>
+      (h.taints ?? []).flatMap((t, j) => {
+        const p = taintProblem(t);
+        return p ? [err(`spec.hosts[${i}].taints[${j}]`, p, "e.g. dedicated=infra:NoSchedule")] : [];
+      }),
+    ),
 
   "workers": (_f, c) =>
     c.hosts.some((h) => h.roles.includes("worker"))
