@@ -21,9 +21,11 @@ import { KubehaError } from "../errors.ts";
 import type { RenderedFile, Secrets } from "../render/types.ts";
 import { PATHS } from "../render/paths.ts";
 import { file } from "../render/file.ts";
-import { renderHaproxy, runsHaproxy, statsListenLines } from "../render/haproxy.ts";
-import { renderKeepalived, runsKeepalived } from "../render/keepalived.ts";
+import { renderHaproxy, statsListenLines } from "../render/haproxy.ts";
+import { renderKeepalived } from "../render/keepalived.ts";
 import { PROFILES, type ProfileName } from "./types.ts";
+import type { KeepalivedCluster, ManagedLbCluster } from "../spec/topology.ts";
+import { keepalivedHosts, runsHaproxy, runsKeepalived, usesKeepalived } from "../spec/topology.ts";
 
 /** The profiles that are not kubeha's own configuration. */
 export type SeedProfileName = Exclude<ProfileName, "kubeha">;
@@ -85,7 +87,7 @@ export function lbProfile(c: Cluster, h: Host, profile: ProfileName, secrets: Se
   const others = new Set<string>();
   if (runsHaproxy(c, h) || runsKeepalived(c, h)) {
     for (const p of PROFILES) {
-      if (p === profile || (p !== "kubeha" && c.endpoint.mode !== "haproxy-keepalived")) continue;
+      if (p === profile || (p !== "kubeha" && !usesKeepalived(c))) continue;
       for (const f of profileFiles(c, h, p, secrets)) if (!mine.has(f.path)) others.add(f.path);
     }
   }
@@ -110,7 +112,7 @@ const PACKAGES: Record<ProfileName, readonly string[]> = {
 
 function profileFiles(c: Cluster, h: Host, profile: ProfileName, secrets: Secrets): RenderedFile[] {
   if (profile === "kubeha") return [...renderHaproxy(c, h, secrets), ...renderKeepalived(c, h, secrets)];
-  if (c.endpoint.mode !== "haproxy-keepalived") {
+  if (!usesKeepalived(c)) {
     throw new KubehaError(
       `profile ${profile} needs controlPlaneEndpoint.mode haproxy-keepalived; cluster ${c.name} uses ${c.endpoint.mode}`,
       "the seeds' configurations are HAProxy + keepalived: run `kubeha drill` without `--compare seeds` on this cluster",
@@ -133,7 +135,7 @@ function profileHeader(comment: string, c: Cluster, h: Host, profile: SeedProfil
 }
 
 /** The stats page and runtime socket are the drill's instruments, not part of what is compared. */
-function instrumentLines(c: Cluster, h: Host, secrets: Secrets): string[] {
+function instrumentLines(c: ManagedLbCluster, h: Host, secrets: Secrets): string[] {
   const stats = statsListenLines(c, h, secrets);
   if (!stats.length) return [];
   return [
@@ -149,7 +151,7 @@ const SOCKET_LINES = [
   `    stats socket ${PATHS.haproxyStatsSocket} mode 600 level admin`,
 ];
 
-function seedHaproxyCfg(c: Cluster, h: Host, profile: SeedProfileName, secrets: Secrets): RenderedFile {
+function seedHaproxyCfg(c: KeepalivedCluster, h: Host, profile: SeedProfileName, secrets: Secrets): RenderedFile {
   const port = c.endpoint.port;
   const backends = hostsWithRole(c, "control-plane");
   const server = (suffix: string) =>
@@ -264,7 +266,7 @@ function seedHaproxyCfg(c: Cluster, h: Host, profile: SeedProfileName, secrets: 
   });
 }
 
-function seedKeepalivedConf(c: Cluster, h: Host, profile: SeedProfileName, secrets: Secrets): RenderedFile {
+function seedKeepalivedConf(c: KeepalivedCluster, h: Host, profile: SeedProfileName, secrets: Secrets): RenderedFile {
   const ka = c.endpoint.keepalived;
   const first = h.lbIndex === 0;
   const seed002 = profile === "seed-002";
@@ -320,7 +322,7 @@ function seedKeepalivedConf(c: Cluster, h: Host, profile: SeedProfileName, secre
       `    unicast_src_ip ${h.internalAddress}`,
       "    unicast_peer {",
     );
-    for (const p of hostsWithRole(c, "lb")) if (p.name !== h.name) L.push(`        ${p.internalAddress}`);
+    for (const p of keepalivedHosts(c)) if (p.name !== h.name) L.push(`        ${p.internalAddress}`);
     L.push("    }");
   }
   L.push(
@@ -341,7 +343,7 @@ function seedKeepalivedConf(c: Cluster, h: Host, profile: SeedProfileName, secre
 }
 
 /** The guide's check script (seed 004 copies it): local haproxy answers, and through the VIP when held. */
-function checkApiserverScript(c: Cluster, h: Host, profile: SeedProfileName): RenderedFile {
+function checkApiserverScript(c: KeepalivedCluster, h: Host, profile: SeedProfileName): RenderedFile {
   const L = [
     "#!/bin/sh",
     ...profileHeader("#", c, h, profile, "keepalived check script of the kubeadm guide."),

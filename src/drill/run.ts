@@ -14,7 +14,6 @@ import { ConnectionPool } from "../exec/pool.ts";
 import { KubehaError } from "../errors.ts";
 import { ensureState } from "../pki/index.ts";
 import { issueLeaf } from "../pki/x509.ts";
-import { runsExternalEtcd } from "../render/etcd.ts";
 import { vipCandidate } from "../probe/status.ts";
 import type { StatusReport } from "../probe/status.ts";
 import { status as readStatus } from "../status.ts";
@@ -27,6 +26,7 @@ import type { Machines } from "./machines.ts";
 import { lbProfile, profileSummary } from "./profiles.ts";
 import { comparisonRows } from "./compare.ts";
 import type { ApiSample, DrillReport, Mark, ProfileName, ScenarioName, ScenarioResult } from "./types.ts";
+import { runsExternalEtcd } from "../spec/topology.ts";
 
 export interface DrillOptions {
   scenarios: ScenarioName[];

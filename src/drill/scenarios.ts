@@ -9,10 +9,10 @@
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { hostByName, hostsWithRole } from "../spec/model.ts";
-import { runsExternalEtcd } from "../render/etcd.ts";
 import { vipCandidate } from "../probe/status.ts";
 import { UsageError } from "../errors.ts";
 import type { ProfileName, ScenarioFigures, ScenarioName } from "./types.ts";
+import { runsExternalEtcd, usesKeepalived } from "../spec/topology.ts";
 
 /** One step of a fault or its undo. */
 export type Action =
@@ -102,7 +102,7 @@ function theHolder(c: Cluster, s: Snapshot, scenario: ScenarioName): Host {
 }
 
 function needsVip(c: Cluster, scenario: ScenarioName): void {
-  if (c.endpoint.mode !== "haproxy-keepalived") {
+  if (!usesKeepalived(c)) {
     throw new UsageError(
       `${scenario} tests the keepalived VIP, but cluster ${c.name} uses endpoint mode ${c.endpoint.mode}`,
       "choose scenarios that fit the topology (apiserver-down, etcd-member-down, etcd-quorum-loss)",

@@ -1,6 +1,6 @@
 import type { Phase } from "./types.ts";
 import { transport, type ApplyData, type Ctx } from "./data.ts";
-import { runsExternalEtcd } from "../render/etcd.ts";
+import { externalEtcdHosts, externalEtcd } from "../spec/topology.ts";
 import { runSteps } from "./steps.ts";
 import { KubehaError } from "../errors.ts";
 import { hostByName, type Host } from "../spec/model.ts";
@@ -8,7 +8,7 @@ import { retry } from "../util/retry.ts";
 import { etcdctlCommand } from "../probe/status.ts";
 import { parseMemberAdd, parseMemberList, planEtcdHosts, planJoin, predictedAddList, type EtcdMember, type InitialCluster } from "../plan/etcd.ts";
 
-const members = (ctx: Ctx) => ctx.data.cluster.hosts.filter((h) => runsExternalEtcd(ctx.data.cluster, h));
+const members = (ctx: Ctx) => externalEtcdHosts(ctx.data.cluster);
 const plan = (ctx: Ctx) => planEtcdHosts(ctx.data.cluster, ctx.data.facts);
 
 /** etcdctl with the healthcheck client certificate, against every member. */
@@ -42,7 +42,7 @@ async function memberList(ctx: Ctx, via: Host[]): Promise<EtcdMember[] | undefin
 export const etcdPhase: Phase<ApplyData> = {
   id: "etcd",
   title: "Run the external etcd cluster",
-  shouldRun: (ctx) => ctx.data.cluster.etcd.mode === "external",
+  shouldRun: (ctx) => externalEtcd(ctx.data.cluster),
   // A new cluster: every member at once (they wait for each other). An existing one: the
   // members with data; the others join afterwards in etcd/join.
   hosts: (ctx) => plan(ctx).now.map((x) => x.host),

@@ -4,10 +4,10 @@ import type { Phase } from "./types.ts";
 import { transport, type ApplyData } from "./data.ts";
 import { runSteps, stepsOf } from "./steps.ts";
 import { PATHS } from "../render/paths.ts";
-import { runsHaproxy } from "../render/haproxy.ts";
 import { parseServersState } from "../probe/status.ts";
 import { KubehaError } from "../errors.ts";
 import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
+import { lbHosts, managesLb } from "../spec/topology.ts";
 
 /** The pod network, from the first control plane's plan (manifests, apply, bounded wait). */
 export const cniPhase: Phase<ApplyData> = {
@@ -53,8 +53,8 @@ export const kubeconfigPhase: Phase<ApplyData> = {
 const lbBackendsPhase: Phase<ApplyData> = {
   id: "verify/lb-backends",
   title: "Wait for HAProxy to see every API server",
-  shouldRun: (ctx) => ctx.data.cluster.endpoint.mode === "haproxy" || ctx.data.cluster.endpoint.mode === "haproxy-keepalived",
-  hosts: (ctx) => ctx.data.cluster.hosts.filter((h) => runsHaproxy(ctx.data.cluster, h)),
+  shouldRun: (ctx) => managesLb(ctx.data.cluster),
+  hosts: (ctx) => lbHosts(ctx.data.cluster),
   async runHost(ctx, h) {
     if (ctx.dryRun) return;
     const c = ctx.data.cluster;

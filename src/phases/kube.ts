@@ -8,7 +8,7 @@
 import type { Phase } from "./types.ts";
 import { wetRun, type ApplyData, type Ctx } from "./data.ts";
 import { holds, runSteps, stepsOf } from "./steps.ts";
-import { isKubernetesNode } from "../render/kubeadm.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 import { tokenId } from "../pki/index.ts";
 import { PATHS } from "../render/paths.ts";
 import { forEachHost } from "../exec/pool.ts";

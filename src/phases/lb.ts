@@ -1,18 +1,16 @@
 import type { Phase } from "./types.ts";
 import { transport, type ApplyData, type Ctx } from "./data.ts";
 import { runSteps, stepsOf } from "./steps.ts";
-import { runsHaproxy } from "../render/haproxy.ts";
-import { runsKeepalived } from "../render/keepalived.ts";
+import { keepalivedHosts, lbHosts, managesLb, usesKeepalived } from "../spec/topology.ts";
 import { KubehaError } from "../errors.ts";
-import { hostsWithRole } from "../spec/model.ts";
 import { retry } from "../util/retry.ts";
 
-const lbHosts = (ctx: Ctx) => ctx.data.cluster.hosts.filter((h) => runsHaproxy(ctx.data.cluster, h));
+const haproxyHosts = (ctx: Ctx) => lbHosts(ctx.data.cluster);
 
 /** Hosts holding the VIP right now (one round trip per LB host). */
 export async function vipHolders(ctx: Ctx): Promise<string[]> {
   const c = ctx.data.cluster;
-  const hosts = hostsWithRole(c, "lb");
+  const hosts = keepalivedHosts(c);
   const held = await Promise.all(
     hosts.map(async (h) => {
       const r = await (await transport(ctx, h)).run(`ip -o -4 addr show to ${c.endpoint.address}/32`);
@@ -26,12 +24,12 @@ export async function vipHolders(ctx: Ctx): Promise<string[]> {
 export const lbPhase: Phase<ApplyData> = {
   id: "lb",
   title: "Set up the load balancer",
-  shouldRun: (ctx) => ctx.data.cluster.endpoint.mode === "haproxy" || ctx.data.cluster.endpoint.mode === "haproxy-keepalived",
+  shouldRun: (ctx) => managesLb(ctx.data.cluster),
   children: [
     {
       id: "lb/haproxy",
       title: "Configure HAProxy",
-      hosts: lbHosts,
+      hosts: haproxyHosts,
       async runHost(ctx, h) {
         await runSteps(ctx, h, stepsOf(ctx, h, "lb/haproxy"));
       },
@@ -39,8 +37,8 @@ export const lbPhase: Phase<ApplyData> = {
     {
       id: "lb/keepalived",
       title: "Configure keepalived",
-      shouldRun: (ctx) => ctx.data.cluster.endpoint.mode === "haproxy-keepalived",
-      hosts: (ctx) => ctx.data.cluster.hosts.filter((h) => runsKeepalived(ctx.data.cluster, h)),
+      shouldRun: (ctx) => usesKeepalived(ctx.data.cluster),
+      hosts: (ctx) => keepalivedHosts(ctx.data.cluster),
       async runHost(ctx, h) {
         await runSteps(ctx, h, stepsOf(ctx, h, "lb/keepalived"));
       },
@@ -51,7 +49,7 @@ export const lbPhase: Phase<ApplyData> = {
       async run(ctx) {
         if (ctx.dryRun) return;
         const c = ctx.data.cluster;
-        if (c.endpoint.mode === "haproxy-keepalived") {
+        if (usesKeepalived(c)) {
           const holders = await retry(
             async () => {
               const hs = await vipHolders(ctx);
@@ -64,7 +62,7 @@ export const lbPhase: Phase<ApplyData> = {
           });
           ctx.note(`VIP ${c.endpoint.address} is on ${holders[0]}`);
         }
-        const probe = lbHosts(ctx)[0];
+        const probe = haproxyHosts(ctx)[0];
         if (!probe) return;
         const t = await transport(ctx, probe);
         await retry(() => t.mustRun(`timeout 2 bash -c 'exec 3<>/dev/tcp/${c.endpoint.address}/${c.endpoint.port}'`, { hint: "HAProxy's frontend does not accept connections: see `journalctl -u haproxy`" }), { attempts: 20, delayMs: 250, backoff: 1 });

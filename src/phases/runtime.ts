@@ -1,7 +1,7 @@
 import type { Phase } from "./types.ts";
 import type { ApplyData } from "./data.ts";
 import { runSteps, stepsOf } from "./steps.ts";
-import { isKubernetesNode } from "../render/kubeadm.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 /** The container runtime's configuration (systemd cgroups, the pause image from the mirror). */
 export const runtimePhase: Phase<ApplyData> = {

@@ -4,12 +4,13 @@ import { firstControlPlane, hostByName } from "../spec/model.ts";
 import type { RenderedFile } from "../render/types.ts";
 import { PLACEMENTS, certSpec, type Target } from "./table.ts";
 import type { State } from "./state.ts";
+import { isControlPlane, runsExternalEtcd } from "../spec/topology.ts";
 
 function targets(c: Cluster, to: Target, hostName: string): boolean {
   const h = hostByName(c, hostName);
   if (to === "first-control-plane") return firstControlPlane(c).name === h.name;
-  if (to === "control-planes") return h.roles.includes("control-plane");
-  return c.etcd.mode === "external" && c.etcd.members.includes(h.name);
+  if (to === "control-planes") return isControlPlane(h);
+  return runsExternalEtcd(c, h);
 }
 
 /**

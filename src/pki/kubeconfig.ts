@@ -1,5 +1,5 @@
 /** kubeconfig files signed by the cluster CA (pure, deterministic). */
-import { stringify } from "yaml";
+import { toYaml } from "../util/yaml.ts";
 import type { Cluster } from "../spec/model.ts";
 import { KubehaError } from "../errors.ts";
 import type { State } from "./state.ts";
@@ -37,7 +37,7 @@ export function kubeconfig(c: Cluster, state: State, kind: KubeconfigKind, serve
   const client = state.material(kind);
   const user = USERS[kind];
   const url = /^https?:\/\//.test(server) ? server : `https://${server}`;
-  return stringify({
+  return toYaml({
     apiVersion: "v1",
     kind: "Config",
     clusters: [{ name: c.name, cluster: { "certificate-authority-data": b64(ca), server: url } }],
@@ -45,5 +45,5 @@ export function kubeconfig(c: Cluster, state: State, kind: KubeconfigKind, serve
     "current-context": `${user}@${c.name}`,
     preferences: {},
     users: [{ name: user, user: { "client-certificate-data": b64(client.cert ?? ""), "client-key-data": b64(client.key) } }],
-  }, { lineWidth: 0 });
+  });
 }

@@ -7,6 +7,7 @@ import type { Cluster, Host } from "../spec/model.ts";
 import { hostsWithRole, hostByName } from "../spec/model.ts";
 import { isIPv4 } from "../util/net.ts";
 import type { CertProfile, ExtUsage } from "./x509.ts";
+import { endpointNames, externalEtcd } from "../spec/topology.ts";
 
 /** Which hosts get their own instance of a certificate. */
 export type Scope = "cluster" | "control-plane" | "etcd-member";
@@ -28,7 +29,6 @@ export interface CertSpec {
 }
 
 const always = () => true;
-const externalEtcd = (c: Cluster) => c.etcd.mode === "external";
 /** kubeadm ≥ 1.29 splits admin (RBAC group) from super-admin (system:masters). */
 const splitAdmin = (c: Cluster) => c.kubernetes.minor >= 29;
 
@@ -53,16 +53,14 @@ export function apiserverSans(c: Cluster, h: Host): { dns: string[]; ips: string
     "kubernetes.default",
     "kubernetes.default.svc",
     `kubernetes.default.svc.${c.kubernetes.dnsDomain}`,
-    ...(c.endpoint.dnsName ? [c.endpoint.dnsName] : []),
-    ...(isIPv4(c.endpoint.host) ? [] : [c.endpoint.host]),
     // An external LB may be given by name only.
-    ...(c.endpoint.address && !isIPv4(c.endpoint.address) ? [c.endpoint.address] : []),
+    ...endpointNames(c).filter((s) => !isIPv4(s)),
     ...c.kubernetes.certSANs.filter((s) => !isIPv4(s)),
   ];
   const ips = [
     c.kubernetes.serviceIp,
     h.internalAddress,
-    ...(isIPv4(c.endpoint.address) ? [c.endpoint.address] : []),
+    ...endpointNames(c).filter((s) => isIPv4(s)),
     ...c.kubernetes.certSANs.filter((s) => isIPv4(s)),
   ];
   return { dns: uniq(dns), ips: uniq(ips) };
@@ -255,7 +253,7 @@ export interface Placement {
 
 const K = "/etc/kubernetes/pki";
 const E = "/etc/etcd/pki";
-const stackedEtcd = (c: Cluster) => c.etcd.mode === "stacked";
+const stackedEtcd = (c: Cluster) => !externalEtcd(c);
 
 /** The one place that knows each PKI path on the hosts. */
 export const PLACEMENTS: readonly Placement[] = [

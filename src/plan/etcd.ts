@@ -7,8 +7,9 @@
 import { KubehaError } from "../errors.ts";
 import type { Facts } from "../probe/facts.ts";
 import { parseBigJson } from "../probe/status.ts";
-import { initialCluster, runsExternalEtcd } from "../render/etcd.ts";
+import { initialCluster } from "../render/etcd.ts";
 import type { Cluster, Host } from "../spec/model.ts";
+import { externalEtcdHosts } from "../spec/topology.ts";
 
 /** What a member's first start needs (`ETCD_INITIAL_CLUSTER_STATE` / `ETCD_INITIAL_CLUSTER`). */
 export interface InitialCluster {
@@ -63,7 +64,7 @@ export interface EtcdHostsPlan {
 }
 
 function etcdHosts(c: Cluster): Host[] {
-  return c.hosts.filter((h) => runsExternalEtcd(c, h));
+  return externalEtcdHosts(c);
 }
 
 /** What the etcd phase does with each member host, from facts alone. */

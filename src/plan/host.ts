@@ -21,11 +21,12 @@ import { renderSysctl } from "../render/sysctl.ts";
 import { renderHosts } from "../render/hosts.ts";
 import { renderContainerd } from "../render/containerd.ts";
 import { renderCrio } from "../render/crio.ts";
-import { renderHaproxy, runsHaproxy } from "../render/haproxy.ts";
-import { renderKeepalived, runsKeepalived } from "../render/keepalived.ts";
-import { renderEtcd, runsExternalEtcd, initialCluster } from "../render/etcd.ts";
+import { renderHaproxy } from "../render/haproxy.ts";
+import { renderKeepalived } from "../render/keepalived.ts";
+import { renderEtcd, initialCluster } from "../render/etcd.ts";
+import { isKubernetesNode, noHairpin, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
 import { renderKubeVip, needsSuperAdminSwap } from "../render/kubevip.ts";
-import { renderKubeadm, isKubernetesNode } from "../render/kubeadm.ts";
+import { renderKubeadm } from "../render/kubeadm.ts";
 import { renderCni, cniActions } from "../render/cni.ts";
 
 /** A yes/no question about a host, answered from its facts by apply and by a shell test in install.sh. */
@@ -168,7 +169,7 @@ function kubeadmInitScript(c: Cluster, h: Host): string {
 function kubeadmJoinScript(c: Cluster, h: Host): string {
   const join = `kubeadm join --config ${PATHS.kubeadmJoin}`;
   const e = c.endpoint;
-  if (!(h.roles.includes("control-plane") && e.mode === "external" && !e.hairpin && e.dnsName)) return join;
+  if (!(h.roles.includes("control-plane") && noHairpin(c) && e.dnsName)) return join;
   // The load balancer cannot hairpin and this node has no API server yet: discover through the
   // first control plane, then resolve the endpoint name to 127.0.0.1 again.
   const init = firstControlPlane(c);

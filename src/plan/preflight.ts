@@ -4,8 +4,10 @@
  */
 import type { Facts } from "../probe/facts.ts";
 import { interfaceWith } from "../probe/facts.ts";
-import type { Cluster, Host } from "../spec/model.ts";
+import type { Cluster } from "../spec/model.ts";
 import { cidrContains, parseCidr } from "../util/net.ts";
+import type { ListenPort } from "../spec/topology.ts";
+import { hasVip, holdsVip, listenPorts, usesKeepalived, vipPrefix } from "../spec/topology.ts";
 
 export interface PreflightRow {
   host: string;
@@ -14,22 +16,8 @@ export interface PreflightRow {
   detail: string;
 }
 
-/** Ports each host will listen on, with the process names that may already hold them (ours). */
-export function plannedPorts(c: Cluster, h: Host): Array<{ port: number; what: string; ours: string[] }> {
-  const out: Array<{ port: number; what: string; ours: string[] }> = [];
-  const cp = h.roles.includes("control-plane");
-  if (cp) out.push({ port: c.kubernetes.apiServerPort, what: "kube-apiserver", ours: ["kube-apiserver"] });
-  const etcdHere = c.etcd.mode === "external" ? h.roles.includes("etcd") : cp;
-  if (etcdHere) {
-    out.push({ port: c.etcd.clientPort, what: "etcd client", ours: ["etcd"] });
-    out.push({ port: c.etcd.peerPort, what: "etcd peer", ours: ["etcd"] });
-  }
-  if (h.roles.includes("lb") && (c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "haproxy")) {
-    out.push({ port: c.endpoint.port, what: "HAProxy frontend", ours: ["haproxy"] });
-    if (c.endpoint.haproxy.statsPage.enabled) out.push({ port: c.endpoint.haproxy.statsPage.port, what: "HAProxy stats", ours: ["haproxy"] });
-  }
-  return out;
-}
+/** Ports of Kubernetes components: once kubeadm has run on a host they belong to the cluster, whatever the process is called. */
+const KUBERNETES_COMPONENTS: ReadonlySet<ListenPort["component"]> = new Set(["apiserver", "controller-manager", "scheduler", "kubelet", "stacked-etcd"]);
 
 /** Seconds of clock difference tolerated (etcd and TLS start to misbehave beyond a few seconds). */
 export const MAX_SKEW_SECONDS = 5;
@@ -57,12 +45,11 @@ export function preflight(c: Cluster, facts: Map<string, Facts>, operatorTime: n
     const owner = interfaceWith(f, h.internalAddress);
     row(h.name, "address", owner ? "pass" : "fail", owner ? `${h.internalAddress} on ${owner}` : `${h.internalAddress} is not configured on any interface (is internalAddress right?)`);
 
-    const vipHost = c.endpoint.mode === "haproxy-keepalived" ? h.roles.includes("lb") : c.endpoint.mode === "kube-vip" && h.roles.includes("control-plane");
-    if (vipHost) {
+    if (hasVip(c) && holdsVip(c, h)) {
       const addrs = f.addresses[h.interface];
       if (!addrs) row(h.name, "interface", "fail", `interface ${h.interface} does not exist (has: ${Object.keys(f.addresses).join(", ")}); set hosts[].interface`);
       else {
-        const subnet = parseCidr(`${c.endpoint.address}/${c.endpoint.vipPrefix}`);
+        const subnet = parseCidr(`${c.endpoint.address}/${vipPrefix(c)}`);
         const onLink = addrs.some((a) => {
           const net = parseCidr(a);
           return net ? cidrContains(net, c.endpoint.address) : false;
@@ -72,14 +59,13 @@ export function preflight(c: Cluster, facts: Map<string, Facts>, operatorTime: n
       if (interfaceWith(f, c.endpoint.address)) vipHolders.push(h.name);
     }
 
-    // Once kubeadm has run here, the apiserver port belongs to the cluster whatever the process is called.
     const joined = f.has.adminConf || f.has.kubeletConf;
-    const busy = plannedPorts(c, h).filter((p) => {
+    const busy = listenPorts(c, h).filter((p) => {
       const proc = f.listening.get(p.port);
       if (proc === undefined || p.ours.some((o) => proc.startsWith(o))) return false;
-      return !(joined && p.what === "kube-apiserver");
+      return !(joined && KUBERNETES_COMPONENTS.has(p.component));
     });
-    row(h.name, "ports", busy.length ? "fail" : "pass", busy.length ? busy.map((p) => `${p.port} (${p.what}) is held by ${f.listening.get(p.port) || "another process"}`).join("; ") : `free or ours: ${plannedPorts(c, h).map((p) => p.port).join(", ") || "none needed"}`);
+    row(h.name, "ports", busy.length ? "fail" : "pass", busy.length ? busy.map((p) => `${p.port} (${p.what}) is held by ${f.listening.get(p.port) || "another process"}`).join("; ") : `free or ours: ${listenPorts(c, h).map((p) => p.port).join(", ") || "none needed"}`);
 
     const skew = Math.abs(f.time - operatorTime);
     row(h.name, "clock", skew > MAX_SKEW_SECONDS ? "fail" : "pass", `${skew.toFixed(1)} s from this machine${skew > MAX_SKEW_SECONDS ? ": enable NTP (timedatectl set-ntp true)" : ""}`);
@@ -88,7 +74,7 @@ export function preflight(c: Cluster, facts: Map<string, Facts>, operatorTime: n
       row(h.name, "swap", "warn", "swap is on: apply turns it off now and in /etc/fstab (kubelet refuses to run with swap)");
   }
 
-  if (c.endpoint.mode === "haproxy-keepalived" && vipHolders.length > 1)
+  if (usesKeepalived(c) && vipHolders.length > 1)
     rows.push({ host: vipHolders.join(","), check: "vip", result: "fail", detail: `the VIP ${c.endpoint.address} is on ${vipHolders.length} hosts at once (split brain): check VRRP traffic between them` });
   return rows;
 }

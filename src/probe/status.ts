@@ -8,11 +8,8 @@ import { sections } from "./facts.ts";
 import type { Cluster, EndpointMode, Host, Role } from "../spec/model.ts";
 import { hostByName } from "../spec/model.ts";
 import { PATHS } from "../render/paths.ts";
-import { runsHaproxy } from "../render/haproxy.ts";
-import { runsKeepalived } from "../render/keepalived.ts";
-import { runsExternalEtcd } from "../render/etcd.ts";
-import { isKubernetesNode } from "../render/kubeadm.ts";
 import type { CertStatus } from "../pki/index.ts";
+import { externalEtcd, holdsVip, isControlPlane, isKubernetesNode, noHairpin, runsEtcd, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
 
 /** One systemd unit kubeha expects on a host, and its `systemctl is-active` state. */
 export interface ServiceStatus {
@@ -111,16 +108,10 @@ export interface Observations {
 // ------------------------------------------------------------------ the script
 
 /** Hosts that may hold the VIP: LB hosts with keepalived, control planes with kube-vip. */
-export function vipCandidate(c: Cluster, h: Host): boolean {
-  if (c.endpoint.mode === "haproxy-keepalived") return runsKeepalived(c, h);
-  if (c.endpoint.mode === "kube-vip") return h.roles.includes("control-plane");
-  return false;
-}
+export const vipCandidate = holdsVip;
 
 /** Hosts that run an etcd member (external etcd hosts, or control planes for stacked etcd). */
-export function runsEtcdMember(c: Cluster, h: Host): boolean {
-  return c.etcd.mode === "external" ? runsExternalEtcd(c, h) : h.roles.includes("control-plane") && c.etcd.members.includes(h.name);
-}
+export const runsEtcdMember = runsEtcd;
 
 /** The systemd units this host should have active, in report order. */
 export function expectedUnits(c: Cluster, h: Host): string[] {
@@ -134,13 +125,13 @@ export function expectedUnits(c: Cluster, h: Host): string[] {
 
 /** Whether this host probes `/readyz` through the endpoint (not from behind a non-hairpin LB). */
 function probesEndpoint(c: Cluster, h: Host): boolean {
-  if (!isKubernetesNode(h) && !h.roles.includes("lb")) return false;
-  return !(c.endpoint.mode === "external" && !c.endpoint.hairpin && h.roles.includes("control-plane"));
+  if (!isKubernetesNode(h) && !runsHaproxy(c, h)) return false;
+  return !(noHairpin(c) && isControlPlane(h));
 }
 
 /** etcdctl against `members` with the healthcheck client certificate (external or stacked paths). */
 export function etcdctlCommand(c: Cluster, members: readonly Host[], args: string, commandTimeoutSeconds = 4): string {
-  const dir = c.etcd.mode === "external" ? PATHS.etcdPkiDir : `${PATHS.kubernetesDir}/pki/etcd`;
+  const dir = externalEtcd(c) ? PATHS.etcdPkiDir : `${PATHS.kubernetesDir}/pki/etcd`;
   const endpoints = members.map((m) => `https://${m.internalAddress}:${c.etcd.clientPort}`).join(",");
   return `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} --cacert=${dir}/ca.crt --cert=${dir}/healthcheck-client.crt --key=${dir}/healthcheck-client.key --dial-timeout=2s --command-timeout=${commandTimeoutSeconds}s ${args}`;
 }

@@ -4,7 +4,7 @@
  * the first control plane, and records which upstream manifest it belongs to; install.sh
  * applies the upstream manifest, then this file.
  */
-import { stringify } from "yaml";
+import { toYaml } from "../util/yaml.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import { firstControlPlane } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
@@ -38,7 +38,7 @@ function flannel(c: Cluster): string {
       { type: "portmap", capabilities: { portMappings: true } },
     ],
   };
-  return stringify(
+  return toYaml(
     {
       apiVersion: "v1",
       kind: "ConfigMap",
@@ -48,7 +48,6 @@ function flannel(c: Cluster): string {
         "net-conf.json": JSON.stringify(netConf, null, 2) + "\n",
       },
     },
-    { lineWidth: 0 },
   );
 }
 
@@ -76,7 +75,7 @@ function calico(c: Cluster): string {
     },
   };
   const apiServer = { apiVersion: "operator.tigera.io/v1", kind: "APIServer", metadata: { name: "default" }, spec: {} };
-  return stringify(installation, { lineWidth: 0 }) + "---\n" + stringify(apiServer, { lineWidth: 0 });
+  return toYaml(installation) + "---\n" + toYaml(apiServer);
 }
 
 /** One command of the pod network's installation, run on the first control plane with the admin kubeconfig. */

@@ -8,16 +8,28 @@ import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-import { isKubernetesNode } from "./kubeadm.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 /**
- * The pause tag kubeadm of this minor expects (`kubeadm config images list`); kubeadm warns
- * when the runtime's sandbox image differs.
+ * The pause tag kubeadm of each supported minor pins (`PauseVersion` in kubeadm's
+ * constants.go, what `kubeadm config images list` prints); kubeadm warns when the runtime's
+ * sandbox image differs. containerd and CRI-O both take it from here.
  */
+export const PAUSE_TAGS: Readonly<Record<number, string>> = {
+  29: "3.9",
+  30: "3.9",
+  31: "3.10",
+  32: "3.10",
+  33: "3.10",
+  34: "3.10.1",
+  35: "3.10.1",
+  36: "3.10.1",
+};
+
 export function pauseTag(minor: number): string {
-  if (minor <= 30) return "3.9";
-  if (minor <= 33) return "3.10";
-  return "3.10.1";
+  const tag = PAUSE_TAGS[minor];
+  if (!tag) throw new Error(`no pause tag known for Kubernetes 1.${minor} (validate accepts 1.29 to 1.36 only)`);
+  return tag;
 }
 
 /** `<imageRepository>/pause:<tag>`. */

@@ -1,14 +1,14 @@
 /**
  * CRI-O drop-in: systemd cgroups (CRI-O's default, stated so nobody flips it by accident) and
  * the pause image from the cluster's image repository. CRI-O itself comes from the
- * pkgs.k8s.io `addons:/cri-o` repository of the same minor (see packages.ts).
+ * CRI-O project's repository of the same minor (see packages.ts).
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-import { isKubernetesNode } from "./kubeadm.ts";
 import { renderCrictl, sandboxImage } from "./containerd.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 export function renderCrio(c: Cluster, h: Host): RenderedFile[] {
   if (!isKubernetesNode(h) || c.kubernetes.containerRuntime !== "cri-o") return [];

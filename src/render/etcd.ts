@@ -10,11 +10,7 @@ import { hostByName } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-
-/** True when kubeha runs etcd on this host (external mode only; kubeadm runs stacked etcd). */
-export function runsExternalEtcd(c: Cluster, h: Host): boolean {
-  return c.etcd.mode === "external" && h.roles.includes("etcd");
-}
+import { runsExternalEtcd } from "../spec/topology.ts";
 
 /** `name=https://ip:peerPort,...` for every member, in file order. */
 export function initialCluster(c: Cluster): string {

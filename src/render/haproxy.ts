@@ -8,17 +8,14 @@
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { hostsWithRole } from "../spec/model.ts";
+import type { ManagedLbCluster } from "../spec/topology.ts";
+import { managesLb, runsHaproxy, usesKeepalived } from "../spec/topology.ts";
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
 
-/** True when this host runs HAProxy for the control-plane endpoint. */
-export function runsHaproxy(c: Cluster, h: Host): boolean {
-  return (c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "haproxy") && h.roles.includes("lb");
-}
-
 /** haproxy.cfg for one LB host. Secret when the stats page (with its password) is on. */
-export function renderHaproxyCfg(c: Cluster, h: Host, secrets: Secrets): RenderedFile {
+export function renderHaproxyCfg(c: ManagedLbCluster, h: Host, secrets: Secrets): RenderedFile {
   const hp = c.endpoint.haproxy;
   const backends = hostsWithRole(c, "control-plane");
   const lines: string[] = [
@@ -67,7 +64,7 @@ export function renderHaproxyCfg(c: Cluster, h: Host, secrets: Secrets): Rendere
 }
 
 /** The `listen stats` section of the cluster's stats page ([] when disabled). Carries the stats password. */
-export function statsListenLines(c: Cluster, h: Host, secrets: Secrets): string[] {
+export function statsListenLines(c: ManagedLbCluster, h: Host, secrets: Secrets): string[] {
   const stats = c.endpoint.haproxy.statsPage;
   if (!stats.enabled) return [];
   return [
@@ -99,8 +96,8 @@ export function renderHaproxyDropIn(): RenderedFile {
 
 /** Every HAProxy file this host needs (none when it runs no HAProxy). */
 export function renderHaproxy(c: Cluster, h: Host, secrets: Secrets): RenderedFile[] {
-  if (!runsHaproxy(c, h)) return [];
+  if (!managesLb(c) || !runsHaproxy(c, h)) return [];
   const out = [renderHaproxyCfg(c, h, secrets)];
-  if (c.endpoint.mode === "haproxy-keepalived") out.push(renderHaproxyDropIn());
+  if (usesKeepalived(c)) out.push(renderHaproxyDropIn());
   return out;
 }

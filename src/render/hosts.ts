@@ -11,11 +11,12 @@ import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
 import { isIPv4 } from "../util/net.ts";
+import { noHairpin } from "../spec/topology.ts";
 
 /** Address this host must resolve the endpoint's DNS name to, or undefined without a name. */
 export function endpointAddressFor(c: Cluster, h: Host): string | undefined {
   const e = c.endpoint;
-  if (e.mode === "external" && !e.hairpin) {
+  if (noHairpin(c)) {
     if (!e.dnsName) {
       throw new KubehaError(
         `cluster ${c.name}: an external load balancer with hairpin: false needs controlPlaneEndpoint.dnsName`,

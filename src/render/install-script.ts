@@ -8,7 +8,8 @@
  * Secrets stay in their 0600 files: the script only names paths.
  */
 import type { Cluster, Host } from "../spec/model.ts";
-import { firstControlPlane, hostsWithRole } from "../spec/model.ts";
+import { firstControlPlane } from "../spec/model.ts";
+import { externalEtcd, managesLb } from "../spec/topology.ts";
 import type { RenderedFile } from "./types.ts";
 import { shq } from "../util/shell.ts";
 import { checkShell, type Step } from "../plan/host.ts";
@@ -154,8 +155,8 @@ const SECTION: Record<Step["phase"], string> = {
 /** The install script for one host, from its plan. */
 export function renderInstallScript(c: Cluster, h: Host, steps: readonly Step[]): string {
   const order = [
-    ...(c.etcd.mode === "external" ? ["the etcd hosts"] : []),
-    ...(hostsWithRole(c, "lb").length && (c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "haproxy") ? ["the LB hosts"] : []),
+    ...(externalEtcd(c) ? ["the etcd hosts"] : []),
+    ...(managesLb(c) ? ["the LB hosts"] : []),
     `the first control plane (${firstControlPlane(c).name})`,
     "the other control planes one at a time",
     "the workers",

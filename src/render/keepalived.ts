@@ -17,11 +17,12 @@
  * (priority 0 is announced and bypasses the delay).
  */
 import type { Cluster, Host } from "../spec/model.ts";
-import { hostsWithRole } from "../spec/model.ts";
 import { KubehaError } from "../errors.ts";
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
+import type { KeepalivedCluster } from "../spec/topology.ts";
+import { keepalivedHosts, runsKeepalived, usesKeepalived } from "../spec/topology.ts";
 
 /** The most LB hosts whose priorities, bonus and penalty still fit in VRRP's 1..254. */
 export const MAX_LB_HOSTS = 8;
@@ -45,8 +46,8 @@ export interface VrrpWeights {
  * (at least the lowest priority + bonus) and (b) a failing holder (at most 150 + bonus - penalty)
  * drops below every healthy host. For three hosts: 150/120/110, bonus 50, penalty 100.
  */
-export function vrrpWeights(c: Cluster): VrrpWeights {
-  const n = hostsWithRole(c, "lb").length;
+export function vrrpWeights(c: KeepalivedCluster): VrrpWeights {
+  const n = keepalivedHosts(c).length;
   if (n > MAX_LB_HOSTS) {
     throw new KubehaError(
       `cluster ${c.name} has ${n} lb hosts; kubeha renders keepalived for at most ${MAX_LB_HOSTS}`,
@@ -66,9 +67,9 @@ function fmtInterval(s: number): string {
 }
 
 /** keepalived.conf for one LB host. Secret only when it carries a VRRPv2 auth_pass. */
-export function renderKeepalivedConf(c: Cluster, h: Host, secrets: Secrets): RenderedFile {
+export function renderKeepalivedConf(c: KeepalivedCluster, h: Host, secrets: Secrets): RenderedFile {
   const ka = c.endpoint.keepalived;
-  const lbs = hostsWithRole(c, "lb");
+  const lbs = keepalivedHosts(c);
   const w = vrrpWeights(c);
   const priority = w.priorities[h.lbIndex] ?? vrrpPriority(h.lbIndex);
   const v3 = ka.advertInterval < 1;
@@ -215,14 +216,9 @@ export function renderKeepalivedDropIn(): RenderedFile {
   return file(PATHS.keepalivedDropIn, content, { restarts: ["keepalived.service"] });
 }
 
-/** True when this host runs keepalived. */
-export function runsKeepalived(c: Cluster, h: Host): boolean {
-  return c.endpoint.mode === "haproxy-keepalived" && h.roles.includes("lb");
-}
-
 /** Every keepalived file this host needs (none when it runs no keepalived). */
 export function renderKeepalived(c: Cluster, h: Host, secrets: Secrets): RenderedFile[] {
-  if (!runsKeepalived(c, h)) return [];
+  if (!usesKeepalived(c) || !runsKeepalived(c, h)) return [];
   const out = [renderKeepalivedConf(c, h, secrets), renderCheckScript(c), renderKeepalivedDropIn()];
   if (vrrpWeights(c).holderBonus > 0) out.push(renderNotifyScript());
   return out;

@@ -4,12 +4,13 @@
  * (JoinConfiguration, with `controlPlane` on control planes). API v1beta4 from Kubernetes 1.31,
  * v1beta3 below (map-style extraArgs). Both files hold the bootstrap token and are secret.
  */
-import { stringify } from "yaml";
+import { toYamlStream as yamlStream } from "../util/yaml.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import { endpointHostPort, firstControlPlane, hostsWithRole } from "../spec/model.ts";
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
+import { endpointNames, externalEtcd, isKubernetesNode } from "../spec/topology.ts";
 
 type Doc = Record<string, unknown>;
 
@@ -49,13 +50,13 @@ function nodeRegistration(c: Cluster, h: Host): Doc {
 
 /** The names and addresses the API server certificate must carry, de-duplicated, in a stable order. */
 export function apiServerCertSANs(c: Cluster): string[] {
-  const sans = [c.endpoint.address, ...(c.endpoint.dnsName ? [c.endpoint.dnsName] : []), ...c.kubernetes.certSANs];
+  const sans = [...endpointNames(c), ...c.kubernetes.certSANs];
   return [...new Set(sans.filter((s) => s !== ""))];
 }
 
 function clusterConfiguration(c: Cluster): Doc {
   const etcd =
-    c.etcd.mode === "external"
+    externalEtcd(c)
       ? {
           external: {
             endpoints: hostsWithRole(c, "etcd").map((e) => `https://${e.internalAddress}:${c.etcd.clientPort}`),
@@ -137,15 +138,6 @@ const kubeletConfiguration: Doc = {
   // Must match the runtime (containerd SystemdCgroup = true, CRI-O's default).
   cgroupDriver: "systemd",
 };
-
-function yamlStream(docs: Doc[]): string {
-  return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
-}
-
-/** True when this host runs kubeadm (control planes and workers). */
-export function isKubernetesNode(h: Host): boolean {
-  return h.roles.includes("control-plane") || h.roles.includes("worker");
-}
 
 /** The kubeadm file for this host: init.yaml (first control plane) or join.yaml (others). */
 export function renderKubeadm(c: Cluster, h: Host, s: Secrets): RenderedFile[] {

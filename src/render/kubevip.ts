@@ -6,19 +6,21 @@
  * variant that mounts super-admin.conf is rendered; install.sh puts it in the manifests
  * directory just for `kubeadm init` and restores the steady-state (admin.conf) one after.
  */
-import { stringify } from "yaml";
+import { toYaml } from "../util/yaml.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import { firstControlPlane } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
+import type { KubeVipCluster } from "../spec/topology.ts";
+import { runsKubeVip, usesKubeVip } from "../spec/topology.ts";
 
 /** True when `kubeadm init` on this host needs the super-admin.conf phase (1.29+, init node). */
 export function needsSuperAdminSwap(c: Cluster, h: Host): boolean {
-  return c.endpoint.mode === "kube-vip" && c.kubernetes.minor >= 29 && firstControlPlane(c).name === h.name;
+  return usesKubeVip(c) && c.kubernetes.minor >= 29 && firstControlPlane(c).name === h.name;
 }
 
-function manifest(c: Cluster, h: Host, kubeconfig: string): string {
+function manifest(c: KubeVipCluster, h: Host, kubeconfig: string): string {
   const env: Array<[string, string]> = [
     ["vip_arp", "true"],
     ["port", String(c.kubernetes.apiServerPort)],
@@ -40,7 +42,7 @@ function manifest(c: Cluster, h: Host, kubeconfig: string): string {
       containers: [
         {
           name: "kube-vip",
-          image: c.endpoint.kubeVipImage,
+          image: c.endpoint.image,
           imagePullPolicy: "IfNotPresent",
           args: ["manager"],
           env: env.map(([name, value]) => ({ name, value })),
@@ -53,11 +55,11 @@ function manifest(c: Cluster, h: Host, kubeconfig: string): string {
       volumes: [{ name: "kubeconfig", hostPath: { path: kubeconfig, type: "FileOrCreate" } }],
     },
   };
-  return stringify(pod, { lineWidth: 0 });
+  return toYaml(pod);
 }
 
 export function renderKubeVip(c: Cluster, h: Host): RenderedFile[] {
-  if (c.endpoint.mode !== "kube-vip" || !h.roles.includes("control-plane")) return [];
+  if (!usesKubeVip(c) || !runsKubeVip(c, h)) return [];
   const top = header("#", `kube-vip static pod holding the API VIP ${c.endpoint.address} (cluster ${c.name}).`);
   if (needsSuperAdminSwap(c, h)) {
     return [

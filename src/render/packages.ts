@@ -8,21 +8,26 @@ import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-import { isKubernetesNode } from "./kubeadm.ts";
-import { runsHaproxy } from "./haproxy.ts";
-import { runsKeepalived } from "./keepalived.ts";
-import { runsExternalEtcd } from "./etcd.ts";
+import { isKubernetesNode, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
 
 /** Kubernetes packages kubeha installs and holds on every node. */
 export const KUBERNETES_PACKAGES = ["kubelet", "kubeadm", "kubectl"] as const;
 
 /**
- * The CRI-O repository of the same minor, derived from the Kubernetes one (pkgs.k8s.io keeps
- * CRI-O under `addons:/cri-o`; mirrors of it under `addons/cri-o`). Undefined when the
- * layout is not recognized: CRI-O then comes from Debian.
+ * CRI-O's own repositories on the openSUSE build service, one per minor (`.../v1.34/deb/`, key
+ * `Release.key` beside it). pkgs.k8s.io's `addons:/cri-o` stopped receiving releases in 2025
+ * (cri-o/cri-o#9111; `v1.34` there answers 403, cri-o/packaging#288).
+ */
+export const CRIO_UPSTREAM = "https://download.opensuse.org/repositories/isv:/cri-o:/stable:";
+
+/**
+ * The CRI-O repository of the same minor as Kubernetes: CRI-O's own for upstream packages; for a
+ * mirror of pkgs.k8s.io, its `addons/cri-o` tree (mirrors keep the old layout). Undefined when
+ * the layout is not recognized: CRI-O then comes from Debian.
  */
 export function crioRepository(c: Cluster): string | undefined {
   if (c.packages.source === "bundle") return undefined;
+  if (c.packages.source === "upstream") return `${CRIO_UPSTREAM}/v1.${c.kubernetes.minor}/deb/`;
   const base = c.packages.repositoryBase;
   if (base.includes("/core:/stable:/")) return base.replace("/core:/stable:/", "/addons:/cri-o:/stable:/");
   if (base.includes("/core/stable/")) return base.replace("/core/stable/", "/addons/cri-o/stable/");

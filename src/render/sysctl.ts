@@ -6,8 +6,7 @@ import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-import { isKubernetesNode } from "./kubeadm.ts";
-import { runsHaproxy } from "./haproxy.ts";
+import { isKubernetesNode, runsHaproxy } from "../spec/topology.ts";
 
 export function renderSysctl(c: Cluster, h: Host): RenderedFile[] {
   const out: RenderedFile[] = [];

@@ -69,14 +69,20 @@ export interface HostFile {
   /** SSH settings for this host; fields left out come from `spec.ssh`. */
   ssh?: SshFile;
   /**
-   * Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip).
-   * Default: `eth0`.
+   * Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip):
+   * a Linux interface name (1-15 letters, digits, `-`, `_`, `.`). Default: `eth0`.
    */
   interface?: string;
-  /** Node labels applied at registration. */
+  /**
+   * Node labels applied at registration (kubelet `--node-labels`). Keys are `[prefix/]name`,
+   * values at most 63 characters. kubelet refuses keys under `kubernetes.io` / `k8s.io` outside
+   * its allowed set (`node.kubernetes.io/`, `kubelet.kubernetes.io/`, `topology.kubernetes.io/zone`...):
+   * `node-role.kubernetes.io/worker` has to be set with `kubectl label` after the join.
+   */
   labels?: Record<string, string>;
   /**
-   * Node taints applied at registration, as `key[=value]:Effect`. Control planes get
+   * Node taints applied at registration, as `key[=value]:Effect` with Effect `NoSchedule`,
+   * `PreferNoSchedule` or `NoExecute`. Control planes get
    * `node-role.kubernetes.io/control-plane:NoSchedule` when this is left out; `[]` removes it.
    */
   taints?: string[];
@@ -117,7 +123,7 @@ export interface BastionFile {
 export interface KubernetesFile {
   /**
    * Kubernetes version, `1.MINOR.PATCH` (a leading `v` is accepted). kubeha supports 1.29 to 1.36.
-   * Default `1.33.4`.
+   * Default `1.34.2`.
    */
   version?: string;
   /** Pod network CIDR, wired into kubeadm and the CNI. Default `10.244.0.0/16`. */
@@ -165,8 +171,9 @@ interface EndpointCommon {
    */
   dnsName?: string;
   /**
-   * Port clients connect to. Default: 6443 when the load balancer does not share hosts with
-   * an API server, 8443 when HAProxy runs on the control planes (the apiserver holds 6443).
+   * Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load
+   * balancer does not share hosts with an API server, 8443 when HAProxy runs on the control
+   * planes (the apiserver holds its own port there).
    * @minimum 1
    * @maximum 65535
    */
@@ -192,6 +199,12 @@ export interface HaproxyKeepalivedFile extends EndpointCommon {
 /** One HAProxy host, no VIP (the proxy itself is a single point of failure). */
 export interface HaproxyOnlyFile extends EndpointCommon {
   mode: "haproxy";
+  /**
+   * Address clients (kubeconfigs, kubeadm's controlPlaneEndpoint, joins) use to reach the proxy,
+   * when it is not the proxy host's `internalAddress`, e.g. a second interface facing the users.
+   * Goes into the API server certificate. Default: the `lb` host's `internalAddress`.
+   */
+  address?: string;
   haproxy?: HaproxyFile;
 }
 
@@ -283,8 +296,9 @@ export interface KeepalivedFile {
    */
   advertInterval?: number;
   /**
-   * Do not move the VIP back to a higher-priority host when it recovers: `nopreempt`
-   * (default), `delay` (preempt after `preemptDelaySeconds`) or `always`.
+   * Whether the VIP moves back to a higher-priority host when it recovers: `never`
+   * (keepalived's `nopreempt`), `delay` (preempt after `preemptDelaySeconds`) or `always`.
+   * Default `never`.
    */
   preempt?: "never" | "delay" | "always";
   /**
@@ -333,7 +347,7 @@ export interface PackagesFile {
 }
 
 export interface InstallFile {
-  /** `kubeadm` (default). `binary` and `ignition` are planned. */
+  /** How Kubernetes is installed. Default `kubeadm`; `binary` and `ignition` are planned. */
   method?: "kubeadm";
 }
 

@@ -31,38 +31,66 @@ export interface Host {
   lbIndex: number;
 }
 
-export type EndpointMode = "haproxy-keepalived" | "haproxy" | "kube-vip" | "external";
+export interface HaproxySettings {
+  checkIntervalMs: number;
+  fall: number;
+  rise: number;
+  connectTimeoutMs: number;
+  tunnelTimeoutSeconds: number;
+  statsPage: { enabled: boolean; port: number; bind?: string };
+}
 
-export interface Endpoint {
-  mode: EndpointMode;
-  /** What clients put in `server:` and kubeadm's controlPlaneEndpoint: `dnsName` if set, else the IP. */
+export interface KeepalivedSettings {
+  routerId: number;
+  unicast: boolean;
+  advertInterval: number;
+  preempt: "never" | "delay" | "always";
+  preemptDelaySeconds: number;
+}
+
+/** What every endpoint mode has. */
+interface EndpointBase {
+  /** What clients put in `server:` and kubeadm's controlPlaneEndpoint: `dnsName` if set, else `address`. */
   host: string;
   port: number;
-  /** The VIP (haproxy-keepalived, kube-vip), the proxy host's address (haproxy) or the LB address (external). */
+  /** The address clients connect to: the VIP, the proxy's client address, or the external LB. */
   address: string;
   dnsName?: string;
+}
+
+/** HAProxy on the `lb` hosts behind a keepalived VIP. */
+export interface HaproxyKeepalivedEndpoint extends EndpointBase {
+  mode: "haproxy-keepalived";
   vipPrefix: number;
-  /** External LB only. */
-  hairpin: boolean;
-  haproxy: {
-    checkIntervalMs: number;
-    fall: number;
-    rise: number;
-    connectTimeoutMs: number;
-    tunnelTimeoutSeconds: number;
-    statsPage: { enabled: boolean; port: number; bind?: string };
-  };
-  keepalived: {
-    routerId: number;
-    unicast: boolean;
-    advertInterval: number;
-    preempt: "never" | "delay" | "always";
-    preemptDelaySeconds: number;
-  };
-  kubeVipImage: string;
+  haproxy: HaproxySettings;
+  keepalived: KeepalivedSettings;
   /** True when HAProxy shares hosts with an API server (the port must then differ from the apiserver's). */
   colocated: boolean;
 }
+
+/** One HAProxy host, no VIP. */
+export interface HaproxyEndpoint extends EndpointBase {
+  mode: "haproxy";
+  /** The proxy host's internal address (the cluster side); `address` may be another of its addresses. */
+  proxyAddress: string;
+  haproxy: HaproxySettings;
+  colocated: boolean;
+}
+
+/** kube-vip static pods on the control planes holding the VIP (as a /32). */
+export interface KubeVipEndpoint extends EndpointBase {
+  mode: "kube-vip";
+  image: string;
+}
+
+/** A load balancer kubeha does not manage. */
+export interface ExternalEndpoint extends EndpointBase {
+  mode: "external";
+  hairpin: boolean;
+}
+
+export type Endpoint = HaproxyKeepalivedEndpoint | HaproxyEndpoint | KubeVipEndpoint | ExternalEndpoint;
+export type EndpointMode = Endpoint["mode"];
 
 export interface Kubernetes {
   /** `1.33.4` (no leading v). */

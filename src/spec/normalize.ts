@@ -5,14 +5,13 @@
  */
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import type { ClusterFile, SshFile } from "./file.ts";
-import type { Cluster, Endpoint, Host, Kubernetes, Ssh } from "./model.ts";
+import type { ClusterFile, HaproxyFile, KeepalivedFile, SshFile } from "./file.ts";
+import type { Cluster, Endpoint, HaproxySettings, Host, KeepalivedSettings, Kubernetes, Ssh } from "./model.ts";
 import { nthAddress, parseCidr } from "../util/net.ts";
+import { DEFAULTS as D, defaultStateDir } from "./defaults.ts";
 
-export const DEFAULT_KUBERNETES_VERSION = "1.34.2";
 export const SUPPORTED_MINORS = { min: 29, max: 36 } as const;
 export const UPSTREAM_PACKAGES = "https://pkgs.k8s.io/core:/stable:";
-export const DEFAULT_KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip:v0.8.9";
 
 export interface NormalizeOptions {
   /** Path of the cluster file: relative paths in it (keys, bundle, state dir) resolve against its folder. */
@@ -35,25 +34,86 @@ export function parseVersion(v: string): { version: string; minor: number } | un
 }
 
 function normalizeSsh(own: SshFile | undefined, shared: SshFile | undefined, base: string, home: string): Ssh {
-  const user = own?.user ?? shared?.user ?? "root";
-  const keyPath = expandPath(own?.keyPath ?? shared?.keyPath ?? "~/.ssh/id_ed25519", base, home);
+  const user = own?.user ?? shared?.user ?? D.ssh.user;
+  const keyPath = expandPath(own?.keyPath ?? shared?.keyPath ?? D.ssh.keyPath, base, home);
   const b = own?.bastion ?? shared?.bastion;
   return {
     user,
-    port: own?.port ?? shared?.port ?? 22,
+    port: own?.port ?? shared?.port ?? D.ssh.port,
     keyPath,
-    knownHostsPath: expandPath(own?.knownHostsPath ?? shared?.knownHostsPath ?? "~/.ssh/known_hosts", base, home),
+    knownHostsPath: expandPath(own?.knownHostsPath ?? shared?.knownHostsPath ?? D.ssh.knownHostsPath, base, home),
     ...(b
       ? {
           bastion: {
             address: b.address,
             user: b.user ?? user,
-            port: b.port ?? 22,
+            port: b.port ?? D.bastion.port,
             keyPath: b.keyPath ? expandPath(b.keyPath, base, home) : keyPath,
           },
         }
       : {}),
   };
+}
+
+function haproxySettings(hp: HaproxyFile): HaproxySettings {
+  return {
+    checkIntervalMs: hp.checkIntervalMs ?? D.haproxy.checkIntervalMs,
+    fall: hp.fall ?? D.haproxy.fall,
+    rise: hp.rise ?? D.haproxy.rise,
+    connectTimeoutMs: hp.connectTimeoutMs ?? D.haproxy.connectTimeoutMs,
+    tunnelTimeoutSeconds: hp.tunnelTimeoutSeconds ?? D.haproxy.tunnelTimeoutSeconds,
+    statsPage: {
+      enabled: hp.statsPage?.enabled ?? D.statsPage.enabled,
+      port: hp.statsPage?.port ?? D.statsPage.port,
+      ...(hp.statsPage?.bind ? { bind: hp.statsPage.bind } : {}),
+    },
+  };
+}
+
+function keepalivedSettings(ka: KeepalivedFile): KeepalivedSettings {
+  return {
+    routerId: ka.routerId ?? D.keepalived.routerId,
+    unicast: ka.unicast ?? D.keepalived.unicast,
+    advertInterval: ka.advertInterval ?? D.keepalived.advertInterval,
+    preempt: ka.preempt ?? D.keepalived.preempt,
+    preemptDelaySeconds: ka.preemptDelaySeconds ?? D.keepalived.preemptDelaySeconds,
+  };
+}
+
+function normalizeEndpoint(file: ClusterFile, hosts: Host[], apiServerPort: number): Endpoint {
+  const e = file.spec.controlPlaneEndpoint;
+  const lbHosts = hosts.filter((h) => h.lbIndex >= 0);
+  const colocated = lbHosts.some((h) => h.roles.includes("control-plane"));
+  // Without hairpin the endpoint must be a name: control planes resolve it to themselves.
+  const dnsName = e.dnsName ?? (e.mode === "external" && !e.hairpin ? `k8s-api.${file.metadata.name}.internal` : undefined);
+  const common = (address: string) => ({ host: dnsName ?? address, address, ...(dnsName ? { dnsName } : {}) });
+  switch (e.mode) {
+    case "haproxy-keepalived":
+      return {
+        mode: e.mode,
+        ...common(e.vip),
+        port: e.port ?? (colocated ? D.endpoint.colocatedPort : apiServerPort),
+        vipPrefix: e.vipPrefix ?? D.haproxyKeepalived.vipPrefix,
+        haproxy: haproxySettings(e.haproxy ?? {}),
+        keepalived: keepalivedSettings(e.keepalived ?? {}),
+        colocated,
+      };
+    case "haproxy": {
+      const proxyAddress = lbHosts[0]?.internalAddress ?? "";
+      return {
+        mode: e.mode,
+        ...common(e.address ?? proxyAddress),
+        port: e.port ?? (colocated ? D.endpoint.colocatedPort : apiServerPort),
+        proxyAddress,
+        haproxy: haproxySettings(e.haproxy ?? {}),
+        colocated,
+      };
+    }
+    case "kube-vip":
+      return { mode: e.mode, ...common(e.vip), port: e.port ?? apiServerPort, image: e.image ?? D.kubeVip.image };
+    case "external":
+      return { mode: e.mode, ...common(e.address), port: e.port ?? apiServerPort, hairpin: e.hairpin };
+  }
 }
 
 export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Cluster {
@@ -68,86 +128,47 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     internalAddress: h.internalAddress ?? h.address,
     roles: [...h.roles],
     ssh: normalizeSsh(h.ssh, spec.ssh, base, home),
-    interface: h.interface ?? "eth0",
+    interface: h.interface ?? D.host.interface,
     labels: { ...(h.labels ?? {}) },
     ...(h.taints ? { taints: [...h.taints] } : {}),
     lbIndex: lbNames.indexOf(h.name),
   }));
 
   const k = spec.kubernetes ?? {};
-  const parsed = parseVersion(k.version ?? DEFAULT_KUBERNETES_VERSION) ?? { version: k.version ?? "", minor: 0 };
-  const serviceSubnet = k.serviceSubnet ?? "10.96.0.0/12";
+  const parsed = parseVersion(k.version ?? D.kubernetes.version) ?? { version: k.version ?? "", minor: 0 };
+  const serviceSubnet = k.serviceSubnet ?? D.kubernetes.serviceSubnet;
   const svc = parseCidr(serviceSubnet);
-  const runtime = k.containerRuntime ?? "containerd";
+  const runtime = k.containerRuntime ?? D.kubernetes.containerRuntime;
   const kubernetes: Kubernetes = {
     version: parsed.version,
     minor: parsed.minor,
-    podSubnet: k.podSubnet ?? "10.244.0.0/16",
+    podSubnet: k.podSubnet ?? D.kubernetes.podSubnet,
     serviceSubnet,
-    dnsDomain: k.dnsDomain ?? "cluster.local",
-    imageRepository: k.imageRepository ?? "registry.k8s.io",
-    apiServerPort: k.apiServerPort ?? 6443,
+    dnsDomain: k.dnsDomain ?? D.kubernetes.dnsDomain,
+    imageRepository: k.imageRepository ?? D.kubernetes.imageRepository,
+    apiServerPort: k.apiServerPort ?? D.kubernetes.apiServerPort,
     containerRuntime: runtime,
-    cni: { plugin: k.cni?.plugin ?? "flannel", ...(k.cni?.interface ? { interface: k.cni.interface } : {}) },
+    cni: { plugin: k.cni?.plugin ?? D.cni.plugin, ...(k.cni?.interface ? { interface: k.cni.interface } : {}) },
     certSANs: [...(k.certSANs ?? [])],
     kubeadmApiVersion: parsed.minor >= 31 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3",
     serviceIp: svc ? nthAddress(svc, 1) : "",
     criSocket: runtime === "cri-o" ? "unix:///var/run/crio/crio.sock" : "unix:///run/containerd/containerd.sock",
   };
 
-  const e = spec.controlPlaneEndpoint;
-  const lbHosts = hosts.filter((h) => h.lbIndex >= 0);
-  const colocated =
-    (e.mode === "haproxy-keepalived" || e.mode === "haproxy") && lbHosts.some((h) => h.roles.includes("control-plane"));
-  const address =
-    e.mode === "external" ? e.address : e.mode === "haproxy" ? (lbHosts[0]?.internalAddress ?? "") : e.vip;
-  const hp = "haproxy" in e ? (e.haproxy ?? {}) : {};
-  const ka = e.mode === "haproxy-keepalived" ? (e.keepalived ?? {}) : {};
-  // Without hairpin the endpoint must be a name: control planes resolve it to themselves.
-  const dnsName = e.dnsName ?? (e.mode === "external" && !e.hairpin ? `k8s-api.${file.metadata.name}.internal` : undefined);
-  const endpoint: Endpoint = {
-    mode: e.mode,
-    host: dnsName ?? address,
-    port: e.port ?? (colocated ? 8443 : kubernetes.apiServerPort),
-    address,
-    ...(dnsName ? { dnsName } : {}),
-    vipPrefix: e.mode === "haproxy-keepalived" ? (e.vipPrefix ?? 24) : 32,
-    hairpin: e.mode === "external" ? e.hairpin : true,
-    haproxy: {
-      checkIntervalMs: hp.checkIntervalMs ?? 1000,
-      fall: hp.fall ?? 2,
-      rise: hp.rise ?? 2,
-      connectTimeoutMs: hp.connectTimeoutMs ?? 300,
-      tunnelTimeoutSeconds: hp.tunnelTimeoutSeconds ?? 3600,
-      statsPage: {
-        enabled: hp.statsPage?.enabled ?? false,
-        port: hp.statsPage?.port ?? 9000,
-        ...(hp.statsPage?.bind ? { bind: hp.statsPage.bind } : {}),
-      },
-    },
-    keepalived: {
-      routerId: ka.routerId ?? 51,
-      unicast: ka.unicast ?? true,
-      advertInterval: ka.advertInterval ?? 0.1,
-      preempt: ka.preempt ?? "never",
-      preemptDelaySeconds: ka.preemptDelaySeconds ?? 60,
-    },
-    kubeVipImage: e.mode === "kube-vip" ? (e.image ?? DEFAULT_KUBE_VIP_IMAGE) : DEFAULT_KUBE_VIP_IMAGE,
-    colocated,
-  };
+  const endpoint = normalizeEndpoint(file, hosts, kubernetes.apiServerPort);
 
   const et = spec.etcd ?? {};
-  const etcdMode = et.mode ?? "stacked";
+  const etcdMode = et.mode ?? D.etcd.mode;
   const etcd = {
     mode: etcdMode,
-    dataDir: et.dataDir ?? "/var/lib/etcd",
-    clientPort: et.clientPort ?? 2379,
-    peerPort: et.peerPort ?? 2380,
+    dataDir: et.dataDir ?? D.etcd.dataDir,
+    clientPort: et.clientPort ?? D.etcd.clientPort,
+    peerPort: et.peerPort ?? D.etcd.peerPort,
     members: hosts.filter((h) => h.roles.includes(etcdMode === "external" ? "etcd" : "control-plane")).map((h) => h.name),
   };
 
   const p = spec.packages ?? {};
-  const source = p.source ?? "upstream";
+  const source = p.source ?? D.packages.source;
   const repoRoot = source === "mirror" ? (p.mirror ?? "").replace(/\/+$/, "") : UPSTREAM_PACKAGES;
   const packages = {
     source,
@@ -158,11 +179,11 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
 
   const pk = spec.pki ?? {};
   const pki = {
-    keyAlgorithm: pk.keyAlgorithm ?? "ecdsa-p256",
-    caValidityDays: pk.caValidityDays ?? 3650,
-    leafValidityDays: pk.leafValidityDays ?? 365,
-    tokenTtlHours: pk.tokenTtlHours ?? 24,
-    stateDir: expandPath(pk.stateDir ?? join(".kubeha", file.metadata.name), base, home),
+    keyAlgorithm: pk.keyAlgorithm ?? D.pki.keyAlgorithm,
+    caValidityDays: pk.caValidityDays ?? D.pki.caValidityDays,
+    leafValidityDays: pk.leafValidityDays ?? D.pki.leafValidityDays,
+    tokenTtlHours: pk.tokenTtlHours ?? D.pki.tokenTtlHours,
+    stateDir: expandPath(pk.stateDir ?? defaultStateDir(file.metadata.name), base, home),
   };
 
   return {
@@ -172,7 +193,7 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     endpoint,
     etcd,
     packages,
-    installMethod: "kubeadm",
+    installMethod: spec.install?.method ?? D.install.method,
     pki,
     ...(opts.sourcePath ? { sourcePath: resolve(opts.sourcePath) } : {}),
   };

@@ -11,7 +11,7 @@ import { LineCounter, isMap, isNode, isSeq, parseDocument, type Document } from 
 import type { ClusterFile } from "./file.ts";
 import type { Cluster } from "./model.ts";
 import { normalize, type NormalizeOptions } from "./normalize.ts";
-import { runRules } from "./rules.ts";
+import { runRules, keySegment, PLAIN_KEY } from "./rules.ts";
 import { KubehaError, ValidationError, type Problem } from "../errors.ts";
 
 export interface ParseResult {
@@ -35,15 +35,18 @@ function validate() {
 
 type Segment = string | number;
 
-/** `spec.hosts[1].address` from path segments. */
+/** `spec.hosts[1].address` from path segments; a key that is not a plain word is quoted: `labels["example.com/x"]`. */
 export function formatPath(segs: Segment[]): string {
-  return segs.map((s, i) => (typeof s === "number" ? `[${s}]` : i === 0 ? s : `.${s}`)).join("");
+  return segs
+    .map((s, i) => (typeof s === "number" ? `[${s}]` : i === 0 && PLAIN_KEY.test(s) ? s : keySegment(s)))
+    .join("");
 }
 
 /** Inverse of formatPath, for rules that report by string path. */
 export function splitPath(path: string): Segment[] {
   const out: Segment[] = [];
-  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  for (const m of path.matchAll(/\[("(?:[^"\\]|\\.)*")\]|([^.[\]]+)|\[(\d+)\]/g))
+    out.push(m[1] !== undefined ? (JSON.parse(m[1]) as string) : m[3] !== undefined ? Number(m[3]) : m[2]!);
   return out;
 }
 

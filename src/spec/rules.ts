@@ -6,6 +6,8 @@ import type { ClusterFile } from "./file.ts";
 import type { Cluster, Host } from "./model.ts";
 import { SUPPORTED_MINORS, parseVersion } from "./normalize.ts";
 import type { Problem } from "../errors.ts";
+import { hasVip, holdsVip, listenPorts, noHairpin, usesKeepalived, usesKubeVip, vipHolders, vipPrefix } from "./topology.ts";
+import { imageRepositoryProblem, interfaceProblem, kubeletLabelProblem, labelValueProblem, qualifiedNameProblem, taintProblem } from "./names.ts";
 import { cidrContains, cidrsOverlap, isDnsName, isIPv4, parseCidr } from "../util/net.ts";
 
 type Finding = Omit<Problem, "line" | "col" | "rule">;
@@ -13,6 +15,10 @@ type Rule = (f: ClusterFile, c: Cluster) => Finding[];
 
 const err = (path: string, message: string, hint?: string): Finding => ({ severity: "error", path, message, ...(hint ? { hint } : {}) });
 const warn = (path: string, message: string, hint?: string): Finding => ({ severity: "warning", path, message, ...(hint ? { hint } : {}) });
+
+export const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** `.key` for a plain key, `["example.com/x"]` for one that would not survive splitting on dots. */
+export const keySegment = (k: string) => (PLAIN_KEY.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`);
 
 const hostPath = (c: Cluster, h: Host, field?: string) => `spec.hosts[${c.hosts.indexOf(h)}]${field ? `.${field}` : ""}`;
 const EP = "spec.controlPlaneEndpoint";
@@ -89,25 +95,25 @@ export const rules: Record<string, Rule> = {
   },
 
   "lb-interface": (f, c) =>
-    c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "kube-vip"
+    hasVip(c)
       ? c.hosts
-          .filter((h, i) => (c.endpoint.mode === "kube-vip" ? h.roles.includes("control-plane") : h.roles.includes("lb")) && f.spec.hosts[i]?.interface === undefined)
+          .filter((h, i) => holdsVip(c, h) && f.spec.hosts[i]?.interface === undefined)
           .map((h) => warn(hostPath(c, h), `no interface set for the VIP on "${h.name}"; assuming eth0`, "set `interface:` (see `ip -br addr` on the host); apply's preflight fails if it is missing"))
       : [],
 
   "vip": (_f, c) => {
+    if (!hasVip(c)) return [];
     const e = c.endpoint;
-    if (e.mode !== "haproxy-keepalived" && e.mode !== "kube-vip") return [];
     if (!isIPv4(e.address)) return [err(`${EP}.vip`, `"${e.address}" is not an IPv4 address`)];
     const out: Finding[] = [];
     const clash = c.hosts.find((h) => h.address === e.address || h.internalAddress === e.address);
     if (clash) out.push(err(`${EP}.vip`, `the VIP ${e.address} is the address of host "${clash.name}"`, "pick an unused address in the hosts' subnet"));
-    const holders = c.hosts.filter((h) => (e.mode === "kube-vip" ? h.roles.includes("control-plane") : h.roles.includes("lb")));
-    const subnet = parseCidr(`${e.address}/${e.vipPrefix}`);
-    if (subnet && e.vipPrefix < 32) {
-      for (const h of holders)
+    const prefix = vipPrefix(c);
+    const subnet = parseCidr(`${e.address}/${prefix}`);
+    if (subnet && prefix < 32) {
+      for (const h of vipHolders(c))
         if (isIPv4(h.internalAddress) && !cidrContains(subnet, h.internalAddress))
-          out.push(err(`${EP}.vip`, `the VIP ${e.address}/${e.vipPrefix} is outside the subnet of ${h.name} (${h.internalAddress})`, "the VIP must be in the L2 subnet the VIP holders share; check vipPrefix"));
+          out.push(err(`${EP}.vip`, `the VIP ${e.address}/${prefix} is outside the subnet of ${h.name} (${h.internalAddress})`, "the VIP must be in the L2 subnet the VIP holders share; check vipPrefix"));
     }
     return out;
   },
@@ -125,7 +131,7 @@ export const rules: Record<string, Rule> = {
     const addrs: Array<[string, string]> = c.hosts.flatMap((h, i): Array<[string, string]> =>
       isIPv4(h.internalAddress) ? [[`spec.hosts[${i}].${h.internalAddress === h.address ? "address" : "internalAddress"}`, h.internalAddress]] : [],
     );
-    if ((c.endpoint.mode === "haproxy-keepalived" || c.endpoint.mode === "kube-vip") && isIPv4(c.endpoint.address)) addrs.push([`${EP}.vip`, c.endpoint.address]);
+    if (hasVip(c) && isIPv4(c.endpoint.address)) addrs.push([`${EP}.vip`, c.endpoint.address]);
     for (const [path, a] of addrs) {
       if (pod && cidrContains(pod, a)) out.push(err(path, `${a} lies inside the pod subnet ${k.podSubnet}`, "pod, service and host networks must not overlap; change spec.kubernetes.podSubnet"));
       if (svc && cidrContains(svc, a)) out.push(err(path, `${a} lies inside the service subnet ${k.serviceSubnet}`, "pod, service and host networks must not overlap; change spec.kubernetes.serviceSubnet"));
@@ -137,30 +143,14 @@ export const rules: Record<string, Rule> = {
     // Every port a host will listen on, by role: two services on one port is the classic
     // "haproxy and kube-apiserver both on 6443" failure (kubeadm#2472).
     const out: Finding[] = [];
-    const e = c.endpoint;
     for (const h of c.hosts) {
       const ports = new Map<number, string>();
-      const claim = (port: number, what: string, path: string) => {
+      for (const { port, what, path } of listenPorts(c, h)) {
         const other = ports.get(port);
         if (other) {
-          const hint = what.startsWith("HAProxy frontend") || other.startsWith("HAProxy frontend") ? "use 8443 or 16443 for the load balancer when it shares hosts with an API server" : "give one of them another port";
+          const hint = what === "HAProxy frontend" || other === "HAProxy frontend" ? "use 8443 or 16443 for the load balancer when it shares hosts with an API server" : "give one of them another port";
           out.push(err(path, `port ${port} on ${h.name} would be used by both ${other} and ${what}`, hint));
         } else ports.set(port, what);
-      };
-      if (h.roles.includes("control-plane")) {
-        claim(c.kubernetes.apiServerPort, "kube-apiserver", "spec.kubernetes.apiServerPort");
-        claim(10257, "kube-controller-manager", "spec.kubernetes");
-        claim(10259, "kube-scheduler", "spec.kubernetes");
-      }
-      if (h.roles.includes("control-plane") || h.roles.includes("worker")) claim(10250, "kubelet", "spec.kubernetes");
-      const etcdHere = c.etcd.mode === "external" ? h.roles.includes("etcd") : h.roles.includes("control-plane");
-      if (etcdHere) {
-        claim(c.etcd.clientPort, "etcd (client)", "spec.etcd.clientPort");
-        claim(c.etcd.peerPort, "etcd (peer)", "spec.etcd.peerPort");
-      }
-      if (h.roles.includes("lb") && (e.mode === "haproxy-keepalived" || e.mode === "haproxy")) {
-        claim(e.port, "HAProxy frontend", `${EP}.port`);
-        if (e.haproxy.statsPage.enabled) claim(e.haproxy.statsPage.port, "HAProxy stats page", `${EP}.haproxy.statsPage.port`);
       }
     }
     return out.filter((p, i) => out.findIndex((q) => q.path === p.path && q.message.replace(/ on \S+ /, " ") === p.message.replace(/ on \S+ /, " ")) === i);
@@ -183,23 +173,25 @@ export const rules: Record<string, Rule> = {
     const e = f.spec.controlPlaneEndpoint;
     if (e.dnsName !== undefined && !isDnsName(e.dnsName)) out.push(err(`${EP}.dnsName`, `"${e.dnsName}" is not a valid DNS name`, "lower-case letters, digits, '-' and '.'"));
     if (e.mode === "external" && !isIPv4(e.address) && !isDnsName(e.address)) out.push(err(`${EP}.address`, `"${e.address}" is neither an IPv4 address nor a DNS name`));
+    if (e.mode === "haproxy" && e.address !== undefined && !isIPv4(e.address))
+      out.push(err(`${EP}.address`, `"${e.address}" is not an IPv4 address`, "the address clients use to reach the proxy host, e.g. its second interface's address"));
     (f.spec.kubernetes?.certSANs ?? []).forEach((s, i) => {
       if (!isIPv4(s) && !isDnsName(s.replace(/^\*\./, "x.")))
         out.push(err(`spec.kubernetes.certSANs[${i}]`, `"${s}" is neither an IPv4 address nor a DNS name`, "kubeadm would drop it with a warning"));
     });
-    if (c.endpoint.mode === "external" && !c.endpoint.hairpin && c.endpoint.port !== c.kubernetes.apiServerPort)
+    if (noHairpin(c) && c.endpoint.port !== c.kubernetes.apiServerPort)
       out.push(err(`${EP}.port`, `with hairpin: false the control planes reach the endpoint name at 127.0.0.1:${c.endpoint.port}, but their apiservers listen on ${c.kubernetes.apiServerPort}`, `make the load balancer listen on ${c.kubernetes.apiServerPort}`));
     return out;
   },
 
   "kube-vip-super-admin": (_f, c) =>
-    c.endpoint.mode === "kube-vip" && c.kubernetes.minor >= 29
+    usesKubeVip(c) && c.kubernetes.minor >= 29
       ? [warn(`${EP}.mode`, `kube-vip with kubeadm ${c.kubernetes.version}: admin.conf has no rights until kubeadm init has finished (kube-vip#684)`, "kubeha handles it: the first control plane's kube-vip pod mounts super-admin.conf during init and is switched to admin.conf right after")]
       : [],
 
   "keepalived": (_f, c) => {
+    if (!usesKeepalived(c)) return [];
     const k = c.endpoint.keepalived;
-    if (c.endpoint.mode !== "haproxy-keepalived") return [];
     const out: Finding[] = [];
     const a = k.advertInterval;
     if (a <= 0 || (a < 1 && Math.abs(a * 100 - Math.round(a * 100)) > 1e-9) || (a >= 1 && (!Number.isInteger(a) || a > 255)))
@@ -220,6 +212,52 @@ export const rules: Record<string, Rule> = {
     if (p.mirror !== undefined && c.packages.source !== "mirror") out.push(warn("spec.packages.mirror", "mirror is set but source is not `mirror`; it is ignored"));
     return out;
   },
+
+  "interface-names": (f) => {
+    const out: Finding[] = [];
+    f.spec.hosts.forEach((h, i) => {
+      const p = h.interface !== undefined ? interfaceProblem(h.interface) : undefined;
+      if (p) out.push(err(`spec.hosts[${i}].interface`, p, "see `ip -br link` on the host"));
+    });
+    const cni = f.spec.kubernetes?.cni?.interface;
+    const p = cni !== undefined ? interfaceProblem(cni) : undefined;
+    if (p) out.push(err("spec.kubernetes.cni.interface", p, "see `ip -br link` on the nodes"));
+    return out;
+  },
+
+  "image-repository": (f) => {
+    const r = f.spec.kubernetes?.imageRepository;
+    const p = r !== undefined ? imageRepositoryProblem(r) : undefined;
+    return p ? [err("spec.kubernetes.imageRepository", p, "e.g. registry.k8s.io or registry.example.com:5000/k8s")] : [];
+  },
+
+  "node-labels": (f) =>
+    f.spec.hosts.flatMap((h, i) =>
+      Object.entries(h.labels ?? {}).flatMap(([k, v]) => {
+        const path = `spec.hosts[${i}].labels${keySegment(k)}`;
+        const out: Finding[] = [];
+        const keyProblem = qualifiedNameProblem(k);
+        if (keyProblem) out.push(err(path, `label key: ${keyProblem}`));
+        else {
+          const kubelet = kubeletLabelProblem(k);
+          if (kubelet)
+            out.push(err(path, kubelet, /^node-role\.kubernetes\.io\//.test(k)
+              ? `set the role after the node joined: \`kubectl label node ${h.name} ${k}=\`, or use a label of your own prefix (e.g. example.com/role)`
+              : "use a label under node.kubernetes.io/ or your own prefix, or set it with `kubectl label node` after the join"));
+        }
+        const valueProblem = typeof v === "string" ? labelValueProblem(v) : `label values are strings; quote ${String(v)}`;
+        if (valueProblem) out.push(err(path, valueProblem, "quote the value in YAML if it looks like a number or boolean"));
+        return out;
+      }),
+    ),
+
+  "taints": (f) =>
+    f.spec.hosts.flatMap((h, i) =>
+      (h.taints ?? []).flatMap((t, j) => {
+        const p = taintProblem(t);
+        return p ? [err(`spec.hosts[${i}].taints[${j}]`, p, "e.g. dedicated=infra:NoSchedule")] : [];
+      }),
+    ),
 
   "workers": (_f, c) =>
     c.hosts.some((h) => h.roles.includes("worker"))

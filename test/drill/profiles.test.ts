@@ -7,6 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { usesKeepalived } from "../../src/spec/topology.ts";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -122,6 +123,7 @@ for (const { name, cluster } of lbClusters) {
       test(`${tag}: same VIP, interface, router id, VRRP transport, frontend port and backends as kubeha`, () => {
         assert.equal(one(ka, /^interface (\S+)$/, "interface"), one(kubehaKa, /^interface (\S+)$/, "interface"));
         assert.equal(one(ka, /^interface (\S+)$/, "interface"), h.interface);
+        assert.ok(usesKeepalived(cluster));
         assert.equal(one(ka, /^virtual_router_id (\d+)$/, "router id"), String(cluster.endpoint.keepalived.routerId));
         assert.equal(one(kubehaKa, /^virtual_router_id (\d+)$/, "router id"), String(cluster.endpoint.keepalived.routerId));
         const vips = (c: string) => block(c, "virtual_ipaddress").map((l) => l.split(/[/ ]/)[0]);

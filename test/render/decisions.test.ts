@@ -7,6 +7,9 @@ import { hostsWithRole } from "../../src/spec/model.ts";
 import { renderCluster } from "../../src/render/index.ts";
 import { vrrpWeights, vrrpPriority } from "../../src/render/keepalived.ts";
 import { PATHS } from "../../src/render/paths.ts";
+import { PAUSE_TAGS, pauseTag } from "../../src/render/containerd.ts";
+import { SUPPORTED_MINORS } from "../../src/spec/normalize.ts";
+import { usesKeepalived } from "../../src/spec/topology.ts";
 import { FIXTURE_SECRETS, clustersUnderTest } from "./helpers.ts";
 
 function cluster(endpoint: string, extra = "", hosts = 3): Cluster {
@@ -59,6 +62,7 @@ test("VRRP priorities are distinct and ordered by lbIndex, every instance starts
 test("preempt never: a failing holder drops below every healthy host; a recovered host stays below any holder", () => {
   for (let n = 2; n <= 8; n++) {
     const c = cluster(KA(), "", n);
+    assert.ok(usesKeepalived(c));
     const w = vrrpWeights(c);
     assert.equal(w.priorities.length, n);
     const min = Math.min(...w.priorities);
@@ -68,7 +72,9 @@ test("preempt never: a failing holder drops below every healthy host; a recovere
       assert.ok(p + w.holderBonus <= 254, "VRRP priority range");
     }
   }
-  assert.throws(() => vrrpWeights(cluster(KA(), "", 9)), /at most 8/);
+  const nine = cluster(KA(), "", 9);
+  assert.ok(usesKeepalived(nine));
+  assert.throws(() => vrrpWeights(nine), /at most 8/);
 });
 
 test("keepalived: no nopreempt (it blocks weight-based failover), delay mode uses FAULT weights", () => {
@@ -234,4 +240,27 @@ test("lb hosts get ip_nonlocal_bind; the keepalived check and notify scripts are
   assert.match(r.files.find((f) => f.path === PATHS.haproxyDropIn)!.content, /ExecStopPost=.*echo 1 > \/run\/kubeha\/haproxy-down/);
   assert.match(r.files.find((f) => f.path === PATHS.keepalivedDropIn)!.content, /Restart=always\nRestartSec=500ms/);
   assert.ok(vrrpPriority(0) > vrrpPriority(1));
+});
+
+test("pause tag: one per supported minor (kubeadm's PauseVersion), the same in containerd and CRI-O", () => {
+  for (let m = SUPPORTED_MINORS.min; m <= SUPPORTED_MINORS.max; m++) assert.ok(PAUSE_TAGS[m], `no pause tag for 1.${m}`);
+  assert.equal(pauseTag(30), "3.9");
+  assert.equal(pauseTag(31), "3.10");
+  assert.equal(pauseTag(33), "3.10");
+  assert.equal(pauseTag(34), "3.10.1");
+  assert.throws(() => pauseTag(28), /1\.28/);
+  for (const runtime of ["containerd", "cri-o"]) {
+    const c = cluster(KA(), `  kubernetes: { version: "1.33.4", containerRuntime: ${runtime} }`);
+    const all = renderCluster(c, FIXTURE_SECRETS).find((r) => r.host === "w1")!.files.map((f) => f.content).join("\n");
+    assert.match(all, /registry\.k8s\.io\/pause:3\.10"/, runtime);
+  }
+});
+
+test("CRI-O comes from the CRI-O project's repository of the same minor (cri-o/cri-o#9111), key beside it", () => {
+  const c = cluster(KA(), '  kubernetes: { version: "1.34.2", containerRuntime: cri-o }');
+  const w = renderCluster(c, FIXTURE_SECRETS).find((r) => r.host === "w1")!;
+  const list = w.files.find((f) => f.path === PATHS.crioAptSource)!.content;
+  assert.match(list, /^deb \[signed-by=\/etc\/apt\/keyrings\/cri-o-apt-keyring\.gpg\] https:\/\/download\.opensuse\.org\/repositories\/isv:\/cri-o:\/stable:\/v1\.34\/deb\/ \/$/m);
+  assert.match(w.installScript, /https:\/\/download\.opensuse\.org\/repositories\/isv:\/cri-o:\/stable:\/v1\.34\/deb\/Release\.key/);
+  assert.doesNotMatch(list + w.installScript, /pkgs\.k8s\.io\/addons/);
 });

@@ -93,6 +93,21 @@ const cases: Case[] = [
   { name: "fractional advert interval above 1", edit: (s) => s.replace("      routerId: 51", "      routerId: 51\n      advertInterval: 1.5"), rule: "keepalived", severity: "error", path: "spec.controlPlaneEndpoint.keepalived.advertInterval", at: "advertInterval" },
   { name: "mirror source without a mirror", edit: (s) => s + "  packages:\n    source: mirror\n", rule: "packages", severity: "error", path: "spec.packages.source", at: "source: mirror" },
   { name: "bad proxy URL", edit: (s) => s + "  packages:\n    proxy: squid:3128\n", rule: "packages", severity: "error", path: "spec.packages.proxy", at: "proxy:" },
+  { name: "interface with a shell command", edit: (s) => s.replace("      interface: eth0\n    - name: m2", "      interface: 'ens37; rm -rf /'\n    - name: m2"), rule: "interface-names", severity: "error", path: "spec.hosts[0].interface", at: "ens37;" },
+  { name: "interface longer than 15 characters", edit: (s) => s.replace("      interface: eth0\n    - name: m3", "      interface: enp0s31f6-bridge0\n    - name: m3"), rule: "interface-names", severity: "error", path: "spec.hosts[1].interface", at: "enp0s31f6-bridge0" },
+  { name: "interface alias with a colon", edit: (s) => s.replace("      interface: eth0\n    - name: w1", "      interface: 'eth0:1'\n    - name: w1"), rule: "interface-names", severity: "error", path: "spec.hosts[2].interface", at: "eth0:1" },
+  { name: "CNI interface with a slash", edit: (s) => s.replace("    podSubnet: 10.244.0.0/16", "    podSubnet: 10.244.0.0/16\n    cni: { interface: eth0/1 }"), rule: "interface-names", severity: "error", path: "spec.kubernetes.cni.interface", at: "eth0/1" },
+  { name: "image repository with a quote", edit: (s) => s.replace("    podSubnet: 10.244.0.0/16", "    podSubnet: 10.244.0.0/16\n    imageRepository: 'registry.example.com/k8s\"'"), rule: "image-repository", severity: "error", path: "spec.kubernetes.imageRepository", at: "imageRepository" },
+  { name: "image repository with upper-case path", edit: (s) => s.replace("    podSubnet: 10.244.0.0/16", "    podSubnet: 10.244.0.0/16\n    imageRepository: registry.example.com/K8s"), rule: "image-repository", severity: "error", path: "spec.kubernetes.imageRepository", at: "imageRepository" },
+  { name: "image repository with a tag", edit: (s) => s.replace("    podSubnet: 10.244.0.0/16", "    podSubnet: 10.244.0.0/16\n    imageRepository: registry.example.com/k8s:v1"), rule: "image-repository", severity: "error", path: "spec.kubernetes.imageRepository", at: "imageRepository" },
+  { name: "node-role label kubelet refuses", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      labels:\n        node-role.kubernetes.io/worker: \"\"\n"), rule: "node-labels", severity: "error", path: 'spec.hosts[3].labels["node-role.kubernetes.io/worker"]', at: "node-role.kubernetes.io/worker" },
+  { name: "k8s.io label kubelet refuses", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      labels: { team: a, example.k8s.io/x: b }\n"), rule: "node-labels", severity: "error", path: 'spec.hosts[3].labels["example.k8s.io/x"]', at: "example.k8s.io/x" },
+  { name: "label value with a comma", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      labels:\n        tier: 'a,b=c'\n"), rule: "node-labels", severity: "error", path: "spec.hosts[3].labels.tier", at: "tier:" },
+  { name: "label value too long", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      labels:\n        tier: " + "x".repeat(64) + "\n"), rule: "node-labels", severity: "error", path: "spec.hosts[3].labels.tier", at: "tier:" },
+  { name: "label key with a bad prefix", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      labels:\n        Example.COM/tier: a\n"), rule: "node-labels", severity: "error", path: 'spec.hosts[3].labels["Example.COM/tier"]', at: "Example.COM/tier" },
+  { name: "taint without effect", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      taints: [dedicated=infra]\n"), rule: "taints", severity: "error", path: "spec.hosts[3].taints[0]", at: "dedicated=infra" },
+  { name: "taint with an unknown effect", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      taints:\n        - a=b:NoSchedule\n        - gpu:NoRun\n"), rule: "taints", severity: "error", path: "spec.hosts[3].taints[1]", at: "gpu:NoRun" },
+  { name: "taint value with a space", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      taints: ['k=a b:NoExecute']\n"), rule: "taints", severity: "error", path: "spec.hosts[3].taints[0]", at: "k=a b" },
   { name: "no workers", edit: (s) => s.replace("    - name: w1\n      address: 198.18.0.21\n      roles: [worker]\n", ""), rule: "workers", severity: "warning", path: "spec.hosts", at: "  hosts:" },
 ];
 
@@ -114,6 +129,21 @@ for (const c of cases) {
     assert.equal(r.cluster === undefined, r.problems.some((p) => p.severity === "error"), "errors block, warnings do not");
   });
 }
+
+test("accepted: allowed kubelet labels, own prefixes, empty values, all taint effects, registry references", () => {
+  const text = BASE.replace("      roles: [worker]\n", `      roles: [worker]
+      interface: br-lan.100
+      labels:
+        node.kubernetes.io/pool: blue
+        topology.kubernetes.io/zone: z1
+        kubernetes.io/arch: amd64
+        example.com/role: worker
+        plain: ""
+      taints: ["a=b:NoSchedule", "c:PreferNoSchedule", "example.com/d=e_f.g-h:NoExecute"]
+`).replace("    podSubnet: 10.244.0.0/16", "    podSubnet: 10.244.0.0/16\n    imageRepository: registry.example.com:5000/mirror/google_containers");
+  const r = parseCluster(text);
+  assert.deepEqual(r.problems.filter((p) => ["node-labels", "taints", "interface-names", "image-repository"].includes(p.rule)), []);
+});
 
 test("all problems are reported at once", () => {
   const text = BASE.replace("vip: 198.18.0.100", "vip: 198.18.0.12").replace('"1.34.2"', '"1.27.3"').replace("serviceSubnet: 10.96.0.0/12", "serviceSubnet: 10.244.128.0/20");

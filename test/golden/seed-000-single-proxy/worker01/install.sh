@@ -122,10 +122,10 @@ if ! [ -s /etc/apt/keyrings/kubernetes-apt-keyring.gpg ]; then
 fi
 if ! [ -s /etc/apt/keyrings/cri-o-apt-keyring.gpg ]; then
   # If this fails: the host needs HTTPS access to the package repository (or set spec.packages.proxy / a mirror)
-  step 'fetch the signing key of https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.34/deb/'
+  step 'fetch the signing key of https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.34/deb/'
   (
-    install -d -m 0755 /etc/apt/keyrings && curl -fsSL https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.34/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
-  ) || die 'fetch the signing key of https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.34/deb/ failed'
+    install -d -m 0755 /etc/apt/keyrings && curl -fsSL https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.34/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
+  ) || die 'fetch the signing key of https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.34/deb/ failed'
 fi
 apt_install ca-certificates conntrack cri-o curl ethtool gpg iptables kubeadm kubectl kubelet socat
 apt-mark hold kubelet kubeadm kubectl >/dev/null
@@ -141,10 +141,10 @@ systemctl is-active -q crio || systemctl start crio
 place /etc/kubeha/kubeadm/join.yaml 0600 root:root
 if ! [ -s /etc/kubernetes/kubelet.conf ]; then
   # If this fails: check the load balancer (kubeha status) and the first control plane's API server
-  step 'wait for the API through 198.18.122.1:6443'
+  step 'wait for the API through 198.18.90.1:6443'
   (
-    for _ in $(seq 1 120); do curl -ksf --max-time 3 -o /dev/null https://198.18.122.1:6443/readyz && exit 0; sleep 5; done; echo "the API does not answer at https://198.18.122.1:6443/readyz" >&2; exit 1
-  ) || die 'wait for the API through 198.18.122.1:6443 failed'
+    for _ in $(seq 1 120); do curl -ksf --max-time 3 -o /dev/null https://198.18.90.1:6443/readyz && exit 0; sleep 5; done; echo "the API does not answer at https://198.18.90.1:6443/readyz" >&2; exit 1
+  ) || die 'wait for the API through 198.18.90.1:6443 failed'
 fi
 if ! [ -s /etc/kubernetes/kubelet.conf ]; then
   # If this fails: after fixing the cause, `kubeadm reset -f` on worker01 and re-run apply

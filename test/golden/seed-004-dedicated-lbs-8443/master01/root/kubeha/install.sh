@@ -122,10 +122,10 @@ if ! [ -s /etc/apt/keyrings/kubernetes-apt-keyring.gpg ]; then
 fi
 if ! [ -s /etc/apt/keyrings/cri-o-apt-keyring.gpg ]; then
   # If this fails: the host needs HTTPS access to the package repository (or set spec.packages.proxy / a mirror)
-  step 'fetch the signing key of https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.33/deb/'
+  step 'fetch the signing key of https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.33/deb/'
   (
-    install -d -m 0755 /etc/apt/keyrings && curl -fsSL https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.33/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
-  ) || die 'fetch the signing key of https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.33/deb/ failed'
+    install -d -m 0755 /etc/apt/keyrings && curl -fsSL https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.33/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
+  ) || die 'fetch the signing key of https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.33/deb/ failed'
 fi
 apt_install ca-certificates conntrack cri-o curl ethtool gpg iptables kubeadm kubectl kubelet socat
 apt-mark hold kubelet kubeadm kubectl >/dev/null
