@@ -273,8 +273,9 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
     placed.push(...kube);
     files(phase, [...renderKubeadm(c, h, inputs.secrets), ...renderKubeVip(c, h), ...kube]);
     if (first) {
+      // kubelet.conf, not admin.conf: kubeha places its own admin.conf before init.
       run(phase, "kubeadm init --upload-certs", kubeadmInitScript(c, h), {
-        unless: { kind: "exists", path: PATHS.adminConf },
+        unless: { kind: "exists", path: PATHS.kubeletConf },
         timeoutMs: 10 * MINUTES,
         hint: `see \`journalctl -u kubelet\` on ${h.name}; a failed init is cleaned with \`kubeadm reset -f\``,
       });

@@ -137,7 +137,7 @@ systemctl is-active -q etcd || systemctl start etcd
 
 # --- control-plane/init: kubeadm init (once) on the first control plane.
 place /etc/kubeha/kubeadm/init.yaml 0600 root:root
-if ! [ -s /etc/kubernetes/admin.conf ]; then
+if ! [ -s /etc/kubernetes/kubelet.conf ]; then
   # If this fails: see `journalctl -u kubelet` on master01; a failed init is cleaned with `kubeadm reset -f`
   step 'kubeadm init --upload-certs'
   (

@@ -130,7 +130,7 @@ systemctl is-active -q containerd || systemctl start containerd
 place /etc/kubeha/kubeadm/init.yaml 0600 root:root
 place /etc/kubernetes/manifests/kube-vip.yaml 0644 root:root
 place /etc/kubeha/kube-vip.init.yaml 0644 root:root
-if ! [ -s /etc/kubernetes/admin.conf ]; then
+if ! [ -s /etc/kubernetes/kubelet.conf ]; then
   # If this fails: see `journalctl -u kubelet` on cp1; a failed init is cleaned with `kubeadm reset -f`
   step 'kubeadm init --upload-certs'
   (

@@ -151,7 +151,7 @@ systemctl is-active -q keepalived || systemctl start keepalived
 
 # --- control-plane/init: kubeadm init (once) on the first control plane.
 place /etc/kubeha/kubeadm/init.yaml 0600 root:root
-if ! [ -s /etc/kubernetes/admin.conf ]; then
+if ! [ -s /etc/kubernetes/kubelet.conf ]; then
   # If this fails: see `journalctl -u kubelet` on server7-master; a failed init is cleaned with `kubeadm reset -f`
   step 'kubeadm init --upload-certs'
   (
