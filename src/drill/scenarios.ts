@@ -11,6 +11,7 @@ import type { Cluster, Host } from "../spec/model.ts";
 import { hostByName, hostsWithRole } from "../spec/model.ts";
 import { vipCandidate } from "../probe/status.ts";
 import { UsageError } from "../errors.ts";
+import { shq } from "../exec/transport.ts";
 import type { ProfileName, ScenarioFigures, ScenarioName } from "./types.ts";
 import { runsExternalEtcd, usesKeepalived } from "../spec/topology.ts";
 
@@ -298,7 +299,7 @@ const RP_SAVE = "/run/kubeha/drill-rp_filter";
  * unicast route decides) is dropped too. The operator's own address is not touched, so SSH works.
  */
 export function partitionCommand(h: Host, group: readonly Host[]): string {
-  const rp = `/proc/sys/net/ipv4/conf/${h.interface}/rp_filter`;
+  const rp = shq(`/proc/sys/net/ipv4/conf/${h.interface}/rp_filter`);
   const peers = [...new Set(group.filter((p) => p.name !== h.name).flatMap((p) => [p.internalAddress, p.address]))];
   const rules = peers.flatMap((a) => [`ip rule add pref ${PARTITION_PREF} to ${a}/32 blackhole`, `ip rule add pref ${PARTITION_PREF} from ${a}/32 blackhole`]);
   return [`set -e`, `mkdir -p /run/kubeha`, `[ -e ${RP_SAVE} ] || cat ${rp} > ${RP_SAVE}`, ...rules, `echo 2 > ${rp}`].join("\n");
@@ -306,7 +307,7 @@ export function partitionCommand(h: Host, group: readonly Host[]): string {
 
 /** Undoes `partitionCommand` on `h` (safe to run twice). */
 export function healCommand(h: Host): string {
-  const rp = `/proc/sys/net/ipv4/conf/${h.interface}/rp_filter`;
+  const rp = shq(`/proc/sys/net/ipv4/conf/${h.interface}/rp_filter`);
   return [
     `for i in $(seq 1 200); do ip rule del pref ${PARTITION_PREF} 2>/dev/null || break; done`,
     `if [ -e ${RP_SAVE} ]; then cat ${RP_SAVE} > ${rp} && rm -f ${RP_SAVE}; fi`,

@@ -4,6 +4,7 @@
  */
 import { Document, isMap, isScalar, isSeq, type Node } from "yaml";
 import type { ClusterFile, EndpointFile, HostFile } from "./file.ts";
+import { DEFAULTS } from "./defaults.ts";
 
 export type ExampleLb = "colocated" | "dedicated" | "single" | "kube-vip" | "external";
 
@@ -47,11 +48,17 @@ export function exampleFile(o: ExampleOptions): ClusterFile {
     kind: "Cluster",
     metadata: { name: o.name },
     spec: {
-      ssh: { user: "root", keyPath: "~/.ssh/id_ed25519" },
+      ssh: { user: DEFAULTS.ssh.user, keyPath: DEFAULTS.ssh.keyPath },
       hosts,
-      kubernetes: { version: "1.34.2", podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12", containerRuntime: "containerd", cni: { plugin: "flannel" } },
+      kubernetes: {
+        version: DEFAULTS.kubernetes.version,
+        podSubnet: DEFAULTS.kubernetes.podSubnet,
+        serviceSubnet: DEFAULTS.kubernetes.serviceSubnet,
+        containerRuntime: DEFAULTS.kubernetes.containerRuntime,
+        cni: { plugin: DEFAULTS.cni.plugin },
+      },
       controlPlaneEndpoint: endpoint,
-      etcd: { mode: "stacked" },
+      etcd: { mode: DEFAULTS.etcd.mode },
     },
   };
 }
