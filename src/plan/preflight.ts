@@ -59,7 +59,8 @@ export function preflight(c: Cluster, facts: Map<string, Facts>, operatorTime: n
       if (interfaceWith(f, c.endpoint.address)) vipHolders.push(h.name);
     }
 
-    const joined = f.has.adminConf || f.has.kubeletConf;
+    // kubelet.conf, not admin.conf: kubeha places its own admin.conf before init.
+    const joined = f.has.kubeletConf;
     const busy = listenPorts(c, h).filter((p) => {
       const proc = f.listening.get(p.port);
       if (proc === undefined || p.ours.some((o) => proc.startsWith(o))) return false;
