@@ -13,7 +13,7 @@ import type { ClusterFile } from "./file.ts";
 import type { Cluster } from "./model.ts";
 import { normalize, type NormalizeOptions } from "./normalize.ts";
 import { runRules } from "./rules.ts";
-import { KubehaError, ValidationError, type Problem } from "../errors.ts";
+import { UnreachableError, ValidationError, type Problem } from "../errors.ts";
 
 export interface ParseResult {
   /** Present when the file has no errors (warnings allowed). */
@@ -202,7 +202,8 @@ export async function loadCluster(
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new KubehaError(`cannot read cluster file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, "check the path, or create one with `kubeha init > cluster.yaml`");
+    // Exit 4: kubeha could not look at the file, which says nothing about what is in it.
+    throw new UnreachableError(`cannot read cluster file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, "check the path, or create one with `kubeha init > cluster.yaml`");
   }
   const r = parseCluster(text, { ...opts, sourcePath: path });
   if (!r.cluster) throw new ValidationError(path, r.problems);
