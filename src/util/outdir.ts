@@ -27,6 +27,7 @@ export async function resolveDirForWriting(dir: string, what: string, hint: stri
   const fail = (why: string): never => {
     throw new KubehaError(`${what} ${abs}: ${why}`, hint);
   };
+  if (abs.includes("\0")) fail("the path contains a NUL byte");
   // The nearest part of the path that exists; the rest is created later.
   let existing = abs;
   for (;;) {
