@@ -25,6 +25,8 @@ export interface ApplyOptions {
   trustNewHostKeys?: boolean;
   concurrency?: number;
   reporter?: Reporter;
+  /** Told things the user should know that are not progress (a dry run's missing state directory). */
+  notice?: (message: string) => void;
 }
 
 export interface ApplyResult extends RunSummary {
@@ -33,7 +35,10 @@ export interface ApplyResult extends RunSummary {
 }
 
 export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const state = await ensureState(cluster);
+  // A dry run reads the PKI and writes nothing: missing certificates exist in memory only.
+  const state = await ensureState(cluster, { readOnly: opts.dryRun ?? false });
+  if (state.report.wouldCreateDir)
+    opts.notice?.(`the state directory ${state.dir} does not exist; this dry run used throw-away certificates and created nothing. apply will create it with new CAs and keys.`);
   const s = state.secrets;
   registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
   const pool = new ConnectionPool({ trustNewHostKeys: opts.trustNewHostKeys ?? false });

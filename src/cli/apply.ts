@@ -61,6 +61,7 @@ export async function runApply(name: "apply" | "plan", args: string[]): Promise<
       trustNewHostKeys: values["trust-new-host-keys"] === true,
       concurrency,
       reporter,
+      notice: (m) => process.stderr.write(`note: ${m}\n`),
     });
     detach();
     if (output !== "json") process.stdout.write(formatChanges(r.changes, cluster.hosts.map((h) => h.name), dryRun) + "\n");

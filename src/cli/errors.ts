@@ -1,8 +1,9 @@
 /** The one place that turns errors into messages and exit codes. */
-import { KubehaError, StepError, ValidationError, formatProblem } from "../errors.ts";
+import { EXIT, KubehaError, StepError, ValidationError, formatProblem, fromSystemError } from "../errors.ts";
 import { redact } from "../util/redact.ts";
 
-export function reportError(err: unknown): number {
+export function reportError(thrown: unknown): number {
+  const err = fromSystemError(thrown) ?? thrown;
   // Last line of defence: nothing printed here may carry a token, key or password.
   const out = (s: string) => process.stderr.write(redact(s) + "\n");
   if (err instanceof ValidationError) {
@@ -25,5 +26,5 @@ export function reportError(err: unknown): number {
   }
   out(`kubeha: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   out("  hint: this is a bug in kubeha; please report it with the command you ran");
-  return 70;
+  return EXIT.bug;
 }

@@ -7,6 +7,8 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],
   options: T,
 ) {
+  const nul = args.find((a) => a.includes("\0"));
+  if (nul !== undefined) throw new UsageError(`${command}: an argument contains a NUL byte (${JSON.stringify(nul)})`, "no file name or value can hold one; check how the command line was built");
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {

@@ -2,7 +2,7 @@ import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError } from "../errors.ts";
 import { commentedYaml, exampleFile, type ExampleLb } from "../spec/example.ts";
-import { clusterSchema } from "../spec/read.ts";
+import { clusterSchema, parseCluster } from "../spec/read.ts";
 
 const LB_MODES: ExampleLb[] = ["colocated", "dedicated", "single", "kube-vip", "external"];
 
@@ -54,15 +54,26 @@ Examples:
       throw new UsageError(`--subnet must be three octets like 198.18.0, got "${subnet}"`);
     const name = values.name ?? "ha";
     if (!/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/.test(name)) throw new UsageError(`--name "${name}" is not a valid cluster name`, "lower-case letters, digits and '-', at most 40 characters");
-    const file = exampleFile({
-      name,
-      masters: count("masters", values.masters, 3, 1),
-      workers: count("workers", values.workers, 2, 0),
-      lb,
-      lbs: count("lbs", values.lbs, 2, 1),
-      subnetPrefix: subnet,
-    });
-    process.stdout.write(commentedYaml(file, clusterSchema()));
+    let file;
+    try {
+      file = exampleFile({
+        name,
+        masters: count("masters", values.masters, 3, 1),
+        workers: count("workers", values.workers, 2, 0),
+        lb,
+        lbs: count("lbs", values.lbs, 2, 1),
+        subnetPrefix: subnet,
+      });
+    } catch (err) {
+      if (err instanceof RangeError) throw new UsageError(`--subnet ${subnet}: ${err.message}`, "choose a lower --subnet, e.g. 198.18.0");
+      throw err;
+    }
+    const text = commentedYaml(file, clusterSchema());
+    // init never prints a file its own validate rejects: the rules decide, not a copy of them here.
+    const errors = parseCluster(text).problems.filter((p) => p.severity === "error");
+    if (errors.length)
+      throw new UsageError(`these flags describe a cluster that \`kubeha validate\` rejects: ${errors.map((p) => `${p.path}: ${p.message}`).join("; ")}`, errors[0]!.hint ?? "change the flags");
+    process.stdout.write(text);
     return 0;
   },
 };

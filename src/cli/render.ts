@@ -3,13 +3,15 @@
  * path>, plus DIR/<host>/install.sh. Reads (or creates) the PKI state directory for the
  * cluster's certificates and secrets; everything else is pure rendering.
  */
-import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { chmod, mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError, KubehaError } from "../errors.ts";
 import { loadCluster } from "../spec/read.ts";
 import { formatProblem } from "../errors.ts";
+import { resolveDirForWriting } from "../util/outdir.ts";
+import { RENDER_NOTE } from "../render/paths.ts";
 import type { Cluster } from "../spec/model.ts";
 import { renderCluster, type RenderExtra } from "../render/index.ts";
 import type { HostRender, Secrets } from "../render/types.ts";
@@ -22,7 +24,8 @@ Writes DIR/<host>/<absolute path> for every file (haproxy.cfg, keepalived.conf, 
 configuration, runtime and package settings, certificates, ...) and DIR/<host>/install.sh, which
 does that host's part by hand (run it as root from DIR/<host>/). Files holding secrets (keys,
 tokens, passwords) are written mode 0600. Output is deterministic: rendering the same cluster file
-with the same state directory again gives byte-identical files.
+with the same state directory again gives byte-identical files. DIR holds the cluster's keys: it is
+created mode 0700, with a ${RENDER_NOTE} saying so; treat it like the state directory.
 
 The certificates and secrets come from the cluster's state directory (spec.pki.stateDir, default
 .kubeha/<name> beside the cluster file); it is created on first use.
@@ -62,6 +65,26 @@ async function isNonEmptyDir(dir: string): Promise<boolean> {
   }
 }
 
+/**
+ * Creates DIR 0700 and puts a note in it: the render holds the cluster's CA keys, join token and
+ * passwords, so the folder is as sensitive as the state directory.
+ */
+async function prepareOutDir(out: string, cluster: Cluster): Promise<void> {
+  const existed = await isNonEmptyDir(out);
+  await mkdir(out, { recursive: true, mode: 0o700 });
+  // A folder of the user's with other content (--force) keeps its mode, with a warning if it is open.
+  if (!existed) await chmod(out, 0o700);
+  else if (((await stat(out)).mode & 0o077) !== 0) process.stderr.write(`warning: ${out} is accessible by other users and now holds private keys; run \`chmod 700 ${out}\`\n`);
+  const note = `This folder was written by \`kubeha render\` for cluster ${cluster.name}.
+
+It holds the cluster's private keys (CA keys among them), the bootstrap token and passwords: it is
+as sensitive as the state directory ${cluster.pki.stateDir}. Keep it mode 0700, copy each
+<host>/ folder only to that host, and delete the folder when you are done.
+`;
+  await writeFile(join(out, RENDER_NOTE), note, { mode: 0o600 });
+  await chmod(join(out, RENDER_NOTE), 0o600);
+}
+
 /** Writes one host's render under DIR/<host>/. Secret files are created 0600 from the start. */
 export async function writeHostRender(dir: string, r: HostRender): Promise<number> {
   const base = join(dir, r.host);
@@ -93,7 +116,7 @@ export const command: Command = {
     if (!file) throw new UsageError("render: missing the cluster FILE", "usage: kubeha render FILE -o DIR");
     if (extra.length > 0) throw new UsageError(`render: unexpected argument ${extra[0]}`, "usage: kubeha render FILE -o DIR");
     if (!values.output) throw new UsageError("render: missing -o DIR", "usage: kubeha render FILE -o DIR");
-    const out = resolve(values.output);
+    const out = await resolveDirForWriting(values.output, "render: output directory", "choose another directory with -o");
     if (!values.force && (await isNonEmptyDir(out))) {
       throw new UsageError(`render: ${out} is not empty`, "choose an empty directory, or pass --force to replace the hosts' folders in it");
     }
@@ -108,7 +131,7 @@ export const command: Command = {
     const { secrets, extra: pki } = await pkiFor(cluster);
     const renders = renderCluster(cluster, secrets, pki).filter((r) => only.length === 0 || only.includes(r.host));
     if (renders.length === 0) throw new KubehaError("render: nothing to render", "check --host");
-    await mkdir(out, { recursive: true, mode: 0o755 });
+    await prepareOutDir(out, cluster);
     for (const r of renders) {
       const n = await writeHostRender(out, r);
       const secret = r.files.filter((f) => f.secret).length;

@@ -9,7 +9,7 @@ import type { Secrets } from "../render/types.ts";
 import { KubehaError } from "../errors.ts";
 import { registerSecret } from "../util/redact.ts";
 import { instances, type CertInstance } from "./table.ts";
-import { openStateDir, readOptional, withStateLock, writeSecretFile } from "./store.ts";
+import { openStateDir, readOptional, stateDirError, withStateLock, writeSecretFile } from "./store.ts";
 import { newJoinMaterial, newSecrets, secretsProblems } from "./secrets.ts";
 import {
   caCertHash,
@@ -28,6 +28,11 @@ const DAY_MS = 86_400_000;
 const SECRETS_FILE = "secrets.json";
 
 export interface EnsureOptions {
+  /**
+   * Dry run (`kubeha plan`): write nothing, create no directory. Missing certificates and secrets
+   * are made in memory only; `StateReport.wouldCreateDir` says apply will create the directory.
+   */
+  readOnly?: boolean;
   /** Clock for validity checks and new certificates (tests move it). */
   now?: Date;
   /** Re-issue leaves with fewer days left. Default: 30, or a third of the leaf validity when that is shorter. */
@@ -52,6 +57,8 @@ export interface CertReport {
 export interface StateReport {
   dir: string;
   createdDir: boolean;
+  /** Read-only run: the directory does not exist yet (apply will create it with new CAs). */
+  wouldCreateDir?: boolean;
   certs: CertReport[];
   secrets: "created" | "reused" | "updated";
 }
@@ -226,7 +233,7 @@ async function issue(c: Cluster, inst: CertInstance, ca: KeyPairPem | undefined,
   return issueLeaf(profile, alg, { cert: ca.cert, key: ca.key }, now, c.pki.leafValidityDays);
 }
 
-async function save(dir: string, inst: CertInstance, m: KeyPairPem): Promise<void> {
+async function saveMaterial(dir: string, inst: CertInstance, m: KeyPairPem): Promise<void> {
   const f = files(inst);
   await writeSecretFile(dir, f.key, m.key);
   if (m.cert) await writeSecretFile(dir, f.crt, m.cert);
@@ -263,7 +270,7 @@ function registerSecrets(s: Secrets): void {
   registerSecret(s.join.token, s.join.token.split(".")[1], s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
 }
 
-async function saveSecrets(dir: string, s: Secrets): Promise<void> {
+async function writeSecrets(dir: string, s: Secrets): Promise<void> {
   await writeSecretFile(dir, SECRETS_FILE, JSON.stringify(s, null, 2) + "\n");
 }
 
@@ -274,13 +281,24 @@ async function saveSecrets(dir: string, s: Secrets): Promise<void> {
  * issues nothing and rewrites nothing.
  */
 export async function ensureState(c: Cluster, opts: EnsureOptions = {}): Promise<State> {
-  const { created } = await openStateDir(c.pki.stateDir, { create: true });
-  return withStateLock(c.pki.stateDir, () => ensureLocked(c, opts, created));
+  const dir = c.pki.stateDir;
+  try {
+    if (opts.readOnly) {
+      const { missing } = await openStateDir(dir, { create: false, allowMissing: true });
+      return await ensureLocked(c, opts, false, missing === true);
+    }
+    const { created } = await openStateDir(dir, { create: true });
+    return await withStateLock(dir, () => ensureLocked(c, opts, created));
+  } catch (err) {
+    throw stateDirError(dir, err);
+  }
 }
 
-async function ensureLocked(c: Cluster, opts: EnsureOptions, created: boolean): Promise<State> {
+async function ensureLocked(c: Cluster, opts: EnsureOptions, created: boolean, missing = false): Promise<State> {
   const now = opts.now ?? new Date();
   const dir = c.pki.stateDir;
+  const save = opts.readOnly ? async () => undefined : saveMaterial;
+  const saveSecrets = opts.readOnly ? async () => undefined : writeSecrets;
   const renewBefore = renewBeforeMs(c, opts);
   const all = instances(c);
   const material = new Map<string, KeyPairPem>();
@@ -341,7 +359,7 @@ async function ensureLocked(c: Cluster, opts: EnsureOptions, created: boolean): 
 
   registerSecrets(secrets);
   const ordered = new Map(all.map((i) => [i.id, material.get(i.id)!] as const));
-  return new State(dir, { dir, createdDir: created, certs: all.map((i) => reports.get(i.id)!), secrets: secretsAction }, ordered, secrets);
+  return new State(dir, { dir, createdDir: created, ...(missing ? { wouldCreateDir: true } : {}), certs: all.map((i) => reports.get(i.id)!), secrets: secretsAction }, ordered, secrets);
 }
 
 /**
@@ -355,7 +373,7 @@ export async function rotateJoin(c: Cluster, opts: EnsureOptions = {}): Promise<
     const state = await ensureLocked(c, opts, created);
     const join = newJoinMaterial(state.secrets.join.caCertHash, c.pki.tokenTtlHours, now);
     const secrets = { ...state.secrets, join };
-    await saveSecrets(state.dir, secrets);
+    await writeSecrets(state.dir, secrets);
     registerSecrets(secrets);
     state.replaceSecrets(secrets);
     return state;

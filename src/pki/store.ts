@@ -6,7 +6,8 @@ import { lstat, mkdir, readdir, readFile, rename, writeFile, chmod, unlink } fro
 import { hostname } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { randomBytes } from "node:crypto";
-import { KubehaError } from "../errors.ts";
+import { KubehaError, fromSystemError } from "../errors.ts";
+import { resolveDirForWriting } from "../util/outdir.ts";
 
 function modeString(mode: number): string {
   return "0" + (mode & 0o777).toString(8);
@@ -28,7 +29,7 @@ async function loosePaths(dir: string): Promise<Array<{ path: string; mode: numb
  * Opens the state directory, creating it (0700) when absent. Throws when it or anything in it
  * is accessible by group/others, or is a symlink, with the chmod that fixes it.
  */
-export async function openStateDir(dir: string, opts: { create: boolean }): Promise<{ created: boolean }> {
+export async function openStateDir(dir: string, opts: { create: boolean; allowMissing?: boolean }): Promise<{ created: boolean; missing?: boolean }> {
   let created = false;
   try {
     const st = await lstat(dir);
@@ -36,15 +37,21 @@ export async function openStateDir(dir: string, opts: { create: boolean }): Prom
       throw new KubehaError(`state directory ${dir} is not a directory`, "point spec.pki.stateDir at a directory kubeha owns");
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw stateDirError(dir, err);
+    if (opts.allowMissing) return { created: false, missing: true };
     if (!opts.create) {
       throw new KubehaError(
         `state directory ${dir} does not exist`,
         "run `kubeha certs generate FILE` (or `kubeha apply`) to create the cluster's PKI first",
       );
     }
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
+    await resolveDirForWriting(dir, "state directory", STATE_DIR_HINT);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await chmod(dir, 0o700);
+    } catch (e) {
+      throw stateDirError(dir, e);
+    }
     created = true;
   }
   const loose = await loosePaths(dir);
@@ -60,6 +67,16 @@ export async function openStateDir(dir: string, opts: { create: boolean }): Prom
     );
   }
   return { created };
+}
+
+const STATE_DIR_HINT =
+  "set spec.pki.stateDir to a directory on a local disk that you may write (the default is .kubeha/<cluster name> beside the cluster file)";
+
+/** A file-system error in the state directory, naming the directory and what to do. */
+export function stateDirError(dir: string, err: unknown): unknown {
+  if (err instanceof KubehaError) return err;
+  const sys = fromSystemError(err);
+  return sys ? new KubehaError(`state directory ${dir}: ${sys.message}`, STATE_DIR_HINT) : err;
 }
 
 /** Reads a file below the state dir; undefined when absent. */

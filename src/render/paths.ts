@@ -73,3 +73,6 @@ export const PATHS = {
   flannelConfig: "/etc/kubeha/cni/kube-flannel-cfg.yaml",
   calicoInstallation: "/etc/kubeha/cni/calico-installation.yaml",
 } as const;
+
+/** In `kubeha render`'s output directory (local): the note saying the folder holds keys. */
+export const RENDER_NOTE = "README-SECRETS.txt";

@@ -19,11 +19,28 @@ export interface ExampleOptions {
   subnetPrefix: string;
 }
 
+const toInt = (a: string) => a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+const toAddr = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
+
+/**
+ * Host addresses counting up from `<prefix>.11`, past the end of the /24 into the next one, never
+ * the VIP, a `.0` or a `.255`. Throws a RangeError when the addresses run past 255.255.255.254.
+ */
+export function* exampleAddresses(subnetPrefix: string, vip: string): Generator<string> {
+  for (let n = toInt(`${subnetPrefix}.11`); ; n++) {
+    if (n > toInt("255.255.255.254")) throw new RangeError(`the example addresses run past 255.255.255.254 from ${subnetPrefix}.11`);
+    const a = toAddr(n);
+    if (n % 256 === 0 || n % 256 === 255 || a === vip) continue;
+    yield a;
+  }
+}
+
 export function exampleFile(o: ExampleOptions): ClusterFile {
-  let next = 11;
+  const vip = `${o.subnetPrefix}.100`;
+  const addresses = exampleAddresses(o.subnetPrefix, vip);
   const host = (name: string, roles: HostFile["roles"], vip: boolean): HostFile => ({
     name,
-    address: `${o.subnetPrefix}.${next++}`,
+    address: addresses.next().value as string,
     roles,
     ...(vip ? { interface: "eth0" } : {}),
   });
@@ -34,7 +51,6 @@ export function exampleFile(o: ExampleOptions): ClusterFile {
   for (let i = 1; i <= o.masters; i++)
     hosts.push(host(`master${i}`, lbOnMasters ? ["control-plane", "lb"] : ["control-plane"], lbOnMasters || o.lb === "kube-vip"));
   for (let i = 1; i <= o.workers; i++) hosts.push(host(`worker${i}`, ["worker"], false));
-  const vip = `${o.subnetPrefix}.100`;
   const endpoint: EndpointFile =
     o.lb === "single"
       ? { mode: "haproxy" }

@@ -7,12 +7,13 @@ import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject } from "ajv";
-import { LineCounter, isMap, isNode, isSeq, parseDocument, type Document } from "yaml";
+import { isMap, isNode, isSeq, type Document, type LineCounter } from "yaml";
+import { readYaml } from "./yaml.ts";
 import type { ClusterFile } from "./file.ts";
 import type { Cluster } from "./model.ts";
 import { normalize, type NormalizeOptions } from "./normalize.ts";
 import { runRules, keySegment, PLAIN_KEY } from "./rules.ts";
-import { KubehaError, ValidationError, type Problem } from "../errors.ts";
+import { KubehaError, UnreachableError, ValidationError, type Problem } from "../errors.ts";
 
 export interface ParseResult {
   /** Present when the file has no errors (warnings allowed). */
@@ -134,46 +135,65 @@ function schemaProblem(e: ErrorObject): { segs: Segment[]; message: string; hint
   }
 }
 
+/** True when `inner` is `outer` or lies below it (`spec.hosts[1].name` is below `spec.hosts`). */
+function within(inner: string, outer: string): boolean {
+  return outer === "" || inner === outer || (inner.startsWith(outer) && (inner[outer.length] === "." || inner[outer.length] === "["));
+}
+
+/**
+ * The file with the parts that failed the schema replaced, so normalize can run on it for the rules
+ * over the parts that passed. Only the shape matters: no rule reads a replaced part.
+ */
+function lenientFile(data: unknown, broken: string[]): ClusterFile {
+  const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const root = obj(data);
+  const spec = { ...obj(root.spec) };
+  const meta = obj(root.metadata);
+  const isBroken = (path: string) => broken.some((b) => within(path, b) || within(b, path));
+  for (const key of Object.keys(spec)) if (isBroken(`spec.${key}`)) delete spec[key];
+  if (!Array.isArray(spec.hosts)) spec.hosts = [];
+  if (!spec.controlPlaneEndpoint) spec.controlPlaneEndpoint = { mode: "external", address: "", hairpin: true };
+  const name = typeof meta.name === "string" && !isBroken("metadata") ? meta.name : "cluster";
+  return { ...root, metadata: { ...meta, name }, spec } as unknown as ClusterFile;
+}
+
 /** Pure: text -> normalized cluster + every problem found (errors and warnings), each with path and position. */
 export function parseCluster(text: string, opts: NormalizeOptions = {}): ParseResult {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const problems: Problem[] = [];
-  for (const err of doc.errors) {
-    const pos = lc.linePos(err.pos[0]);
-    problems.push({
-      severity: "error",
-      rule: "yaml",
-      path: "",
-      message: err.message.split("\n")[0]!,
-      hint: "fix the YAML syntax",
-      line: pos.line,
-      col: pos.col,
-    });
-  }
-  if (problems.length) return { problems };
+  const { doc, lc, data, problems } = readYaml(text);
+  if (data === undefined) return { problems };
 
-  const data = doc.toJS() as unknown;
   const check = validate();
+  // Schema errors that make a part unusable for the rules; an unknown field does not.
+  const broken: string[] = [];
   if (!check(data)) {
     const seen = new Set<string>();
     for (const e of check.errors ?? []) {
       const sp = schemaProblem(e);
       if (!sp) continue;
       const path = formatPath(sp.segs);
+      if (e.keyword === "required") broken.push(formatPath([...sp.segs, String((e.params as { missingProperty: string }).missingProperty)]));
+      else if (e.keyword !== "additionalProperties") broken.push(path);
       const key = `${path}\0${sp.message}`;
       if (seen.has(key)) continue;
       seen.add(key);
       problems.push({ severity: "error", rule: "schema", path, message: sp.message, ...(sp.hint ? { hint: sp.hint } : {}), ...locate(doc, lc, sp.segs) });
     }
-    return { problems };
   }
 
-  const file = data as ClusterFile;
-  const cluster = normalize(file, opts);
-  for (const p of runRules(file, cluster)) problems.push({ ...p, ...locate(doc, lc, splitPath(p.path)) });
+  const schemaOk = problems.length === 0;
+  const file = schemaOk ? (data as ClusterFile) : lenientFile(data, broken);
+  let cluster: Cluster | undefined;
+  try {
+    cluster = normalize(file, opts);
+  } catch (err) {
+    if (schemaOk) throw err;
+  }
+  if (cluster) {
+    const runs = (reads: string[]) => !broken.some((b) => reads.some((r) => within(b, r) || within(r, b)));
+    for (const p of runRules(file, cluster, runs, !schemaOk)) problems.push({ ...p, ...locate(doc, lc, splitPath(p.path)) });
+  }
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-  return problems.some((p) => p.severity === "error") ? { problems } : { cluster, problems };
+  return cluster && schemaOk && !problems.some((p) => p.severity === "error") ? { cluster, problems } : { problems };
 }
 
 /** Reads and validates; throws ValidationError listing every problem. Warnings come back with the cluster. */
@@ -185,7 +205,8 @@ export async function loadCluster(
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new KubehaError(`cannot read cluster file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, "check the path, or create one with `kubeha init > cluster.yaml`");
+    // Exit 4: kubeha could not look at the file, which says nothing about what is in it.
+    throw new UnreachableError(`cannot read cluster file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, "check the path, or create one with `kubeha init > cluster.yaml`");
   }
   const r = parseCluster(text, { ...opts, sourcePath: path });
   if (!r.cluster) throw new ValidationError(path, r.problems);

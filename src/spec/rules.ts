@@ -28,7 +28,7 @@ function quorum(n: number): string {
   return `${n} members need ${q} for quorum and survive ${n - q} failure${n - q === 1 ? "" : "s"}`;
 }
 
-export const rules: Record<string, Rule> = {
+export const rules = {
   "host-addresses": (_f, c) =>
     c.hosts.flatMap((h, i) => {
       const out: Finding[] = [];
@@ -263,8 +263,49 @@ export const rules: Record<string, Rule> = {
     c.hosts.some((h) => h.roles.includes("worker"))
       ? []
       : [warn("spec.hosts", "no host has the role worker: pods will not schedule while the control planes keep their NoSchedule taint", "add workers, or set `taints: []` on the control planes")],
+} satisfies Record<string, Rule>;
+
+const H = "spec.hosts", K = "spec.kubernetes", E = EP, ETCD = "spec.etcd";
+
+/**
+ * The parts of the file each rule reads (YAML paths; a rule reads everything below them). A rule
+ * runs even when the file has schema errors, as long as none of them lies in or above what it
+ * reads: the user sees every problem in one run, and no rule sees a structurally broken value.
+ */
+export const RULE_READS: Record<keyof typeof rules, string[]> = {
+  "host-addresses": [H],
+  "unique-hosts": [H],
+  "control-plane-count": [H, ETCD],
+  "etcd-members": [H, ETCD],
+  "lb-hosts": [H, E],
+  "lb-interface": [H, E],
+  "vip": [H, E],
+  "networks": [H, K, E],
+  "ports": [H, K, ETCD, E],
+  "kubernetes-version": [K],
+  "endpoint-names": [E, K, "metadata"],
+  "kube-vip-super-admin": [E, K],
+  "keepalived": [E],
+  "packages": ["spec.packages"],
+  "workers": [H],
+  "interface-names": [H, K],
+  "image-repository": [K],
+  "node-labels": [H],
+  "taints": [H],
 };
 
-export function runRules(file: ClusterFile, cluster: Cluster): Problem[] {
-  return Object.entries(rules).flatMap(([rule, fn]) => fn(file, cluster).map((p) => ({ ...p, rule })));
+/**
+ * Runs every rule, or only those `runs(reads)` allows. With `lenient` (the file has schema
+ * errors elsewhere) a rule that throws is skipped: the schema error already covers its input.
+ */
+export function runRules(file: ClusterFile, cluster: Cluster, runs: (reads: string[]) => boolean = () => true, lenient = false): Problem[] {
+  return (Object.entries(rules) as Array<[keyof typeof rules, Rule]>).flatMap(([rule, fn]) => {
+    if (!runs(RULE_READS[rule])) return [];
+    try {
+      return fn(file, cluster).map((p) => ({ ...p, rule }));
+    } catch (err) {
+      if (lenient) return [];
+      throw err;
+    }
+  });
 }

@@ -62,3 +62,34 @@ export function kubehaLive(
     });
   });
 }
+
+/**
+ * The CLI in this process (much faster than a child): main() with stdout/stderr captured.
+ * Commands that the fuzz harness runs have no other output channel.
+ */
+export async function kubehaInProcess(args: string[]): Promise<CliResult> {
+  const { main } = await import("../../src/cli/main.ts");
+  let stdout = "";
+  let stderr = "";
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  // kubeha writes strings; the test runner reports to its parent in serialized buffers on the same
+  // stdout, even while a test awaits, and those must go through.
+  const capture = (orig: typeof out, add: (s: string) => void) =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      if (typeof chunk !== "string") return (orig as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+      add(chunk);
+      return true;
+    }) as typeof out;
+  process.stdout.write = capture(out, (s) => (stdout += s));
+  process.stderr.write = capture(err, (s) => (stderr += s));
+  let code: number;
+  try {
+    code = await main(args);
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+  cliOutputs.push(stdout, stderr);
+  return { code, stdout, stderr };
+}
