@@ -1,7 +1,7 @@
 /**
  * kubeadm: init on the first control plane, control-plane joins one at a time, worker joins in
- * parallel. Whether a host is done comes from its facts (admin.conf / kubelet.conf), never from a
- * local log, so a re-run after a failure continues where the cluster actually is and never
+ * parallel. Whether a host is done comes from its facts (kubelet.conf: kubeadm writes it, kubeha
+ * places admin.conf itself), never from a local log, so a re-run after a failure continues where the cluster actually is and never
  * re-inits. Join material is kubeha's own (state directory): nothing is scraped from output.
  */
 import type { Phase } from "./types.ts";
@@ -62,7 +62,7 @@ export const controlPlanePhase: Phase<ApplyData> = {
       hosts: (ctx) => [firstControlPlane(ctx.data.cluster)],
       async runHost(ctx, h) {
         await placeFiles(ctx, h);
-        if (factsOf(ctx, h).has.adminConf) return;
+        if (factsOf(ctx, h).has.kubeletConf) return;
         await wetRun(ctx, h, "kubeadm init --upload-certs", `kubeadm init --config ${PATHS.kubeadmInit} --upload-certs --skip-token-print --skip-certificate-key-print`, {
           timeoutMs: 10 * 60_000,
           hint: `see \`journalctl -u kubelet\` on ${h.name}; a failed init is cleaned with \`kubeadm reset -f\``,

@@ -3,6 +3,7 @@ import type { Cluster } from "../spec/model.ts";
 import { firstControlPlane, hostByName } from "../spec/model.ts";
 import type { RenderedFile } from "../render/types.ts";
 import { PLACEMENTS, certSpec, type Target } from "./table.ts";
+import { KUBECONFIG_PLACEMENTS, kubeconfig, kubeconfigServer } from "./kubeconfig.ts";
 import type { State } from "./state.ts";
 
 function targets(c: Cluster, to: Target, hostName: string): boolean {
@@ -13,8 +14,9 @@ function targets(c: Cluster, to: Target, hostName: string): boolean {
 }
 
 /**
- * The certificates and keys to upload to one host, sorted by path. Keys are `secret: true`,
- * mode 0600; certificates and public keys 0644. Workers get nothing.
+ * The certificates, keys and kubeconfigs to upload to one host, sorted by path. Keys and
+ * kubeconfigs (they embed a client key) are `secret: true`, mode 0600; certificates and public
+ * keys 0644. Workers get nothing.
  */
 export function pkiFilesForHost(c: Cluster, state: State, hostName: string): RenderedFile[] {
   const out: RenderedFile[] = [];
@@ -26,6 +28,12 @@ export function pkiFilesForHost(c: Cluster, state: State, hostName: string): Ren
     if (p.crt && m.cert) out.push({ path: p.crt, content: m.cert, mode: 0o644, secret: false, ...restarts });
     if (p.pub && m.pub) out.push({ path: p.pub, content: m.pub, mode: 0o644, secret: false, ...restarts });
     if (p.key) out.push({ path: p.key, content: m.key, mode: 0o600, secret: true, ...restarts });
+  }
+  const ids = new Set(state.ids());
+  for (const k of KUBECONFIG_PLACEMENTS) {
+    if (!ids.has(k.kind) || !targets(c, k.to, hostName)) continue;
+    const server = kubeconfigServer(c, hostByName(c, hostName), k.kind);
+    out.push({ path: k.path, content: kubeconfig(c, state, k.kind, server), mode: 0o600, secret: true });
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -241,7 +241,7 @@ export function renderInstallScript(c: Cluster, h: Host, files: RenderedFile[]):
   }
   if (first) {
     const swap = needsSuperAdminSwap(c, h);
-    add("", "# 8. kubeadm init (once), then the pod network.", `if [ ! -f ${PATHS.adminConf} ]; then`);
+    add("", "# 8. kubeadm init (once), then the pod network.", `if [ ! -f ${PATHS.kubeletConf} ]; then`);
     if (swap) {
       add(
         "  # kube-vip needs cluster-admin before admin.conf has it (1.29+): super-admin.conf during init only.",

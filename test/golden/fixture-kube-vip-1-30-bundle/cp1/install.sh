@@ -132,7 +132,7 @@ wait_endpoint() {
 }
 
 # 8. kubeadm init (once), then the pod network.
-if [ ! -f /etc/kubernetes/admin.conf ]; then
+if [ ! -f /etc/kubernetes/kubelet.conf ]; then
   # kube-vip needs cluster-admin before admin.conf has it (1.29+): super-admin.conf during init only.
   steady=$(mktemp)
   cp /etc/kubernetes/manifests/kube-vip.yaml "$steady"

@@ -134,7 +134,7 @@ wait_endpoint() {
 }
 
 # 8. kubeadm init (once), then the pod network.
-if [ ! -f /etc/kubernetes/admin.conf ]; then
+if [ ! -f /etc/kubernetes/kubelet.conf ]; then
   kubeadm init --config /etc/kubeha/kubeadm/init.yaml --upload-certs
 fi
 export KUBECONFIG=/etc/kubernetes/admin.conf
