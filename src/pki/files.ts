@@ -6,7 +6,8 @@ import { PLACEMENTS, certSpec, type Target } from "./table.ts";
 import { KUBECONFIG_PLACEMENTS, kubeconfig, kubeconfigServer } from "./kubeconfig.ts";
 import type { State } from "./state.ts";
 
-function targets(c: Cluster, to: Target, hostName: string): boolean {
+/** Whether placement target `to` includes host `hostName`. */
+export function placedOn(c: Cluster, to: Target, hostName: string): boolean {
   const h = hostByName(c, hostName);
   if (to === "first-control-plane") return firstControlPlane(c).name === h.name;
   if (to === "control-planes") return h.roles.includes("control-plane");
@@ -21,7 +22,7 @@ function targets(c: Cluster, to: Target, hostName: string): boolean {
 export function pkiFilesForHost(c: Cluster, state: State, hostName: string): RenderedFile[] {
   const out: RenderedFile[] = [];
   for (const p of PLACEMENTS) {
-    if (!p.when(c) || !targets(c, p.to, hostName)) continue;
+    if (!p.when(c) || !placedOn(c, p.to, hostName)) continue;
     const spec = certSpec(p.cert);
     const m = state.material(spec.scope === "cluster" ? spec.name : `${spec.name}/${hostName}`);
     const restarts = p.restarts ? { restarts: [...p.restarts] } : {};
@@ -31,7 +32,7 @@ export function pkiFilesForHost(c: Cluster, state: State, hostName: string): Ren
   }
   const ids = new Set(state.ids());
   for (const k of KUBECONFIG_PLACEMENTS) {
-    if (!ids.has(k.kind) || !targets(c, k.to, hostName)) continue;
+    if (!ids.has(k.kind) || !placedOn(c, k.to, hostName)) continue;
     const server = kubeconfigServer(c, hostByName(c, hostName), k.kind);
     out.push({ path: k.path, content: kubeconfig(c, state, k.kind, server), mode: 0o600, secret: true });
   }

@@ -13,6 +13,9 @@ import { runsKeepalived } from "../render/keepalived.ts";
 import { runsExternalEtcd } from "../render/etcd.ts";
 import { isKubernetesNode } from "../render/kubeadm.ts";
 import type { CertStatus } from "../pki/index.ts";
+import { certsScript, etcdPkiDir, evaluateHostCerts, issuedFingerprints, parseCerts, runsEtcdMember, type CertReading, type HostCertificate } from "./certs.ts";
+
+export { runsEtcdMember } from "./certs.ts";
 
 /** One systemd unit kubeha expects on a host, and its `systemctl is-active` state. */
 export interface ServiceStatus {
@@ -74,13 +77,6 @@ export interface ReadyzStatus {
   code: number;
 }
 
-export interface CertificateStatus {
-  id: string;
-  host?: string;
-  status: CertStatus["status"];
-  daysLeft?: number;
-}
-
 /** What `kubeha status` reports; `status.schema.json` describes its JSON form. */
 export interface StatusReport {
   cluster: string;
@@ -97,13 +93,19 @@ export interface StatusReport {
   haproxy: HaproxyStatus[];
   etcd: EtcdStatus;
   apiserver: ReadyzStatus[];
-  certificates: CertificateStatus[];
+  /** The certificates read from each host (no key material), with their expiry. */
+  certificates: HostCertificate[];
 }
 
 /** What was gathered: each host's script output (or why there is none) and the local PKI view. */
 export interface Observations {
   hosts: Record<string, { output: string } | { error: string }>;
+  /** The state directory's certificates: what the hosts' certificates are compared with. */
   certificates: CertStatus[] | { error: string };
+  /** When the hosts were read (operator clock, ms since the epoch): certificate expiry is counted from it. */
+  now: number;
+  /** Days before expiry that make a host certificate a warning. Default 30. */
+  thresholdDays?: number;
   /** The offline bundle manifest's description, when Kubernetes comes from a bundle. */
   bundleDescription?: string;
 }
@@ -117,10 +119,6 @@ export function vipCandidate(c: Cluster, h: Host): boolean {
   return false;
 }
 
-/** Hosts that run an etcd member (external etcd hosts, or control planes for stacked etcd). */
-export function runsEtcdMember(c: Cluster, h: Host): boolean {
-  return c.etcd.mode === "external" ? runsExternalEtcd(c, h) : h.roles.includes("control-plane") && c.etcd.members.includes(h.name);
-}
 
 /** The systemd units this host should have active, in report order. */
 export function expectedUnits(c: Cluster, h: Host): string[] {
@@ -140,7 +138,7 @@ function probesEndpoint(c: Cluster, h: Host): boolean {
 
 /** etcdctl against `members` with the healthcheck client certificate (external or stacked paths). */
 export function etcdctlCommand(c: Cluster, members: readonly Host[], args: string, commandTimeoutSeconds = 4): string {
-  const dir = c.etcd.mode === "external" ? PATHS.etcdPkiDir : `${PATHS.kubernetesDir}/pki/etcd`;
+  const dir = etcdPkiDir(c);
   const endpoints = members.map((m) => `https://${m.internalAddress}:${c.etcd.clientPort}`).join(",");
   return `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} --cacert=${dir}/ca.crt --cert=${dir}/healthcheck-client.crt --key=${dir}/healthcheck-client.key --dial-timeout=2s --command-timeout=${commandTimeoutSeconds}s ${args}`;
 }
@@ -173,6 +171,7 @@ export function statusScript(c: Cluster, h: Host): string {
   }
   if (h.roles.includes("control-plane")) lines.push(`echo "@@readyz"; ${curl(readyzUrl(h.internalAddress, c.kubernetes.apiServerPort))}`);
   if (probesEndpoint(c, h)) lines.push(`echo "@@readyzendpoint"; ${curl(readyzUrl(c.endpoint.address, c.endpoint.port))}`);
+  lines.push(...certsScript(c, h));
   lines.push('echo "@@end"');
   return lines.join("\n");
 }
@@ -227,6 +226,8 @@ export interface HostReading {
   };
   readyz?: number;
   readyzEndpoint?: number;
+  /** The certificate files read from the host; undefined when the output has no `@@certs` section. */
+  certs?: Map<string, CertReading>;
 }
 
 /** Parses a status script's output. Throws when the output is truncated. */
@@ -272,6 +273,7 @@ export function parseStatus(out: string): HostReading {
   if (rz !== undefined) r.readyz = rz;
   const rze = code("readyzendpoint");
   if (rze !== undefined) r.readyzEndpoint = rze;
+  if (s.has("certs")) r.certs = parseCerts(s.get("certs") ?? []);
   return r;
 }
 
@@ -345,17 +347,13 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     }
   }
 
-  // Certificates from the local state directory (no secret is read into the report).
-  const certificates: CertificateStatus[] = [];
+  // Certificates as found on each host, compared with the state directory's (no key is read).
   if ("error" in obs.certificates) problems.push(`certificates: ${obs.certificates.error}`);
-  else {
-    for (const row of obs.certificates) {
-      if (row.kind === "key-pair") continue;
-      certificates.push({ id: row.id, ...(row.host ? { host: row.host } : {}), status: row.status, ...(row.daysLeft !== undefined ? { daysLeft: row.daysLeft } : {}) });
-      if (row.status === "expiring") warnings.push(`certificate ${row.id} expires in ${row.daysLeft} days`);
-      else if (row.status !== "ok") problems.push(`certificate ${row.id} is ${row.status}${row.reason ? `: ${row.reason}` : ""}`);
-    }
-  }
+  const issued = "error" in obs.certificates ? new Map<string, string>() : issuedFingerprints(obs.certificates);
+  const certificates: HostCertificate[] = c.hosts.flatMap((h) => {
+    const certs = readings.get(h.name)?.certs;
+    return certs ? evaluateHostCerts(c, h, certs, issued, obs.now, obs.thresholdDays ?? 30, problems, warnings) : [];
+  });
 
   return {
     cluster: c.name,
@@ -468,7 +466,14 @@ export function renderStatus(r: StatusReport): string {
     out.push(table([["READYZ FROM", "VIA", "URL", "HTTP"], ...r.apiserver.map((a) => [a.from, a.via, a.url, a.code ? String(a.code) : "no answer"])]), "");
   }
   if (r.certificates.length) {
-    out.push(table([["CERTIFICATE", "HOST", "DAYS LEFT", "STATUS"], ...r.certificates.map((x) => [x.id, x.host ?? "-", x.daysLeft === undefined ? "-" : String(x.daysLeft), x.status])]), "");
+    const issuer = (x: HostCertificate) => (x.issuedByKubeha === undefined ? "-" : x.issuedByKubeha ? "kubeha" : "OTHER");
+    out.push(
+      table([
+        ["HOST", "CERTIFICATE", "EXPIRES", "DAYS LEFT", "STATUS", "ISSUED BY"],
+        ...r.certificates.map((x) => [x.host, x.id, x.notAfter?.slice(0, 10) ?? "-", x.daysLeft === undefined ? "-" : String(x.daysLeft), x.status, issuer(x)]),
+      ]),
+      "",
+    );
   }
   for (const w of r.warnings) out.push(`warning: ${w}`);
   for (const p of r.problems) out.push(`problem: ${p}`);
