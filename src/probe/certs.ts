@@ -98,8 +98,11 @@ export function certsScript(c: Cluster, h: Host): string[] {
   return lines;
 }
 
-/** What `@@certs` held for one file: its certificate PEM (first block), or why there is none. */
-export type CertReading = { path: string; pem: string } | { path: string; missing: true } | { path: string; error: string };
+/**
+ * What `@@certs` held for one file: its certificate PEM (first block), no file, a kubeconfig that
+ * authenticates otherwise (a token: nothing expires), or a file without a certificate.
+ */
+export type CertReading = { path: string; pem: string } | { path: string; missing: true } | { path: string; noClientCert: true } | { path: string; error: string };
 
 /** Parses the `@@certs` section's lines (pure). */
 export function parseCerts(lines: string[]): Map<string, CertReading> {
@@ -109,8 +112,9 @@ export function parseCerts(lines: string[]): Map<string, CertReading> {
     if (!cur) return;
     const first = cur.pem.join("\n").match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)?.[0];
     if (cur.flag === "missing") out.set(cur.id, { path: cur.path, missing: true });
+    else if (cur.flag === "nocert") out.set(cur.id, { path: cur.path, noClientCert: true });
     else if (first) out.set(cur.id, { path: cur.path, pem: first + "\n" });
-    else out.set(cur.id, { path: cur.path, error: cur.flag === "nocert" ? "no client certificate in the kubeconfig" : "no certificate in the file" });
+    else out.set(cur.id, { path: cur.path, error: "no certificate in the file" });
   };
   for (const l of lines) {
     const head = /^=(\S+) (\S+)$/.exec(l);
@@ -126,8 +130,8 @@ export function parseCerts(lines: string[]): Map<string, CertReading> {
 
 /**
  * The host certificates with a verdict each (pure): expired or unreadable ones are problems,
- * expiring ones (fewer than `thresholdDays` left), missing ones and ones that differ from what
- * kubeha issued are warnings. `issued` maps state ids to their SHA-256 (from the state directory).
+ * expiring ones (fewer than `thresholdDays` left), missing files and certificates that differ
+ * from what kubeha issued are warnings; a kubeconfig without a client certificate is neither. `issued` maps state ids to their SHA-256 (from the state directory).
  */
 export function evaluateHostCerts(
   c: Cluster,
@@ -147,6 +151,11 @@ export function evaluateHostCerts(
     if ("missing" in r) {
       out.push({ ...base, status: "missing" });
       warnings.push(`${h.name}: ${f.path} does not exist`);
+      continue;
+    }
+    if ("noClientCert" in r) {
+      // Token or exec credentials: no certificate to expire, nothing to warn about.
+      out.push({ ...base, status: "missing", reason: "the kubeconfig authenticates without a client certificate" });
       continue;
     }
     if ("error" in r) {
