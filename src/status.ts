@@ -16,7 +16,7 @@ export interface StatusOptions {
   concurrency?: number;
   /** Per-host SSH connect timeout in ms. Default 5000 (a dead host must not stall the report). */
   connectTimeoutMs?: number;
-  /** Days before expiry that make a certificate a warning. Default 30. */
+  /** Days before expiry that make a host certificate a warning. Default 30. */
   thresholdDays?: number;
   /** Replaces SSH (tests). */
   pool?: ConnectionPool;
@@ -26,6 +26,7 @@ export interface StatusOptions {
 export async function observe(cluster: Cluster, opts: StatusOptions = {}): Promise<Observations> {
   const pool = opts.pool ?? new ConnectionPool({ connectAttempts: 1, connectTimeoutMs: opts.connectTimeoutMs ?? 5000, keepaliveIntervalMs: 2000 });
   const hosts: Observations["hosts"] = {};
+  const now = Date.now();
   try {
     const [, certificates] = await Promise.all([
       forEachHost(cluster.hosts, opts.concurrency ?? 30, async (h) => {
@@ -44,7 +45,7 @@ export async function observe(cluster: Cluster, opts: StatusOptions = {}): Promi
       ),
     ]);
     const bundleDescription = await bundleDescriptionOf(cluster);
-    return { hosts, certificates, ...(bundleDescription ? { bundleDescription } : {}) };
+    return { hosts, certificates, now, thresholdDays: opts.thresholdDays ?? 30, ...(bundleDescription ? { bundleDescription } : {}) };
   } finally {
     if (!opts.pool) await pool.closeAll();
   }

@@ -3,10 +3,12 @@ import type { Cluster } from "../spec/model.ts";
 import { firstControlPlane, hostByName } from "../spec/model.ts";
 import type { RenderedFile } from "../render/types.ts";
 import { PLACEMENTS, certSpec, type Target } from "./table.ts";
+import { KUBECONFIG_PLACEMENTS, kubeconfig, kubeconfigServer } from "./kubeconfig.ts";
 import type { State } from "./state.ts";
 import { isControlPlane, runsExternalEtcd } from "../spec/topology.ts";
 
-function targets(c: Cluster, to: Target, hostName: string): boolean {
+/** Whether placement target `to` includes host `hostName`. */
+export function placedOn(c: Cluster, to: Target, hostName: string): boolean {
   const h = hostByName(c, hostName);
   if (to === "first-control-plane") return firstControlPlane(c).name === h.name;
   if (to === "control-planes") return isControlPlane(h);
@@ -14,19 +16,26 @@ function targets(c: Cluster, to: Target, hostName: string): boolean {
 }
 
 /**
- * The certificates and keys to upload to one host, sorted by path. Keys are `secret: true`,
- * mode 0600; certificates and public keys 0644. Workers get nothing.
+ * The certificates, keys and kubeconfigs to upload to one host, sorted by path. Keys and
+ * kubeconfigs (they embed a client key) are `secret: true`, mode 0600; certificates and public
+ * keys 0644. Workers get nothing.
  */
 export function pkiFilesForHost(c: Cluster, state: State, hostName: string): RenderedFile[] {
   const out: RenderedFile[] = [];
   for (const p of PLACEMENTS) {
-    if (!p.when(c) || !targets(c, p.to, hostName)) continue;
+    if (!p.when(c) || !placedOn(c, p.to, hostName)) continue;
     const spec = certSpec(p.cert);
     const m = state.material(spec.scope === "cluster" ? spec.name : `${spec.name}/${hostName}`);
     const restarts = p.restarts ? { restarts: [...p.restarts] } : {};
     if (p.crt && m.cert) out.push({ path: p.crt, content: m.cert, mode: 0o644, secret: false, ...restarts });
     if (p.pub && m.pub) out.push({ path: p.pub, content: m.pub, mode: 0o644, secret: false, ...restarts });
     if (p.key) out.push({ path: p.key, content: m.key, mode: 0o600, secret: true, ...restarts });
+  }
+  const ids = new Set(state.ids());
+  for (const k of KUBECONFIG_PLACEMENTS) {
+    if (!ids.has(k.kind) || !placedOn(c, k.to, hostName)) continue;
+    const server = kubeconfigServer(c, hostByName(c, hostName), k.kind);
+    out.push({ path: k.path, content: kubeconfig(c, state, k.kind, server), mode: 0o600, secret: true });
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

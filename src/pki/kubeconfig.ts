@@ -1,8 +1,11 @@
-/** kubeconfig files signed by the cluster CA (pure, deterministic). */
+/** kubeconfig files signed by the cluster CA (pure, deterministic), and where each lands on a host. */
 import { toYaml } from "../util/yaml.ts";
-import type { Cluster } from "../spec/model.ts";
+import type { Cluster, Host } from "../spec/model.ts";
+import { endpointHostPort } from "../spec/model.ts";
+import { PATHS } from "../render/paths.ts";
 import { KubehaError } from "../errors.ts";
 import type { State } from "./state.ts";
+import type { Target } from "./table.ts";
 
 export type KubeconfigKind = "admin" | "super-admin" | "controller-manager" | "scheduler";
 
@@ -14,13 +17,31 @@ const USERS: Record<KubeconfigKind, string> = {
   scheduler: "system:kube-scheduler",
 };
 
-/** File name kubeadm uses under /etc/kubernetes for each kind. */
-export const KUBECONFIG_FILES: Record<KubeconfigKind, string> = {
-  admin: "admin.conf",
-  "super-admin": "super-admin.conf",
-  "controller-manager": "controller-manager.conf",
-  scheduler: "scheduler.conf",
-};
+/**
+ * Where each kubeconfig goes, and which API server it names, as kubeadm ≥ 1.29 writes them
+ * (kubeconfig.go getKubeConfigSpecsBase): admin and super-admin use the control-plane endpoint,
+ * controller-manager and scheduler the host's own API server. super-admin.conf exists only on
+ * the node that ran `kubeadm init`; joins write admin, controller-manager and scheduler.
+ * kubeadm reuses an existing file with the same CA (a different server is only a warning), so
+ * these files, placed before init/join, are the ones the cluster runs with.
+ */
+export const KUBECONFIG_PLACEMENTS: readonly { kind: KubeconfigKind; path: string; to: Target; server: "endpoint" | "local" }[] = [
+  { kind: "admin", path: PATHS.adminConf, to: "control-planes", server: "endpoint" },
+  { kind: "super-admin", path: PATHS.superAdminConf, to: "first-control-plane", server: "endpoint" },
+  { kind: "controller-manager", path: PATHS.controllerManagerConf, to: "control-planes", server: "local" },
+  { kind: "scheduler", path: PATHS.schedulerConf, to: "control-planes", server: "local" },
+];
+
+function placementOf(kind: KubeconfigKind) {
+  return KUBECONFIG_PLACEMENTS.find((p) => p.kind === kind)!;
+}
+
+/** The `server:` kubeadm writes into `kind`'s kubeconfig on host `h`. */
+export function kubeconfigServer(c: Cluster, h: Host, kind: KubeconfigKind): string {
+  if (placementOf(kind).server === "endpoint") return `https://${endpointHostPort(c)}`;
+  const a = h.internalAddress.includes(":") ? `[${h.internalAddress}]` : h.internalAddress;
+  return `https://${a}:${c.kubernetes.apiServerPort}`;
+}
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
@@ -32,7 +53,7 @@ export function kubeconfig(c: Cluster, state: State, kind: KubeconfigKind, serve
   if (!(kind in USERS)) throw new KubehaError(`unknown kubeconfig kind ${kind}`, `use one of ${Object.keys(USERS).join(", ")}`);
   const ids = state.ids();
   if (!ids.includes(kind))
-    throw new KubehaError(`${KUBECONFIG_FILES[kind]} is not part of this cluster`, "super-admin.conf exists for Kubernetes 1.29 and later");
+    throw new KubehaError(`${placementOf(kind).path} is not part of this cluster`, "super-admin.conf exists for Kubernetes 1.29 and later");
   const ca = state.material("ca").cert ?? "";
   const client = state.material(kind);
   const user = USERS[kind];

@@ -13,6 +13,7 @@ import { openStateDir, readOptional, stateDirError, withStateLock, writeSecretFi
 import { newJoinMaterial, newSecrets, secretsProblems } from "./secrets.ts";
 import {
   caCertHash,
+  certFingerprint,
   certInfo,
   issueCA,
   issueKeyPair,
@@ -391,6 +392,8 @@ export interface CertStatus {
   reason?: string;
   info?: CertInfo;
   daysLeft?: number;
+  /** SHA-256 of the stored certificate (status compares it with what the hosts hold). */
+  sha256?: string;
 }
 
 /**
@@ -420,6 +423,7 @@ export async function inspectState(
       kind: inst.spec.kind,
       purpose: inst.spec.purpose,
       ...(info ? { info, daysLeft: daysLeft(info, now) } : {}),
+      ...(have.cert ? safe<{ sha256?: string }>(() => ({ sha256: certFingerprint(have.cert!) }), {}) : {}),
     };
     const expired = info && info.notAfter.getTime() <= now.getTime();
     const expiring = info && info.notAfter.getTime() - now.getTime() < threshold;

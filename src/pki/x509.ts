@@ -227,6 +227,11 @@ export function caCertHash(caPem: string): string {
 }
 
 /** Everything kubeha reads back from a certificate. */
+/** SHA-256 of the certificate's DER, lowercase hex: identifies one certificate (first of a PEM bundle). */
+export function certFingerprint(certPem: string): string {
+  return new NodeCert(certPem).fingerprint256.replace(/:/g, "").toLowerCase();
+}
+
 export function certInfo(certPem: string): CertInfo {
   const c = new x509.X509Certificate(certPem);
   const bc = c.getExtension(x509.BasicConstraintsExtension);

@@ -9,7 +9,10 @@ import type { Cluster, EndpointMode, Host, Role } from "../spec/model.ts";
 import { hostByName } from "../spec/model.ts";
 import { PATHS } from "../render/paths.ts";
 import type { CertStatus } from "../pki/index.ts";
-import { externalEtcd, holdsVip, isControlPlane, isKubernetesNode, noHairpin, runsEtcd, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
+import { holdsVip, isControlPlane, isKubernetesNode, noHairpin, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
+import { certsScript, etcdPkiDir, evaluateHostCerts, issuedFingerprints, parseCerts, runsEtcdMember, type CertReading, type HostCertificate } from "./certs.ts";
+
+export { runsEtcdMember } from "./certs.ts";
 
 /** One systemd unit kubeha expects on a host, and its `systemctl is-active` state. */
 export interface ServiceStatus {
@@ -71,13 +74,6 @@ export interface ReadyzStatus {
   code: number;
 }
 
-export interface CertificateStatus {
-  id: string;
-  host?: string;
-  status: CertStatus["status"];
-  daysLeft?: number;
-}
-
 /** What `kubeha status` reports; `status.schema.json` describes its JSON form. */
 export interface StatusReport {
   cluster: string;
@@ -94,13 +90,19 @@ export interface StatusReport {
   haproxy: HaproxyStatus[];
   etcd: EtcdStatus;
   apiserver: ReadyzStatus[];
-  certificates: CertificateStatus[];
+  /** The certificates read from each host (no key material), with their expiry. */
+  certificates: HostCertificate[];
 }
 
 /** What was gathered: each host's script output (or why there is none) and the local PKI view. */
 export interface Observations {
   hosts: Record<string, { output: string } | { error: string }>;
+  /** The state directory's certificates: what the hosts' certificates are compared with. */
   certificates: CertStatus[] | { error: string };
+  /** When the hosts were read (operator clock, ms since the epoch): certificate expiry is counted from it. */
+  now: number;
+  /** Days before expiry that make a host certificate a warning. Default 30. */
+  thresholdDays?: number;
   /** The offline bundle manifest's description, when Kubernetes comes from a bundle. */
   bundleDescription?: string;
 }
@@ -110,8 +112,6 @@ export interface Observations {
 /** Hosts that may hold the VIP: LB hosts with keepalived, control planes with kube-vip. */
 export const vipCandidate = holdsVip;
 
-/** Hosts that run an etcd member (external etcd hosts, or control planes for stacked etcd). */
-export const runsEtcdMember = runsEtcd;
 
 /** The systemd units this host should have active, in report order. */
 export function expectedUnits(c: Cluster, h: Host): string[] {
@@ -131,7 +131,7 @@ function probesEndpoint(c: Cluster, h: Host): boolean {
 
 /** etcdctl against `members` with the healthcheck client certificate (external or stacked paths). */
 export function etcdctlCommand(c: Cluster, members: readonly Host[], args: string, commandTimeoutSeconds = 4): string {
-  const dir = externalEtcd(c) ? PATHS.etcdPkiDir : `${PATHS.kubernetesDir}/pki/etcd`;
+  const dir = etcdPkiDir(c);
   const endpoints = members.map((m) => `https://${m.internalAddress}:${c.etcd.clientPort}`).join(",");
   return `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} --cacert=${dir}/ca.crt --cert=${dir}/healthcheck-client.crt --key=${dir}/healthcheck-client.key --dial-timeout=2s --command-timeout=${commandTimeoutSeconds}s ${args}`;
 }
@@ -164,6 +164,7 @@ export function statusScript(c: Cluster, h: Host): string {
   }
   if (h.roles.includes("control-plane")) lines.push(`echo "@@readyz"; ${curl(readyzUrl(h.internalAddress, c.kubernetes.apiServerPort))}`);
   if (probesEndpoint(c, h)) lines.push(`echo "@@readyzendpoint"; ${curl(readyzUrl(c.endpoint.address, c.endpoint.port))}`);
+  lines.push(...certsScript(c, h));
   lines.push('echo "@@end"');
   return lines.join("\n");
 }
@@ -218,6 +219,8 @@ export interface HostReading {
   };
   readyz?: number;
   readyzEndpoint?: number;
+  /** The certificate files read from the host; undefined when the output has no `@@certs` section. */
+  certs?: Map<string, CertReading>;
 }
 
 /** Parses a status script's output. Throws when the output is truncated. */
@@ -263,6 +266,7 @@ export function parseStatus(out: string): HostReading {
   if (rz !== undefined) r.readyz = rz;
   const rze = code("readyzendpoint");
   if (rze !== undefined) r.readyzEndpoint = rze;
+  if (s.has("certs")) r.certs = parseCerts(s.get("certs") ?? []);
   return r;
 }
 
@@ -336,17 +340,13 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     }
   }
 
-  // Certificates from the local state directory (no secret is read into the report).
-  const certificates: CertificateStatus[] = [];
+  // Certificates as found on each host, compared with the state directory's (no key is read).
   if ("error" in obs.certificates) problems.push(`certificates: ${obs.certificates.error}`);
-  else {
-    for (const row of obs.certificates) {
-      if (row.kind === "key-pair") continue;
-      certificates.push({ id: row.id, ...(row.host ? { host: row.host } : {}), status: row.status, ...(row.daysLeft !== undefined ? { daysLeft: row.daysLeft } : {}) });
-      if (row.status === "expiring") warnings.push(`certificate ${row.id} expires in ${row.daysLeft} days`);
-      else if (row.status !== "ok") problems.push(`certificate ${row.id} is ${row.status}${row.reason ? `: ${row.reason}` : ""}`);
-    }
-  }
+  const issued = "error" in obs.certificates ? new Map<string, string>() : issuedFingerprints(obs.certificates);
+  const certificates: HostCertificate[] = c.hosts.flatMap((h) => {
+    const certs = readings.get(h.name)?.certs;
+    return certs ? evaluateHostCerts(c, h, certs, issued, obs.now, obs.thresholdDays ?? 30, problems, warnings) : [];
+  });
 
   return {
     cluster: c.name,
@@ -459,7 +459,14 @@ export function renderStatus(r: StatusReport): string {
     out.push(table([["READYZ FROM", "VIA", "URL", "HTTP"], ...r.apiserver.map((a) => [a.from, a.via, a.url, a.code ? String(a.code) : "no answer"])]), "");
   }
   if (r.certificates.length) {
-    out.push(table([["CERTIFICATE", "HOST", "DAYS LEFT", "STATUS"], ...r.certificates.map((x) => [x.id, x.host ?? "-", x.daysLeft === undefined ? "-" : String(x.daysLeft), x.status])]), "");
+    const issuer = (x: HostCertificate) => (x.issuedByKubeha === undefined ? "-" : x.issuedByKubeha ? "kubeha" : "OTHER");
+    out.push(
+      table([
+        ["HOST", "CERTIFICATE", "EXPIRES", "DAYS LEFT", "STATUS", "ISSUED BY"],
+        ...r.certificates.map((x) => [x.host, x.id, x.notAfter?.slice(0, 10) ?? "-", x.daysLeft === undefined ? "-" : String(x.daysLeft), x.status, issuer(x)]),
+      ]),
+      "",
+    );
   }
   for (const w of r.warnings) out.push(`warning: ${w}`);
   for (const p of r.problems) out.push(`problem: ${p}`);

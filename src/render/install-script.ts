@@ -118,7 +118,7 @@ function stepLines(s: Step, c: Cluster): string[] {
       return [
         "# packages.source: bundle. `kubeha apply` installs the bundle's files (kubeha-bundle.json lists",
         "# each src -> dest, e.g. bin/kubeadm -> /usr/bin/kubeadm) and enables its units; by hand, copy",
-        `# them the same way (from ${c.packages.bundle ?? "the bundle"}) before running this script (docs/bundle.md).`,
+        "# them the same way (from spec.packages.bundle) before running this script (docs/bundle.md).",
         "step 'install the offline bundle'",
         "for b in kubeadm kubelet kubectl; do",
         '  command -v "$b" >/dev/null || die "$b not found: install the offline bundle\'s files first"',

@@ -46,9 +46,15 @@ export const PATHS = {
   kubeadmInit: "/etc/kubeha/kubeadm/init.yaml",
   kubeadmJoin: "/etc/kubeha/kubeadm/join.yaml",
   kubernetesDir: "/etc/kubernetes",
+  /** kubeconfigs kubeha places before `kubeadm init`/join (kubeadm reuses them; names as kubeadm's). */
   adminConf: "/etc/kubernetes/admin.conf",
   superAdminConf: "/etc/kubernetes/super-admin.conf",
+  controllerManagerConf: "/etc/kubernetes/controller-manager.conf",
+  schedulerConf: "/etc/kubernetes/scheduler.conf",
+  /** Written by kubeadm (init or join) only: its existence means kubeadm ran on the host. */
   kubeletConf: "/etc/kubernetes/kubelet.conf",
+  /** The kubelet's rotated client certificate + key that kubelet.conf references after TLS bootstrap. */
+  kubeletClientCurrent: "/var/lib/kubelet/pki/kubelet-client-current.pem",
   manifestsDir: "/etc/kubernetes/manifests",
   kubeVipManifest: "/etc/kubernetes/manifests/kube-vip.yaml",
   /** The kube-vip manifest that mounts super-admin.conf, in place only while `kubeadm init` runs (1.29+). */
@@ -60,6 +66,10 @@ export const PATHS = {
   apiserverEtcdCa: "/etc/kubernetes/pki/etcd/ca.crt",
   apiserverEtcdCert: "/etc/kubernetes/pki/apiserver-etcd-client.crt",
   apiserverEtcdKey: "/etc/kubernetes/pki/apiserver-etcd-client.key",
+  /** The kube-apiserver serving certificate (kubeha issues it; status reads it back). */
+  apiserverCert: "/etc/kubernetes/pki/apiserver.crt",
+  /** Stacked etcd: kubeadm issues the members' certificates here from kubeha's etcd CA. */
+  stackedEtcdPkiDir: "/etc/kubernetes/pki/etcd",
 
   etcdDefaults: "/etc/default/etcd",
   etcdPkiDir: "/etc/etcd/pki",

@@ -2,19 +2,25 @@
  * `kubeha status` on real machines (the lab, 3 masters carrying control plane + external etcd +
  * HAProxy/keepalived; Kubernetes binaries are the stand-ins): healthy after apply with JSON that
  * validates against status.schema.json; non-zero while a fault is injected (a second VIP holder;
- * a control plane with its plug pulled), zero again once the fault is gone.
+ * a control plane with its plug pulled), zero again once the fault is gone. The kubeconfigs kubeha
+ * placed before `kubeadm init`/join are the ones on the masters (kubeha's certificates, checked by
+ * fingerprint against the state directory), and status reports each host's certificates from the host.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse } from "yaml";
+import { parseCluster } from "../../src/spec/read.ts";
 import { Ajv } from "ajv";
 import { labExec, labStart, labStop, sleep, type LabInfo } from "../../src/lab/index.ts";
 import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
 import { kubeha, REPO } from "../helpers/cli.ts";
 
-const NAME = "kt-status";
-const SUBNET = "198.19.246.0/24";
+// Overridable so that parallel runs on one machine use their own lab name and subnet.
+const NAME = process.env.KUBEHA_E2E_STATUS_LAB ?? "kt-status";
+const SUBNET = process.env.KUBEHA_E2E_STATUS_SUBNET ?? "198.19.246.0/24";
 let lab: LabInfo;
 let cwd: string;
 
@@ -24,7 +30,10 @@ interface Report {
   healthy: boolean;
   problems: string[];
   vip: { holders: string[] };
+  certificates: Array<{ host: string; id: string; path: string; status: string; notAfter?: string; daysLeft?: number; sha256?: string; issuedByKubeha?: boolean }>;
 }
+
+const sha256 = (pem: string) => new X509Certificate(pem).fingerprint256.replace(/:/g, "").toLowerCase();
 
 function statusJson(): { code: number; report: Report } {
   const r = kubeha(["status", lab.clusterFile, "--output", "json"], { cwd, timeoutMs: 90_000 });
@@ -57,10 +66,49 @@ test("after apply: status exits 0, the table names the VIP holder, the JSON vali
   assert.equal(s.report.vip.holders.length, 1);
   const t = kubeha(["status", lab.clusterFile], { cwd });
   assert.equal(t.code, 0, t.stderr);
-  assert.match(t.stdout, /cluster kt-status: healthy/);
+  assert.match(t.stdout, new RegExp(`cluster ${NAME}: healthy`));
   assert.match(t.stdout, new RegExp(`VIP held by ${s.report.vip.holders[0]}`));
   assert.match(t.stdout, /ETCD MEMBER[\s\S]*leader/);
   assert.match(t.stdout, /Kubernetes 1\.\d+\.\d+ from bundle: .*stand-in/i, "the bundle's description says these are stand-ins");
+});
+
+test("the masters run with kubeha's kubeconfigs, and status reports each host's certificates read from the host", async () => {
+  const parsed = parseCluster(readFileSync(lab.clusterFile, "utf8"), { sourcePath: lab.clusterFile });
+  assert.ok(parsed.cluster, JSON.stringify(parsed.problems));
+  const stateDir = parsed.cluster.pki.stateDir;
+  const stateCert = (base: string) => sha256(readFileSync(join(stateDir, "pki", `${base}.crt`), "utf8"));
+  const want: Record<string, string> = { "admin.conf": "admin", "super-admin.conf": "super-admin", "controller-manager.conf": "controller-manager", "scheduler.conf": "scheduler" };
+  const report = statusJson().report;
+  for (const m of ["master1", "master2", "master3"]) {
+    for (const [file, base] of Object.entries(want)) {
+      const r = await labExec(NAME, m, ["cat", `/etc/kubernetes/${file}`]);
+      if (file === "super-admin.conf" && m !== "master1") {
+        assert.notEqual(r.code, 0, `${m}: kubeadm writes super-admin.conf only where init ran`);
+        continue;
+      }
+      assert.equal(r.code, 0, `${m}:${file}: ${r.stderr}`);
+      const kc = parse(r.stdout) as { users: Array<{ user: Record<string, string> }> };
+      const pem = Buffer.from(kc.users[0]!.user["client-certificate-data"]!, "base64").toString();
+      assert.equal(sha256(pem), stateCert(base), `${m}:${file} carries the state directory's ${base} certificate`);
+      const row = report.certificates.find((c) => c.host === m && c.id === file);
+      assert.ok(row, `status reports ${m}:${file}`);
+      assert.equal(row.sha256, stateCert(base));
+      assert.equal(row.issuedByKubeha, true);
+      assert.equal(row.notAfter, new Date(new X509Certificate(pem).validTo).toISOString());
+    }
+    const mode = await labExec(NAME, m, ["stat", "-c", "%a", "/etc/kubernetes/admin.conf"]);
+    assert.equal(mode.stdout.trim(), "600");
+    // The serving certificate and the external etcd member's, as read on that host.
+    const api = report.certificates.find((c) => c.host === m && c.id === "apiserver");
+    assert.equal(api?.sha256, stateCert(`hosts/${m}/apiserver`));
+    const etcd = report.certificates.find((c) => c.host === m && c.id === "etcd-server");
+    assert.equal(etcd?.sha256, stateCert(`hosts/${m}/etcd-server`));
+    assert.ok(report.certificates.filter((c) => c.host === m && c.status === "ok").every((c) => (c.daysLeft ?? 0) > 300));
+  }
+  // The table shows the same rows.
+  const table = kubeha(["status", lab.clusterFile], { cwd });
+  assert.match(table.stdout, /HOST +CERTIFICATE +EXPIRES +DAYS LEFT +STATUS +ISSUED BY/);
+  assert.match(table.stdout, /master2 +admin\.conf +\d{4}-\d\d-\d\d +\d+ +ok +kubeha/);
 });
 
 test("--watch --count 2 prints two reports, one JSON line each", () => {

@@ -220,13 +220,18 @@ for (const alg of ["ecdsa-p256", "rsa-2048"] as const) {
     test("files per host (external etcd): shared material on cp1 only, etcd files on members, nothing on workers", () => {
       const paths = (h: string) => pkiFilesForHost(c, state, h).map((f) => f.path);
       const K = "/etc/kubernetes/pki";
+      const E = "/etc/kubernetes";
       assert.deepEqual(paths("cp1"), [
+        `${E}/admin.conf`, `${E}/controller-manager.conf`,
         `${K}/apiserver-etcd-client.crt`, `${K}/apiserver-etcd-client.key`, `${K}/apiserver.crt`, `${K}/apiserver.key`,
         `${K}/ca.crt`, `${K}/ca.key`, `${K}/etcd/ca.crt`, `${K}/front-proxy-ca.crt`, `${K}/front-proxy-ca.key`,
-        `${K}/sa.key`, `${K}/sa.pub`,
+        `${K}/sa.key`, `${K}/sa.pub`, `${E}/scheduler.conf`, `${E}/super-admin.conf`,
       ]);
+      // kubeadm writes super-admin.conf only where init runs; joins get the other three.
       assert.deepEqual(paths("cp2"), [
+        `${E}/admin.conf`, `${E}/controller-manager.conf`,
         `${K}/apiserver-etcd-client.crt`, `${K}/apiserver-etcd-client.key`, `${K}/apiserver.crt`, `${K}/apiserver.key`, `${K}/etcd/ca.crt`,
+        `${E}/scheduler.conf`,
       ]);
       assert.deepEqual(paths("e2"), [
         "/etc/etcd/pki/ca.crt", "/etc/etcd/pki/healthcheck-client.crt", "/etc/etcd/pki/healthcheck-client.key",
@@ -235,13 +240,48 @@ for (const alg of ["ecdsa-p256", "rsa-2048"] as const) {
       assert.deepEqual(paths("w1"), []);
       assert.deepEqual(paths("lb1"), []);
       for (const f of [...pkiFilesForHost(c, state, "cp1"), ...pkiFilesForHost(c, state, "e2")]) {
-        const isKey = f.path.endsWith(".key");
+        const isKey = f.path.endsWith(".key") || f.path.endsWith(".conf");
         assert.equal(f.secret, isKey, f.path);
         assert.equal(f.mode, isKey ? 0o600 : 0o644, f.path);
       }
       const files = pkiFilesForHost(c, state, "cp2");
       assert.equal(files.find((f) => f.path === `${K}/apiserver.crt`)?.content, cert("apiserver/cp2"));
       assert.equal(pkiFilesForHost(c, state, "e2").find((f) => f.path === "/etc/etcd/pki/peer.crt")?.content, cert("etcd-peer/e2"));
+    });
+
+    test("kubeconfigs placed on control planes: kubeadm's server per file, kubeha's CA and client certs, same bytes every time", () => {
+      const conf = (h: string, name: string) => {
+        const f = pkiFilesForHost(c, state, h).find((x) => x.path === `/etc/kubernetes/${name}`);
+        assert.ok(f, `${name} on ${h}`);
+        assert.equal(f.mode, 0o600);
+        assert.equal(f.secret, true);
+        return { text: f.content, doc: parse(f.content) };
+      };
+      const b64 = (s: string) => Buffer.from(s, "base64").toString();
+      const cases = [
+        ["cp1", "admin.conf", "admin", `https://${API_DNS}:6443`],
+        ["cp1", "super-admin.conf", "super-admin", `https://${API_DNS}:6443`],
+        ["cp1", "controller-manager.conf", "controller-manager", "https://127.31.3.11:6443"],
+        ["cp1", "scheduler.conf", "scheduler", "https://127.31.3.11:6443"],
+        ["cp2", "admin.conf", "admin", `https://${API_DNS}:6443`],
+        ["cp3", "controller-manager.conf", "controller-manager", "https://127.31.3.13:6443"],
+        ["cp3", "scheduler.conf", "scheduler", "https://127.31.3.13:6443"],
+      ] as const;
+      for (const [h, name, id, server] of cases) {
+        const { doc } = conf(h, name);
+        assert.equal(doc.clusters[0].cluster.server, server, `${h} ${name}`);
+        assert.equal(b64(doc.clusters[0].cluster["certificate-authority-data"]), cert("ca"), `${h} ${name}`);
+        assert.equal(b64(doc.users[0].user["client-certificate-data"]), cert(id), `${h} ${name}`);
+        assert.equal(b64(doc.users[0].user["client-key-data"]), state.material(id).key, `${h} ${name}`);
+        // The client certificate verifies against the CA placed beside it.
+        const ca = join(work, "kc-ca.crt");
+        execFileSync("sh", ["-c", `cat > ${ca}`], { input: cert("ca") });
+        assert.match(openssl(["verify", "-CAfile", ca], cert(id)), /: OK/);
+      }
+      assert.equal(subject(cert("super-admin")), "CN=kubernetes-super-admin,O=system:masters");
+      assert.equal(conf("cp2", "admin.conf").text, conf("cp1", "admin.conf").text);
+      assert.equal(conf("cp1", "scheduler.conf").text, pkiFilesForHost(c, state, "cp1").find((x) => x.path.endsWith("/scheduler.conf"))!.content);
+      for (const h of ["w1", "lb1", "e1"]) assert.ok(!pkiFilesForHost(c, state, h).some((f) => f.path.endsWith(".conf")), h);
     });
   });
 }
@@ -254,7 +294,23 @@ test("stacked etcd: cp1 gets the etcd CA with its key, no external-etcd certific
     const cp1 = pkiFilesForHost(fx.cluster, state, "cp1").map((f) => f.path);
     assert.ok(cp1.includes("/etc/kubernetes/pki/etcd/ca.key") && cp1.includes("/etc/kubernetes/pki/etcd/ca.crt"));
     assert.ok(!cp1.includes("/etc/kubernetes/pki/apiserver-etcd-client.crt"));
-    assert.deepEqual(pkiFilesForHost(fx.cluster, state, "cp3").map((f) => f.path), ["/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/apiserver.key"]);
+    assert.deepEqual(pkiFilesForHost(fx.cluster, state, "cp3").map((f) => f.path), [
+      "/etc/kubernetes/admin.conf", "/etc/kubernetes/controller-manager.conf",
+      "/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/apiserver.key", "/etc/kubernetes/scheduler.conf",
+    ]);
+  } finally {
+    await fx.cleanup();
+  }
+});
+
+test("kubeconfigs: reloading the state directory renders the same bytes", async () => {
+  const fx = await tmpCluster({ etcd: "stacked", version: "1.29.15" });
+  try {
+    const first = await ensureState(fx.cluster);
+    const confs = (s: State) => pkiFilesForHost(fx.cluster, s, "cp1").filter((f) => f.path.endsWith(".conf"));
+    assert.deepEqual(confs(first).map((f) => f.path), ["/etc/kubernetes/admin.conf", "/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/scheduler.conf", "/etc/kubernetes/super-admin.conf"]);
+    const again = await ensureState(fx.cluster);
+    assert.deepEqual(confs(again).map((f) => f.content), confs(first).map((f) => f.content));
   } finally {
     await fx.cleanup();
   }

@@ -3,15 +3,18 @@
  * control plane + external etcd + HAProxy/keepalived): healthy, a second VIP holder, an apiserver
  * backend down, an etcd member down, a host unreachable, and certificates expiring/expired.
  */
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import { parseCluster } from "../../src/spec/read.ts";
 import { evaluate, parseServersState, parseStatus, renderStatus, statusScript, type Observations } from "../../src/probe/status.ts";
 import type { CertStatus } from "../../src/pki/index.ts";
+import { issueCA } from "../../src/pki/x509.ts";
 
 const DIR = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -22,14 +25,30 @@ const MASTERS = ["master1", "master2", "master3"];
 
 const certs: CertStatus[] = [
   { id: "ca", name: "ca", kind: "ca", purpose: "cluster CA", status: "ok", daysLeft: 3650 },
-  { id: "apiserver/master1", name: "apiserver", host: "master1", kind: "leaf", purpose: "serving", status: "ok", daysLeft: 364 },
+  { id: "apiserver/master1", name: "apiserver", host: "master1", kind: "leaf", purpose: "serving", status: "ok", daysLeft: 364, sha256: "ab".repeat(32) },
   { id: "sa", name: "sa", kind: "key-pair", purpose: "service accounts", status: "ok" },
 ];
 
-function observe(tag: string, override: Observations["hosts"] = {}, certificates: Observations["certificates"] = certs): Observations {
+const NOW = Date.parse("2026-06-01T00:00:00Z");
+
+function observe(tag: string, override: Observations["hosts"] = {}, certificates: Observations["certificates"] = certs, now = NOW): Observations {
   const hosts: Observations["hosts"] = {};
   for (const m of MASTERS) hosts[m] = { output: readFileSync(join(DIR, `${tag}-${m}.txt`), "utf8") };
-  return { hosts: { ...hosts, ...override }, certificates };
+  return { hosts: { ...hosts, ...override }, certificates, now };
+}
+
+/** A certificate valid until 2027-01-01; its fingerprint is taken with openssl, not the library status uses. */
+const work = mkdtempSync(join(tmpdir(), "kubeha-status-certs-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+const PEM = (await issueCA({ cn: "kube-apiserver", o: [], isCA: true, extUsages: [], dns: [], ips: [] }, "ecdsa-p256", new Date("2026-01-01T00:00:00Z"), 365)).cert!;
+writeFileSync(join(work, "c.pem"), PEM);
+const SHA = execFileSync("openssl", ["x509", "-noout", "-fingerprint", "-sha256", "-in", join(work, "c.pem")], { encoding: "utf8" }).trim().replace(/^.*=/, "").replace(/:/g, "").toLowerCase();
+
+/** master1's healthy output with a `@@certs` section: its apiserver certificate and a missing admin.conf. */
+function withCerts(): Observations["hosts"] {
+  const base = readFileSync(join(DIR, "healthy-master1.txt"), "utf8");
+  const certsSection = `@@certs\n=apiserver /etc/kubernetes/pki/apiserver.crt\n${PEM}=admin.conf /etc/kubernetes/admin.conf\n!missing\n`;
+  return { master1: { output: base.replace("@@end", certsSection + "@@end") } };
 }
 
 const validate = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(join(REPO, "status.schema.json"), "utf8")));
@@ -57,7 +76,7 @@ test("healthy: exactly one VIP holder, every backend UP, etcd with a leader, rea
   assert.equal(r.apiserver.filter((a) => a.via === "direct").length, 3);
   assert.equal(r.apiserver.filter((a) => a.via === "endpoint").length, 3);
   assert.ok(r.apiserver.every((a) => a.code === 200));
-  assert.deepEqual(r.certificates.map((c) => c.id), ["ca", "apiserver/master1"], "key pairs have no expiry to show");
+  assert.deepEqual(r.certificates, [], "outputs without a @@certs section report no host certificates");
   assert.deepEqual(r.hosts.map((h) => h.services.map((s) => s.name).join(",")), Array(3).fill("haproxy,keepalived,etcd,containerd,kubelet"));
   assertValid(r);
   const text = renderStatus(r);
@@ -109,16 +128,40 @@ test("an unreachable host is a problem, not a crash", () => {
   assert.ok(truncated.problems.some((p) => /^master2: status output is incomplete/.test(p)));
 });
 
-test("certificates: expiring is a warning, expired or a missing state directory is a problem", () => {
-  const soon: CertStatus[] = [{ ...certs[1]!, status: "expiring", daysLeft: 9 }];
-  const r = evaluate(cluster, observe("healthy", {}, soon));
-  assert.equal(r.healthy, true);
-  assert.deepEqual(r.warnings, ["certificate apiserver/master1 expires in 9 days"]);
-  const gone = evaluate(cluster, observe("healthy", {}, [{ ...certs[1]!, status: "expired", daysLeft: -2 }]));
-  assert.deepEqual(gone.problems, ["certificate apiserver/master1 is expired"]);
+test("host certificates: expiry counted from the hosts' files; expiring and missing warn, expired and a missing state directory are problems", () => {
+  const day = 86_400_000;
+  const r = evaluate(cluster, observe("healthy", withCerts()));
+  assert.equal(r.healthy, true, r.problems.join("\n"));
+  assert.deepEqual(r.certificates.map((c) => [c.host, c.id, c.path, c.status]), [
+    ["master1", "apiserver", "/etc/kubernetes/pki/apiserver.crt", "ok"],
+    ["master1", "admin.conf", "/etc/kubernetes/admin.conf", "missing"],
+  ]);
+  const api = r.certificates[0]!;
+  assert.equal(api.notAfter, "2027-01-01T00:00:00.000Z");
+  assert.equal(api.daysLeft, 214);
+  assert.equal(api.subject, "CN=kube-apiserver");
+  assert.equal(api.sha256, SHA);
+  assert.equal(api.issuedByKubeha, false, "the state directory's apiserver/master1 is another certificate");
+  assert.deepEqual(r.warnings, [
+    "master1: /etc/kubernetes/pki/apiserver.crt is not the certificate kubeha issued (kubeha apply places its own)",
+    "master1: /etc/kubernetes/admin.conf does not exist",
+  ]);
+  assertValid(r);
+  const table = renderStatus(r);
+  assert.match(table, /master1 +apiserver +2027-01-01 +214 +ok +OTHER/);
+  assert.match(table, /master1 +admin\.conf +- +- +missing +-/);
+
+  const ours = certs.map((x) => (x.id === "apiserver/master1" ? { ...x, sha256: SHA } : x));
+  const soon = evaluate(cluster, observe("healthy", withCerts(), ours, Date.parse("2027-01-01T00:00:00Z") - 9.5 * day));
+  assert.equal(soon.healthy, true);
+  assert.equal(soon.certificates[0]!.issuedByKubeha, true);
+  assert.deepEqual(soon.warnings.filter((w) => /expires/.test(w)), ["master1: certificate apiserver (/etc/kubernetes/pki/apiserver.crt) expires in 9 days"]);
+  const gone = evaluate(cluster, observe("healthy", withCerts(), ours, Date.parse("2027-01-03T12:00:00Z")));
+  assert.deepEqual(gone.problems, ["master1: certificate apiserver (/etc/kubernetes/pki/apiserver.crt) expired 3 days ago"]);
+  assert.equal(gone.certificates[0]!.status, "expired");
+  assertValid(gone);
   const none = evaluate(cluster, observe("healthy", {}, { error: "no state directory" }));
   assert.deepEqual(none.problems, ["certificates: no state directory"]);
-  assertValid(gone);
 });
 
 test("servers state: maintenance and unknown op states", () => {

@@ -13,7 +13,7 @@ import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runBin, type Run } from "./helpers.ts";
+import { cleanStale, freePort, killUnder, runBin, type Run } from "./helpers.ts";
 
 const PREFIX = "kubeha-standins-e2e-";
 const TOKEN = "abcdef.0123456789abcdef";
@@ -22,46 +22,6 @@ let work: string;
 let port: number;
 let caHash: string;
 let caPem: string;
-
-/** Kill processes a killed earlier run left behind (identified by their KUBEADM_STANDIN_ROOT) and remove their dirs. */
-function cleanStale(): void {
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(PREFIX)) continue;
-    const dir = join(tmpdir(), name);
-    killUnder(dir);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** SIGKILL every stand-in process whose pid file lies under `dir` and whose environment names that root. */
-function killUnder(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const node of readdirSync(dir)) {
-    const runDir = join(dir, node, "run", "kubeha-standin");
-    if (!existsSync(runDir)) continue;
-    for (const f of readdirSync(runDir)) {
-      const pid = Number(readFileSync(join(runDir, f), "utf8").trim());
-      if (!Number.isInteger(pid) || pid <= 1) continue;
-      try {
-        const env = readFileSync(`/proc/${pid}/environ`, "utf8");
-        if (env.includes(`KUBEADM_STANDIN_ROOT=${join(dir, node)}\0`)) process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function openssl(args: string[]): void {
   execFileSync("openssl", args, { stdio: "ignore" });
@@ -111,7 +71,9 @@ ${certificateKey ? `  certificateKey: "${certificateKey}"\n` : ""}`;
 
 function get(url: string, token?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca: caPem, timeout: 3000, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
+    // agent: false: a fresh connection per check. A pooled keep-alive socket the stand-in closed
+    // after its 10 s idle timeout would otherwise be reused and fail with "socket hang up".
+    const req = request(url, { ca: caPem, agent: false, timeout: 3000, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
@@ -147,7 +109,7 @@ function failMessage(r: Run): string {
 }
 
 before(async () => {
-  cleanStale();
+  cleanStale(PREFIX);
   work = mkdtempSync(join(tmpdir(), PREFIX));
   // A port free on both loopback addresses the two control planes use.
   for (let i = 0; i < 20; i++) {

@@ -1,5 +1,8 @@
 /** Helpers for the stand-in tests: run the Python stand-ins and their library from the bundle tree. */
 import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const BUNDLE = join(import.meta.dirname, "bundle");
@@ -44,4 +47,45 @@ export function standinYaml(text: string): { ok: true; docs: unknown[] } | { ok:
   );
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { ok: true; docs: unknown[] } | { ok: false; error: string };
+}
+
+/** Kill processes a killed earlier run left behind (identified by their KUBEADM_STANDIN_ROOT) and remove their dirs. */
+export function cleanStale(prefix: string): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(prefix)) continue;
+    const dir = join(tmpdir(), name);
+    killUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** SIGKILL every stand-in process whose pid file lies under `dir` and whose environment names that root. */
+export function killUnder(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const node of readdirSync(dir)) {
+    const runDir = join(dir, node, "run", "kubeha-standin");
+    if (!existsSync(runDir)) continue;
+    for (const f of readdirSync(runDir)) {
+      const pid = Number(readFileSync(join(runDir, f), "utf8").trim());
+      if (!Number.isInteger(pid) || pid <= 1) continue;
+      try {
+        const env = readFileSync(`/proc/${pid}/environ`, "utf8");
+        if (env.includes(`KUBEADM_STANDIN_ROOT=${join(dir, node)}\0`)) process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }

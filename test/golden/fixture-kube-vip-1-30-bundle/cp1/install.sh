@@ -113,7 +113,7 @@ place /etc/apt/apt.conf.d/90kubeha-proxy 0644 root:root
 apt_install ca-certificates conntrack containerd curl ethtool iptables socat
 # packages.source: bundle. `kubeha apply` installs the bundle's files (kubeha-bundle.json lists
 # each src -> dest, e.g. bin/kubeadm -> /usr/bin/kubeadm) and enables its units; by hand, copy
-# them the same way (from /work/wt-integ/test/render/fixtures/bundle) before running this script (docs/bundle.md).
+# them the same way (from spec.packages.bundle) before running this script (docs/bundle.md).
 step 'install the offline bundle'
 for b in kubeadm kubelet kubectl; do
   command -v "$b" >/dev/null || die "$b not found: install the offline bundle's files first"

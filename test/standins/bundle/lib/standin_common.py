@@ -15,11 +15,13 @@ import hmac
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -274,9 +276,33 @@ def kubeconfig_text(server, ca_pem, user, token, cluster_name, why):
     return head + standin_yaml.dump(doc)
 
 
-def read_kubeconfig(path, rooted=True):
-    """(server, ca_pem, token) of the current context. Paths given on a command line are used as
-    given (rooted=False); default paths like /etc/kubernetes/admin.conf go through root()."""
+class ClientCert:
+    """A kubeconfig's client certificate and key (PEM). Passed where a bearer token goes: https()
+    loads it into the TLS context instead of sending an Authorization header."""
+
+    def __init__(self, cert_pem, key_pem):
+        self.cert_pem = cert_pem
+        self.key_pem = key_pem
+
+    def load_into(self, ctx):
+        # ssl loads client keys from files only: a private 0700 directory, removed at once.
+        d = tempfile.mkdtemp(prefix="kubeha-standin-")
+        try:
+            cert, key = os.path.join(d, "client.crt"), os.path.join(d, "client.key")
+            for path, data in ((cert, self.cert_pem), (key, self.key_pem)):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+            ctx.load_cert_chain(cert, key)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def __repr__(self):
+        return "ClientCert(<redacted>)"
+
+
+def load_kubeconfig(path, rooted=True):
+    """The parsed kubeconfig and its current context's (cluster, user) entries, with clientcmd's errors."""
     try:
         with open(root(path) if rooted else path, encoding="utf-8") as f:
             doc = standin_yaml.load(f.read(), path)
@@ -287,11 +313,21 @@ def read_kubeconfig(path, rooted=True):
     ctx_name = doc.get("current-context")
     ctx = next((c.get("context") for c in doc.get("contexts") or [] if c.get("name") == ctx_name), None)
     if not ctx:
-        raise StandinError(f"{path}: current-context {ctx_name!r} not found")
+        raise StandinError(f"failed to find CurrentContext in Contexts of the kubeconfig file {path}")
     cluster = next((c.get("cluster") for c in doc.get("clusters") or [] if c.get("name") == ctx.get("cluster")), None)
     user = next((u.get("user") for u in doc.get("users") or [] if u.get("name") == ctx.get("user")), None)
-    if not cluster or user is None:
-        raise StandinError(f"{path}: context {ctx_name!r} refers to a missing cluster or user")
+    if not cluster:
+        raise StandinError(f"failed to find the given CurrentContext Cluster in Clusters of the kubeconfig file {path}")
+    return doc, cluster, user
+
+
+def read_kubeconfig(path, rooted=True):
+    """(server, ca_pem, credential) of the current context: the credential is a bearer token (str)
+    or a ClientCert. Paths given on a command line are used as given (rooted=False); default paths
+    like /etc/kubernetes/admin.conf go through root()."""
+    _, cluster, user = load_kubeconfig(path, rooted)
+    if user is None:
+        raise StandinError(f"{path}: the current context refers to a missing user")
     server = cluster.get("server")
     ca_data = cluster.get("certificate-authority-data")
     if not isinstance(server, str) or not server.startswith("https://"):
@@ -299,10 +335,13 @@ def read_kubeconfig(path, rooted=True):
     if not isinstance(ca_data, str):
         raise StandinError(f"{path}: certificate-authority-data is required by the stand-ins")
     token = user.get("token")
-    if not isinstance(token, str) or not token:
-        raise StandinError(f"{path}: the stand-ins authenticate with a bearer token (users[].user.token); "
-                           "client certificates are not supported")
-    return server, base64.b64decode(ca_data).decode(), token
+    if isinstance(token, str) and token:
+        return server, base64.b64decode(ca_data).decode(), token
+    cert, key = user.get("client-certificate-data"), user.get("client-key-data")
+    if isinstance(cert, str) and isinstance(key, str) and cert and key:
+        return server, base64.b64decode(ca_data).decode(), ClientCert(base64.b64decode(cert), base64.b64decode(key))
+    raise StandinError(f"{path}: the stand-ins authenticate with a bearer token (users[].user.token) or embedded "
+                       "client-certificate-data + client-key-data")
 
 
 # -- HTTPS -------------------------------------------------------------------------------------
@@ -335,7 +374,9 @@ def https(method, url, ctx, body=None, token=None, timeout=5.0):
     if body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
-    if token:
+    if isinstance(token, ClientCert):
+        token.load_into(ctx)
+    elif token:
         headers["Authorization"] = "Bearer " + token
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
