@@ -25,11 +25,13 @@ import { computeFigures } from "./figures.ts";
 import { watchVip, type VipWatcher } from "./watch.ts";
 import type { Machines } from "./machines.ts";
 import { lbProfile, profileSummary } from "./profiles.ts";
-import { comparisonRows } from "./compare.ts";
+import { comparisonRows, distributionRows } from "./compare.ts";
 import type { ApiSample, DrillReport, Mark, ProfileName, ScenarioName, ScenarioResult } from "./types.ts";
 
 export interface DrillOptions {
   scenarios: ScenarioName[];
+  /** Each scenario runs this many times per profile, back to back (default 1). */
+  runs?: number;
   /** "kubeha" first; seed profiles with `--compare seeds`. */
   profiles: ProfileName[];
   /** Power control; scenarios that need it fail without. */
@@ -70,6 +72,7 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
   const o = {
     scenarios: opts.scenarios,
     profiles: opts.profiles,
+    runs: opts.runs ?? 1,
     machines: opts.machines,
     rateHz: opts.rateHz ?? 50,
     timeoutMs: opts.timeoutMs ?? 1000,
@@ -120,7 +123,9 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
   try {
     for (const profile of o.profiles) {
       if (profile !== "kubeha" || o.profiles.length > 1) await useProfile(ctx, profile);
-      for (const name of o.scenarios) results.push(await runScenario(ctx, name, profile));
+      for (const name of o.scenarios) {
+        for (let run = 1; run <= o.runs; run++) results.push(await runScenario(ctx, name, profile, run));
+      }
     }
   } finally {
     try {
@@ -137,7 +142,9 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
     finishedAt: new Date().toISOString(),
     probe: { from: "the machine running kubeha", rateHz: o.rateHz, timeoutMs: o.timeoutMs, etcdIntervalMs: o.etcdIntervalMs },
     standIn,
+    runs: o.runs,
     scenarios: results,
+    distributions: distributionRows(results),
     comparison: comparisonRows(results),
   };
 }
@@ -218,9 +225,9 @@ function trailingOkMs(samples: readonly ApiSample[], now: number): number {
   return samples.length ? now - samples[0]!.t : 0;
 }
 
-async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): Promise<ScenarioResult> {
+async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, run: number): Promise<ScenarioResult> {
   const { c, o, say } = ctx;
-  const label = `${name} [${profile}]`;
+  const label = `${name} [${profile}]${o.runs > 1 ? ` run ${run}/${o.runs}` : ""}`;
   const problems: string[] = [];
   const marks: Mark[] = [];
 
@@ -235,12 +242,12 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
     plan = planScenario(c, name, { vipHolders: before.vip.holders, ...(before.etcd.leader ? { etcdLeader: before.etcd.leader } : {}) });
   } catch (err) {
     say(`${label}: cannot run: ${(err as Error).message}`);
-    return emptyResult(name, profile, [(err as Error).message]);
+    return emptyResult(name, profile, run, [(err as Error).message]);
   }
   if (plan.needsPower && !o.machines) {
     const why = `${name} powers a machine off: pass --lab NAME or --power-off/--power-on commands`;
     say(`${label}: cannot run: ${why}`);
-    return emptyResult(name, profile, [why], plan);
+    return emptyResult(name, profile, run, [why], plan);
   }
 
   const startedAt = new Date().toISOString();
@@ -254,7 +261,7 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
   const watcher = lbs.length ? watchVip(c, lbs, now, { maxMs: capMs }) : undefined;
   if (watcher && !(await watcher.ready(10_000))) problems.push("the VIP watcher could not read every LB host");
   const api = startApiProbe({ ...ctx.api, rateHz: o.rateHz, timeoutMs: o.timeoutMs, maxCount: Math.ceil((capMs / 1000) * o.rateHz), maxMs: capMs, t0, maxInFlight: 64 });
-  const prefix = `/kubeha-drill/${ctx.runId}/${name}/${profile}`;
+  const prefix = `/kubeha-drill/${ctx.runId}/${name}/${profile}/${run}`;
   const etcd = ctx.etcd
     ? startEtcdWriter({ ...ctx.etcd, prefix, timeoutMs: 1000, intervalMs: o.etcdIntervalMs, maxCount: Math.ceil(capMs / o.etcdIntervalMs), maxMs: capMs, t0 })
     : undefined;
@@ -345,6 +352,7 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
   return {
     scenario: name,
     profile,
+    run,
     targets: plan.targets,
     fault: plan.fault,
     expectation: plan.expectation,
@@ -360,10 +368,11 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
   };
 }
 
-function emptyResult(scenario: ScenarioName, profile: ProfileName, problems: string[], plan?: ScenarioPlan): ScenarioResult {
+function emptyResult(scenario: ScenarioName, profile: ProfileName, run: number, problems: string[], plan?: ScenarioPlan): ScenarioResult {
   return {
     scenario,
     profile,
+    run,
     targets: plan?.targets ?? [],
     fault: plan?.fault ?? "not run",
     expectation: plan?.expectation ?? "",

@@ -6,6 +6,7 @@
  * Times are milliseconds since the scenario's own start (`ScenarioResult.startedAt`), measured
  * on the machine that runs kubeha (one clock for every probe and event).
  */
+import type { Distribution, DistributedFigure } from "./stats.ts";
 
 /** The faults `kubeha drill` knows, in the order a full drill runs them. */
 export const SCENARIOS = [
@@ -83,6 +84,8 @@ export interface ScenarioFigures {
 export interface ScenarioResult {
   scenario: ScenarioName;
   profile: ProfileName;
+  /** Which repetition of this scenario and profile (1..`DrillReport.runs`). */
+  run: number;
   /** The machine(s) the fault was injected on. */
   targets: string[];
   /** What the fault was, in words, e.g. "SIGKILL haproxy on master1 (the VIP holder)". */
@@ -103,7 +106,19 @@ export interface ScenarioResult {
   problems: string[];
 }
 
-/** Per scenario and figure: kubeha's value, a seed profile's value and seed / kubeha. */
+/** One figure of one scenario and profile over all runs (min / p50 / p95 / max, nearest rank: src/drill/stats.ts). */
+export interface DistributionRow {
+  scenario: ScenarioName;
+  profile: ProfileName;
+  figure: DistributedFigure;
+  /** null when no run produced a value (e.g. the VIP never moved). */
+  dist: Distribution | null;
+}
+
+/**
+ * Per scenario and figure: kubeha's value, a seed profile's value and seed / kubeha. With several
+ * runs the values are each side's p50 (nearest rank).
+ */
 export interface ComparisonRow {
   scenario: ScenarioName;
   profile: Exclude<ProfileName, "kubeha">;
@@ -129,6 +144,10 @@ export interface DrillReport {
    * the report must say so on every page, these are not Kubernetes results.
    */
   standIn: string | null;
+  /** How many times each scenario ran per profile (`--runs`). */
+  runs: number;
   scenarios: ScenarioResult[];
+  /** Every figure's distribution over the runs, per scenario and profile (also with runs = 1). */
+  distributions: DistributionRow[];
   comparison: ComparisonRow[];
 }
