@@ -22,7 +22,7 @@ says healthy, and every acknowledged etcd write is read back.
 
 Scenarios (default: all, in this order):
   lb-haproxy-dies      SIGKILL haproxy on the VIP holder (kept down during the fault)
-  lb-keepalived-crash  SIGKILL keepalived on the VIP holder (its VIP address stays behind)
+  lb-keepalived-crash  SIGKILL keepalived on the VIP holder (kubeha's drop-in then removes its VIP)
   lb-machine-down      power the VIP holder off (needs --lab or --power-off/--power-on)
   apiserver-down       take the apiserver's static pod off a control plane that is not the holder
   etcd-member-down     stop the etcd leader
