@@ -235,3 +235,14 @@ test("lb hosts get ip_nonlocal_bind; the keepalived check and notify scripts are
   assert.match(r.files.find((f) => f.path === PATHS.keepalivedDropIn)!.content, /Restart=always\nRestartSec=500ms/);
   assert.ok(vrrpPriority(0) > vrrpPriority(1));
 });
+
+test("haproxy: dead backends' sessions are cut, connect errors mark a server down, TCP keepalive with short timers, tunnel timeout for watches", () => {
+  const r = renderCluster(cluster(KA()), FIXTURE_SECRETS).find((r) => r.host === "m1")!;
+  const cfg = r.files.find((f) => f.path === PATHS.haproxyCfg)!.content;
+  assert.match(cfg, /^ {4}default-server .* on-marked-down shutdown-sessions observe layer4 error-limit 1 on-error mark-down$/m);
+  for (const side of ["cli", "srv"]) {
+    assert.match(cfg, new RegExp(`^ {4}option ${side}tcpka\\n {4}${side}tcpka-idle 30s\\n {4}${side}tcpka-intvl 5s\\n {4}${side}tcpka-cnt 3$`, "m"));
+  }
+  assert.match(cfg, /^ {4}timeout tunnel 3600s$/m);
+  assert.match(cfg, /^ {4}timeout client-fin 30s\n {4}timeout server-fin 30s$/m);
+});
