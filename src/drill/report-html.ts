@@ -101,6 +101,7 @@ function summaryTable(r: DrillReport): string {
     "Profile",
     "Blackout ms",
     "Failed / total probes",
+    "Persistent clients: longest without an answer ms / reconnects",
     "VIP moved ms",
     "Split brain ms",
     "Healthy after ms",
@@ -117,6 +118,7 @@ function summaryTable(r: DrillReport): string {
       `<td>${esc(s.profile)}${r.runs > 1 ? ` · run ${s.run}` : ""}</td>`,
       `<td class="n">${num(f.blackoutMs)}</td>`,
       `<td class="n">${num(f.failedProbes)} / ${num(f.totalProbes)}</td>`,
+      `<td class="n">${s.persistent ? `${num(s.persistent.longestNoAnswerMs)} / ${num(s.persistent.reconnects)} <span class="proto">${esc(s.persistent.protocol)}</span>` : "—"}</td>`,
       `<td class="n">${msOrNull(f.vipMovedMs, "never")}</td>`,
       `<td class="n${f.splitBrainMs > 0 ? " bad" : ""}">${num(f.splitBrainMs)}</td>`,
       `<td class="n">${msOrNull(f.healthyAfterMs, "not healthy")}</td>`,
@@ -128,6 +130,13 @@ function summaryTable(r: DrillReport): string {
   return [
     '<section id="summary">',
     "<h2>Summary</h2>",
+    ...(r.persistentClients
+      ? [
+          `<p>Persistent clients: ${num(r.persistentClients.clients)} client-go-like clients, one long-lived connection each (the protocol measured is named in each row), ` +
+            `a GET every ${num(r.persistentClients.intervalMs)} ms, HTTP/2 PING after ${num(r.persistentClients.readIdleMs)} ms read-idle with a ` +
+            `${num(r.persistentClients.pingTimeoutMs)} ms timeout. The new-connection blackout beside it is the best case.</p>`,
+        ]
+      : []),
     '<table class="summary">',
     `<thead><tr>${head.map((h) => `<th scope="col">${h}</th>`).join("")}</tr></thead>`,
     "<tbody>",

@@ -22,6 +22,7 @@ import type { Secrets } from "../render/types.ts";
 import { planScenario, type Action, type ScenarioPlan } from "./scenarios.ts";
 import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClientOptions } from "./probes.ts";
 import { computeFigures } from "./figures.ts";
+import { persistentFigures, startPersistentClients, type LaneResult } from "./persistent.ts";
 import { watchVip, type VipWatcher } from "./watch.ts";
 import type { Machines } from "./machines.ts";
 import { lbProfile, profileSummary } from "./profiles.ts";
@@ -39,6 +40,15 @@ export interface DrillOptions {
   /** API probe rate (default 50/s) and per-request timeout (default 1000 ms). */
   rateHz?: number;
   timeoutMs?: number;
+  /**
+   * Persistent clients (client-go-like, one long-lived connection each) beside the probe: how many
+   * (default 3; 0 = off), their GET interval (default 200 ms) and HTTP/2 health check (default
+   * client-go's: PING after 30 s read-idle, 15 s PING timeout).
+   */
+  persistentClients?: number;
+  persistentIntervalMs?: number;
+  readIdleMs?: number;
+  pingTimeoutMs?: number;
   /** Time between etcd writes (default 20 ms). */
   etcdIntervalMs?: number;
   /** Longest a fault is held while waiting for the cluster to route around it (default 45 s). */
@@ -73,6 +83,10 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
     scenarios: opts.scenarios,
     profiles: opts.profiles,
     runs: opts.runs ?? 1,
+    persistentClients: opts.persistentClients ?? 3,
+    persistentIntervalMs: opts.persistentIntervalMs ?? 200,
+    readIdleMs: opts.readIdleMs ?? 30_000,
+    pingTimeoutMs: opts.pingTimeoutMs ?? 15_000,
     machines: opts.machines,
     rateHz: opts.rateHz ?? 50,
     timeoutMs: opts.timeoutMs ?? 1000,
@@ -141,6 +155,7 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
     startedAt,
     finishedAt: new Date().toISOString(),
     probe: { from: "the machine running kubeha", rateHz: o.rateHz, timeoutMs: o.timeoutMs, etcdIntervalMs: o.etcdIntervalMs },
+    persistentClients: o.persistentClients > 0 ? { clients: o.persistentClients, intervalMs: o.persistentIntervalMs, readIdleMs: o.readIdleMs, pingTimeoutMs: o.pingTimeoutMs } : null,
     standIn,
     runs: o.runs,
     scenarios: results,
@@ -265,6 +280,7 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   const etcd = ctx.etcd
     ? startEtcdWriter({ ...ctx.etcd, prefix, timeoutMs: 1000, intervalMs: o.etcdIntervalMs, maxCount: Math.ceil(capMs / o.etcdIntervalMs), maxMs: capMs, t0 })
     : undefined;
+  const lane = startLane(ctx, t0, capMs, problems);
   await sleep(o.baselineMs);
 
   if (plan.prepare) await doActions(ctx, plan.prepare, watcher, problems);
@@ -327,6 +343,10 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   await sleep(1000);
 
   const samples = await api.stop();
+  const persistent = lane ? await lane.stop().then((r) => (r.clients.length ? persistentFigures(r) : null), (err: unknown) => {
+    problems.push(`persistent clients: ${(err as Error).message.split("\n")[0]}`);
+    return null;
+  }) : null;
   const writes = etcd ? await etcd.stop() : [];
   await watcher?.stop();
   const endT = Math.round(now());
@@ -345,7 +365,9 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   const failed = checks.filter((x) => !x.ok);
   say(
     `${label}: blackout ${figures.blackoutMs} ms, ${figures.failedProbes}/${figures.totalProbes} probes failed, VIP moved ${figures.vipMovedMs ?? "-"} ms, ` +
-      `two holders ${figures.splitBrainMs} ms, healthy ${figures.healthyAfterMs ?? "-"} ms after restore, etcd ${figures.etcdAcked} acked / ${figures.etcdFailed} failed / ${figures.etcdLost} lost` +
+      `two holders ${figures.splitBrainMs} ms, ` +
+      (persistent ? `persistent clients (${persistent.protocol}) ${persistent.longestNoAnswerMs} ms without an answer, ${persistent.reconnects} reconnects, ` : "") +
+      `healthy ${figures.healthyAfterMs ?? "-"} ms after restore, etcd ${figures.etcdAcked} acked / ${figures.etcdFailed} failed / ${figures.etcdLost} lost` +
       (failed.length ? ` — FAILED: ${failed.map((x) => x.name).join("; ")}` : "") +
       (problems.length ? ` — PROBLEMS: ${problems.join("; ")}` : ""),
   );
@@ -363,9 +385,26 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
     vip,
     marks,
     figures,
+    persistent,
     checks,
     problems,
   };
+}
+
+/** Starts the persistent-client lane; a lane that cannot start is a problem, not a failed drill. */
+function startLane(ctx: Ctx, t0: number, capMs: number, problems: string[]): { stop: () => Promise<LaneResult> } | undefined {
+  if (ctx.o.persistentClients <= 0) return undefined;
+  try {
+    const l = startPersistentClients({
+      url: ctx.api.url, ca: ctx.api.ca, servername: ctx.api.servername, clients: ctx.o.persistentClients,
+      intervalMs: ctx.o.persistentIntervalMs, readIdleMs: ctx.o.readIdleMs, pingTimeoutMs: ctx.o.pingTimeoutMs, t0, maxMs: capMs,
+    });
+    l.ready.catch((err: unknown) => problems.push(`persistent clients could not start: ${(err as Error).message.split("\n")[0]}`));
+    return l;
+  } catch (err) {
+    problems.push(`persistent clients could not start: ${(err as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
 }
 
 function emptyResult(scenario: ScenarioName, profile: ProfileName, run: number, problems: string[], plan?: ScenarioPlan): ScenarioResult {
@@ -382,6 +421,7 @@ function emptyResult(scenario: ScenarioName, profile: ProfileName, run: number, 
     writes: [],
     vip: [],
     marks: [],
+    persistent: null,
     figures: { blackoutMs: 0, failedProbes: 0, totalProbes: 0, vipMovedMs: null, splitBrainMs: 0, healthyAfterMs: null, etcdAcked: 0, etcdFailed: 0, etcdLost: 0 },
     checks: [],
     problems,

@@ -7,6 +7,7 @@
  * on the machine that runs kubeha (one clock for every probe and event).
  */
 import type { Distribution, DistributedFigure } from "./stats.ts";
+import type { PersistentFigures } from "./persistent.ts";
 
 /** The faults `kubeha drill` knows, in the order a full drill runs them. */
 export const SCENARIOS = [
@@ -100,6 +101,11 @@ export interface ScenarioResult {
   vip: VipEvent[];
   marks: Mark[];
   figures: ScenarioFigures;
+  /**
+   * The persistent-client lane (src/drill/persistent.ts): what K client-go-like clients with one
+   * long-lived connection each saw during the scenario; null when the lane was off or could not start.
+   */
+  persistent: PersistentFigures | null;
   /** Targets from the issue checked against the figures ("blackout ≤ 1000 ms"), each passed or not. */
   checks: { name: string; ok: boolean; detail: string }[];
   /** Anything that went wrong in the drill itself (restore failed, probe could not start...). */
@@ -139,6 +145,8 @@ export interface DrillReport {
   finishedAt: string;
   /** Where the probes ran from and how. */
   probe: { from: string; rateHz: number; timeoutMs: number; etcdIntervalMs: number };
+  /** The persistent-client lane's settings; null when it was off. */
+  persistentClients: { clients: number; intervalMs: number; readIdleMs: number; pingTimeoutMs: number } | null;
   /**
    * Set when the control plane's binaries are stand-ins (from the bundle's own description):
    * the report must say so on every page, these are not Kubernetes results.

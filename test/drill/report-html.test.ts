@@ -51,6 +51,7 @@ function scenario(
   const failed = over.samples.filter((s) => !s.ok).length;
   return {
     run: 1,
+    persistent: null,
     targets: ["m1"],
     fault: "SIGKILL haproxy on m1 (the VIP holder)",
     expectation: "the VIP moves within 1 s; no acknowledged write is lost",
@@ -137,6 +138,7 @@ function syntheticReport(): DrillReport {
     startedAt: "2025-01-01T10:00:00.000Z",
     finishedAt: "2025-01-01T10:03:10.000Z",
     probe: { from: "kubeha host (198.18.0.1)", rateHz: 50, timeoutMs: 500, etcdIntervalMs: 100 },
+    persistentClients: { clients: 3, intervalMs: 200, readIdleMs: 30_000, pingTimeoutMs: 15_000 },
     standIn: "kube-apiserver stand-in (test/standins/kube-apiserver): answers /readyz from etcd health",
     runs: 1,
     scenarios: [haproxy, partition, seed],

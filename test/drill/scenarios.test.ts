@@ -100,7 +100,7 @@ const figs = (over: Partial<ScenarioFigures>): ScenarioFigures => ({
   blackoutMs: 0, failedProbes: 0, totalProbes: 100, vipMovedMs: null, splitBrainMs: 0, healthyAfterMs: 1000, etcdAcked: 10, etcdFailed: 0, etcdLost: 0, ...over,
 });
 const result = (profile: ScenarioResult["profile"], f: ScenarioFigures, over: Partial<ScenarioResult> = {}): ScenarioResult => ({
-  scenario: "lb-haproxy-dies", profile, run: 1, targets: ["m1"], fault: "f", expectation: "e", startedAt: "2026-01-01T00:00:00Z", durationMs: 1, samples: [], writes: [], vip: [], marks: [], figures: f, checks: [], problems: [], ...over,
+  scenario: "lb-haproxy-dies", profile, run: 1, persistent: null, targets: ["m1"], fault: "f", expectation: "e", startedAt: "2026-01-01T00:00:00Z", durationMs: 1, samples: [], writes: [], vip: [], marks: [], figures: f, checks: [], problems: [], ...over,
 });
 
 test("comparison: ratio = seed / kubeha, with notes for zero and missing values; scenarios that did not run are left out", () => {
@@ -120,7 +120,7 @@ test("comparison: ratio = seed / kubeha, with notes for zero and missing values;
 
 test("summary: a row per scenario, failed checks and problems listed, the stand-in note first", () => {
   const report: DrillReport = {
-    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 },
+    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 }, persistentClients: null,
     standIn: "STAND-INS for testing",
     runs: 1,
     distributions: [],
@@ -151,7 +151,7 @@ test("--runs: distributions per scenario, profile and figure; the comparison use
   assert.deepEqual([blackout.kubeha, blackout.seed, blackout.ratio], [300, 7000, 23.33]);
 
   const report: DrillReport = {
-    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 },
+    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 }, persistentClients: null,
     standIn: null, runs: 3, scenarios: [...runs, ...seeds], distributions: dist, comparison: cmp,
   };
   const s = renderDrillSummary(report);
