@@ -31,6 +31,7 @@ Scenarios (default: all, in this order):
 
 Figures per scenario: API blackout (longest run of failed probes, ms), failed/total probes,
 time until the VIP moved, time from the restore until healthy, etcd writes acked/failed/lost.
+Persistent clients: the longest time one of them got no answer, and their reconnects.
 With --runs N every figure is also reported as min / p50 / p95 / max over the N runs
 (nearest-rank percentiles: always a measured value; with 10 runs p95 is the largest).
 
@@ -51,6 +52,10 @@ Flags:
   --timeout-ms N        per-probe timeout (default 1000)
   --max-hold S          longest a fault is held while the cluster routes around it (default 45)
   --runs N              run each scenario N times per profile (default 1; single runs vary a lot)
+  --clients N           persistent clients beside the probe (default 3, 0 = off): client-go-like,
+                        one long-lived connection each (HTTP/2 if offered, else HTTP/1.1 keep-alive)
+  --read-idle-ms N      their HTTP/2 PING after N ms without a frame read (default 30000, client-go's)
+  --ping-timeout-ms N   and the connection is dropped when the PING is not acked in N ms (default 15000)
 
 Examples:
   kubeha drill lab/lab/cluster.yaml --lab lab --report drill.html
@@ -83,6 +88,9 @@ export const command: Command = {
       "timeout-ms": { type: "string" },
       "max-hold": { type: "string" },
       runs: { type: "string" },
+      clients: { type: "string" },
+      "read-idle-ms": { type: "string" },
+      "ping-timeout-ms": { type: "string" },
     });
     const [file, ...extra] = positionals;
     if (!file || extra.length) throw new UsageError("drill takes exactly one cluster file", "kubeha drill cluster.yaml --lab lab");
@@ -101,6 +109,9 @@ export const command: Command = {
       timeoutMs: num("timeout-ms", values["timeout-ms"], 1000, 50, 10_000),
       maxHoldMs: num("max-hold", values["max-hold"], 45, 3, 600) * 1000,
       runs: num("runs", values.runs, 1, 1, 100),
+      persistentClients: num("clients", values.clients, 3, 0, 50),
+      readIdleMs: num("read-idle-ms", values["read-idle-ms"], 30_000, 100, 600_000),
+      pingTimeoutMs: num("ping-timeout-ms", values["ping-timeout-ms"], 15_000, 100, 600_000),
     };
     if (!Number.isInteger(opts.runs)) throw new UsageError(`--runs must be a whole number, got "${values.runs}"`);
 
