@@ -5,8 +5,9 @@
  *   lb-haproxy-dies blackout <= 1.0 s, apiserver-down 0 failed probes, lb-machine-down blackout
  *   <= 2.0 s, lb-keepalived-crash two holders no longer than the restart delay, 0 acked writes lost.
  *   sudo node --import tsx bench/drill.ts [--compare] [--runs N] [--scenario NAME ...] [--keep]
- * Writes test-output/bench-drill.html (+ .json) and prints the text summary of every run, then
- * the median of each figure per scenario and profile over the runs.
+ *     [--name LAB --subnet CIDR]   (default lab kb-drill on 198.19.244.0/24)
+ * `--runs N` runs each scenario N times (`kubeha drill --runs`): the summary then has every figure's
+ * min / p50 / p95 / max, and the comparison uses p50s. Writes test-output/bench-drill.html (+ .json).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,47 +25,30 @@ import { PROFILES, SCENARIOS, type DrillReport, type ProfileName } from "../src/
 import { REPO } from "../test/helpers/cli.ts";
 
 const { values } = parseArgs({
-  options: { compare: { type: "boolean" }, runs: { type: "string", default: "1" }, scenario: { type: "string", multiple: true }, keep: { type: "boolean" } },
+  options: { compare: { type: "boolean" }, runs: { type: "string", default: "1" }, scenario: { type: "string", multiple: true }, keep: { type: "boolean" },
+    name: { type: "string", default: "kb-drill" }, subnet: { type: "string", default: "198.19.244.0/24" } },
 });
-const NAME = "kb-drill";
+const NAME = values.name;
 const scenarios = parseScenarios(values.scenario ?? [], SCENARIOS);
 const profiles: ProfileName[] = values.compare ? [...PROFILES] : ["kubeha"];
 const cwd = mkdtempSync(join(tmpdir(), "kubeha-bench-drill-"));
 const out = join(REPO, "test-output");
 mkdirSync(out, { recursive: true });
 await labDown(NAME);
-const reports: DrillReport[] = [];
+let report: DrillReport | undefined;
 try {
-  const lab = await labUp({ name: NAME, subnet: "198.19.244.0/24", masters: 3, workers: 0, cwd, bundle: join(REPO, "test/standins/bundle") });
+  const lab = await labUp({ name: NAME, subnet: values.subnet, masters: 3, workers: 0, cwd, bundle: join(REPO, "test/standins/bundle") });
   const { cluster } = await loadCluster(lab.clusterFile);
   await apply(cluster);
   const machines = await labMachines(NAME, cluster.hosts);
-  for (let i = 1; i <= Number(values.runs); i++) {
-    const t = Date.now();
-    const r = await drill(cluster, { scenarios, profiles, machines, progress: (s) => console.error(`  ${s}`) });
-    reports.push(r);
-    console.log(`run ${i} (${((Date.now() - t) / 1000).toFixed(0)} s):\n${renderDrillSummary(r)}\n`);
-    for (const f of reportFiles(r, join(out, i === 1 ? "bench-drill.html" : `bench-drill-${i}.html`))) writeFileSync(f.path, f.content);
-  }
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive whole number, got ${values.runs}`);
+  const t = Date.now();
+  report = await drill(cluster, { scenarios, profiles, machines, runs, progress: (s) => console.error(`  ${s}`) });
+  console.log(`${runs} run(s) in ${((Date.now() - t) / 1000).toFixed(0)} s:\n${renderDrillSummary(report)}\n`);
+  for (const f of reportFiles(report, join(out, "bench-drill.html"))) writeFileSync(f.path, f.content);
 } finally {
   if (!values.keep) await labDown(NAME);
   rmSync(cwd, { recursive: true, force: true });
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
-};
-if (reports.length > 1) {
-  console.log(`medians over ${reports.length} runs (min-max):`);
-  for (const p of profiles) {
-    for (const sc of scenarios) {
-      const rs = reports.flatMap((r) => r.scenarios.filter((s) => s.scenario === sc && s.profile === p));
-      const fig = (k: "blackoutMs" | "failedProbes" | "vipMovedMs" | "splitBrainMs" | "etcdLost") => {
-        const xs = rs.map((s) => s.figures[k]).filter((x): x is number => x !== null);
-        return xs.length ? `${median(xs)} (${Math.min(...xs)}-${Math.max(...xs)})` : "-";
-      };
-      console.log(`  ${sc} [${p}]: blackout ${fig("blackoutMs")} ms, failed ${fig("failedProbes")}, VIP moved ${fig("vipMovedMs")} ms, two holders ${fig("splitBrainMs")} ms, etcd lost ${fig("etcdLost")}`);
-    }
-  }
-}
+if (report) console.log(`report: ${join(out, "bench-drill.html")} (+ .json)`);

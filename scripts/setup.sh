@@ -12,6 +12,7 @@ packages=(
   openssh-server openssh-client sudo           # SSH transport tests
   debootstrap systemd-container apt-cacher-ng  # the lab's machines and their package proxy
   shellcheck openssl iproute2 curl ca-certificates procps psmisc chromium
+  stress-ng                                    # bench/soak.sh keeps a core busy while the suite runs
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

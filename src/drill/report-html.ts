@@ -6,7 +6,8 @@
  * Every string that comes from the report (host names, errors, labels) goes through `esc`: host
  * names and probe errors are data from machines, not markup.
  */
-import type { ApiSample, ComparisonRow, DrillReport, EtcdWrite, Mark, ScenarioFigures, ScenarioResult, VipEvent } from "./types.ts";
+import { formatDistribution } from "./stats.ts";
+import type { ApiSample, ComparisonRow, DistributionRow, DrillReport, EtcdWrite, Mark, ScenarioFigures, ScenarioResult, VipEvent } from "./types.ts";
 
 /** The HTML file and the JSON file `--report PATH` writes, in that order. */
 export function reportFiles(report: DrillReport, htmlPath: string): { path: string; content: string }[] {
@@ -34,7 +35,8 @@ export function renderReportHtml(report: DrillReport): string {
     standInBanner(report),
     header(report),
     summaryTable(report),
-    comparisonTable(report.comparison),
+    distributionTable(report),
+    comparisonTable(report.comparison, report.runs),
     ...report.scenarios.map((s, i) => scenarioSection(report, s, i)),
   ].filter((x) => x !== "");
   return [
@@ -99,6 +101,7 @@ function summaryTable(r: DrillReport): string {
     "Profile",
     "Blackout ms",
     "Failed / total probes",
+    "Persistent clients: longest without an answer ms / reconnects",
     "VIP moved ms",
     "Split brain ms",
     "Healthy after ms",
@@ -112,9 +115,10 @@ function summaryTable(r: DrillReport): string {
     return [
       `<tr data-scenario="${esc(s.scenario)}" data-profile="${esc(s.profile)}" class="${fail > 0 || s.problems.length > 0 ? "row-bad" : "row-ok"}">`,
       `<td><a href="#${sectionId(s, i)}">${esc(s.scenario)}</a></td>`,
-      `<td>${esc(s.profile)}</td>`,
+      `<td>${esc(s.profile)}${r.runs > 1 ? ` · run ${s.run}` : ""}</td>`,
       `<td class="n">${num(f.blackoutMs)}</td>`,
       `<td class="n">${num(f.failedProbes)} / ${num(f.totalProbes)}</td>`,
+      `<td class="n">${s.persistent ? `${num(s.persistent.longestNoAnswerMs)} / ${num(s.persistent.reconnects)} <span class="proto">${esc(s.persistent.protocol)}</span>` : "—"}</td>`,
       `<td class="n">${msOrNull(f.vipMovedMs, "never")}</td>`,
       `<td class="n${f.splitBrainMs > 0 ? " bad" : ""}">${num(f.splitBrainMs)}</td>`,
       `<td class="n">${msOrNull(f.healthyAfterMs, "not healthy")}</td>`,
@@ -126,6 +130,13 @@ function summaryTable(r: DrillReport): string {
   return [
     '<section id="summary">',
     "<h2>Summary</h2>",
+    ...(r.persistentClients
+      ? [
+          `<p>Persistent clients: ${num(r.persistentClients.clients)} client-go-like clients, one long-lived connection each (the protocol measured is named in each row), ` +
+            `a GET every ${num(r.persistentClients.intervalMs)} ms, HTTP/2 PING after ${num(r.persistentClients.readIdleMs)} ms read-idle with a ` +
+            `${num(r.persistentClients.pingTimeoutMs)} ms timeout. The new-connection blackout beside it is the best case.</p>`,
+        ]
+      : []),
     '<table class="summary">',
     `<thead><tr>${head.map((h) => `<th scope="col">${h}</th>`).join("")}</tr></thead>`,
     "<tbody>",
@@ -136,7 +147,37 @@ function summaryTable(r: DrillReport): string {
   ].join("\n");
 }
 
-function comparisonTable(rows: ComparisonRow[]): string {
+/** With several runs: min / p50 / p95 / max of every figure per scenario and profile. */
+function distributionTable(r: DrillReport): string {
+  if (r.runs <= 1 || r.distributions.length === 0) return "";
+  const body = r.distributions.map((d: DistributionRow) =>
+    [
+      `<tr data-scenario="${esc(d.scenario)}" data-profile="${esc(d.profile)}" data-figure="${esc(d.figure)}">`,
+      `<td>${esc(d.scenario)}</td>`,
+      `<td>${esc(d.profile)}</td>`,
+      `<td>${esc(d.figure)}</td>`,
+      `<td class="n">${d.dist ? num(d.dist.n) : "0"}</td>`,
+      `<td class="n">${esc(formatDistribution(d.dist))}</td>`,
+      "</tr>",
+    ].join(""),
+  );
+  return [
+    '<section id="distribution">',
+    `<h2>Distribution over ${num(r.runs)} runs</h2>`,
+    "<p>Percentiles are nearest-rank: always one of the measured values (with 10 runs p95 is the largest). " +
+      "n counts the runs that produced a value (a VIP that never moved has none).</p>",
+    '<table class="distribution">',
+    '<thead><tr><th scope="col">Scenario</th><th scope="col">Profile</th><th scope="col">Figure</th>' +
+      '<th scope="col">n</th><th scope="col">min / p50 / p95 / max</th></tr></thead>',
+    "<tbody>",
+    ...body,
+    "</tbody>",
+    "</table>",
+    "</section>",
+  ].join("\n");
+}
+
+function comparisonTable(rows: ComparisonRow[], runs: number): string {
   if (rows.length === 0) return "";
   const body = rows.map((c) => {
     const ratio = c.ratio !== null && Number.isFinite(c.ratio) ? `${formatRatio(c.ratio)}×` : "";
@@ -156,7 +197,9 @@ function comparisonTable(rows: ComparisonRow[]): string {
   return [
     '<section id="comparison">',
     "<h2>kubeha against the seeds' configurations</h2>",
-    "<p>Ratio = seed ÷ kubeha for the same scenario on the same machines: above 1× the seed's configuration did worse.</p>",
+    "<p>Ratio = seed ÷ kubeha for the same scenario on the same machines: above 1× the seed's configuration did worse." +
+      (runs > 1 ? ` Values are each side's p50 over ${num(runs)} runs.` : "") +
+      "</p>",
     '<table class="comparison">',
     '<thead><tr><th scope="col">Scenario</th><th scope="col">Profile</th><th scope="col">Figure</th>' +
       '<th scope="col">kubeha</th><th scope="col">Seed</th><th scope="col">Ratio</th></tr></thead>',

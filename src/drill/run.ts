@@ -21,15 +21,18 @@ import type { Secrets } from "../render/types.ts";
 import { planScenario, type Action, type ScenarioPlan } from "./scenarios.ts";
 import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClientOptions } from "./probes.ts";
 import { computeFigures } from "./figures.ts";
+import { persistentFigures, startPersistentClients, type LaneResult } from "./persistent.ts";
 import { watchVip, type VipWatcher } from "./watch.ts";
 import type { Machines } from "./machines.ts";
 import { lbProfile, profileSummary } from "./profiles.ts";
-import { comparisonRows } from "./compare.ts";
+import { comparisonRows, distributionRows } from "./compare.ts";
 import type { ApiSample, DrillReport, Mark, ProfileName, ScenarioName, ScenarioResult } from "./types.ts";
 import { runsExternalEtcd } from "../spec/topology.ts";
 
 export interface DrillOptions {
   scenarios: ScenarioName[];
+  /** Each scenario runs this many times per profile, back to back (default 1). */
+  runs?: number;
   /** "kubeha" first; seed profiles with `--compare seeds`. */
   profiles: ProfileName[];
   /** Power control; scenarios that need it fail without. */
@@ -37,6 +40,15 @@ export interface DrillOptions {
   /** API probe rate (default 50/s) and per-request timeout (default 1000 ms). */
   rateHz?: number;
   timeoutMs?: number;
+  /**
+   * Persistent clients (client-go-like, one long-lived connection each) beside the probe: how many
+   * (default 3; 0 = off), their GET interval (default 200 ms) and HTTP/2 health check (default
+   * client-go's: PING after 30 s read-idle, 15 s PING timeout).
+   */
+  persistentClients?: number;
+  persistentIntervalMs?: number;
+  readIdleMs?: number;
+  pingTimeoutMs?: number;
   /** Time between etcd writes (default 20 ms). */
   etcdIntervalMs?: number;
   /** Longest a fault is held while waiting for the cluster to route around it (default 45 s). */
@@ -70,6 +82,11 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
   const o = {
     scenarios: opts.scenarios,
     profiles: opts.profiles,
+    runs: opts.runs ?? 1,
+    persistentClients: opts.persistentClients ?? 3,
+    persistentIntervalMs: opts.persistentIntervalMs ?? 200,
+    readIdleMs: opts.readIdleMs ?? 30_000,
+    pingTimeoutMs: opts.pingTimeoutMs ?? 15_000,
     machines: opts.machines,
     rateHz: opts.rateHz ?? 50,
     timeoutMs: opts.timeoutMs ?? 1000,
@@ -120,7 +137,9 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
   try {
     for (const profile of o.profiles) {
       if (profile !== "kubeha" || o.profiles.length > 1) await useProfile(ctx, profile);
-      for (const name of o.scenarios) results.push(await runScenario(ctx, name, profile));
+      for (const name of o.scenarios) {
+        for (let run = 1; run <= o.runs; run++) results.push(await runScenario(ctx, name, profile, run));
+      }
     }
   } finally {
     try {
@@ -136,8 +155,11 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
     startedAt,
     finishedAt: new Date().toISOString(),
     probe: { from: "the machine running kubeha", rateHz: o.rateHz, timeoutMs: o.timeoutMs, etcdIntervalMs: o.etcdIntervalMs },
+    persistentClients: o.persistentClients > 0 ? { clients: o.persistentClients, intervalMs: o.persistentIntervalMs, readIdleMs: o.readIdleMs, pingTimeoutMs: o.pingTimeoutMs } : null,
     standIn,
+    runs: o.runs,
     scenarios: results,
+    distributions: distributionRows(results),
     comparison: comparisonRows(results),
   };
 }
@@ -218,9 +240,9 @@ function trailingOkMs(samples: readonly ApiSample[], now: number): number {
   return samples.length ? now - samples[0]!.t : 0;
 }
 
-async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): Promise<ScenarioResult> {
+async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, run: number): Promise<ScenarioResult> {
   const { c, o, say } = ctx;
-  const label = `${name} [${profile}]`;
+  const label = `${name} [${profile}]${o.runs > 1 ? ` run ${run}/${o.runs}` : ""}`;
   const problems: string[] = [];
   const marks: Mark[] = [];
 
@@ -235,12 +257,12 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
     plan = planScenario(c, name, { vipHolders: before.vip.holders, ...(before.etcd.leader ? { etcdLeader: before.etcd.leader } : {}) });
   } catch (err) {
     say(`${label}: cannot run: ${(err as Error).message}`);
-    return emptyResult(name, profile, [(err as Error).message]);
+    return emptyResult(name, profile, run, [(err as Error).message]);
   }
   if (plan.needsPower && !o.machines) {
     const why = `${name} powers a machine off: pass --lab NAME or --power-off/--power-on commands`;
     say(`${label}: cannot run: ${why}`);
-    return emptyResult(name, profile, [why], plan);
+    return emptyResult(name, profile, run, [why], plan);
   }
 
   const startedAt = new Date().toISOString();
@@ -254,10 +276,11 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
   const watcher = lbs.length ? watchVip(c, lbs, now, { maxMs: capMs }) : undefined;
   if (watcher && !(await watcher.ready(10_000))) problems.push("the VIP watcher could not read every LB host");
   const api = startApiProbe({ ...ctx.api, rateHz: o.rateHz, timeoutMs: o.timeoutMs, maxCount: Math.ceil((capMs / 1000) * o.rateHz), maxMs: capMs, t0, maxInFlight: 64 });
-  const prefix = `/kubeha-drill/${ctx.runId}/${name}/${profile}`;
+  const prefix = `/kubeha-drill/${ctx.runId}/${name}/${profile}/${run}`;
   const etcd = ctx.etcd
     ? startEtcdWriter({ ...ctx.etcd, prefix, timeoutMs: 1000, intervalMs: o.etcdIntervalMs, maxCount: Math.ceil(capMs / o.etcdIntervalMs), maxMs: capMs, t0 })
     : undefined;
+  const lane = startLane(ctx, t0, capMs, problems);
   await sleep(o.baselineMs);
 
   if (plan.prepare) await doActions(ctx, plan.prepare, watcher, problems);
@@ -320,6 +343,10 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
   await sleep(1000);
 
   const samples = await api.stop();
+  const persistent = lane ? await lane.stop().then((r) => (r.clients.length ? persistentFigures(r) : null), (err: unknown) => {
+    problems.push(`persistent clients: ${(err as Error).message.split("\n")[0]}`);
+    return null;
+  }) : null;
   const writes = etcd ? await etcd.stop() : [];
   await watcher?.stop();
   const endT = Math.round(now());
@@ -338,13 +365,16 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
   const failed = checks.filter((x) => !x.ok);
   say(
     `${label}: blackout ${figures.blackoutMs} ms, ${figures.failedProbes}/${figures.totalProbes} probes failed, VIP moved ${figures.vipMovedMs ?? "-"} ms, ` +
-      `two holders ${figures.splitBrainMs} ms, healthy ${figures.healthyAfterMs ?? "-"} ms after restore, etcd ${figures.etcdAcked} acked / ${figures.etcdFailed} failed / ${figures.etcdLost} lost` +
+      `two holders ${figures.splitBrainMs} ms, ` +
+      (persistent ? `persistent clients (${persistent.protocol}) ${persistent.longestNoAnswerMs} ms without an answer, ${persistent.reconnects} reconnects, ` : "") +
+      `healthy ${figures.healthyAfterMs ?? "-"} ms after restore, etcd ${figures.etcdAcked} acked / ${figures.etcdFailed} failed / ${figures.etcdLost} lost` +
       (failed.length ? ` — FAILED: ${failed.map((x) => x.name).join("; ")}` : "") +
       (problems.length ? ` — PROBLEMS: ${problems.join("; ")}` : ""),
   );
   return {
     scenario: name,
     profile,
+    run,
     targets: plan.targets,
     fault: plan.fault,
     expectation: plan.expectation,
@@ -355,15 +385,33 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName): 
     vip,
     marks,
     figures,
+    persistent,
     checks,
     problems,
   };
 }
 
-function emptyResult(scenario: ScenarioName, profile: ProfileName, problems: string[], plan?: ScenarioPlan): ScenarioResult {
+/** Starts the persistent-client lane; a lane that cannot start is a problem, not a failed drill. */
+function startLane(ctx: Ctx, t0: number, capMs: number, problems: string[]): { stop: () => Promise<LaneResult> } | undefined {
+  if (ctx.o.persistentClients <= 0) return undefined;
+  try {
+    const l = startPersistentClients({
+      url: ctx.api.url, ca: ctx.api.ca, servername: ctx.api.servername, clients: ctx.o.persistentClients,
+      intervalMs: ctx.o.persistentIntervalMs, readIdleMs: ctx.o.readIdleMs, pingTimeoutMs: ctx.o.pingTimeoutMs, t0, maxMs: capMs,
+    });
+    l.ready.catch((err: unknown) => problems.push(`persistent clients could not start: ${(err as Error).message.split("\n")[0]}`));
+    return l;
+  } catch (err) {
+    problems.push(`persistent clients could not start: ${(err as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
+}
+
+function emptyResult(scenario: ScenarioName, profile: ProfileName, run: number, problems: string[], plan?: ScenarioPlan): ScenarioResult {
   return {
     scenario,
     profile,
+    run,
     targets: plan?.targets ?? [],
     fault: plan?.fault ?? "not run",
     expectation: plan?.expectation ?? "",
@@ -373,6 +421,7 @@ function emptyResult(scenario: ScenarioName, profile: ProfileName, problems: str
     writes: [],
     vip: [],
     marks: [],
+    persistent: null,
     figures: { blackoutMs: 0, failedProbes: 0, totalProbes: 0, vipMovedMs: null, splitBrainMs: 0, healthyAfterMs: null, etcdAcked: 0, etcdFailed: 0, etcdLost: 0 },
     checks: [],
     problems,

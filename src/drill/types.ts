@@ -6,6 +6,8 @@
  * Times are milliseconds since the scenario's own start (`ScenarioResult.startedAt`), measured
  * on the machine that runs kubeha (one clock for every probe and event).
  */
+import type { Distribution, DistributedFigure } from "./stats.ts";
+import type { PersistentFigures } from "./persistent.ts";
 
 /** The faults `kubeha drill` knows, in the order a full drill runs them. */
 export const SCENARIOS = [
@@ -83,6 +85,8 @@ export interface ScenarioFigures {
 export interface ScenarioResult {
   scenario: ScenarioName;
   profile: ProfileName;
+  /** Which repetition of this scenario and profile (1..`DrillReport.runs`). */
+  run: number;
   /** The machine(s) the fault was injected on. */
   targets: string[];
   /** What the fault was, in words, e.g. "SIGKILL haproxy on master1 (the VIP holder)". */
@@ -97,13 +101,30 @@ export interface ScenarioResult {
   vip: VipEvent[];
   marks: Mark[];
   figures: ScenarioFigures;
+  /**
+   * The persistent-client lane (src/drill/persistent.ts): what K client-go-like clients with one
+   * long-lived connection each saw during the scenario; null when the lane was off or could not start.
+   */
+  persistent: PersistentFigures | null;
   /** Targets from the issue checked against the figures ("blackout ≤ 1000 ms"), each passed or not. */
   checks: { name: string; ok: boolean; detail: string }[];
   /** Anything that went wrong in the drill itself (restore failed, probe could not start...). */
   problems: string[];
 }
 
-/** Per scenario and figure: kubeha's value, a seed profile's value and seed / kubeha. */
+/** One figure of one scenario and profile over all runs (min / p50 / p95 / max, nearest rank: src/drill/stats.ts). */
+export interface DistributionRow {
+  scenario: ScenarioName;
+  profile: ProfileName;
+  figure: DistributedFigure;
+  /** null when no run produced a value (e.g. the VIP never moved). */
+  dist: Distribution | null;
+}
+
+/**
+ * Per scenario and figure: kubeha's value, a seed profile's value and seed / kubeha. With several
+ * runs the values are each side's p50 (nearest rank).
+ */
 export interface ComparisonRow {
   scenario: ScenarioName;
   profile: Exclude<ProfileName, "kubeha">;
@@ -124,11 +145,17 @@ export interface DrillReport {
   finishedAt: string;
   /** Where the probes ran from and how. */
   probe: { from: string; rateHz: number; timeoutMs: number; etcdIntervalMs: number };
+  /** The persistent-client lane's settings; null when it was off. */
+  persistentClients: { clients: number; intervalMs: number; readIdleMs: number; pingTimeoutMs: number } | null;
   /**
    * Set when the control plane's binaries are stand-ins (from the bundle's own description):
    * the report must say so on every page, these are not Kubernetes results.
    */
   standIn: string | null;
+  /** How many times each scenario ran per profile (`--runs`). */
+  runs: number;
   scenarios: ScenarioResult[];
+  /** Every figure's distribution over the runs, per scenario and profile (also with runs = 1). */
+  distributions: DistributionRow[];
   comparison: ComparisonRow[];
 }

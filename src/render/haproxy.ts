@@ -3,8 +3,10 @@
  * measurements in docs/lab-notes.md: `httpchk GET /readyz` over TLS with `verify none`
  * (NOT ssl-hello-chk, which overrides httpchk), fast inter/fall/rise, `option redispatch` +
  * `retries 3` (0 failed requests when one apiserver stops), a short `timeout connect`
- * (a dead backend costs one short connect, not a second), long client/server timeouts for
- * watches and TCP keepalives so dead peers are noticed.
+ * (a dead backend costs one short connect, not a second), long client/server/tunnel timeouts for
+ * watches and TCP keepalives with short timers so dead peers are noticed, sessions of a server
+ * marked down are cut (not left hanging), and connect errors mark a server down at once
+ * (`observe layer4`) instead of after the next failed checks. docs/drill.md explains each.
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { hostsWithRole } from "../spec/model.ts";
@@ -13,6 +15,16 @@ import { managesLb, runsHaproxy, usesKeepalived } from "../spec/topology.ts";
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
+
+/** How long a half-closed connection (one side sent FIN) may stay (s). */
+const HALF_CLOSED_TIMEOUT_S = 30;
+/**
+ * TCP keepalive on HAProxy's client and server sides: probes after 30 s idle, every 5 s, 3 lost
+ * = dead (45 s), below client-go's HTTP/2 health check (read-idle 30 s + ping timeout 15 s).
+ */
+const TCPKA = { idleS: 30, intvlS: 5, cnt: 3 } as const;
+/** Consecutive connect errors (layer 4) that mark a server down before its checks do. */
+const CONNECT_ERROR_LIMIT = 1;
 
 /** haproxy.cfg for one LB host. Secret when the stats page (with its password) is on. */
 export function renderHaproxyCfg(c: ManagedLbCluster, h: Host, secrets: Secrets): RenderedFile {
@@ -38,12 +50,25 @@ export function renderHaproxyCfg(c: ManagedLbCluster, h: Host, secrets: Secrets)
     "    option redispatch",
     "    retries 3",
     `    timeout connect ${hp.connectTimeoutMs}ms`,
-    "    # Watches, logs -f and exec streams stay idle for long: do not cut them.",
+    "    # Watches, logs -f and exec streams stay idle for long: do not cut them. In TCP mode the",
+    "    # tunnel timeout takes over from client/server once the connection is established.",
     `    timeout client ${hp.tunnelTimeoutSeconds}s`,
     `    timeout server ${hp.tunnelTimeoutSeconds}s`,
+    `    timeout tunnel ${hp.tunnelTimeoutSeconds}s`,
+    "    # A half-closed connection is not kept for the whole tunnel timeout.",
+    `    timeout client-fin ${HALF_CLOSED_TIMEOUT_S}s`,
+    `    timeout server-fin ${HALF_CLOSED_TIMEOUT_S}s`,
     `    timeout check ${hp.checkIntervalMs}ms`,
+    "    # TCP keepalive on both sides with short timers (the kernel default waits 2 h): a client or",
+    "    # server that vanished without a FIN/RST (powered off) is dropped after idle + intvl x cnt.",
     "    option clitcpka",
+    `    clitcpka-idle ${TCPKA.idleS}s`,
+    `    clitcpka-intvl ${TCPKA.intvlS}s`,
+    `    clitcpka-cnt ${TCPKA.cnt}`,
     "    option srvtcpka",
+    `    srvtcpka-idle ${TCPKA.idleS}s`,
+    `    srvtcpka-intvl ${TCPKA.intvlS}s`,
+    `    srvtcpka-cnt ${TCPKA.cnt}`,
     "",
     "frontend kube-apiserver",
     // All addresses: the VIP (when held), the host's own address and 127.0.0.1 for the check.
@@ -54,8 +79,10 @@ export function renderHaproxyCfg(c: ManagedLbCluster, h: Host, secrets: Secrets)
     "    balance roundrobin",
     "    option httpchk GET /readyz",
     "    http-check expect status 200",
-    "    # Sessions to a server marked down are closed so clients reconnect at once.",
-    `    default-server check check-ssl verify none inter ${hp.checkIntervalMs}ms fall ${hp.fall} rise ${hp.rise} on-marked-down shutdown-sessions`,
+    "    # Sessions to a server marked down are closed so clients reconnect at once. A failed",
+    "    # connect (refused, timed out) marks the server down at once; checks bring it back.",
+    `    default-server check check-ssl verify none inter ${hp.checkIntervalMs}ms fall ${hp.fall} rise ${hp.rise} on-marked-down shutdown-sessions ` +
+      `observe layer4 error-limit ${CONNECT_ERROR_LIMIT} on-error mark-down`,
     ...backends.map((b) => `    server ${b.name} ${b.internalAddress}:${c.kubernetes.apiServerPort}`),
   ];
   const stats = statsListenLines(c, h, secrets);

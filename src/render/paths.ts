@@ -16,6 +16,8 @@ export const PATHS = {
   keepalivedCheckScript: "/etc/keepalived/kubeha-check-haproxy.sh",
   keepalivedNotifyScript: "/etc/keepalived/kubeha-notify.sh",
   keepalivedDropIn: "/etc/systemd/system/keepalived.service.d/10-kubeha.conf",
+  /** iproute2's `ip` (/sbin: also there on merged-/usr systems, where /sbin links to /usr/sbin). */
+  ipCommand: "/sbin/ip",
   /** Runtime state shared by the haproxy drop-in, the notify script and keepalived (tmpfs: reset at boot). */
   runDir: "/run/kubeha",
   /** `1` while haproxy is not running (written by systemd), else `0`. */

@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium, type Browser } from "playwright-core";
 import { renderReportHtml, reportFiles, reportJson } from "../../src/drill/report-html.ts";
+import { distributionRows } from "../../src/drill/compare.ts";
 import type { ApiSample, DrillReport, EtcdWrite, Mark, ScenarioResult, VipEvent } from "../../src/drill/types.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -49,6 +50,8 @@ function scenario(
 ): ScenarioResult {
   const failed = over.samples.filter((s) => !s.ok).length;
   return {
+    run: 1,
+    persistent: null,
     targets: ["m1"],
     fault: "SIGKILL haproxy on m1 (the VIP holder)",
     expectation: "the VIP moves within 1 s; no acknowledged write is lost",
@@ -135,8 +138,11 @@ function syntheticReport(): DrillReport {
     startedAt: "2025-01-01T10:00:00.000Z",
     finishedAt: "2025-01-01T10:03:10.000Z",
     probe: { from: "kubeha host (198.18.0.1)", rateHz: 50, timeoutMs: 500, etcdIntervalMs: 100 },
+    persistentClients: { clients: 3, intervalMs: 200, readIdleMs: 30_000, pingTimeoutMs: 15_000 },
     standIn: "kube-apiserver stand-in (test/standins/kube-apiserver): answers /readyz from etcd health",
+    runs: 1,
     scenarios: [haproxy, partition, seed],
+    distributions: distributionRows([haproxy, partition, seed]),
     comparison: [
       { scenario: "lb-haproxy-dies", profile: "seed-002", figure: "blackoutMs", kubeha: 1200, seed: 4500, ratio: 3.75 },
       { scenario: "lb-haproxy-dies", profile: "seed-002", figure: "splitBrainMs", kubeha: 0, seed: 0, ratio: null, note: "0 ms both" },
@@ -278,6 +284,22 @@ describe("drill report HTML", () => {
     assert.ok(html.includes('class="check-ok"><span class="verdict">✓ pass</span>'));
     const noComparison = renderReportHtml({ ...report, comparison: [] });
     assert.ok(!noComparison.includes('id="comparison"'));
+  });
+
+  test("with several runs: a distribution table (min / p50 / p95 / max per figure), run numbers, p50 comparison", () => {
+    assert.ok(!html.includes('id="distribution"'), "one run: no distribution table");
+    const again = report.scenarios.map((s) => ({ ...s, run: 2, figures: { ...s.figures, blackoutMs: s.figures.blackoutMs * 2 } }));
+    const scenarios = [...report.scenarios, ...again];
+    const multi = renderReportHtml({ ...report, runs: 2, scenarios, distributions: distributionRows(scenarios) });
+    const table = multi.slice(multi.indexOf('<section id="distribution">'), multi.indexOf("</section>", multi.indexOf('<section id="distribution">')));
+    assert.match(table, /<h2>Distribution over 2 runs<\/h2>/);
+    const b = report.scenarios[0]!.figures.blackoutMs;
+    assert.ok(
+      table.includes(`<tr data-scenario="lb-haproxy-dies" data-profile="kubeha" data-figure="blackoutMs"><td>lb-haproxy-dies</td><td>kubeha</td><td>blackoutMs</td><td class="n">2</td><td class="n">${b} / ${b} / ${b * 2} / ${b * 2}</td></tr>`),
+      table,
+    );
+    assert.match(multi, /<td>kubeha · run 2<\/td>/);
+    assert.match(multi, /Values are each side's p50 over 2 runs\./);
   });
 
   test("the stand-in banner is there exactly when standIn is set", () => {

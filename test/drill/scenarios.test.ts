@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { parseCluster } from "../../src/spec/read.ts";
 import type { Cluster } from "../../src/spec/model.ts";
 import { healCommand, parseScenarios, partitionCommand, planScenario, PARTITION_PREF } from "../../src/drill/scenarios.ts";
-import { comparisonRows } from "../../src/drill/compare.ts";
+import { comparisonRows, distributionRows } from "../../src/drill/compare.ts";
 import { renderDrillSummary } from "../../src/drill/summary.ts";
 import { fillTemplate } from "../../src/drill/machines.ts";
 import { parseAddrLine, watchCommand } from "../../src/drill/watch.ts";
@@ -100,7 +100,7 @@ const figs = (over: Partial<ScenarioFigures>): ScenarioFigures => ({
   blackoutMs: 0, failedProbes: 0, totalProbes: 100, vipMovedMs: null, splitBrainMs: 0, healthyAfterMs: 1000, etcdAcked: 10, etcdFailed: 0, etcdLost: 0, ...over,
 });
 const result = (profile: ScenarioResult["profile"], f: ScenarioFigures, over: Partial<ScenarioResult> = {}): ScenarioResult => ({
-  scenario: "lb-haproxy-dies", profile, targets: ["m1"], fault: "f", expectation: "e", startedAt: "2026-01-01T00:00:00Z", durationMs: 1, samples: [], writes: [], vip: [], marks: [], figures: f, checks: [], problems: [], ...over,
+  scenario: "lb-haproxy-dies", profile, run: 1, persistent: null, targets: ["m1"], fault: "f", expectation: "e", startedAt: "2026-01-01T00:00:00Z", durationMs: 1, samples: [], writes: [], vip: [], marks: [], figures: f, checks: [], problems: [], ...over,
 });
 
 test("comparison: ratio = seed / kubeha, with notes for zero and missing values; scenarios that did not run are left out", () => {
@@ -120,8 +120,10 @@ test("comparison: ratio = seed / kubeha, with notes for zero and missing values;
 
 test("summary: a row per scenario, failed checks and problems listed, the stand-in note first", () => {
   const report: DrillReport = {
-    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 },
+    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 }, persistentClients: null,
     standIn: "STAND-INS for testing",
+    runs: 1,
+    distributions: [],
     scenarios: [
       result("kubeha", figs({ blackoutMs: 1200 }), { checks: [{ name: "API blackout ≤ 1000 ms", ok: false, detail: "1200 ms" }] }),
       result("kubeha", figs({}), { scenario: "apiserver-down", problems: ["restore failed"] }),
@@ -132,6 +134,32 @@ test("summary: a row per scenario, failed checks and problems listed, the stand-
   assert.match(s.split("\n")[0]!, /^STAND-IN control plane: STAND-INS for testing/);
   assert.match(s, /lb-haproxy-dies\s+kubeha\s+1200\s+0\/100 .*FAIL/);
   assert.match(s, /Not met:\n  lb-haproxy-dies \[kubeha\]: API blackout ≤ 1000 ms: 1200 ms\n  apiserver-down \[kubeha\]: restore failed/);
+});
+
+test("--runs: distributions per scenario, profile and figure; the comparison uses each side's p50; the summary prints both", () => {
+  const runs = [300, 500, 100].map((b, i) => result("kubeha", figs({ blackoutMs: b, vipMovedMs: i === 0 ? null : 200 }), { run: i + 1 }));
+  const seeds = [5000, 9000, 7000].map((b, i) => result("seed-002", figs({ blackoutMs: b }), { run: i + 1 }));
+  const dist = distributionRows([...runs, ...seeds]);
+  const d = (profile: string, figure: string) => dist.find((x) => x.profile === profile && x.figure === figure)!.dist;
+  assert.deepEqual(d("kubeha", "blackoutMs"), { n: 3, min: 100, p50: 300, p95: 500, max: 500 });
+  assert.deepEqual(d("kubeha", "vipMovedMs"), { n: 2, min: 200, p50: 200, p95: 200, max: 200 }, "a run where the VIP never moved has no value");
+  assert.equal(d("seed-002", "vipMovedMs"), null);
+  assert.equal(dist.length, 2 * 6, "two profiles x six figures");
+  const cmp = comparisonRows([...runs, ...seeds]);
+  assert.equal(cmp.length, 5, "one row per figure, not one per pair of runs");
+  const blackout = cmp.find((r) => r.figure === "blackoutMs")!;
+  assert.deepEqual([blackout.kubeha, blackout.seed, blackout.ratio], [300, 7000, 23.33]);
+
+  const report: DrillReport = {
+    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 }, persistentClients: null,
+    standIn: null, runs: 3, scenarios: [...runs, ...seeds], distributions: dist, comparison: cmp,
+  };
+  const s = renderDrillSummary(report);
+  assert.match(s, /lb-haproxy-dies\s+kubeha\s+2\/3\s+500\s/);
+  assert.match(s, /Distribution over 3 runs \(min \/ p50 \/ p95 \/ max; nearest-rank/);
+  assert.match(s, /lb-haproxy-dies\s+kubeha\s+blackoutMs\s+3\s+100 \/ 300 \/ 500 \/ 500\n/);
+  assert.match(s, /lb-haproxy-dies\s+seed-002\s+vipMovedMs\s+0\s+-\n/);
+  assert.match(s, /each side's p50 over 3 runs/);
 });
 
 test("kubeha drill: --help with examples; bad usage exits 2 with a hint before touching anything", () => {
@@ -148,6 +176,8 @@ test("kubeha drill: --help with examples; bad usage exits 2 with a hint before t
     [[file, "--power-off", "x {host}"], /--power-off and --power-on go together/],
     [[file, "--compare", "friends"], /--compare only knows "seeds"/],
     [[file, "--rate", "0"], /--rate must be a number from 1 to 200/],
+    [[file, "--runs", "0"], /--runs must be a number from 1 to 100/],
+    [[file, "--runs", "2.5"], /--runs must be a whole number/],
   ] as const) {
     const r = kubeha(["drill", ...args]);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);

@@ -1,9 +1,10 @@
 /**
- * Checks rendered load-balancer files with the real tools: `haproxy -c` and `keepalived -t`.
+ * Checks rendered load-balancer files with the real tools: `haproxy -c`, `keepalived -t` and
+ * `systemd-analyze verify` (the systemd drop-ins).
  * Shared by the render goldens and the drill profiles. Nothing outlives the call: files go to a
  * throw-away directory, and keepalived runs in a private mount + network namespace.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -56,5 +57,25 @@ export function keepalivedCheck(files: RenderedFile[], iface: string): ToolResul
     chmodSync(dir, 0o755);
     const script = `ip link add ${iface} type veth peer name khpeer0 && ip link set ${iface} up && mount --bind ${etc} /etc/keepalived && keepalived -t -l -f /etc/keepalived/keepalived.conf`;
     return run("unshare", ["--mount", "--net", "sh", "-c", script]);
+  });
+}
+
+/**
+ * `systemd-analyze verify` of a Debian unit (its file under /lib/systemd/system) with `dropIn`'s
+ * content as `UNIT.d/10-kubeha.conf`, from a throw-away unit directory. systemd-analyze exits 0
+ * even when it ignores a bad line, so callers assert `out` is empty.
+ */
+export function systemdVerify(unit: string, dropIn: string): ToolResult {
+  return withTmp((dir) => {
+    writeFileSync(join(dir, unit), readFileSync(join("/lib/systemd/system", unit)));
+    mkdirSync(join(dir, `${unit}.d`));
+    writeFileSync(join(dir, `${unit}.d`, "10-kubeha.conf"), dropIn);
+    const r = spawnSync("systemd-analyze", ["verify", join(dir, unit)], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` },
+    });
+    if (r.error) throw r.error;
+    return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
   });
 }

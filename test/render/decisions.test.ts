@@ -264,3 +264,14 @@ test("CRI-O comes from the CRI-O project's repository of the same minor (cri-o/c
   assert.match(w.installScript, /https:\/\/download\.opensuse\.org\/repositories\/isv:\/cri-o:\/stable:\/v1\.34\/deb\/Release\.key/);
   assert.doesNotMatch(list + w.installScript, /pkgs\.k8s\.io\/addons/);
 });
+
+test("haproxy: dead backends' sessions are cut, connect errors mark a server down, TCP keepalive with short timers, tunnel timeout for watches", () => {
+  const r = renderCluster(cluster(KA()), FIXTURE_SECRETS).find((r) => r.host === "m1")!;
+  const cfg = r.files.find((f) => f.path === PATHS.haproxyCfg)!.content;
+  assert.match(cfg, /^ {4}default-server .* on-marked-down shutdown-sessions observe layer4 error-limit 1 on-error mark-down$/m);
+  for (const side of ["cli", "srv"]) {
+    assert.match(cfg, new RegExp(`^ {4}option ${side}tcpka\\n {4}${side}tcpka-idle 30s\\n {4}${side}tcpka-intvl 5s\\n {4}${side}tcpka-cnt 3$`, "m"));
+  }
+  assert.match(cfg, /^ {4}timeout tunnel 3600s$/m);
+  assert.match(cfg, /^ {4}timeout client-fin 30s\n {4}timeout server-fin 30s$/m);
+});

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Soak: runs the test suite K times with one core kept busy (stress-ng --cpu 1, Debian) and prints,
+# per test, how many of the K runs it passed. A test that does not pass K of K is a flake to fix.
+#   bash bench/soak.sh [K] [test files...]      (K defaults to 3; no files = the whole suite)
+# Lab/e2e tests need root. The full suite takes ~7 min per run on 2 idle cores, longer under load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+k=${1:-3}
+shift || true
+[[ "$k" =~ ^[1-9][0-9]*$ ]] || { echo "soak.sh: K must be a positive integer, got '$k'" >&2; exit 2; }
+command -v stress-ng >/dev/null || { echo "soak.sh: stress-ng is missing (apt-get install stress-ng, or bash scripts/setup.sh)" >&2; exit 2; }
+
+out=$(mktemp -d /tmp/kubeha-soak.XXXXXX)
+stress-ng --cpu 1 --quiet &
+stress=$!
+trap 'kill "$stress" 2>/dev/null; wait "$stress" 2>/dev/null || true' EXIT
+
+for i in $(seq 1 "$k"); do
+  start=$(date +%s)
+  # The suite's exit status is summarised below; a failing run must not stop the soak.
+  bash scripts/test.sh "$@" >"$out/run$i.log" 2>&1 && rc=0 || rc=$?
+  echo "soak: run $i of $k: exit $rc in $(( $(date +%s) - start )) s (log $out/run$i.log)"
+done
+
+# spec reporter lines: "✔ name (12.3ms)" / "✖ name (12.3ms)", indented for subtests. The
+# "failing tests:" recap at the end repeats the failures: stop reading each log there.
+for i in $(seq 1 "$k"); do
+  awk '/^✖ failing tests:/ { exit } /^ *(✔|✖) / { ok = ($0 ~ /✔/); sub(/^ *(✔|✖) /, ""); sub(/ \([0-9.]+m?s\)$/, ""); print (ok ? "pass" : "fail") "\t" $0 }' "$out/run$i.log"
+done | awk -F'\t' -v k="$k" '
+  { seen[$2] = 1; if ($1 == "pass") pass[$2]++; else fail[$2]++ }
+  END {
+    n = 0; bad = 0
+    for (t in seen) { n++; p = pass[t] + 0; if (p < k) { bad++; printf "FLAKY %d/%d  %s\n", p, k, t } }
+    for (t in seen) { p = pass[t] + 0; if (p == k) printf "ok    %d/%d  %s\n", p, k, t }
+    printf "soak: %d tests, %d passed all %d runs, %d did not\n", n, n - bad, k, bad
+    exit bad > 0
+  }'

@@ -1,0 +1,63 @@
+/**
+ * keepalived's systemd drop-in removes the VIP when keepalived dies (ExecStopPost=), checked with
+ * the real tools: `systemd-analyze verify` against Debian's keepalived.service (and haproxy's
+ * drop-in against haproxy.service), and the rendered `ip addr del` line run in a private network
+ * namespace: it removes the VIP, and fails when the VIP is absent (hence systemd's `-` prefix).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { renderCluster } from "../../src/render/index.ts";
+import { hostByName } from "../../src/spec/model.ts";
+import { PATHS } from "../../src/render/paths.ts";
+import { systemdVerify } from "../helpers/lb-tools.ts";
+import { FIXTURE_SECRETS, clustersUnderTest } from "./helpers.ts";
+
+const withKeepalived = clustersUnderTest().filter(({ cluster }) => cluster.endpoint.mode === "haproxy-keepalived");
+
+test("every keepalived drop-in removes exactly its host's VIP on its interface after keepalived stops", () => {
+  assert.ok(withKeepalived.length >= 3, "clusters under test with keepalived");
+  for (const { name, cluster } of withKeepalived) {
+    for (const r of renderCluster(cluster, FIXTURE_SECRETS)) {
+      const dropIn = r.files.find((f) => f.path === PATHS.keepalivedDropIn);
+      if (!dropIn) continue;
+      const h = hostByName(cluster, r.host);
+      const lines = dropIn.content.split("\n").filter((l) => l.startsWith("ExecStopPost="));
+      assert.deepEqual(lines, [`ExecStopPost=-/sbin/ip addr del ${cluster.endpoint.mode === "haproxy-keepalived" ? `${cluster.endpoint.address}/${cluster.endpoint.vipPrefix}` : ""} dev ${h.interface}`], `${name}/${r.host}`);
+      // Before Restart=: systemd runs ExecStopPost= first, then restarts after RestartSec.
+      assert.match(dropIn.content, /ExecStopPost=.*\nRestart=always\nRestartSec=500ms/, `${name}/${r.host}`);
+    }
+  }
+});
+
+test("systemd-analyze verify accepts kubeha's keepalived and haproxy drop-ins on Debian's units", () => {
+  const { cluster } = withKeepalived[0]!;
+  const r = renderCluster(cluster, FIXTURE_SECRETS).find((x) => x.files.some((f) => f.path === PATHS.keepalivedDropIn))!;
+  for (const [unit, path] of [["keepalived.service", PATHS.keepalivedDropIn], ["haproxy.service", PATHS.haproxyDropIn]] as const) {
+    const res = systemdVerify(unit, r.files.find((f) => f.path === path)!.content);
+    assert.equal(res.code, 0, res.out);
+    assert.equal(res.out.trim(), "", `${unit}: ${res.out}`);
+  }
+  const broken = systemdVerify("keepalived.service", "[Service]\nExecStopPost=-sbin/ip addr del 1.2.3.4/24 dev x\n");
+  assert.match(broken.out, /Neither a valid executable name nor an absolute path/, "the check can fail");
+});
+
+test("the rendered ip command removes the VIP, and fails (ignored by the `-` prefix) when it is already gone", () => {
+  const { cluster } = withKeepalived[0]!;
+  const r = renderCluster(cluster, FIXTURE_SECRETS).find((x) => x.files.some((f) => f.path === PATHS.keepalivedDropIn))!;
+  const h = hostByName(cluster, r.host);
+  const line = r.files.find((f) => f.path === PATHS.keepalivedDropIn)!.content.split("\n").find((l) => l.startsWith("ExecStopPost=-"))!;
+  const cmd = line.slice("ExecStopPost=-".length);
+  const vip = `${cluster.endpoint.mode === "haproxy-keepalived" ? `${cluster.endpoint.address}/${cluster.endpoint.vipPrefix}` : ""}`;
+  const script = [
+    `ip link add ${h.interface} type veth peer name khpeer0 && ip link set ${h.interface} up`,
+    `ip addr add ${vip} dev ${h.interface}`,
+    `${cmd}; echo "first=$?"`,
+    `ip -o -4 addr show dev ${h.interface} | grep -c ' ${cluster.endpoint.address}/' ; true`,
+    `${cmd} 2>&1; echo "second=$?"`,
+  ].join("\n");
+  const res = spawnSync("unshare", ["--net", "sh", "-c", script], { encoding: "utf8", timeout: 30_000 });
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /^first=0\n0\n/, res.stdout);
+  assert.match(res.stdout, /Error: ipv4: Address not found\.\nsecond=2\n$/, res.stdout);
+});
