@@ -2,22 +2,25 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Phase } from "./types.ts";
 import { converge, transport, wetRun, type ApplyData } from "./data.ts";
-import { renderCni, cniParamsPath } from "../render/cni.ts";
+import { renderCni, cniActions } from "../render/cni.ts";
 import { PATHS } from "../render/paths.ts";
 import { runsHaproxy } from "../render/haproxy.ts";
 import { parseServersState } from "../probe/status.ts";
 import { KubehaError } from "../errors.ts";
 import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
 
-/** Pod network parameters (pod CIDR wired through), applied with the cluster's admin credentials. */
+/** The pod network's manifests (pod CIDR wired through), applied with the admin kubeconfig, then waited on. */
 export const cniPhase: Phase<ApplyData> = {
   id: "cni",
   title: "Install the pod network",
   hosts: (ctx) => [firstControlPlane(ctx.data.cluster)],
   async runHost(ctx, h) {
     const c = ctx.data.cluster;
-    if (await converge(ctx, h, renderCni(c, h)))
-      await wetRun(ctx, h, `kubectl apply ${c.kubernetes.cni.plugin} parameters`, `kubectl --kubeconfig ${PATHS.adminConf} apply -f ${cniParamsPath(c)}`);
+    await converge(ctx, h, renderCni(c, h));
+    // kubectl apply is idempotent and the waits end at once on a converged cluster: always run them,
+    // so a network that never came up is reported on the next apply too.
+    for (const a of cniActions(c))
+      await wetRun(ctx, h, a.description, a.command, { hint: a.hint, ...(a.timeoutSeconds ? { timeoutMs: (a.timeoutSeconds + 30) * 1000 } : {}) });
   },
 };
 

@@ -15,7 +15,7 @@ import { runsHaproxy } from "./haproxy.ts";
 import { runsKeepalived } from "./keepalived.ts";
 import { runsExternalEtcd } from "./etcd.ts";
 import { debianPackages, KUBERNETES_PACKAGES, crioRepository } from "./packages.ts";
-import { CNI_UPSTREAM, cniParamsPath } from "./cni.ts";
+import { cniActions } from "./cni.ts";
 import { needsSuperAdminSwap } from "./kubevip.ts";
 
 /** Single-quotes a value for bash. */
@@ -258,23 +258,7 @@ export function renderInstallScript(c: Cluster, h: Host, files: RenderedFile[]):
     }
     add("fi");
     add(`export KUBECONFIG=${PATHS.adminConf}`, "wait_endpoint");
-    const params = cniParamsPath(c);
-    if (c.kubernetes.cni.plugin === "flannel") {
-      add(
-        `kubectl apply -f ${shq(CNI_UPSTREAM.flannel.manifest)}`,
-        `kubectl apply -f ${params}`,
-        ...(c.kubernetes.cni.interface
-          ? [`kubectl -n kube-flannel set env ds/kube-flannel-ds FLANNELD_IFACE=${shq(c.kubernetes.cni.interface)}`]
-          : []),
-        `if changed ${params}; then kubectl -n kube-flannel rollout restart ds/kube-flannel-ds; fi`,
-      );
-    } else {
-      add(
-        `kubectl apply --server-side --force-conflicts -f ${shq(CNI_UPSTREAM.calico.manifest)}`,
-        "kubectl wait --for condition=established --timeout=120s crd/installations.operator.tigera.io crd/apiservers.operator.tigera.io",
-        `kubectl apply -f ${params}`,
-      );
-    }
+    for (const a of cniActions(c)) add(`# ${a.description}`, `${a.command} || die ${shq(`${a.description} failed: ${a.hint.replaceAll("`", "")}`)}`);
     add(`log "control plane initialized; join the other control planes one at a time (certificates stay uploaded for 2 hours)"`);
   } else if (k8s) {
     const hairpinFix = cp && c.endpoint.mode === "external" && !c.endpoint.hairpin && c.endpoint.dnsName;

@@ -88,7 +88,11 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     imageRepository: k.imageRepository ?? "registry.k8s.io",
     apiServerPort: k.apiServerPort ?? 6443,
     containerRuntime: runtime,
-    cni: { plugin: k.cni?.plugin ?? "flannel", ...(k.cni?.interface ? { interface: k.cni.interface } : {}) },
+    cni: {
+      plugin: k.cni?.plugin ?? "flannel",
+      ...(k.cni?.interface ? { interface: k.cni.interface } : {}),
+      ...(k.cni?.imageRepository ? { imageRepository: k.cni.imageRepository.replace(/\/+$/, "") } : {}),
+    },
     certSANs: [...(k.certSANs ?? [])],
     kubeadmApiVersion: parsed.minor >= 31 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3",
     serviceIp: svc ? nthAddress(svc, 1) : "",

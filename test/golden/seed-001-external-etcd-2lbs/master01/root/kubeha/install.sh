@@ -87,7 +87,7 @@ apt-mark hold kubelet kubeadm kubectl >/dev/null
 place /etc/containerd/config.toml 0644 root:root containerd.service
 place /etc/crictl.yaml 0644 root:root
 place /etc/default/etcd 0644 root:root etcd.service
-place /etc/kubeha/cni/kube-flannel-cfg.yaml 0644 root:root
+place /etc/kubeha/cni/kube-flannel.yaml 0644 root:root
 place /etc/kubeha/hosts 0644 root:root
 place /etc/kubeha/kubeadm/init.yaml 0600 root:root
 place /etc/modules-load.d/kubeha.conf 0644 root:root
@@ -140,7 +140,10 @@ if [ ! -f /etc/kubernetes/admin.conf ]; then
 fi
 export KUBECONFIG=/etc/kubernetes/admin.conf
 wait_endpoint
-kubectl apply -f https://github.com/flannel-io/flannel/releases/download/v0.26.1/kube-flannel.yml
-kubectl apply -f /etc/kubeha/cni/kube-flannel-cfg.yaml
-if changed /etc/kubeha/cni/kube-flannel-cfg.yaml; then kubectl -n kube-flannel rollout restart ds/kube-flannel-ds; fi
+# apply flannel (namespace kube-flannel first)
+kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f /etc/kubeha/cni/kube-flannel.yaml || die 'apply flannel (namespace kube-flannel first) failed: see /etc/kubeha/cni/kube-flannel.yaml on the first control plane'
+# wait until the flannel DaemonSet is rolled out (at most 300 s)
+kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-flannel rollout status ds/kube-flannel-ds --timeout=300s || die 'wait until the flannel DaemonSet is rolled out (at most 300 s) failed: see kubectl -n kube-flannel get pods -o wide and the pods'\'' logs; the images must be pullable (spec.kubernetes.cni.imageRepository for a mirror)'
+# wait until every node is Ready (at most 300 s)
+kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready node --all --timeout=300s || die 'wait until every node is Ready (at most 300 s) failed: a node stays NotReady while it has no CNI configuration in /etc/cni/net.d: see kubectl describe node and journalctl -u kubelet there'
 log "control plane initialized; join the other control planes one at a time (certificates stay uploaded for 2 hours)"

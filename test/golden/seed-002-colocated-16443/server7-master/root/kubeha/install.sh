@@ -91,6 +91,7 @@ place /etc/keepalived/keepalived.conf 0644 root:root keepalived.service
 place /etc/keepalived/kubeha-check-haproxy.sh 0755 root:root
 place /etc/keepalived/kubeha-notify.sh 0755 root:root
 place /etc/kubeha/cni/calico-installation.yaml 0644 root:root
+place /etc/kubeha/cni/tigera-operator.yaml 0644 root:root
 place /etc/kubeha/hosts 0644 root:root
 place /etc/kubeha/kubeadm/init.yaml 0600 root:root
 place /etc/modules-load.d/kubeha.conf 0644 root:root
@@ -152,7 +153,12 @@ if [ ! -f /etc/kubernetes/admin.conf ]; then
 fi
 export KUBECONFIG=/etc/kubernetes/admin.conf
 wait_endpoint
-kubectl apply --server-side --force-conflicts -f https://raw.githubusercontent.com/projectcalico/calico/v3.29.1/manifests/tigera-operator.yaml
-kubectl wait --for condition=established --timeout=120s crd/installations.operator.tigera.io crd/apiservers.operator.tigera.io
-kubectl apply -f /etc/kubeha/cni/calico-installation.yaml
+# apply the tigera-operator (namespace tigera-operator first)
+kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f /etc/kubeha/cni/tigera-operator.yaml || die 'apply the tigera-operator (namespace tigera-operator first) failed: see /etc/kubeha/cni/tigera-operator.yaml on the first control plane'
+# wait until the operator's CRDs are established (at most 120 s)
+kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=established --timeout=120s crd/installations.operator.tigera.io crd/apiservers.operator.tigera.io || die 'wait until the operator'\''s CRDs are established (at most 120 s) failed: see kubectl get crd | grep tigera'
+# apply calico's Installation and APIServer
+kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f /etc/kubeha/cni/calico-installation.yaml || die 'apply calico'\''s Installation and APIServer failed: see /etc/kubeha/cni/calico-installation.yaml on the first control plane'
+# wait until every node is Ready (at most 300 s)
+kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready node --all --timeout=300s || die 'wait until every node is Ready (at most 300 s) failed: a node stays NotReady while it has no CNI configuration in /etc/cni/net.d: see kubectl describe node and journalctl -u kubelet there'
 log "control plane initialized; join the other control planes one at a time (certificates stay uploaded for 2 hours)"
