@@ -43,7 +43,7 @@ function image(c: Cluster, plugin: "flannel" | "calico", name: string): string {
 }
 
 function yamlDocs(objs: Obj[]): string {
-  return objs.map((o) => stringify(o, { lineWidth: 0 })).join("---\n");
+  return objs.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join("---\n");
 }
 
 // -- flannel -----------------------------------------------------------------------------------
