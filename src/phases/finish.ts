@@ -16,11 +16,20 @@ export const cniPhase: Phase<ApplyData> = {
   hosts: (ctx) => [firstControlPlane(ctx.data.cluster)],
   async runHost(ctx, h) {
     const c = ctx.data.cluster;
-    await converge(ctx, h, renderCni(c, h));
-    // kubectl apply is idempotent and the waits end at once on a converged cluster: always run them,
-    // so a network that never came up is reported on the next apply too.
-    for (const a of cniActions(c))
-      await wetRun(ctx, h, a.description, a.command, { hint: a.hint, ...(a.timeoutSeconds ? { timeoutMs: (a.timeoutSeconds + 30) * 1000 } : {}) });
+    const changed = await converge(ctx, h, renderCni(c, h));
+    const t = await transport(ctx, h);
+    for (const a of cniActions(c)) {
+      const timeoutMs = a.timeoutSeconds ? (a.timeoutSeconds + 30) * 1000 : undefined;
+      if (a.kind === "apply") {
+        // Applied when the manifest changed or an object of it is missing (read-only check): a
+        // converged cluster shows no change in plan.
+        if (changed || (await t.run(a.check!, { sudo: true })).code !== 0) await wetRun(ctx, h, a.description, a.command, { hint: a.hint });
+      } else if (!ctx.dryRun) {
+        // Waits only read: they run on every apply, so a network that never came up is reported again.
+        await t.mustRun(a.command, { sudo: true, hint: a.hint, ...(timeoutMs ? { timeoutMs } : {}) });
+      }
+    }
+    if (!ctx.dryRun) ctx.note(`pod network (${c.kubernetes.cni.plugin}) up: every node Ready`, h);
   },
 };
 
