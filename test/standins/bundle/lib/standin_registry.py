@@ -9,7 +9,10 @@
 """Object registry of the kube-apiserver stand-in (stdlib only)."""
 
 import copy
+import json
 import re
+import time
+import uuid
 
 # (group, version, kind, plural, namespaced, shortNames)
 BUILTIN = [
@@ -85,6 +88,18 @@ def resources(crds):
                                     spec.get("scope") == "Namespaced", names.get("shortNames") or [],
                                     crd=v.get("subresources") or {}))
     return out
+
+
+def tolerated(taints, tolerations):
+    """True when the tolerations tolerate every NoSchedule/NoExecute taint (the scheduler's rule)."""
+    for t in taints or []:
+        if t.get("effect") not in ("NoSchedule", "NoExecute"):
+            continue
+        if not any((tol.get("operator") == "Exists" and (not tol.get("key") or tol.get("key") == t.get("key")) or
+                    tol.get("key") == t.get("key") and tol.get("value", "") == t.get("value", "")) and
+                   (not tol.get("effect") or tol.get("effect") == t.get("effect")) for tol in tolerations or []):
+            return False
+    return True
 
 
 def find(res, group, version, plural):
@@ -420,11 +435,6 @@ def _merge_list(cur, patch, key, order):
 
 
 # -- objects -------------------------------------------------------------------------------------
-
-import json  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-
 
 def key(r, ns, name):
     return f"objects/{r.group or 'core'}/{r.plural}/{ns or '_'}/{name}"
