@@ -242,8 +242,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
     if (bundle) {
       await fs.cp(bundle.dir, path.join(plan.dir, "bundle"), { recursive: true });
       const kubectl = await findRealKubectl(Number(bundle.kubernetesVersion.split(".")[1]));
-      if (kubectl) {
-        await shipRealKubectl(path.join(plan.dir, "bundle"), kubectl);
+      if (kubectl && (await shipRealKubectl(path.join(plan.dir, "bundle"), kubectl))) {
         progress(`Bundle: the real kubectl ${kubectl.version} (${kubectl.path}) replaces the kubectl stand-in`);
       }
       bundleInfo = { path: "./bundle", kubernetesVersion: bundle.kubernetesVersion };

@@ -48,13 +48,13 @@ interface BundleFile {
 /**
  * Puts `kubectl` into a copied bundle directory in place of the stand-in and records it in the
  * manifest's `real` map (destination path -> what the binary is), so the bundle says which of its
- * binaries are real.
+ * binaries are real. A bundle without a kubectl is left as it is (returns false).
  */
-export async function shipRealKubectl(bundleDir: string, kubectl: RealKubectl): Promise<void> {
+export async function shipRealKubectl(bundleDir: string, kubectl: RealKubectl): Promise<boolean> {
   const manifestPath = path.join(bundleDir, "kubeha-bundle.json");
   const m = JSON.parse(await fs.readFile(manifestPath, "utf8")) as { files: BundleFile[]; real?: Record<string, string>; description?: string };
   const entry = m.files.find((f) => f.dest === "/usr/bin/kubectl");
-  if (!entry) throw new Error(`${manifestPath}: no /usr/bin/kubectl entry to replace`);
+  if (!entry) return false;
   const src = "bin/kubectl-real";
   await fs.copyFile(kubectl.path, path.join(bundleDir, src));
   await fs.chmod(path.join(bundleDir, src), 0o755);
@@ -63,4 +63,5 @@ export async function shipRealKubectl(bundleDir: string, kubectl: RealKubectl): 
   m.real = { ...(m.real ?? {}), [entry.dest]: `kubectl ${kubectl.version} (real static client from ${kubectl.path} on the operator machine)` };
   m.description = `${m.description ?? "bundle"}; kubectl is REAL (${kubectl.version})`;
   await fs.writeFile(manifestPath, JSON.stringify(m, null, 2) + "\n");
+  return true;
 }

@@ -20,7 +20,8 @@ import { REPO, clustersUnderTest } from "../render/helpers.ts";
 import { renderCni, FLANNEL } from "../../src/render/cni.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import { firstControlPlane } from "../../src/spec/model.ts";
-import { findRealKubectl, REAL_KUBECTL_DIR } from "../../src/lab/kubectl.ts";
+import { findRealKubectl, shipRealKubectl, REAL_KUBECTL_DIR } from "../../src/lab/kubectl.ts";
+import { cpSync, statSync } from "node:fs";
 
 let work: string;
 let port: number;
@@ -128,6 +129,30 @@ test("findRealKubectl picks the newest minor not above the bundle's, and none be
   assert.equal((await findRealKubectl(30))?.version.slice(0, 6), "v1.30.");
   assert.equal(await findRealKubectl(26), undefined);
   assert.equal(await findRealKubectl(34, join(REPO, "test")), undefined);
+});
+
+test("shipRealKubectl: the bundle's kubectl becomes the real one and the manifest says so; a bundle without kubectl is left alone", async () => {
+  const dir = join(work, "bundle-copy");
+  cpSync(join(BIN, ".."), dir, { recursive: true });
+  const real = (await findRealKubectl(34))!;
+  assert.equal(await shipRealKubectl(dir, real), true);
+  const m = JSON.parse(readFileSync(join(dir, "kubeha-bundle.json"), "utf8")) as { files: Array<{ src: string; dest: string }>; real: Record<string, string>; description: string };
+  const entry = m.files.find((f) => f.dest === "/usr/bin/kubectl")!;
+  assert.equal(entry.src, "bin/kubectl-real");
+  assert.ok(statSync(join(dir, entry.src)).mode & 0o100);
+  assert.equal(statSync(join(dir, entry.src)).size, statSync(real.path).size);
+  assert.ok(!existsSync(join(dir, "bin/kubectl")), "the stand-in is not shipped beside it");
+  assert.deepEqual(Object.keys(m.real), ["/usr/bin/kubectl"]);
+  assert.match(m.real["/usr/bin/kubectl"]!, new RegExp(`^kubectl ${real.version.replaceAll(".", "\\.")} \\(real`));
+  assert.match(m.description, /STAND-INS.*kubectl is REAL/);
+  // Every other file stays a stand-in.
+  assert.ok(m.files.filter((f) => f !== entry).every((f) => readFileSync(join(dir, f.src), "utf8").includes("stand-in") || readFileSync(join(dir, f.src), "utf8").includes("STAND-IN")));
+  const none = join(work, "bundle-none");
+  mkdirSync(none);
+  const text = JSON.stringify({ kubernetesVersion: "1.34.2", files: [] });
+  writeFileSync(join(none, "kubeha-bundle.json"), text);
+  assert.equal(await shipRealKubectl(none, real), false);
+  assert.equal(readFileSync(join(none, "kubeha-bundle.json"), "utf8"), text);
 });
 
 test("each kubectl: refusals with the real server's texts (missing namespace, unknown kind, invalid, unknown field)", async (t) => {
