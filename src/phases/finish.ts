@@ -19,14 +19,13 @@ export const cniPhase: Phase<ApplyData> = {
     const changed = await converge(ctx, h, renderCni(c, h));
     const t = await transport(ctx, h);
     for (const a of cniActions(c)) {
-      const timeoutMs = a.timeoutSeconds ? (a.timeoutSeconds + 30) * 1000 : undefined;
-      if (a.kind === "apply") {
+      if (!a.wait) {
         // Applied when the manifest changed or an object of it is missing (read-only check): a
         // converged cluster shows no change in plan.
         if (changed || (await t.run(a.check!, { sudo: true })).code !== 0) await wetRun(ctx, h, a.description, a.command, { hint: a.hint });
       } else if (!ctx.dryRun) {
         // Waits only read: they run on every apply, so a network that never came up is reported again.
-        await t.mustRun(a.command, { sudo: true, hint: a.hint, ...(timeoutMs ? { timeoutMs } : {}) });
+        await t.mustRun(a.command, { sudo: true, hint: a.hint, ...(a.timeoutMs ? { timeoutMs: a.timeoutMs } : {}) });
       }
     }
     if (!ctx.dryRun) ctx.note(`pod network (${c.kubernetes.cni.plugin}) up: every node Ready`, h);

@@ -321,20 +321,21 @@ export function renderCni(c: Cluster, h: Host): RenderedFile[] {
 
 /** One command on the first control plane, with what it does and what to do when it fails. */
 export interface CniAction {
-  /** `apply` changes the cluster; `wait` only reads it (bounded). */
-  kind: "apply" | "wait";
+  /** Imperative, lower-case: the action's name in plan output and install.sh. */
   description: string;
   command: string;
+  /** A bounded wait that changes nothing (skipped by a dry run); otherwise the action applies. */
+  wait?: boolean;
+  /** Bound of a wait; the command enforces it itself (kubectl --timeout) and this is a little more. */
+  timeoutMs?: number;
   hint: string;
-  /** For `apply`: a read-only command that fails when some object of the manifest is missing. */
+  /** For an apply: a read-only command that fails when some object of the manifest is missing. */
   check?: string;
-  /** Wall-clock bound the command enforces itself (kubectl --timeout), in seconds. */
-  timeoutSeconds?: number;
 }
 
 function applyAction(file: string, what: string): CniAction {
   const k = `kubectl --kubeconfig ${PATHS.adminConf}`;
-  return { kind: "apply", description: `apply ${what}`, command: `${k} apply -f ${file}`, check: `${k} get -f ${file} -o name`, hint: `see ${file} on the first control plane` };
+  return { description: `apply ${what}`, command: `${k} apply -f ${file}`, check: `${k} get -f ${file} -o name`, hint: `see ${file} on the first control plane` };
 }
 
 /** The ordered commands that install the pod network (pure; run on the first control plane). */
@@ -342,21 +343,21 @@ export function cniActions(c: Cluster): CniAction[] {
   const k = `kubectl --kubeconfig ${PATHS.adminConf}`;
   const t = CNI_WAIT_SECONDS;
   const nodes: CniAction = {
-    kind: "wait",
+    wait: true,
     description: `wait until every node is Ready (at most ${t} s)`,
     command: `${k} wait --for=condition=Ready node --all --timeout=${t}s`,
     hint: `a node stays NotReady while it has no CNI configuration in ${PATHS.cniNetDir}: see \`kubectl describe node\` and \`journalctl -u kubelet\` there`,
-    timeoutSeconds: t,
+    timeoutMs: (t + 30) * 1000,
   };
   if (c.kubernetes.cni.plugin === "flannel") {
     return [
       applyAction(PATHS.flannelManifest, "flannel (namespace kube-flannel first)"),
       {
-        kind: "wait",
+        wait: true,
         description: `wait until the flannel DaemonSet is rolled out (at most ${t} s)`,
         command: `${k} -n ${FLANNEL.namespace} rollout status ds/${FLANNEL.daemonSet} --timeout=${t}s`,
         hint: `see \`kubectl -n ${FLANNEL.namespace} get pods -o wide\` and the pods' logs; the images must be pullable (spec.kubernetes.cni.imageRepository for a mirror)`,
-        timeoutSeconds: t,
+        timeoutMs: (t + 30) * 1000,
       },
       nodes,
     ];
@@ -364,11 +365,11 @@ export function cniActions(c: Cluster): CniAction[] {
   return [
     applyAction(PATHS.calicoOperator, "the tigera-operator (namespace tigera-operator first)"),
     {
-      kind: "wait",
+      wait: true,
       description: "wait until the operator's CRDs are established (at most 120 s)",
       command: `${k} wait --for=condition=established --timeout=120s ${CALICO.crds.map((n) => `crd/${n}`).join(" ")}`,
       hint: "see `kubectl get crd | grep tigera`",
-      timeoutSeconds: 120,
+      timeoutMs: 150_000,
     },
     applyAction(PATHS.calicoInstallation, "calico's Installation and APIServer"),
     nodes,
