@@ -39,6 +39,7 @@ import {
   type MachineRole,
 } from "./plan.ts";
 import { knownLabs, readState, writeState, type LabState, type MachineState } from "./state.ts";
+import { findRealKubectl, shipRealKubectl } from "./kubectl.ts";
 
 export { planLab, renderClusterYaml, labClusterFile } from "./plan.ts";
 export type { LabOptions, LabPlan } from "./plan.ts";
@@ -240,6 +241,10 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
     let bundleInfo: BundleInfo | undefined;
     if (bundle) {
       await fs.cp(bundle.dir, path.join(plan.dir, "bundle"), { recursive: true });
+      const kubectl = await findRealKubectl(Number(bundle.kubernetesVersion.split(".")[1]));
+      if (kubectl && (await shipRealKubectl(path.join(plan.dir, "bundle"), kubectl))) {
+        progress(`Bundle: the real kubectl ${kubectl.version} (${kubectl.path}) replaces the kubectl stand-in`);
+      }
       bundleInfo = { path: "./bundle", kubernetesVersion: bundle.kubernetesVersion };
     }
     await fs.writeFile(path.join(plan.dir, "cluster.yaml"), renderClusterYaml(plan, bundleInfo));

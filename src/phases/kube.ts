@@ -50,7 +50,7 @@ export const controlPlanePhase: Phase<ApplyData> = {
       title: "Initialize the first control plane",
       hosts: (ctx) => [firstControlPlane(ctx.data.cluster)],
       async runHost(ctx, h) {
-        const initialized = holds(ctx, h, { kind: "exists", path: PATHS.kubeletConf });
+        const initialized = await holds(ctx, h, { kind: "exists", path: PATHS.kubeletConf });
         await runSteps(ctx, h, stepsOf(ctx, h, "control-plane/init"));
         if (initialized) return;
         // `kubeadm init --upload-certs` created the token and uploaded the certificates itself.

@@ -14,10 +14,12 @@ import type { Host } from "../spec/model.ts";
 import type { RenderedFile } from "../render/types.ts";
 import type { Check, FilesStep, PackagesStep, RunStep, Step, StepPhase } from "../plan/host.ts";
 
-/** True when the check holds on the host, from its facts (updated by steps that ran). */
-export function holds(ctx: Ctx, h: Host, c: Check): boolean {
+/** True when the check holds on the host: from its facts (updated by steps that ran), or by asking. */
+export async function holds(ctx: Ctx, h: Host, c: Check): Promise<boolean> {
   const f = factsOf(ctx, h);
   switch (c.kind) {
+    case "command":
+      return (await (await transport(ctx, h)).run(c.script, { sudo: true, secrets: ctx.data.secrets })).code === 0;
     case "exists":
       return f.existing.has(c.path);
     case "hostname":
@@ -31,7 +33,7 @@ function nowHolds(ctx: Ctx, h: Host, c: Check): void {
   const f = factsOf(ctx, h);
   if (c.kind === "exists") f.existing.add(c.path);
   else if (c.kind === "hostname") f.hostname = c.name;
-  else f.swapOn = false;
+  else if (c.kind === "swap-off") f.swapOn = false;
 }
 
 /** Paths written by this run, per host: what `onChange` steps look at. */
@@ -157,8 +159,10 @@ async function installBundle(ctx: Ctx, h: Host): Promise<void> {
 }
 
 async function runStep(ctx: Ctx, h: Host, s: RunStep, prepare?: (s: RunStep) => Promise<void>): Promise<void> {
-  if (s.unless && holds(ctx, h, s.unless)) return;
-  if (s.onChange && !s.onChange.some((p) => changedPaths(ctx, h).has(p))) return;
+  const changed = s.onChange?.some((p) => changedPaths(ctx, h).has(p)) ?? false;
+  if (!changed) {
+    if (s.unless ? await holds(ctx, h, s.unless) : s.onChange) return;
+  }
   if (prepare) await prepare(s);
   const t = await transport(ctx, h);
   await ctx.wet(h, s.description, async () => {
@@ -198,8 +202,9 @@ export async function runSteps(ctx: Ctx, h: Host, steps: readonly Step[], opts: 
         break;
       case "wait": {
         if (ctx.dryRun) break;
-        if (s.before && holds(ctx, h, s.before)) break;
-        if (s.onChange && !s.onChange.some((p) => changedPaths(ctx, h).has(p))) break;
+        // The run step's rule: a changed trigger file, or a guard that does not hold, or neither given.
+        const changed = s.onChange?.some((p) => changedPaths(ctx, h).has(p)) ?? false;
+        if (!changed && (s.before ? await holds(ctx, h, s.before) : s.onChange)) break;
         ctx.note(s.description, h);
         await (await transport(ctx, h)).mustRun(s.script, { sudo: true, timeoutMs: s.timeoutMs, hint: s.hint, secrets: ctx.data.secrets });
         break;

@@ -36,7 +36,9 @@ export type Check =
   /** The hostname is `name`. */
   | { kind: "hostname"; name: string }
   /** No swap is active. */
-  | { kind: "swap-off" };
+  | { kind: "swap-off" }
+  /** A read-only command succeeds (asked when the step comes up, not from facts). */
+  | { kind: "command"; script: string };
 
 /** The apply phases that run per-host steps, in the order apply runs them. */
 export const STEP_PHASES = [
@@ -84,9 +86,10 @@ export interface BundleStep extends StepBase {
 }
 
 /**
- * A shell command that changes the host. `unless`: skipped when the check holds (and the check
- * is then taken to hold for the rest of the run). `onChange`: run only when one of these files
- * changed in this run; when the command fails the files are removed, so the next run retries.
+ * A shell command that changes the host. It runs when one of the `onChange` files changed in this
+ * run, or when `unless` is given and does not hold, or when it has neither. A check that held
+ * before is taken to hold for the rest of the run once the step ran. When an `onChange` command
+ * fails its files are removed, so the next run writes them again and retries it.
  */
 export interface RunStep extends StepBase {
   kind: "run";
@@ -310,10 +313,17 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
   if (first) {
     const cni = renderCni(c, h);
     files("cni", cni);
+    // Applied when a manifest changed or an object of it is missing; the waits only read, and run
+    // on every apply, so a network that never came up is reported again.
     for (const a of cniActions(c)) {
-      const onChange = cni.map((f) => f.path);
-      if (a.wait) S.push({ kind: "wait", phase: "cni", description: a.description, script: a.command, timeoutMs: a.timeoutMs ?? 5 * MINUTES, hint: a.hint ?? "", onChange });
-      else run("cni", a.description, a.command, { onChange, ...(a.hint ? { hint: a.hint } : {}), ...(a.timeoutMs ? { timeoutMs: a.timeoutMs } : {}) });
+      if (a.wait) S.push({ kind: "wait", phase: "cni", description: a.description, script: a.command, timeoutMs: a.timeoutMs ?? 5 * MINUTES, hint: a.hint });
+      else
+        run("cni", a.description, a.command, {
+          onChange: cni.map((f) => f.path),
+          ...(a.check ? { unless: { kind: "command" as const, script: a.check } } : {}),
+          hint: a.hint,
+          ...(a.timeoutMs ? { timeoutMs: a.timeoutMs } : {}),
+        });
     }
   }
   const lost = pki.filter((f) => !placed.some((p) => p.path === f.path));
@@ -344,5 +354,7 @@ export function checkShell(c: Check): string {
       return `[ "$(hostname)" = ${shq(c.name)} ]`;
     case "swap-off":
       return '[ "$(tail -n +2 /proc/swaps | wc -l)" -eq 0 ]';
+    case "command":
+      return `{ ${c.script}; } >/dev/null 2>&1`;
   }
 }

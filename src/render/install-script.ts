@@ -126,14 +126,15 @@ function stepLines(s: Step, c: Cluster): string[] {
       ];
     case "run":
     case "wait": {
+      // The same rule as apply: run when a trigger file changed, or the guard does not hold.
       const conds: string[] = [];
+      if (s.onChange) conds.push(`changed ${s.onChange.map(shq).join(" ")}`);
       const guard = s.kind === "run" ? s.unless : s.before;
       if (guard) conds.push(`! ${checkShell(guard)}`);
-      if (s.onChange) conds.push(`changed ${s.onChange.map(shq).join(" ")}`);
       const fail = s.kind === "run" && s.onChange ? `{ rm -f ${s.onChange.map(shq).join(" ")}; die ${shq(`${s.description} failed`)}; }` : `die ${shq(`${s.description} failed`)}`;
       const body = [...(s.hint ? [`# If this fails: ${s.hint}`] : []), `step ${shq(s.description)}`, "(", ...indent(s.script), `) || ${fail}`];
       if (!conds.length) return body;
-      return [`if ${conds.join(" && ")}; then`, ...indent(body.join("\n")), "fi"];
+      return [`if ${conds.join(" || ")}; then`, ...indent(body.join("\n")), "fi"];
     }
   }
 }

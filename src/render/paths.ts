@@ -82,8 +82,14 @@ export const PATHS = {
   etcdPeerKey: "/etc/etcd/pki/peer.key",
 
   cniDir: "/etc/kubeha/cni",
-  flannelConfig: "/etc/kubeha/cni/kube-flannel-cfg.yaml",
+  /** flannel's whole manifest (namespace first), applied on the first control plane. */
+  flannelManifest: "/etc/kubeha/cni/kube-flannel.yaml",
+  /** The tigera-operator (namespace, its CRDs, RBAC, Deployment). */
+  calicoOperator: "/etc/kubeha/cni/tigera-operator.yaml",
+  /** calico's Installation + APIServer, applied once the operator's CRDs are established. */
   calicoInstallation: "/etc/kubeha/cni/calico-installation.yaml",
+  /** Where a CNI plugin's install-cni step writes the network configuration the kubelet waits for. */
+  cniNetDir: "/etc/cni/net.d",
 } as const;
 
 /** In `kubeha render`'s output directory (local): the note saying the folder holds keys. */

@@ -156,6 +156,13 @@ export interface CniFile {
   plugin?: "flannel" | "calico";
   /** Interface flannel/calico uses for node-to-node traffic. Default: the interface of the node IP. */
   interface?: string;
+  /**
+   * Registry (and path) the CNI images are pulled from instead of the upstream ones
+   * (`docker.io/flannel`, `quay.io/tigera` and calico's own), e.g. a mirror such as
+   * `registry.example.com/cni`; the image names and pinned tags stay as upstream. Default: the
+   * upstream registries.
+   */
+  imageRepository?: string;
 }
 
 /**

@@ -102,7 +102,7 @@ export interface Kubernetes {
   imageRepository: string;
   apiServerPort: number;
   containerRuntime: "containerd" | "cri-o";
-  cni: { plugin: "flannel" | "calico"; interface?: string };
+  cni: { plugin: "flannel" | "calico"; interface?: string; imageRepository?: string };
   certSANs: string[];
   /** `kubeadm.k8s.io/v1beta4` from 1.31, `v1beta3` below. */
   kubeadmApiVersion: "kubeadm.k8s.io/v1beta3" | "kubeadm.k8s.io/v1beta4";

@@ -148,7 +148,11 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     imageRepository: k.imageRepository ?? D.kubernetes.imageRepository,
     apiServerPort: k.apiServerPort ?? D.kubernetes.apiServerPort,
     containerRuntime: runtime,
-    cni: { plugin: k.cni?.plugin ?? D.cni.plugin, ...(k.cni?.interface ? { interface: k.cni.interface } : {}) },
+    cni: {
+      plugin: k.cni?.plugin ?? D.cni.plugin,
+      ...(k.cni?.interface ? { interface: k.cni.interface } : {}),
+      ...(k.cni?.imageRepository ? { imageRepository: k.cni.imageRepository.replace(/\/+$/, "") } : {}),
+    },
     certSANs: [...(k.certSANs ?? [])],
     kubeadmApiVersion: parsed.minor >= 31 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3",
     serviceIp: svc ? nthAddress(svc, 1) : "",

@@ -8,7 +8,8 @@ import { stringify } from "yaml";
 
 /** One YAML document (no directives, no line folding). */
 export function toYaml(doc: unknown): string {
-  return stringify(doc, { version: "1.1", lineWidth: 0 });
+  // No anchors: Kubernetes objects that share a sub-object (a probe, labels) are written out each time.
+  return stringify(doc, { version: "1.1", lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** Several documents separated by `---`. */

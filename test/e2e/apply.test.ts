@@ -17,8 +17,9 @@ import { hexId, parseMemberList, type EtcdMember } from "../../src/plan/etcd.ts"
 import { deadPeerBoundMs } from "../../src/exec/ssh.ts";
 import type { RunEvent } from "../../src/report/events.ts";
 
-const NAME = "kt-e2e";
-const SUBNET = "198.19.249.0/24";
+// Overridable so an engineer can run this file on the lab name and range assigned to them.
+const NAME = process.env.KUBEHA_E2E_APPLY_LAB ?? "kt-e2e";
+const SUBNET = process.env.KUBEHA_E2E_APPLY_SUBNET ?? "198.19.249.0/24";
 let lab: LabInfo;
 let cwd: string;
 
@@ -85,11 +86,37 @@ test("plan lists changes on fresh machines and touches nothing", () => {
   assert.match(r.stdout, /worker2:\n[\s\S]*kubeadm join/);
 });
 
-test("apply builds the cluster", async () => {
-  const r = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 15 * 60_000 });
+const kubectl = (args: string) => sh("master1", `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`);
+
+test("apply without the cni phase: the nodes are NotReady (real kubectl), a ConfigMap into a missing namespace is refused", async () => {
+  const r = kubeha(["apply", lab.clusterFile, "--skip-phases", "cni", "--output", "plain"], { cwd, timeoutMs: 15 * 60_000 });
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /stand-in/i, "the bundle's description says these are stand-ins");
+  assert.match(r.stderr, /kubectl is REAL/, "lab up shipped this machine's real kubectl");
+  const v = await sh("master1", "kubectl version --client -o json");
+  assert.doesNotMatch(v.stdout, /standin/, v.stdout);
+  const nodes = await kubectl("get nodes --no-headers");
+  assert.equal(nodes.code, 0, nodes.stderr);
+  const lines = nodes.stdout.trim().split("\n");
+  assert.equal(lines.length, lab.machines.length, nodes.stdout);
+  for (const l of lines) assert.match(l, /^\S+\s+NotReady\s/, nodes.stdout);
+  const why = await kubectl(`get node master1 -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}'`);
+  assert.match(why.stdout, /NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized/);
+  const cm = await sh("master1", "printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: kube-flannel-cfg\\n  namespace: kube-flannel\\n' > /tmp/cm.yaml && kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f /tmp/cm.yaml");
+  assert.equal(cm.code, 1);
+  assert.match(cm.stderr, /Error from server \(NotFound\): error when creating "\/tmp\/cm\.yaml": namespaces "kube-flannel" not found/);
+});
+
+test("apply builds the cluster: flannel's objects in kube-flannel, every node Ready through kubectl", async () => {
+  const r = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 15 * 60_000 });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /master1:\n[\s\S]*apply flannel/);
   await assertHealthy();
+  const objs = await kubectl("-n kube-flannel get daemonset,configmap,serviceaccount -o name");
+  assert.deepEqual(objs.stdout.trim().split("\n").sort(), ["configmap/kube-flannel-cfg", "daemonset.apps/kube-flannel-ds", "serviceaccount/flannel"]);
+  const nodes = await kubectl("get nodes --no-headers");
+  for (const l of nodes.stdout.trim().split("\n")) assert.match(l, /^\S+\s+Ready\s/, nodes.stdout);
+  for (const m of lab.machines) assert.equal((await sh(m.name, "test -s /etc/cni/net.d/10-flannel.conflist && echo ok")).stdout.trim(), "ok", m.name);
 });
 
 test("plan after apply reports no changes, and a second apply is a no-op", () => {

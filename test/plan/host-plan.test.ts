@@ -60,6 +60,11 @@ interface Actions {
 
 const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort();
 
+/** One shell word as `shq` wrote it. */
+function unquote(word: string): string {
+  return word.startsWith("'") ? word.slice(1, -1).replaceAll("'\\''", "'") : word;
+}
+
 /** What install.sh does: `place` lines, `apt_install` lines, `step '...'` lines. */
 function scriptActions(script: string, waits: Set<string>): Actions {
   const files: string[] = [];
@@ -70,8 +75,10 @@ function scriptActions(script: string, waits: Set<string>): Actions {
     if (m) files.push(m[1]!.replace(/^'(.*)'$/, "$1"));
     m = /^apt_install (.+)$/.exec(line);
     if (m) packages.push(...m[1]!.split(" "));
-    m = /^step '(.*)'$/.exec(line);
-    if (m && !waits.has(m[1]!)) actions.push(m[1] === "install the offline bundle" ? "bundle" : m[1]!);
+    m = /^step (.+)$/.exec(line);
+    // apt_install's own step line is a shell expansion; its packages are compared above.
+    const name = m && !m[1]!.startsWith("\"") ? unquote(m[1]!) : undefined;
+    if (name !== undefined && !waits.has(name)) actions.push(name === "install the offline bundle" ? "bundle" : name);
   }
   return { files: sorted(files), packages: sorted(packages), actions: sorted(actions) };
 }

@@ -71,8 +71,7 @@ ${certificateKey ? `  certificateKey: "${certificateKey}"\n` : ""}`;
 
 function get(url: string, token?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    // agent: false: a fresh connection per check. A pooled keep-alive socket the stand-in closed
-    // after its 10 s idle timeout would otherwise be reused and fail with "socket hang up".
+    // agent: false: a fresh connection per check, as each kubeadm/kubectl run makes its own.
     const req = request(url, { ca: caPem, agent: false, timeout: 3000, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));

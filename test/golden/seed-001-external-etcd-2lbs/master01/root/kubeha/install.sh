@@ -153,12 +153,23 @@ step 'wait for the API through k8s-api.virtual.local:6443'
 ) || die 'wait for the API through k8s-api.virtual.local:6443 failed'
 
 # --- cni: The pod network.
-place /etc/kubeha/cni/kube-flannel-cfg.yaml 0644 root:root
-if changed /etc/kubeha/cni/kube-flannel-cfg.yaml; then
-  step 'kubectl apply flannel parameters'
+place /etc/kubeha/cni/kube-flannel.yaml 0644 root:root
+if changed /etc/kubeha/cni/kube-flannel.yaml || ! { kubectl --kubeconfig /etc/kubernetes/admin.conf get -f /etc/kubeha/cni/kube-flannel.yaml -o name; } >/dev/null 2>&1; then
+  # If this fails: see /etc/kubeha/cni/kube-flannel.yaml on the first control plane
+  step 'apply flannel (namespace kube-flannel first)'
   (
-    kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f /etc/kubeha/cni/kube-flannel-cfg.yaml
-  ) || { rm -f /etc/kubeha/cni/kube-flannel-cfg.yaml; die 'kubectl apply flannel parameters failed'; }
+    kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f /etc/kubeha/cni/kube-flannel.yaml
+  ) || { rm -f /etc/kubeha/cni/kube-flannel.yaml; die 'apply flannel (namespace kube-flannel first) failed'; }
 fi
+# If this fails: see `kubectl -n kube-flannel get pods -o wide` and the pods' logs; the images must be pullable (spec.kubernetes.cni.imageRepository for a mirror)
+step 'wait until the flannel DaemonSet is rolled out (at most 300 s)'
+(
+  kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-flannel rollout status ds/kube-flannel-ds --timeout=300s
+) || die 'wait until the flannel DaemonSet is rolled out (at most 300 s) failed'
+# If this fails: a node stays NotReady while it has no CNI configuration in /etc/cni/net.d: see `kubectl describe node` and `journalctl -u kubelet` there
+step 'wait until every node is Ready (at most 300 s)'
+(
+  kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready node --all --timeout=300s
+) || die 'wait until every node is Ready (at most 300 s) failed'
 
 log "done: master01 has its part of cluster seed-001"

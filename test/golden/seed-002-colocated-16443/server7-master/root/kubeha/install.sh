@@ -167,12 +167,31 @@ step 'wait for the API through vip:16443'
 ) || die 'wait for the API through vip:16443 failed'
 
 # --- cni: The pod network.
+place /etc/kubeha/cni/tigera-operator.yaml 0644 root:root
 place /etc/kubeha/cni/calico-installation.yaml 0644 root:root
-if changed /etc/kubeha/cni/calico-installation.yaml; then
-  step 'kubectl apply calico parameters'
+if changed /etc/kubeha/cni/tigera-operator.yaml /etc/kubeha/cni/calico-installation.yaml || ! { kubectl --kubeconfig /etc/kubernetes/admin.conf get -f /etc/kubeha/cni/tigera-operator.yaml -o name; } >/dev/null 2>&1; then
+  # If this fails: see /etc/kubeha/cni/tigera-operator.yaml on the first control plane
+  step 'apply the tigera-operator (namespace tigera-operator first)'
+  (
+    kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f /etc/kubeha/cni/tigera-operator.yaml
+  ) || { rm -f /etc/kubeha/cni/tigera-operator.yaml /etc/kubeha/cni/calico-installation.yaml; die 'apply the tigera-operator (namespace tigera-operator first) failed'; }
+fi
+# If this fails: see `kubectl get crd | grep tigera`
+step 'wait until the operator'\''s CRDs are established (at most 120 s)'
+(
+  kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=established --timeout=120s crd/installations.operator.tigera.io crd/apiservers.operator.tigera.io
+) || die 'wait until the operator'\''s CRDs are established (at most 120 s) failed'
+if changed /etc/kubeha/cni/tigera-operator.yaml /etc/kubeha/cni/calico-installation.yaml || ! { kubectl --kubeconfig /etc/kubernetes/admin.conf get -f /etc/kubeha/cni/calico-installation.yaml -o name; } >/dev/null 2>&1; then
+  # If this fails: see /etc/kubeha/cni/calico-installation.yaml on the first control plane
+  step 'apply calico'\''s Installation and APIServer'
   (
     kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f /etc/kubeha/cni/calico-installation.yaml
-  ) || { rm -f /etc/kubeha/cni/calico-installation.yaml; die 'kubectl apply calico parameters failed'; }
+  ) || { rm -f /etc/kubeha/cni/tigera-operator.yaml /etc/kubeha/cni/calico-installation.yaml; die 'apply calico'\''s Installation and APIServer failed'; }
 fi
+# If this fails: a node stays NotReady while it has no CNI configuration in /etc/cni/net.d: see `kubectl describe node` and `journalctl -u kubelet` there
+step 'wait until every node is Ready (at most 300 s)'
+(
+  kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready node --all --timeout=300s
+) || die 'wait until every node is Ready (at most 300 s) failed'
 
 log "done: server7-master has its part of cluster seed-002"
