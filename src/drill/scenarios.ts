@@ -125,8 +125,13 @@ function needsVip(c: Cluster, scenario: ScenarioName): void {
   }
 }
 
-/** Worst case until kube-vip moves the VIP off a dead holder: the Lease runs out, a retry takes it, plus 1 s for ARP and probes. */
-const KUBE_VIP_TAKEOVER_MS = (KUBE_VIP_TIMING.lease + 2 * KUBE_VIP_TIMING.retry + 1) * 1000;
+/**
+ * Longest API blackout when kube-vip moves the VIP off a dead holder: a follower sees the last
+ * renewal up to one retry late, the Lease runs out, the next retry takes it (lease + 2 retries);
+ * +1 s for the probe in flight (its timeout); +2 s for etcd to elect a new leader when the holder
+ * ran it too (the new holder writes the Lease through etcd).
+ */
+const KUBE_VIP_TAKEOVER_MS = (KUBE_VIP_TIMING.lease + 2 * KUBE_VIP_TIMING.retry + 3) * 1000;
 
 /** Members whose etcd kubeha can stop: systemd units (external) or static pods (stacked). */
 function etcdStop(c: Cluster, h: Host): { stop: string; start: string; what: string } {

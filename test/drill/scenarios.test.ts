@@ -95,7 +95,7 @@ test("kube-vip endpoint: the haproxy-free scenarios, aimed at the control plane 
   const down = planScenario(kubeVip, "lb-machine-down", snap);
   assert.deepEqual(down.inject, [{ kind: "power-off", host: "master2" }]);
   const blackout = down.targetsFor("kubeha").find((t) => /blackout/.test(t.name))!;
-  assert.equal(blackout.name, "API blackout ≤ 8000 ms", "Lease 5 s + two retries of 1 s + 1 s");
+  assert.equal(blackout.name, "API blackout ≤ 10000 ms", "Lease 5 s + two retries of 1 s + probe timeout 1 s + etcd election 2 s");
   assert.match(down.expectation, /once it expires \(5 s\)/);
   const crash = planScenario(kubeVip, "kube-vip-crash", snap);
   assert.deepEqual(crash.targets, ["master2"]);
