@@ -8,7 +8,7 @@ import { ConnectionPool, type HostStats } from "./exec/pool.ts";
 import { withHostLocks } from "./exec/lock.ts";
 import { runPhases, type RunSummary } from "./phases/runner.ts";
 import { APPLY_PHASES } from "./phases/apply.ts";
-import type { ApplyData } from "./phases/data.ts";
+import { newApplyData } from "./phases/data.ts";
 import type { Reporter } from "./report/index.ts";
 import { registerSecret } from "./util/redact.ts";
 
@@ -37,13 +37,7 @@ export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<
   const s = state.secrets;
   registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
   const pool = new ConnectionPool({ trustNewHostKeys: opts.trustNewHostKeys ?? false });
-  const data: ApplyData = {
-    cluster,
-    pool,
-    state,
-    facts: new Map(),
-    secrets: [s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass],
-  };
+  const data = newApplyData(cluster, state, pool);
   const run = () =>
     runPhases({
       phases: APPLY_PHASES,

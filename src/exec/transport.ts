@@ -6,6 +6,9 @@
 import { spawn } from "node:child_process";
 import { posix } from "node:path";
 import { redactedTail, stepError } from "../util/redact.ts";
+import { shq } from "../util/shell.ts";
+
+export { shq };
 
 export interface RunOptions {
   /** Run as root: `sudo -n` unless the login user already is root. */
@@ -60,10 +63,6 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** Quotes one word for POSIX sh. */
-export function shq(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 

@@ -1,15 +1,11 @@
-/**
- * What the apply phases share, and the one helper every config-writing phase uses: write the
- * files that differ (through the wet gate), reload systemd when a unit changed, restart the units
- * whose configuration changed, and make sure the service is enabled and running.
- */
+/** What the apply phases share: the cluster, connections, facts, each host's plan, secrets. */
 import type { ConnectionPool } from "../exec/pool.ts";
-import { syncFiles } from "../exec/files.ts";
 import type { Transport } from "../exec/transport.ts";
-import { shq } from "../exec/transport.ts";
 import type { State } from "../pki/index.ts";
 import type { Facts } from "../probe/facts.ts";
-import type { RenderedFile } from "../render/types.ts";
+import { planHost, type Step } from "../plan/host.ts";
+import { planEtcdHosts, type InitialCluster } from "../plan/etcd.ts";
+import { pkiFilesForHost } from "../pki/index.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import type { PhaseContext } from "./types.ts";
 
@@ -22,8 +18,18 @@ export interface ApplyData {
   operatorTime?: number;
   /** Every secret value of this cluster, masked in all errors and output. */
   secrets: string[];
-  /** Set once this run has created the bootstrap token and uploaded the certificates (2 h window). */
-  joinMaterialReady?: boolean;
+  /**
+   * This run's join material work, started once: "token" (bootstrap token created), "cp" (token +
+   * certificates uploaded for control-plane joins, a fresh 2 h window), "worker" (token only).
+   */
+  joinMaterial?: Map<"token" | "cp" | "worker", Promise<void>>;
+  /**
+   * The host's plan (src/plan/host.ts) for the cluster as the facts show it; with `etcdInitial`,
+   * planned afresh for an etcd member joining with those first-start settings.
+   */
+  plan(h: Host, etcdInitial?: InitialCluster): Step[];
+  /** Paths written on each host by this run (what `onChange` steps look at). */
+  changed: Map<string, Set<string>>;
 }
 
 export type Ctx = PhaseContext<ApplyData>;
@@ -44,34 +50,28 @@ export async function wetRun(ctx: Ctx, h: Host, description: string, cmd: string
   await ctx.wet(h, description, () => t.mustRun(cmd, { sudo: true, secrets: ctx.data.secrets, ...opts }));
 }
 
-/**
- * Converges files + units on one host. Returns true when anything changed. Units named in the
- * changed files' `restarts` are restarted (systemd units and drop-ins trigger daemon-reload first);
- * `ensure` units are enabled and started when not active.
- */
-export async function converge(ctx: Ctx, h: Host, files: RenderedFile[], ensure: string[] = []): Promise<boolean> {
-  const t = await transport(ctx, h);
-  const gate = (d: string, fn: () => Promise<void>) => ctx.wet(h, d, fn);
-  const { changed, units } = await syncFiles(t, files, gate);
-  const reload = changed.some((f) => f.path.startsWith("/etc/systemd/") || f.path.startsWith("/lib/systemd/"));
-  const facts = ctx.data.facts.get(h.name);
-  const inactive = ensure.filter((u) => facts?.units.get(u.replace(/\.service$/, "")) !== "active");
-  const restart = units.filter((u) => u !== "systemd-sysctl.service");
-  const cmds: string[] = [];
-  if (reload) cmds.push("systemctl daemon-reload");
-  if (units.includes("systemd-sysctl.service")) cmds.push(`sysctl -e -q ${files.filter((f) => f.path.startsWith("/etc/sysctl.d/")).map((f) => `-p ${shq(f.path)}`).join(" ")}`);
-  const owned = changed.filter((f) => f.owner);
-  for (const f of owned) cmds.push(`chown ${shq(f.owner!)} ${shq(f.path)}`);
-  // reload-or-restart: a restart of haproxy flips keepalived's track file and moves the VIP.
-  if (restart.length) cmds.push(`systemctl reload-or-restart ${restart.map(shq).join(" ")}`);
-  const start = inactive.filter((u) => !restart.includes(u) && !restart.includes(`${u}.service`));
-  if (ensure.length) cmds.push(`systemctl enable ${ensure.map(shq).join(" ")} 2>/dev/null`);
-  if (start.length) cmds.push(`systemctl start ${start.map(shq).join(" ")}`);
-  const describe = [reload && "reload systemd", units.includes("systemd-sysctl.service") && "apply sysctl settings", owned.length && `set owners of ${owned.length} file(s)`, restart.length && `reload or restart ${restart.join(", ")}`, start.length && `start ${start.join(", ")}`].filter(Boolean).join("; ");
-  if (describe || (changed.length && cmds.length)) {
-    await ctx.wet(h, describe || "apply changed settings", () =>
-      t.mustRun(cmds.join(" && "), { sudo: true, secrets: ctx.data.secrets, hint: `see \`journalctl -u ${[...restart, ...start][0] ?? "<unit>"} -n 50\` on ${h.name}` }),
-    );
-  }
-  return changed.length > 0 || start.length > 0;
+/** The data of one apply run: each host's plan is made once facts exist (etcd members depend on them). */
+export function newApplyData(cluster: Cluster, state: State, pool: ConnectionPool): ApplyData {
+  const s = state.secrets;
+  const plans = new Map<string, Step[]>();
+  const data: ApplyData = {
+    cluster,
+    pool,
+    state,
+    facts: new Map(),
+    secrets: [s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass],
+    changed: new Map(),
+    plan(h: Host, etcdInitial?: InitialCluster): Step[] {
+      const make = (initial: (x: Host) => InitialCluster | undefined) =>
+        planHost(cluster, h, { secrets: s, pkiFiles: (name) => pkiFilesForHost(cluster, state, name), etcdInitial: initial });
+      if (etcdInitial) return make(() => etcdInitial);
+      let p = plans.get(h.name);
+      if (!p) {
+        const etcd = data.facts.size ? planEtcdHosts(cluster, data.facts).now : [];
+        plans.set(h.name, (p = make((x) => etcd.find((m) => m.host.name === x.name)?.initial)));
+      }
+      return p;
+    },
+  };
+  return data;
 }

@@ -1,9 +1,7 @@
 import type { Phase } from "./types.ts";
 import { transport, type ApplyData, type Ctx } from "./data.ts";
-import { renderEtcd, runsExternalEtcd } from "../render/etcd.ts";
-import { pkiFilesForHost } from "../pki/index.ts";
-import { PATHS } from "../render/paths.ts";
-import { syncFiles } from "../exec/files.ts";
+import { runsExternalEtcd } from "../render/etcd.ts";
+import { runSteps } from "./steps.ts";
 import { KubehaError } from "../errors.ts";
 import { hostByName, type Host } from "../spec/model.ts";
 import { retry } from "../util/retry.ts";
@@ -20,29 +18,13 @@ export function etcdctl(ctx: Ctx, args: string): string {
 }
 
 /**
- * Writes the member's environment and PKI, then makes sure etcd runs: restarted when its files
- * changed, started when inactive; `join` always (re)starts it, since a unit running there is not
- * this cluster's member (Debian's package starts a single-node etcd of its own).
+ * The member's environment and PKI from its plan, then etcd running: restarted when its files
+ * changed, started when inactive; a joining member is always (re)started, since a unit running
+ * there is not this cluster's member (Debian's package starts a single-node etcd of its own).
  */
-async function configureMember(ctx: Ctx, h: Host, initial: InitialCluster, join: boolean): Promise<void> {
-  const c = ctx.data.cluster;
-  const t = await transport(ctx, h);
-  const pki = pkiFilesForHost(c, ctx.data.state, h.name).filter((f) => f.path.startsWith(PATHS.etcdPkiDir + "/"));
-  const { changed } = await syncFiles(t, [...renderEtcd(c, h, initial), ...pki], (d, fn) => ctx.wet(h, d, fn));
-  const cmds: string[] = [];
-  // etcd runs as user etcd: it must read its keys; nobody else may.
-  if (changed.some((x) => x.path.startsWith(PATHS.etcdPkiDir))) cmds.push(`chown -R etcd:etcd ${PATHS.etcdPkiDir} && chmod 0700 ${PATHS.etcdPkiDir}`);
-  const active = ctx.data.facts.get(h.name)?.units.get("etcd") === "active";
-  const action = join ? "start etcd (joins the running cluster)" : changed.length ? "restart etcd" : !active ? "start etcd" : undefined;
-  if (action) cmds.push("systemctl enable etcd 2>/dev/null", `systemctl ${join || changed.length ? "restart" : "start"} etcd`);
-  if (cmds.length)
-    await ctx.wet(h, action ?? "set owners of the etcd keys", () =>
-      t.mustRun(cmds.join(" && "), {
-        sudo: true,
-        timeoutMs: 120_000,
-        hint: `see \`journalctl -u etcd -n 50\` on ${h.name}; ${join ? "a joining member needs the others healthy" : "all members must start together"}`,
-      }),
-    );
+async function configureMember(ctx: Ctx, h: Host, initial: InitialCluster | undefined, join: boolean): Promise<void> {
+  const steps = ctx.data.plan(h, initial).filter((s) => s.phase === "etcd");
+  await runSteps(ctx, h, steps, join ? { restart: ["etcd"] } : {});
 }
 
 /** `member list` through the members that have data; retried while they come up (once in a dry run). */
@@ -65,8 +47,7 @@ export const etcdPhase: Phase<ApplyData> = {
   // members with data; the others join afterwards in etcd/join.
   hosts: (ctx) => plan(ctx).now.map((x) => x.host),
   async runHost(ctx, h) {
-    const initial = plan(ctx).now.find((x) => x.host.name === h.name)!.initial;
-    await configureMember(ctx, h, initial, false);
+    await configureMember(ctx, h, undefined, false);
   },
   children: [
     {

@@ -1,23 +1,21 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Phase } from "./types.ts";
-import { converge, transport, wetRun, type ApplyData } from "./data.ts";
-import { renderCni, cniParamsPath } from "../render/cni.ts";
+import { transport, type ApplyData } from "./data.ts";
+import { runSteps, stepsOf } from "./steps.ts";
 import { PATHS } from "../render/paths.ts";
 import { runsHaproxy } from "../render/haproxy.ts";
 import { parseServersState } from "../probe/status.ts";
 import { KubehaError } from "../errors.ts";
 import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
 
-/** Pod network parameters (pod CIDR wired through), applied with the cluster's admin credentials. */
+/** The pod network, from the first control plane's plan (manifests, apply, bounded wait). */
 export const cniPhase: Phase<ApplyData> = {
   id: "cni",
   title: "Install the pod network",
   hosts: (ctx) => [firstControlPlane(ctx.data.cluster)],
   async runHost(ctx, h) {
-    const c = ctx.data.cluster;
-    if (await converge(ctx, h, renderCni(c, h)))
-      await wetRun(ctx, h, `kubectl apply ${c.kubernetes.cni.plugin} parameters`, `kubectl --kubeconfig ${PATHS.adminConf} apply -f ${cniParamsPath(c)}`);
+    await runSteps(ctx, h, stepsOf(ctx, h, "cni"));
   },
 };
 

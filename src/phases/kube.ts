@@ -1,55 +1,44 @@
 /**
  * kubeadm: init on the first control plane, control-plane joins one at a time, worker joins in
- * parallel. Whether a host is done comes from its facts (admin.conf / kubelet.conf), never from a
- * local log, so a re-run after a failure continues where the cluster actually is and never
- * re-inits. Join material is kubeha's own (state directory): nothing is scraped from output.
+ * parallel, each host's part from its plan (src/plan/host.ts). Whether a host is done comes from
+ * its facts (admin.conf / kubelet.conf), never from a local log, so a re-run after a failure
+ * continues where the cluster actually is and never re-inits. Join material is kubeha's own
+ * (state directory): nothing is scraped from output.
  */
 import type { Phase } from "./types.ts";
-import { factsOf, transport, wetRun, type ApplyData, type Ctx } from "./data.ts";
-import { isKubernetesNode, renderKubeadm } from "../render/kubeadm.ts";
-import { pkiFilesForHost, tokenId } from "../pki/index.ts";
+import { wetRun, type ApplyData, type Ctx } from "./data.ts";
+import { holds, runSteps, stepsOf } from "./steps.ts";
+import { isKubernetesNode } from "../render/kubeadm.ts";
+import { tokenId } from "../pki/index.ts";
 import { PATHS } from "../render/paths.ts";
-import { syncFiles } from "../exec/files.ts";
 import { forEachHost } from "../exec/pool.ts";
-import { KubehaError } from "../errors.ts";
-import { endpointHostPort, firstControlPlane, type Host } from "../spec/model.ts";
-import { retry } from "../util/retry.ts";
+import { firstControlPlane } from "../spec/model.ts";
 
-async function placeFiles(ctx: Ctx, h: Host): Promise<void> {
-  const c = ctx.data.cluster;
-  const files = [
-    ...renderKubeadm(c, h, ctx.data.state.secrets),
-    ...pkiFilesForHost(c, ctx.data.state, h.name).filter((f) => f.path.startsWith(PATHS.kubernetesDir + "/")),
-  ];
-  await syncFiles(await transport(ctx, h), files, (d, fn) => ctx.wet(h, d, fn));
-}
-
-function needsJoin(ctx: Ctx, h: Host): boolean {
-  return !factsOf(ctx, h).has.kubeletConf;
-}
-
-/** Waits until the API answers /readyz through the endpoint, from `from`. */
-async function waitForEndpoint(ctx: Ctx, from: Host): Promise<void> {
-  const c = ctx.data.cluster;
-  const t = await transport(ctx, from);
-  const url = `https://${endpointHostPort(c)}/readyz`;
-  await retry(() => t.mustRun(`curl -skf -m 3 ${url}`), { attempts: 60, delayMs: 1000, backoff: 1 }).catch((err: Error) => {
-    throw new KubehaError(`the API is not ready through ${endpointHostPort(c)}: ${err.message}`, "check the load balancer (kubeha status) and the first control plane's API server");
-  });
-  ctx.note(`API ready through ${endpointHostPort(c)}`, from);
-}
-
-/** Makes sure the bootstrap token exists and the shared certificates are uploaded (fresh 2 h window). */
-async function prepareJoins(ctx: Ctx, controlPlanes: boolean): Promise<void> {
-  if (ctx.data.joinMaterialReady) return;
-  const c = ctx.data.cluster;
-  const first = firstControlPlane(c);
-  const { token, tokenTtlHours } = ctx.data.state.secrets.join;
-  const kc = `--kubeconfig ${PATHS.adminConf}`;
-  await wetRun(ctx, first, `create bootstrap token ${tokenId(token)}.*** (ttl ${tokenTtlHours}h)`, `kubeadm token delete ${tokenId(token)} ${kc} >/dev/null 2>&1 || true; kubeadm token create ${token} --ttl ${tokenTtlHours}h ${kc} >/dev/null`);
-  if (controlPlanes)
-    await wetRun(ctx, first, "upload the shared certificates for control-plane joins (valid 2 h)", `kubeadm init phase upload-certs --upload-certs --config ${PATHS.kubeadmInit} >/dev/null`);
-  ctx.data.joinMaterialReady = true;
+/**
+ * Makes sure the bootstrap token exists and, for control-plane joins, the shared certificates are
+ * uploaded (a fresh 2 h window). Once per run; concurrent joins wait for the same work.
+ */
+function prepareJoins(ctx: Ctx, controlPlanes: boolean): Promise<void> {
+  const key = controlPlanes ? "cp" : "worker";
+  ctx.data.joinMaterial ??= new Map();
+  let p = ctx.data.joinMaterial.get(key) ?? (controlPlanes ? undefined : ctx.data.joinMaterial.get("cp"));
+  if (p) return p;
+  p = (async () => {
+    const c = ctx.data.cluster;
+    const first = firstControlPlane(c);
+    const { token, tokenTtlHours } = ctx.data.state.secrets.join;
+    const kc = `--kubeconfig ${PATHS.adminConf}`;
+    if (!ctx.data.joinMaterial!.has("token"))
+      ctx.data.joinMaterial!.set(
+        "token",
+        wetRun(ctx, first, `create bootstrap token ${tokenId(token)}.*** (ttl ${tokenTtlHours}h)`, `kubeadm token delete ${tokenId(token)} ${kc} >/dev/null 2>&1 || true; kubeadm token create ${token} --ttl ${tokenTtlHours}h ${kc} >/dev/null`),
+      );
+    await ctx.data.joinMaterial!.get("token");
+    if (controlPlanes)
+      await wetRun(ctx, first, "upload the shared certificates for control-plane joins (valid 2 h)", `kubeadm init phase upload-certs --upload-certs --config ${PATHS.kubeadmInit} >/dev/null`);
+  })();
+  ctx.data.joinMaterial.set(key, p);
+  return p;
 }
 
 export const controlPlanePhase: Phase<ApplyData> = {
@@ -61,20 +50,20 @@ export const controlPlanePhase: Phase<ApplyData> = {
       title: "Initialize the first control plane",
       hosts: (ctx) => [firstControlPlane(ctx.data.cluster)],
       async runHost(ctx, h) {
-        await placeFiles(ctx, h);
-        if (factsOf(ctx, h).has.adminConf) return;
-        await wetRun(ctx, h, "kubeadm init --upload-certs", `kubeadm init --config ${PATHS.kubeadmInit} --upload-certs --skip-token-print --skip-certificate-key-print`, {
-          timeoutMs: 10 * 60_000,
-          hint: `see \`journalctl -u kubelet\` on ${h.name}; a failed init is cleaned with \`kubeadm reset -f\``,
-        });
-        ctx.data.joinMaterialReady = true;
+        const initialized = holds(ctx, h, { kind: "exists", path: PATHS.adminConf });
+        await runSteps(ctx, h, stepsOf(ctx, h, "control-plane/init"));
+        if (initialized) return;
+        // `kubeadm init --upload-certs` created the token and uploaded the certificates itself.
+        const done = Promise.resolve();
+        ctx.data.joinMaterial = new Map([["token", done], ["cp", done], ["worker", done]]);
       },
     },
     {
       id: "control-plane/endpoint",
       title: "Wait for the API through the endpoint",
-      async run(ctx) {
-        if (!ctx.dryRun) await waitForEndpoint(ctx, firstControlPlane(ctx.data.cluster));
+      hosts: (ctx) => [firstControlPlane(ctx.data.cluster)],
+      async runHost(ctx, h) {
+        await runSteps(ctx, h, stepsOf(ctx, h, "control-plane/endpoint"));
       },
     },
     {
@@ -83,13 +72,9 @@ export const controlPlanePhase: Phase<ApplyData> = {
       async run(ctx) {
         const c = ctx.data.cluster;
         const first = firstControlPlane(c);
-        for (const h of c.hosts.filter((x) => x.roles.includes("control-plane") && x.name !== first.name)) {
-          await placeFiles(ctx, h);
-          if (!needsJoin(ctx, h)) continue;
-          await prepareJoins(ctx, true);
-          // One at a time: each join adds an etcd member (stacked) and must see the API first.
-          await wetRun(ctx, h, "kubeadm join --control-plane", `kubeadm join --config ${PATHS.kubeadmJoin}`, { timeoutMs: 10 * 60_000, hint: `after fixing the cause, \`kubeadm reset -f\` on ${h.name} and re-run apply` });
-        }
+        // One at a time: each join adds an etcd member (stacked) and must see the API first.
+        for (const h of c.hosts.filter((x) => x.roles.includes("control-plane") && x.name !== first.name))
+          await runSteps(ctx, h, stepsOf(ctx, h, "control-plane/join"), { prepare: () => prepareJoins(ctx, true) });
       },
     },
   ],
@@ -100,13 +85,7 @@ export const workersPhase: Phase<ApplyData> = {
   title: "Join the workers",
   async run(ctx) {
     const workers = ctx.data.cluster.hosts.filter((h) => isKubernetesNode(h) && !h.roles.includes("control-plane"));
-    const pending = workers.filter((h) => needsJoin(ctx, h));
-    await forEachHost(workers, 5, (h) => placeFiles(ctx, h));
-    if (!pending.length) return;
-    await prepareJoins(ctx, false);
-    await forEachHost(pending, 5, (h) =>
-      wetRun(ctx, h, "kubeadm join", `kubeadm join --config ${PATHS.kubeadmJoin}`, { timeoutMs: 10 * 60_000, hint: `after fixing the cause, \`kubeadm reset -f\` on ${h.name} and re-run apply` }),
-    );
+    await forEachHost(workers, 5, (h) => runSteps(ctx, h, stepsOf(ctx, h, "workers"), { prepare: () => prepareJoins(ctx, false) }));
   },
 };
 
@@ -114,7 +93,7 @@ export const workersPhase: Phase<ApplyData> = {
 export const revokeTokenPhase: Phase<ApplyData> = {
   id: "token-revoke",
   title: "Revoke the bootstrap token",
-  shouldRun: (ctx) => ctx.data.joinMaterialReady === true,
+  shouldRun: (ctx) => ctx.data.joinMaterial?.has("token") === true,
   async run(ctx) {
     const first = firstControlPlane(ctx.data.cluster);
     const id = tokenId(ctx.data.state.secrets.join.token);

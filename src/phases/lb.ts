@@ -1,7 +1,8 @@
 import type { Phase } from "./types.ts";
-import { converge, transport, type ApplyData, type Ctx } from "./data.ts";
-import { renderHaproxy, runsHaproxy } from "../render/haproxy.ts";
-import { renderKeepalived, runsKeepalived } from "../render/keepalived.ts";
+import { transport, type ApplyData, type Ctx } from "./data.ts";
+import { runSteps, stepsOf } from "./steps.ts";
+import { runsHaproxy } from "../render/haproxy.ts";
+import { runsKeepalived } from "../render/keepalived.ts";
 import { KubehaError } from "../errors.ts";
 import { hostsWithRole } from "../spec/model.ts";
 import { retry } from "../util/retry.ts";
@@ -32,7 +33,7 @@ export const lbPhase: Phase<ApplyData> = {
       title: "Configure HAProxy",
       hosts: lbHosts,
       async runHost(ctx, h) {
-        await converge(ctx, h, renderHaproxy(ctx.data.cluster, h, ctx.data.state.secrets), ["haproxy"]);
+        await runSteps(ctx, h, stepsOf(ctx, h, "lb/haproxy"));
       },
     },
     {
@@ -41,7 +42,7 @@ export const lbPhase: Phase<ApplyData> = {
       shouldRun: (ctx) => ctx.data.cluster.endpoint.mode === "haproxy-keepalived",
       hosts: (ctx) => ctx.data.cluster.hosts.filter((h) => runsKeepalived(ctx.data.cluster, h)),
       async runHost(ctx, h) {
-        await converge(ctx, h, renderKeepalived(ctx.data.cluster, h, ctx.data.state.secrets), ["keepalived"]);
+        await runSteps(ctx, h, stepsOf(ctx, h, "lb/keepalived"));
       },
     },
     {

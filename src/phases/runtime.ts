@@ -1,8 +1,7 @@
 import type { Phase } from "./types.ts";
-import { converge, type ApplyData } from "./data.ts";
+import type { ApplyData } from "./data.ts";
+import { runSteps, stepsOf } from "./steps.ts";
 import { isKubernetesNode } from "../render/kubeadm.ts";
-import { renderContainerd } from "../render/containerd.ts";
-import { renderCrio } from "../render/crio.ts";
 
 /** The container runtime's configuration (systemd cgroups, the pause image from the mirror). */
 export const runtimePhase: Phase<ApplyData> = {
@@ -10,8 +9,6 @@ export const runtimePhase: Phase<ApplyData> = {
   title: "Configure the container runtime",
   hosts: (ctx) => ctx.data.cluster.hosts.filter(isKubernetesNode),
   async runHost(ctx, h) {
-    const c = ctx.data.cluster;
-    const unit = c.kubernetes.containerRuntime === "cri-o" ? "crio" : "containerd";
-    await converge(ctx, h, [...renderContainerd(c, h), ...renderCrio(c, h)], [unit]);
+    await runSteps(ctx, h, stepsOf(ctx, h, "runtime"));
   },
 };

@@ -19,6 +19,8 @@ export interface Facts {
   listening: Map<number, string>;
   /** Host clock, seconds since the epoch. */
   time: number;
+  /** Which of GUARDED_FILES exist and are not empty (what the plan's `exists` checks ask). */
+  existing: Set<string>;
   /** Which of kubeha's marker files exist. */
   has: { adminConf: boolean; kubeletConf: boolean; etcdData: boolean; apiserverCert: boolean };
   /** Installed Debian packages -> version. */
@@ -38,6 +40,12 @@ export interface Facts {
   etcdInitial: { state?: string; cluster?: string };
 }
 
+/**
+ * Files whose existence decides whether a step of a host's plan still has work (src/plan/host.ts
+ * `Check`): asked in the facts round trip. A test checks every plan's checks are covered.
+ */
+export const GUARDED_FILES = [PATHS.adminConf, PATHS.kubeletConf, PATHS.kubernetesKeyring, PATHS.crioKeyring] as const;
+
 export const WATCHED_UNITS = ["haproxy", "keepalived", "etcd", "kubelet", "containerd", "crio"] as const;
 export const WATCHED_PACKAGES = ["haproxy", "keepalived", "etcd-server", "etcd-client", "containerd", "cri-o", "kubeadm", "kubelet", "kubectl", "curl", "ca-certificates", "gnupg"] as const;
 
@@ -56,6 +64,7 @@ export function factsScript(c: Cluster, h: Host): string {
     'echo "@@listen"; ss -Hltnp 2>/dev/null || ss -Hltn 2>/dev/null',
     'echo "@@time"; date +%s.%N',
     `echo "@@files"; for f in ${markers.join(" ")}; do [ -e "$f" ] && echo "$f"; done; true`,
+    `echo "@@exists"; for f in ${GUARDED_FILES.join(" ")}; do [ -s "$f" ] && echo "$f"; done; true`,
     `echo "@@pkgs"; dpkg-query -W -f='\${Package} \${Version} \${db:Status-Abbrev}\\n' ${pkgs.join(" ")} 2>/dev/null; true`,
     `echo "@@units"; for u in ${WATCHED_UNITS.join(" ")}; do echo "$u $(systemctl is-active "$u" 2>/dev/null)"; done`,
     'echo "@@modules"; for m in overlay br_netfilter; do [ -d "/sys/module/$m" ] && echo "$m"; done; [ -d /proc/sys/net/bridge ] && echo br_netfilter; true',
@@ -126,6 +135,7 @@ export function parseFacts(c: Cluster, out: string): Facts {
     swapOn: get("swap").length > 0,
     listening,
     time: Number(get("time")[0] ?? 0),
+    existing: new Set(get("exists")),
     has: {
       adminConf: files.has(PATHS.adminConf),
       kubeletConf: files.has(PATHS.kubeletConf),

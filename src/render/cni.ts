@@ -79,6 +79,23 @@ function calico(c: Cluster): string {
   return stringify(installation, { lineWidth: 0 }) + "---\n" + stringify(apiServer, { lineWidth: 0 });
 }
 
+/** One command of the pod network's installation, run on the first control plane with the admin kubeconfig. */
+export interface CniAction {
+  /** Imperative, lower-case: the action's name in plan output and install.sh. */
+  description: string;
+  command: string;
+  /** A bounded wait that changes nothing (skipped by a dry run). */
+  wait?: boolean;
+  timeoutMs?: number;
+  hint?: string;
+}
+
+/** What installs the pod network once its files are in place, in order. */
+export function cniActions(c: Cluster): CniAction[] {
+  const kc = `--kubeconfig ${PATHS.adminConf}`;
+  return [{ description: `kubectl apply ${c.kubernetes.cni.plugin} parameters`, command: `kubectl ${kc} apply -f ${cniParamsPath(c)}` }];
+}
+
 export function renderCni(c: Cluster, h: Host): RenderedFile[] {
   if (firstControlPlane(c).name !== h.name) return [];
   const plugin = c.kubernetes.cni.plugin;

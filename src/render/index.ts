@@ -7,18 +7,8 @@ import type { Cluster, Host } from "../spec/model.ts";
 import type { HostRender, RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file } from "./file.ts";
-import { renderHaproxy } from "./haproxy.ts";
-import { renderKeepalived } from "./keepalived.ts";
-import { renderKubeadm } from "./kubeadm.ts";
-import { renderContainerd } from "./containerd.ts";
-import { renderCrio } from "./crio.ts";
-import { renderEtcd } from "./etcd.ts";
-import { renderSysctl } from "./sysctl.ts";
-import { renderPackages } from "./packages.ts";
-import { renderHosts } from "./hosts.ts";
-import { renderCni } from "./cni.ts";
-import { renderKubeVip } from "./kubevip.ts";
 import { renderInstallScript } from "./install-script.ts";
+import { planFiles, planHost } from "../plan/host.ts";
 import { InternalError } from "../errors.ts";
 
 export interface RenderExtra {
@@ -26,39 +16,23 @@ export interface RenderExtra {
   pkiFiles?: (host: string) => RenderedFile[];
 }
 
-/** Every file for one host except install.sh, sorted by path. */
+/** Every file for one host except install.sh, sorted by path: the files of its plan. */
 export function renderHostFiles(c: Cluster, h: Host, secrets: Secrets, extra: RenderExtra = {}): RenderedFile[] {
-  const pki = (extra.pkiFiles?.(h.name) ?? []).map((f) =>
-    // Debian's etcd runs as user etcd: its own keys must be readable by it (still 0600).
-    f.path.startsWith(PATHS.etcdPkiDir + "/") && !f.owner ? { ...f, owner: "etcd:etcd" } : f,
-  );
-  const files = [
-    ...renderPackages(c, h),
-    ...renderSysctl(c, h),
-    ...renderHosts(c, h),
-    ...renderContainerd(c, h),
-    ...renderCrio(c, h),
-    ...renderHaproxy(c, h, secrets),
-    ...renderKeepalived(c, h, secrets),
-    ...renderEtcd(c, h),
-    ...renderKubeVip(c, h),
-    ...renderKubeadm(c, h, secrets),
-    ...renderCni(c, h),
-    ...pki,
-  ];
+  const files = planFiles(planHost(c, h, { secrets, ...(extra.pkiFiles ? { pkiFiles: extra.pkiFiles } : {}) }));
   const seen = new Set<string>();
   for (const f of files) {
     if (seen.has(f.path)) throw new InternalError(`two renderers produced ${f.path} for host ${h.name}`);
     seen.add(f.path);
   }
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return files;
 }
 
-/** Renders every host of the cluster, in file order. */
+/** Renders every host of the cluster, in file order: its plan's files and install.sh. */
 export function renderCluster(cluster: Cluster, secrets: Secrets, extra: RenderExtra = {}): HostRender[] {
   return cluster.hosts.map((h) => {
+    const steps = planHost(cluster, h, { secrets, ...(extra.pkiFiles ? { pkiFiles: extra.pkiFiles } : {}) });
     const files = renderHostFiles(cluster, h, secrets, extra);
-    const installScript = renderInstallScript(cluster, h, files);
+    const installScript = renderInstallScript(cluster, h, steps);
     const all = [...files, file(PATHS.installScript, installScript, { mode: 0o755 })].sort((a, b) =>
       a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
     );

@@ -53,6 +53,8 @@ export const PATHS = {
   kubeVipManifest: "/etc/kubernetes/manifests/kube-vip.yaml",
   /** The kube-vip manifest that mounts super-admin.conf, in place only while `kubeadm init` runs (1.29+). */
   kubeVipDuringInit: "/etc/kubeha/kube-vip.init.yaml",
+  /** Where the init step keeps the steady kube-vip manifest while the during-init one is in place. */
+  kubeVipSteady: "/etc/kubeha/kube-vip.steady.yaml",
 
   /** Client certificate the API servers use for an external etcd (kubeadm's names). */
   apiserverEtcdCa: "/etc/kubernetes/pki/etcd/ca.crt",

@@ -185,7 +185,7 @@ spec:
   assert.match(a!.files.find((f) => f.path === PATHS.kubeVipDuringInit)!.content, /path: \/etc\/kubernetes\/super-admin\.conf/);
   assert.doesNotMatch(a!.files.find((f) => f.path === PATHS.kubeVipManifest)!.content, /super-admin/);
   assert.ok(!b!.files.some((f) => f.path === PATHS.kubeVipDuringInit));
-  assert.match(a!.installScript, /cp \/etc\/kubeha\/kube-vip\.init\.yaml \/etc\/kubernetes\/manifests\/kube-vip\.yaml\n {2}kubeadm init/);
+  assert.match(a!.installScript, /cp \/etc\/kubeha\/kube-vip\.init\.yaml \/etc\/kubernetes\/manifests\/kube-vip\.yaml\n {4}rc=0; kubeadm init [^\n]*\n {4}cp \/etc\/kubeha\/kube-vip\.steady\.yaml \/etc\/kubernetes\/manifests\/kube-vip\.yaml\n/);
 });
 
 test("packages: pkgs.k8s.io per minor with the keyring; no Kubernetes repository with a bundle; proxy file", () => {

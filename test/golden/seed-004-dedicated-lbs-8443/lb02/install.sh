@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # kubeha install script for host lb02 (roles: lb) of cluster seed-004.
-# What `kubeha apply` does on this host, written out so a person can read it and run it by hand.
+# What `kubeha apply` does on this host (the same plan, the same commands), written out so a
+# person can read it and run it by hand.
 #
 # Run as root on lb02 from the folder `kubeha render` wrote for it: the files beside this
 # script (./etc/..., ./root/...) are copied to the same absolute paths. Files already in place
 # (uploaded by `kubeha apply`) are used as they are. Safe to run again: unchanged files are left
 # alone, services restart only when one of their files changed, init/join run only once.
 # Order across hosts: the LB hosts, then the first control plane (master01), then the other control planes one at a time, then the workers.
+# Joins by hand use the token and certificates `kubeadm init --upload-certs` created (valid 24 h
+# and 2 h); `kubeha apply` renews them when they are older.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")" && pwd)"
@@ -36,12 +39,17 @@ place() {
   fi
 }
 
-# changed WORD: true when a unit or path of that name changed in this run.
+# changed WORD...: true when a unit or path of one of these names changed in this run.
 changed() {
-  local x
-  for x in "${CHANGED_UNITS[@]}" "${CHANGED_PATHS[@]}"; do [ "$x" = "$1" ] && return 0; done
+  local x w
+  for w in "$@"; do
+    for x in "${CHANGED_UNITS[@]}" "${CHANGED_PATHS[@]}"; do [ "$x" = "$w" ] && return 0; done
+  done
   return 1
 }
+
+# step DESCRIPTION: says which action of the plan runs now (the same names `kubeha plan` prints).
+step() { log "$1"; }
 
 # apt_install PKG...: install what is missing, without starting daemons on their package defaults
 # (Debian would start a single-node etcd and a default haproxy); kubeha starts them once configured.
@@ -53,61 +61,59 @@ apt_install() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
-  log "installing ${missing[*]}"
+  step "apt-get install ${missing[*]}"
   if [ ! -e "$POLICY_RC" ]; then
     printf '#!/bin/sh\nexit 101\n' > "$POLICY_RC"
     chmod 0755 "$POLICY_RC"
     trap 'rm -f "$POLICY_RC"' EXIT
   fi
+  dpkg --configure -a
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
 [ "$(id -u)" -eq 0 ] || die "run as root"
 command -v apt-get >/dev/null || die "kubeha supports Debian-family hosts (apt-get not found)"
-if [ "$(hostname)" != lb02 ]; then
-  log "setting the hostname to lb02"
-  hostnamectl set-hostname lb02
+
+# --- os: Operating system: hostname, /etc/hosts block, kernel settings, swap.
+if ! [ "$(hostname)" = lb02 ]; then
+  step 'set hostname lb02'
+  (
+    hostnamectl set-hostname lb02 2>/dev/null || { hostname lb02 && echo lb02 > /etc/hostname; }
+  ) || die 'set hostname lb02 failed'
 fi
+place /etc/kubeha/hosts 0644 root:root
+if changed /etc/kubeha/hosts; then
+  step 'update the kubeha block in /etc/hosts'
+  (
+    tmp=$(mktemp)
+    { sed '/^# BEGIN kubeha$/,/^# END kubeha$/d' /etc/hosts; echo '# BEGIN kubeha'; grep -v '^#' /etc/kubeha/hosts; echo '# END kubeha'; } > "$tmp"
+    cmp -s "$tmp" /etc/hosts || cat "$tmp" > /etc/hosts
+    rm -f "$tmp"
+  ) || { rm -f /etc/kubeha/hosts; die 'update the kubeha block in /etc/hosts failed'; }
+fi
+place /etc/sysctl.d/90-kubeha-lb.conf 0644 root:root systemd-sysctl.service
+if changed /etc/sysctl.d/90-kubeha-lb.conf; then sysctl -e -q -p /etc/sysctl.d/90-kubeha-lb.conf; fi
 
-# 1. Package sources.
-apt_install ca-certificates curl gpg
-
-# 2. Packages.
+# --- packages: Packages: sources, signing keys, Debian packages, the Kubernetes binaries.
 apt_install ca-certificates curl haproxy keepalived socat
 
-# 3. Configuration files.
+# --- lb/haproxy: HAProxy (TCP) in front of the API servers.
 place /etc/haproxy/haproxy.cfg 0644 root:root haproxy.service
+place /etc/systemd/system/haproxy.service.d/10-kubeha.conf 0644 root:root haproxy.service
+if changed /etc/systemd/system/haproxy.service.d/10-kubeha.conf; then systemctl daemon-reload; fi
+if changed haproxy.service; then systemctl reload-or-restart haproxy.service; fi
+systemctl enable haproxy >/dev/null 2>&1
+systemctl is-active -q haproxy || systemctl start haproxy
+
+# --- lb/keepalived: keepalived: the VRRP virtual IP.
 place /etc/keepalived/keepalived.conf 0644 root:root keepalived.service
 place /etc/keepalived/kubeha-check-haproxy.sh 0755 root:root
-place /etc/keepalived/kubeha-notify.sh 0755 root:root
-place /etc/kubeha/hosts 0644 root:root
-place /etc/sysctl.d/90-kubeha-lb.conf 0644 root:root systemd-sysctl.service
-place /etc/systemd/system/haproxy.service.d/10-kubeha.conf 0644 root:root haproxy.service
 place /etc/systemd/system/keepalived.service.d/10-kubeha.conf 0644 root:root keepalived.service
+place /etc/keepalived/kubeha-notify.sh 0755 root:root
+if changed /etc/systemd/system/keepalived.service.d/10-kubeha.conf; then systemctl daemon-reload; fi
+if changed keepalived.service; then systemctl reload-or-restart keepalived.service; fi
+systemctl enable keepalived >/dev/null 2>&1
+systemctl is-active -q keepalived || systemctl start keepalived
 
-# 4. /etc/hosts: keep kubeha's lines in a marked block, leave the rest of the file alone.
-merge_hosts() {
-  local tmp
-  tmp=$(mktemp)
-  { sed '/^# BEGIN kubeha$/,/^# END kubeha$/d' /etc/hosts; echo '# BEGIN kubeha'; grep -v '^#' "$1"; echo '# END kubeha'; } > "$tmp"
-  if ! cmp -s "$tmp" /etc/hosts; then cat "$tmp" > /etc/hosts; log "updated /etc/hosts"; fi
-  rm -f "$tmp"
-}
-merge_hosts /etc/kubeha/hosts
-
-# 6. Services: reload systemd, enable, restart those whose files changed (in dependency order).
-systemctl daemon-reload
-if changed systemd-sysctl.service; then sysctl --system >/dev/null; fi
-systemctl enable haproxy.service >/dev/null 2>&1
-if changed haproxy.service; then systemctl reload-or-restart haproxy.service; else systemctl start haproxy.service; fi
-systemctl enable keepalived.service >/dev/null 2>&1
-if changed keepalived.service; then systemctl reload-or-restart keepalived.service; else systemctl start keepalived.service; fi
-for _ in $(seq 1 50); do
-  if (exec 3<>/dev/tcp/127.0.0.1/8443) 2>/dev/null; then break; fi
-  sleep 0.2
-done
-(exec 3<>/dev/tcp/127.0.0.1/8443) 2>/dev/null || die "haproxy does not listen on :8443; see journalctl -u haproxy"
-log "keepalived runs; the VIP 198.18.150.160 is on the highest-priority healthy LB host"
-
-log "done: lb02 is configured"
+log "done: lb02 has its part of cluster seed-004"

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # kubeha install script for host worker01 (roles: worker) of cluster seed-004.
-# What `kubeha apply` does on this host, written out so a person can read it and run it by hand.
+# What `kubeha apply` does on this host (the same plan, the same commands), written out so a
+# person can read it and run it by hand.
 #
 # Run as root on worker01 from the folder `kubeha render` wrote for it: the files beside this
 # script (./etc/..., ./root/...) are copied to the same absolute paths. Files already in place
 # (uploaded by `kubeha apply`) are used as they are. Safe to run again: unchanged files are left
 # alone, services restart only when one of their files changed, init/join run only once.
 # Order across hosts: the LB hosts, then the first control plane (master01), then the other control planes one at a time, then the workers.
+# Joins by hand use the token and certificates `kubeadm init --upload-certs` created (valid 24 h
+# and 2 h); `kubeha apply` renews them when they are older.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")" && pwd)"
@@ -36,12 +39,17 @@ place() {
   fi
 }
 
-# changed WORD: true when a unit or path of that name changed in this run.
+# changed WORD...: true when a unit or path of one of these names changed in this run.
 changed() {
-  local x
-  for x in "${CHANGED_UNITS[@]}" "${CHANGED_PATHS[@]}"; do [ "$x" = "$1" ] && return 0; done
+  local x w
+  for w in "$@"; do
+    for x in "${CHANGED_UNITS[@]}" "${CHANGED_PATHS[@]}"; do [ "$x" = "$w" ] && return 0; done
+  done
   return 1
 }
+
+# step DESCRIPTION: says which action of the plan runs now (the same names `kubeha plan` prints).
+step() { log "$1"; }
 
 # apt_install PKG...: install what is missing, without starting daemons on their package defaults
 # (Debian would start a single-node etcd and a default haproxy); kubeha starts them once configured.
@@ -53,88 +61,97 @@ apt_install() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
-  log "installing ${missing[*]}"
+  step "apt-get install ${missing[*]}"
   if [ ! -e "$POLICY_RC" ]; then
     printf '#!/bin/sh\nexit 101\n' > "$POLICY_RC"
     chmod 0755 "$POLICY_RC"
     trap 'rm -f "$POLICY_RC"' EXIT
   fi
+  dpkg --configure -a
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
 [ "$(id -u)" -eq 0 ] || die "run as root"
 command -v apt-get >/dev/null || die "kubeha supports Debian-family hosts (apt-get not found)"
-if [ "$(hostname)" != worker01 ]; then
-  log "setting the hostname to worker01"
-  hostnamectl set-hostname worker01
+
+# --- os: Operating system: hostname, /etc/hosts block, kernel settings, swap.
+if ! [ "$(hostname)" = worker01 ]; then
+  step 'set hostname worker01'
+  (
+    hostnamectl set-hostname worker01 2>/dev/null || { hostname worker01 && echo worker01 > /etc/hostname; }
+  ) || die 'set hostname worker01 failed'
+fi
+place /etc/kubeha/hosts 0644 root:root
+if changed /etc/kubeha/hosts; then
+  step 'update the kubeha block in /etc/hosts'
+  (
+    tmp=$(mktemp)
+    { sed '/^# BEGIN kubeha$/,/^# END kubeha$/d' /etc/hosts; echo '# BEGIN kubeha'; grep -v '^#' /etc/kubeha/hosts; echo '# END kubeha'; } > "$tmp"
+    cmp -s "$tmp" /etc/hosts || cat "$tmp" > /etc/hosts
+    rm -f "$tmp"
+  ) || { rm -f /etc/kubeha/hosts; die 'update the kubeha block in /etc/hosts failed'; }
+fi
+place /etc/modules-load.d/kubeha.conf 0644 root:root
+place /etc/sysctl.d/90-kubeha-kubernetes.conf 0644 root:root systemd-sysctl.service
+if changed /etc/sysctl.d/90-kubeha-kubernetes.conf; then sysctl -e -q -p /etc/sysctl.d/90-kubeha-kubernetes.conf; fi
+if changed /etc/modules-load.d/kubeha.conf; then
+  step 'load kernel modules overlay, br_netfilter'
+  (
+    for m in overlay br_netfilter; do [ -d /sys/module/$m ] || modprobe $m || echo "warning: cannot load kernel module $m" >&2; done
+  ) || { rm -f /etc/modules-load.d/kubeha.conf; die 'load kernel modules overlay, br_netfilter failed'; }
+fi
+if ! [ "$(tail -n +2 /proc/swaps | wc -l)" -eq 0 ]; then
+  step 'turn swap off now and in /etc/fstab'
+  (
+    swapoff -a && sed -i.kubeha-bak -E 's|^([^#].*[[:space:]]swap[[:space:]].*)$|# \1 # disabled by kubeha|' /etc/fstab
+  ) || die 'turn swap off now and in /etc/fstab failed'
 fi
 
-# 1. Package sources.
-apt_install ca-certificates curl gpg
-install -d -m 0755 /etc/apt/keyrings
-if [ ! -s /etc/apt/keyrings/kubernetes-apt-keyring.gpg ]; then
-  curl -fsSL https://pkgs.k8s.io/core:/stable:/v1.33/deb/Release.key | gpg --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-fi
-if [ ! -s /etc/apt/keyrings/cri-o-apt-keyring.gpg ]; then
-  curl -fsSL https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.33/deb/Release.key | gpg --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
-fi
+# --- packages: Packages: sources, signing keys, Debian packages, the Kubernetes binaries.
+place /etc/apt/sources.list.d/kubernetes.list 0644 root:root
 place /etc/apt/preferences.d/kubeha-kubernetes 0644 root:root
 place /etc/apt/sources.list.d/cri-o.list 0644 root:root
-place /etc/apt/sources.list.d/kubernetes.list 0644 root:root
-
-# 2. Packages.
+apt_install ca-certificates curl gpg
+if ! [ -s /etc/apt/keyrings/kubernetes-apt-keyring.gpg ]; then
+  # If this fails: the host needs HTTPS access to the package repository (or set spec.packages.proxy / a mirror)
+  step 'fetch the signing key of https://pkgs.k8s.io/core:/stable:/v1.33/deb/'
+  (
+    install -d -m 0755 /etc/apt/keyrings && curl -fsSL https://pkgs.k8s.io/core:/stable:/v1.33/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+  ) || die 'fetch the signing key of https://pkgs.k8s.io/core:/stable:/v1.33/deb/ failed'
+fi
+if ! [ -s /etc/apt/keyrings/cri-o-apt-keyring.gpg ]; then
+  # If this fails: the host needs HTTPS access to the package repository (or set spec.packages.proxy / a mirror)
+  step 'fetch the signing key of https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.33/deb/'
+  (
+    install -d -m 0755 /etc/apt/keyrings && curl -fsSL https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.33/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
+  ) || die 'fetch the signing key of https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.33/deb/ failed'
+fi
 apt_install ca-certificates conntrack cri-o curl ethtool gpg iptables kubeadm kubectl kubelet socat
 apt-mark hold kubelet kubeadm kubectl >/dev/null
 
-# 3. Configuration files.
-place /etc/crictl.yaml 0644 root:root
+# --- runtime: Container runtime.
 place /etc/crio/crio.conf.d/10-kubeha.conf 0644 root:root crio.service
-place /etc/kubeha/hosts 0644 root:root
+place /etc/crictl.yaml 0644 root:root
+if changed crio.service; then systemctl reload-or-restart crio.service; fi
+systemctl enable crio >/dev/null 2>&1
+systemctl is-active -q crio || systemctl start crio
+
+# --- workers: kubeadm join (once) as a worker.
 place /etc/kubeha/kubeadm/join.yaml 0600 root:root
-place /etc/modules-load.d/kubeha.conf 0644 root:root
-place /etc/sysctl.d/90-kubeha-kubernetes.conf 0644 root:root systemd-sysctl.service
-
-# 4. /etc/hosts: keep kubeha's lines in a marked block, leave the rest of the file alone.
-merge_hosts() {
-  local tmp
-  tmp=$(mktemp)
-  { sed '/^# BEGIN kubeha$/,/^# END kubeha$/d' /etc/hosts; echo '# BEGIN kubeha'; grep -v '^#' "$1"; echo '# END kubeha'; } > "$tmp"
-  if ! cmp -s "$tmp" /etc/hosts; then cat "$tmp" > /etc/hosts; log "updated /etc/hosts"; fi
-  rm -f "$tmp"
-}
-merge_hosts /etc/kubeha/hosts
-
-# 5. Host preparation for Kubernetes: no swap, kernel modules, sysctls.
-swapoff -a
-sed -i -E 's@^([^#].*[[:space:]]swap[[:space:]].*)$@# kubeha: \1@' /etc/fstab
-for m in overlay br_netfilter; do
-  if ! grep -q "^$m " /proc/modules && [ ! -d "/sys/module/$m" ]; then
-    modprobe "$m" || log "warning: could not load kernel module $m (containers cannot; real hosts must)"
-  fi
-done
-
-# 6. Services: reload systemd, enable, restart those whose files changed (in dependency order).
-systemctl daemon-reload
-if changed systemd-sysctl.service; then sysctl --system >/dev/null; fi
-systemctl enable crio.service >/dev/null 2>&1
-if changed crio.service; then systemctl reload-or-restart crio.service; else systemctl start crio.service; fi
-
-# 7. kubelet (crash-loops until kubeadm writes its configuration: expected).
-systemctl enable kubelet >/dev/null 2>&1
-
-# wait_endpoint: the API must answer through 198.18.150.160:8443 (bounded: 10 minutes).
-wait_endpoint() {
-  for _ in $(seq 1 120); do
-    if curl -ksf --max-time 3 -o /dev/null https://198.18.150.160:8443/readyz; then return 0; fi
-    sleep 5
-  done
-  die "the API does not answer at https://198.18.150.160:8443/readyz"
-}
-
-# 8. kubeadm join (once) as a worker.
-if [ ! -f /etc/kubernetes/kubelet.conf ]; then
-  wait_endpoint
-  kubeadm join --config /etc/kubeha/kubeadm/join.yaml
+if ! [ -s /etc/kubernetes/kubelet.conf ]; then
+  # If this fails: check the load balancer (kubeha status) and the first control plane's API server
+  step 'wait for the API through 198.18.150.160:8443'
+  (
+    for _ in $(seq 1 120); do curl -ksf --max-time 3 -o /dev/null https://198.18.150.160:8443/readyz && exit 0; sleep 5; done; echo "the API does not answer at https://198.18.150.160:8443/readyz" >&2; exit 1
+  ) || die 'wait for the API through 198.18.150.160:8443 failed'
 fi
-log "worker01 is part of cluster seed-004"
+if ! [ -s /etc/kubernetes/kubelet.conf ]; then
+  # If this fails: after fixing the cause, `kubeadm reset -f` on worker01 and re-run apply
+  step 'kubeadm join'
+  (
+    kubeadm join --config /etc/kubeha/kubeadm/join.yaml
+  ) || die 'kubeadm join failed'
+fi
+
+log "done: worker01 has its part of cluster seed-004"
