@@ -4,18 +4,19 @@
  * and kube-vip are the stand-ins from test/standins (kube-vip's stand-in holds the Lease
  * kube-system/plndr-cp-lock through the local apiserver stand-in and puts the VIP on host0);
  * ssh, systemd, etcd, iproute2 and the ARP traffic are real.
- * Asserted: apply converges, plan then has no changes, `kubeha status` is healthy with exactly one
+ * Asserted: apply converges (it places kube-vip's static pod on every control plane; the joins go
+ * through the VIP the first one's kube-vip holds) and leaves the steady manifest, plan then has no changes, `kubeha status` is healthy with exactly one
  * VIP holder among the control planes (the one whose kube-vip logged the Lease), and `kubeha drill`
  * with power-off of the holder and SIGKILL of its kube-vip moves the VIP to another control plane
  * and meets the targets, and the report says stand-in.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { labExec, type LabInfo } from "../../src/lab/index.ts";
 import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
-import { kubeha } from "../helpers/cli.ts";
+import { kubeha, REPO } from "../helpers/cli.ts";
 import { loadCluster } from "../../src/spec/read.ts";
 import { renderKubeVip } from "../../src/render/kubevip.ts";
 import { PATHS } from "../../src/render/paths.ts";
@@ -30,25 +31,8 @@ let cwd: string;
 
 const sh = async (m: string, cmd: string) => labExec(NAME, m, ["bash", "-c", cmd], { timeoutMs: 30_000 });
 
-/**
- * Until `kubeha apply` places kube-vip's static pod itself (issue 10 item 4, the lead's branch), the
- * steady manifest (mounting admin.conf) is put there by hand, as a user would from `kubeha render`:
- * on the first control plane before apply, on the others after their join (real `kubeadm join`
- * refuses a non-empty /etc/kubernetes/manifests: DirAvailable--etc-kubernetes-manifests).
- */
-async function placeKubeVipByHand(names: string[]): Promise<void> {
-  const { cluster } = await loadCluster(lab.clusterFile);
-  for (const name of names) {
-    const h = cluster.hosts.find((x) => x.name === name)!;
-    const f = renderKubeVip(cluster, h).find((x) => x.path === PATHS.kubeVipManifest)!;
-    const r = await labExec(NAME, name, ["bash", "-c", `mkdir -p ${PATHS.kubeVipManifest.replace(/\/[^/]+$/, "")} && cat > ${PATHS.kubeVipManifest}`], { input: f.content, timeoutMs: 30_000 });
-    assert.equal(r.code, 0, r.stderr);
-  }
-}
-
 before(async () => {
   ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 1, endpoint: "kube-vip" }));
-  await placeKubeVipByHand(["master1"]);
 });
 
 after(() => dropLab(NAME, cwd));
@@ -62,9 +46,14 @@ async function holders(): Promise<string[]> {
 test("apply converges with kube-vip holding the VIP; plan has no changes; status is healthy with one holder", async () => {
   const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });
   assert.equal(a.code, 0, `${a.stdout}\n${a.stderr}`);
-  assert.match(a.stdout + a.stderr, /\[master1\] API ready through 198\.18\.66\.100:6443/, "the joins went through the VIP kube-vip put on master1");
-  await placeKubeVipByHand(["master2", "master3"]);
+  // The joins discover the cluster through the VIP (discovery.bootstrapToken.apiServerEndpoint): only
+  // master1's kube-vip can hold it then.
+  assert.match(a.stdout, /\[control-plane\/join\] kubeadm join --control-plane/);
+  assert.match(a.stdout + a.stderr, /\[master3\] \/readyz 200 directly and through 198\.18\.66\.100:6443/);
+  const { cluster } = await loadCluster(lab.clusterFile);
   for (const m of MASTERS) {
+    const want = renderKubeVip(cluster, cluster.hosts.find((h) => h.name === m)!).find((f) => f.path === PATHS.kubeVipManifest)!.content;
+    assert.equal((await sh(m, `cat ${PATHS.kubeVipManifest}`)).stdout, want, `${m}: apply placed the steady kube-vip manifest (admin.conf)`);
     let state = "";
     for (let i = 0; i < 50 && state !== "active"; i++) {
       state = (await sh(m, "systemctl is-active kube-vip-standin.service")).stdout.trim();
@@ -100,6 +89,8 @@ test("drill: the VIP holder powered off and its kube-vip SIGKILLed: the VIP move
     ["drill", lab.clusterFile, "--lab", NAME, "--scenario", "lb-machine-down,kube-vip-crash", "--rate", "20", "--max-hold", "30", "--report", html],
     { cwd, timeoutMs: 10 * 60_000 },
   );
+  mkdirSync(join(REPO, "test-output"), { recursive: true });
+  writeFileSync(join(REPO, "test-output", "kube-vip-drill-e2e.txt"), r.stdout + "\n" + r.stderr);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /STAND-INS/, "the drill says the control plane is stand-ins");
   const report = JSON.parse(readFileSync(join(cwd, "out", "drill.json"), "utf8")) as DrillReport;
