@@ -111,7 +111,8 @@ ${certificateKey ? `  certificateKey: "${certificateKey}"\n` : ""}`;
 
 function get(url: string, token?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca: caPem, timeout: 3000, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
+    // agent: false: no keep-alive socket reused after the stand-in closed it (its idle timeout is 10 s).
+    const req = request(url, { ca: caPem, timeout: 3000, agent: false, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
