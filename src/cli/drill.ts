@@ -6,7 +6,7 @@ import { parseFlags } from "./flags.ts";
 import { UsageError, formatProblem } from "../errors.ts";
 import { loadCluster } from "../spec/read.ts";
 import { drill, drillPassed } from "../drill/run.ts";
-import { parseScenarios } from "../drill/scenarios.ts";
+import { parseScenarios, scenariosFor } from "../drill/scenarios.ts";
 import { commandMachines, labMachines, type Machines } from "../drill/machines.ts";
 import { reportFiles, reportJson } from "../drill/report-html.ts";
 import { renderDrillSummary } from "../drill/summary.ts";
@@ -20,14 +20,18 @@ rate, each a new TLS connection with the CA verified) and sequential numbered et
 while the fault is injected; then the fault is undone, the drill waits until \`kubeha status\`
 says healthy, and every acknowledged etcd write is read back.
 
-Scenarios (default: all, in this order):
+Scenarios (default: those that fit the cluster's endpoint mode, in this order):
   lb-haproxy-dies      SIGKILL haproxy on the VIP holder (kept down during the fault)
   lb-keepalived-crash  SIGKILL keepalived on the VIP holder (kubeha's drop-in then removes its VIP)
-  lb-machine-down      power the VIP holder off (needs --lab or --power-off/--power-on)
+  lb-machine-down      power the VIP holder off (needs --lab or --power-off/--power-on);
+                       haproxy-keepalived and kube-vip
+  kube-vip-crash       SIGKILL kube-vip on the VIP holder (kube-vip mode; the kubelet restarts it)
   apiserver-down       take the apiserver's static pod off a control plane that is not the holder
   etcd-member-down     stop the etcd leader
   etcd-quorum-loss     stop a majority of etcd members (writes are EXPECTED to fail; none acked may be lost)
   lb-partition         cut the LB hosts off from each other (each claims the VIP: split brain)
+haproxy-keepalived runs all but kube-vip-crash; kube-vip runs lb-machine-down, kube-vip-crash,
+apiserver-down and the etcd scenarios; other modes apiserver-down and the etcd scenarios.
 
 Figures per scenario: API blackout (longest run of failed probes, ms), failed/total probes,
 time until the VIP moved, time from the restore until healthy, etcd writes acked/failed/lost.
@@ -94,7 +98,6 @@ export const command: Command = {
     });
     const [file, ...extra] = positionals;
     if (!file || extra.length) throw new UsageError("drill takes exactly one cluster file", "kubeha drill cluster.yaml --lab lab");
-    const scenarios = parseScenarios(values.scenario ?? [], SCENARIOS);
     if (values.compare !== undefined && values.compare !== "seeds") throw new UsageError(`--compare only knows "seeds", got "${values.compare}"`);
     const profiles: ProfileName[] = values.compare ? [...PROFILES] : ["kubeha"];
     const output = values.output ?? "text";
@@ -117,6 +120,10 @@ export const command: Command = {
 
     const { cluster, warnings } = await loadCluster(file);
     for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
+    const scenarios = parseScenarios(values.scenario ?? [], SCENARIOS, scenariosFor(cluster));
+    if (values.compare && cluster.endpoint.mode !== "haproxy-keepalived") {
+      throw new UsageError(`--compare seeds swaps HAProxy/keepalived configurations, but cluster ${cluster.name} uses endpoint mode ${cluster.endpoint.mode}`, "drop --compare");
+    }
     let machines: Machines | undefined;
     if (values.lab !== undefined) machines = await labMachines(values.lab, cluster.hosts);
     else if (off !== undefined && on !== undefined) {

@@ -4,12 +4,13 @@ import path from "node:path";
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError } from "../errors.ts";
+import type { LabEndpoint } from "../lab/plan.ts";
 
 const help = `kubeha lab: a lab of Debian bookworm machines (systemd-nspawn) on this host
 
 Usage:
   kubeha lab up [--masters 3] [--workers 2] [--lbs 0] [--name lab] [--subnet 198.18.X.0/24]
-                [--kube-standins] [--bundle DIR] [--install-deps]
+                [--endpoint haproxy-keepalived|kube-vip] [--kube-standins] [--bundle DIR] [--install-deps]
   kubeha lab status [--name lab]
   kubeha lab ssh <machine> [--name lab] [-- command...]
   kubeha lab exec <machine> [--name lab] -- command [args...]
@@ -31,6 +32,8 @@ Flags:
   --workers N        worker machines (worker1..N). Default 2
   --lbs N            separate load-balancer machines (lb1..N). Default 0: the masters carry the LB
   --subnet CIDR      a /24 inside 198.18.0.0/15. Default: derived from the name
+  --endpoint MODE    haproxy-keepalived (HAProxy + keepalived on the masters or --lbs machines) or
+                     kube-vip (kube-vip static pods on the masters hold the VIP). Default haproxy-keepalived
   --kube-standins    give cluster.yaml an offline bundle of the Kubernetes stand-ins (not real Kubernetes)
   --bundle DIR       the bundle to copy with --kube-standins. Default <repo>/test/standins/bundle
   --install-deps     install missing host packages with apt-get
@@ -68,6 +71,7 @@ export const command: Command = {
       workers: { type: "string" },
       lbs: { type: "string" },
       subnet: { type: "string" },
+      endpoint: { type: "string" },
       "kube-standins": { type: "boolean" },
       bundle: { type: "string" },
       "install-deps": { type: "boolean" },
@@ -90,6 +94,7 @@ export const command: Command = {
           workers: int("workers", f.workers),
           lbs: int("lbs", f.lbs),
           ...(f.subnet ? { subnet: f.subnet } : {}),
+          ...(f.endpoint ? { endpoint: f.endpoint as LabEndpoint } : {}),
           ...(f["kube-standins"] ? { bundle: f.bundle ?? path.join(repoRoot, "test/standins/bundle") } : {}),
           installDeps: f["install-deps"] ?? false,
           progress: say,

@@ -9,10 +9,11 @@
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { hostByName, hostsWithRole } from "../spec/model.ts";
+import { KUBE_VIP_TIMING } from "../render/kubevip.ts";
 import { vipCandidate } from "../probe/status.ts";
 import { UsageError } from "../errors.ts";
 import { shq } from "../exec/transport.ts";
-import type { ProfileName, ScenarioFigures, ScenarioName } from "./types.ts";
+import { SCENARIOS, type ProfileName, type ScenarioFigures, type ScenarioName } from "./types.ts";
 import { runsExternalEtcd, usesKeepalived } from "../spec/topology.ts";
 
 /** One step of a fault or its undo. */
@@ -102,14 +103,36 @@ function theHolder(c: Cluster, s: Snapshot, scenario: ScenarioName): Host {
   return hostByName(c, s.vipHolders[0]!);
 }
 
+/** The endpoint modes each scenario's fault exists in (the others fit every cluster). */
+const MODES: Partial<Record<ScenarioName, readonly Cluster["endpoint"]["mode"][]>> = {
+  "lb-haproxy-dies": ["haproxy-keepalived"],
+  "lb-keepalived-crash": ["haproxy-keepalived"],
+  "lb-machine-down": ["haproxy-keepalived", "kube-vip"],
+  "kube-vip-crash": ["kube-vip"],
+  "lb-partition": ["haproxy-keepalived"],
+};
+
+/** The scenarios that fit the cluster's endpoint mode, in drill order (the default of `--scenario`). */
+export function scenariosFor(c: Cluster): ScenarioName[] {
+  return SCENARIOS.filter((s) => MODES[s]?.includes(c.endpoint.mode) ?? true);
+}
+
 function needsVip(c: Cluster, scenario: ScenarioName): void {
-  if (!usesKeepalived(c)) {
+  if (!(MODES[scenario]?.includes(c.endpoint.mode) ?? true)) {
     throw new UsageError(
-      `${scenario} tests the keepalived VIP, but cluster ${c.name} uses endpoint mode ${c.endpoint.mode}`,
-      "choose scenarios that fit the topology (apiserver-down, etcd-member-down, etcd-quorum-loss)",
+      `${scenario} tests ${MODES[scenario]!.join(" or ")} endpoints, but cluster ${c.name} uses endpoint mode ${c.endpoint.mode}`,
+      `choose scenarios that fit the topology: ${scenariosFor(c).join(", ")}`,
     );
   }
 }
+
+/**
+ * Longest API blackout when kube-vip moves the VIP off a dead holder: a follower sees the last
+ * renewal up to one retry late, the Lease runs out, the next retry takes it (lease + 2 retries);
+ * +1 s for the probe in flight (its timeout); +2 s for etcd to elect a new leader when the holder
+ * ran it too (the new holder writes the Lease through etcd).
+ */
+const KUBE_VIP_TAKEOVER_MS = (KUBE_VIP_TIMING.lease + 2 * KUBE_VIP_TIMING.retry + 3) * 1000;
 
 /** Members whose etcd kubeha can stop: systemd units (external) or static pods (stacked). */
 function etcdStop(c: Cluster, h: Host): { stop: string; start: string; what: string } {
@@ -183,17 +206,54 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
     case "lb-machine-down": {
       needsVip(c, name);
       const h = theHolder(c, s, name);
+      const kubeVip = c.endpoint.mode === "kube-vip";
+      const maxBlackout = kubeVip ? KUBE_VIP_TAKEOVER_MS : 2000;
       return {
         scenario: name,
         targets: [h.name],
         fault: `power off ${h.name} (the VIP holder)`,
-        expectation: "the VIP moves to another LB host; API blackout ≤ 2.0 s",
+        expectation: kubeVip
+          ? `kube-vip on another control plane takes the Lease once it expires (${KUBE_VIP_TIMING.lease} s) and the VIP with it; API blackout ≤ ${maxBlackout / 1000} s`
+          : "the VIP moves to another LB host; API blackout ≤ 2.0 s",
         inject: [{ kind: "power-off", host: h.name }],
         restore: [{ kind: "power-on", host: h.name }],
         hold: { until: "recovered", minMs: 3000, settleMs: 2000 },
-        targetsFor: judged([blackoutAtMost(2000), vipMoved]),
+        targetsFor: judged([blackoutAtMost(maxBlackout), vipMoved]),
         needsPower: true,
         statusDegraded: true,
+      };
+    }
+    case "kube-vip-crash": {
+      needsVip(c, name);
+      const h = theHolder(c, s, name);
+      return {
+        scenario: name,
+        targets: [h.name],
+        fault: `SIGKILL kube-vip on ${h.name} (the VIP holder); its VIP address stays behind and its Lease is no longer renewed`,
+        expectation:
+          `another control plane takes the Lease once it expires (${KUBE_VIP_TIMING.lease} s) and the VIP with it; the stale address goes ` +
+          "when the kubelet restarts kube-vip there; both holders' apiservers answer meanwhile: API blackout ≤ 1.0 s",
+        inject: [{ kind: "run", host: h.name, what: "SIGKILL kube-vip", command: "pkill -KILL -x kube-vip" }],
+        restore: [
+          {
+            kind: "run",
+            host: h.name,
+            what: "check the kubelet restarted kube-vip",
+            command: 'for i in $(seq 1 30); do pgrep -x kube-vip >/dev/null && exit 0; sleep 1; done; echo "kube-vip is not running again after 30 s: see the kubelet\'s log" >&2; exit 1',
+          },
+        ],
+        hold: { until: "single-holder", minMs: 3000, settleMs: 2000 },
+        targetsFor: judged([
+          blackoutAtMost(1000),
+          vipMoved,
+          {
+            name: "one VIP holder again before the restore",
+            check: (_f, x) => ({ ok: x.singleHolderBeforeRestore, detail: x.singleHolderBeforeRestore ? "yes, by itself" : "no: still not one holder when the drill restored" }),
+          },
+        ]),
+        needsPower: false,
+        // Two holders only between the Lease's expiry and kube-vip's restart: status may or may not see it.
+        statusDegraded: false,
       };
     }
     case "apiserver-down": {
@@ -205,7 +265,10 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
         scenario: name,
         targets: [h.name],
         fault: `move the kube-apiserver static pod manifest off ${h.name} (the kubelet stops the apiserver)`,
-        expectation: "HAProxy sends requests to the other apiservers: 0 failed probes",
+        expectation:
+          c.endpoint.mode === "kube-vip"
+            ? `the VIP holder's apiserver keeps serving (${h.name} does not hold the VIP): 0 failed probes`
+            : "HAProxy sends requests to the other apiservers: 0 failed probes",
         inject: [{ kind: "run", host: h.name, what: "park the kube-apiserver manifest", command: `mv ${m} ${m}${PARKED_SUFFIX}` }],
         restore: [{ kind: "run", host: h.name, what: "put the kube-apiserver manifest back", command: `test -e ${m} || mv ${m}${PARKED_SUFFIX} ${m}` }],
         hold: { until: "fixed", minMs: 6000, settleMs: 0 },
@@ -316,9 +379,9 @@ export function healCommand(h: Host): string {
   ].join("\n");
 }
 
-/** `--scenario` values, checked: unknown names are a usage error listing the known ones. */
-export function parseScenarios(values: readonly string[], known: readonly ScenarioName[]): ScenarioName[] {
-  if (!values.length) return [...known];
+/** `--scenario` values, checked: unknown names are a usage error listing the known ones. None given: `dflt` (else all known). */
+export function parseScenarios(values: readonly string[], known: readonly ScenarioName[], dflt: readonly ScenarioName[] = known): ScenarioName[] {
+  if (!values.length) return [...dflt];
   const out: ScenarioName[] = [];
   for (const v of values.flatMap((x) => x.split(","))) {
     const name = v.trim();

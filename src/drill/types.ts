@@ -14,6 +14,7 @@ export const SCENARIOS = [
   "lb-haproxy-dies",
   "lb-keepalived-crash",
   "lb-machine-down",
+  "kube-vip-crash",
   "apiserver-down",
   "etcd-member-down",
   "etcd-quorum-loss",

@@ -33,6 +33,13 @@ export const PATHS = {
 
 export type MachineRole = "master" | "worker" | "lb";
 
+/**
+ * How the lab's cluster reaches its API servers: HAProxy + keepalived on the masters (or on `--lbs`
+ * machines), or kube-vip static pods on the masters holding the VIP.
+ */
+export const LAB_ENDPOINTS = ["haproxy-keepalived", "kube-vip"] as const;
+export type LabEndpoint = (typeof LAB_ENDPOINTS)[number];
+
 export interface LabOptions {
   /** Lab name: a-z, 0-9 and `-`, starting with a letter, at most 12 characters. Default `lab`. */
   name?: string;
@@ -45,6 +52,8 @@ export interface LabOptions {
   dir?: string;
   /** Give the cluster file an offline bundle made from this directory (the Kubernetes stand-ins). */
   bundle?: string;
+  /** Endpoint mode of the lab's cluster file. Default `haproxy-keepalived`. */
+  endpoint?: LabEndpoint;
 }
 
 export interface PlannedMachine {
@@ -63,6 +72,7 @@ export interface LabPlan {
   bridge: string;
   bridgeAddress: string;
   vip: string;
+  endpoint: LabEndpoint;
   proxyUrl: string;
   machines: PlannedMachine[];
   /** Output directory (cluster.yaml, id_ed25519, known_hosts). */
@@ -131,6 +141,13 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
   const masters = count("masters", opts.masters, 3, 1);
   const workers = count("workers", opts.workers, 2, 0);
   const lbs = count("lbs", opts.lbs, 0, 0);
+  const endpoint = opts.endpoint ?? "haproxy-keepalived";
+  if (!(LAB_ENDPOINTS as readonly string[]).includes(endpoint)) {
+    throw new UsageError(`--endpoint ${endpoint}: unknown endpoint mode`, `one of: ${LAB_ENDPOINTS.join(", ")}`);
+  }
+  if (endpoint === "kube-vip" && lbs > 0) {
+    throw new UsageError("--lbs does not go with --endpoint kube-vip", "kube-vip runs on the control planes: drop --lbs");
+  }
   if (masters + workers + lbs > MAX_MACHINES) {
     throw new UsageError(`a lab holds at most ${MAX_MACHINES} machines, asked for ${masters + workers + lbs}`);
   }
@@ -153,6 +170,7 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
     bridge: `kh-${name}`,
     bridgeAddress: at(1),
     vip: at(VIP_HOST),
+    endpoint,
     proxyUrl: `http://${at(1)}:${PROXY_PORT}`,
     machines,
     dir: path.resolve(cwd, opts.dir ?? path.join("lab", name)),
@@ -162,11 +180,11 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
   };
 }
 
-/** Cluster roles of a lab machine: masters carry the LB unless separate LB machines exist. */
-export function clusterRoles(role: MachineRole, hasLbs: boolean): Role[] {
+/** Cluster roles of a lab machine: masters carry HAProxy/keepalived when no LB machines exist (never with kube-vip). */
+export function clusterRoles(role: MachineRole, lbOnMasters: boolean): Role[] {
   if (role === "worker") return ["worker"];
   if (role === "lb") return ["lb"];
-  return hasLbs ? ["control-plane", "etcd"] : ["control-plane", "etcd", "lb"];
+  return lbOnMasters ? ["control-plane", "etcd", "lb"] : ["control-plane", "etcd"];
 }
 
 export interface BundleInfo {
@@ -177,11 +195,11 @@ export interface BundleInfo {
 
 /** The lab's cluster file as an object (type-checked against the cluster file format). */
 export function labClusterFile(plan: LabPlan, bundle?: BundleInfo): ClusterFile {
-  const hasLbs = plan.machines.some((m) => m.role === "lb");
+  const lbOnMasters = plan.endpoint === "haproxy-keepalived" && !plan.machines.some((m) => m.role === "lb");
   const hosts: HostFile[] = plan.machines.map((m) => ({
     name: m.name,
     address: m.address,
-    roles: clusterRoles(m.role, hasLbs),
+    roles: clusterRoles(m.role, lbOnMasters),
     interface: "host0",
   }));
   const file: ClusterFile = {
@@ -191,7 +209,8 @@ export function labClusterFile(plan: LabPlan, bundle?: BundleInfo): ClusterFile 
     spec: {
       ssh: { user: "root", keyPath: "./id_ed25519", knownHostsPath: "./known_hosts" },
       hosts,
-      controlPlaneEndpoint: { mode: "haproxy-keepalived", vip: plan.vip, vipPrefix: plan.prefix },
+      controlPlaneEndpoint:
+        plan.endpoint === "kube-vip" ? { mode: "kube-vip", vip: plan.vip } : { mode: "haproxy-keepalived", vip: plan.vip, vipPrefix: plan.prefix },
       etcd: { mode: "external" },
       packages: bundle
         ? { source: "bundle", bundle: bundle.path, proxy: plan.proxyUrl }

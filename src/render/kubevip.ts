@@ -15,6 +15,12 @@ import { file, header } from "./file.ts";
 import type { KubeVipCluster } from "../spec/topology.ts";
 import { runsKubeVip, usesKubeVip } from "../spec/topology.ts";
 
+/**
+ * kube-vip's leader election timing (seconds): the Lease lasts `lease`, the leader gives up after
+ * failing to renew for `renew`, everyone retries every `retry`. The drill's targets derive from it.
+ */
+export const KUBE_VIP_TIMING = { lease: 5, renew: 3, retry: 1 } as const;
+
 /** True when `kubeadm init` on this host needs the super-admin.conf phase (1.29+, init node). */
 export function needsSuperAdminSwap(c: Cluster, h: Host): boolean {
   return usesKubeVip(c) && c.kubernetes.minor >= 29 && firstControlPlane(c).name === h.name;
@@ -29,9 +35,9 @@ function manifest(c: KubeVipCluster, h: Host, kubeconfig: string): string {
     ["cp_enable", "true"],
     ["cp_namespace", "kube-system"],
     ["vip_leaderelection", "true"],
-    ["vip_leaseduration", "5"],
-    ["vip_renewdeadline", "3"],
-    ["vip_retryperiod", "1"],
+    ["vip_leaseduration", String(KUBE_VIP_TIMING.lease)],
+    ["vip_renewdeadline", String(KUBE_VIP_TIMING.renew)],
+    ["vip_retryperiod", String(KUBE_VIP_TIMING.retry)],
     ["address", c.endpoint.address],
   ];
   const pod = {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { parseCluster } from "../../src/spec/read.ts";
 import type { Cluster } from "../../src/spec/model.ts";
-import { healCommand, parseScenarios, partitionCommand, planScenario, PARTITION_PREF } from "../../src/drill/scenarios.ts";
+import { healCommand, parseScenarios, partitionCommand, planScenario, scenariosFor, PARTITION_PREF } from "../../src/drill/scenarios.ts";
 import { comparisonRows, distributionRows } from "../../src/drill/compare.ts";
 import { renderDrillSummary } from "../../src/drill/summary.ts";
 import { fillTemplate } from "../../src/drill/machines.ts";
@@ -25,7 +25,8 @@ const external = example("seed-001-external-etcd-2lbs.yaml"); // 2 LB hosts, ext
 
 test("every scenario plans on a healthy colocated cluster: faults target the right machines, restores undo them", () => {
   const snap = { vipHolders: ["server8-node1"], etcdLeader: "server9-node2" };
-  for (const name of SCENARIOS) {
+  assert.deepEqual(scenariosFor(colocated), SCENARIOS.filter((n) => n !== "kube-vip-crash"));
+  for (const name of scenariosFor(colocated)) {
     const p = planScenario(colocated, name, snap);
     assert.equal(p.scenario, name);
     assert.ok(p.inject.length > 0 && p.restore.length > 0, name);
@@ -65,6 +66,53 @@ test("plans refuse what cannot be measured: no single VIP holder, no VIP, too fe
   assert.throws(() => planScenario(proxy, "lb-partition", { vipHolders: [] }), /endpoint mode haproxy/);
 });
 
+const kubeVip = parseCluster(
+  `apiVersion: kubeha.dev/v1alpha1
+kind: Cluster
+metadata: { name: kv }
+spec:
+  ssh: { user: root, keyPath: /k }
+  hosts:
+    - { name: master1, address: 198.18.66.11, roles: [control-plane, etcd], interface: host0 }
+    - { name: master2, address: 198.18.66.12, roles: [control-plane, etcd], interface: host0 }
+    - { name: master3, address: 198.18.66.13, roles: [control-plane, etcd], interface: host0 }
+    - { name: worker1, address: 198.18.66.14, roles: [worker], interface: host0 }
+  controlPlaneEndpoint: { mode: kube-vip, vip: 198.18.66.100 }
+  etcd: { mode: external }
+`,
+  { home: "/h" },
+).cluster!;
+
+test("kube-vip endpoint: the haproxy-free scenarios, aimed at the control plane holding the VIP, with kube-vip's timing in the targets", () => {
+  assert.deepEqual(scenariosFor(kubeVip), ["lb-machine-down", "kube-vip-crash", "apiserver-down", "etcd-member-down", "etcd-quorum-loss"]);
+  assert.deepEqual(scenariosFor(example("seed-000-single-proxy.yaml")), ["apiserver-down", "etcd-member-down", "etcd-quorum-loss"]);
+  const snap = { vipHolders: ["master2"], etcdLeader: "master3" };
+  for (const name of scenariosFor(kubeVip)) {
+    const p = planScenario(kubeVip, name, snap);
+    assert.ok(p.inject.length > 0 && p.restore.length > 0, name);
+    assert.doesNotMatch(`${p.fault} ${p.expectation} ${JSON.stringify(p.inject)}`, /haproxy|keepalived|HAProxy/, `${name} mentions no LB daemon`);
+  }
+  const down = planScenario(kubeVip, "lb-machine-down", snap);
+  assert.deepEqual(down.inject, [{ kind: "power-off", host: "master2" }]);
+  const blackout = down.targetsFor("kubeha").find((t) => /blackout/.test(t.name))!;
+  assert.equal(blackout.name, "API blackout ≤ 10000 ms", "Lease 5 s + two retries of 1 s + probe timeout 1 s + etcd election 2 s");
+  assert.match(down.expectation, /once it expires \(5 s\)/);
+  const crash = planScenario(kubeVip, "kube-vip-crash", snap);
+  assert.deepEqual(crash.targets, ["master2"]);
+  assert.deepEqual(crash.inject, [{ kind: "run", host: "master2", what: "SIGKILL kube-vip", command: "pkill -KILL -x kube-vip" }]);
+  assert.equal(crash.hold.until, "single-holder");
+  assert.equal(crash.statusDegraded, false);
+  assert.deepEqual(crash.targetsFor("kubeha").map((t) => t.name).slice(0, 3), ["API blackout ≤ 1000 ms", "the VIP moved to another machine", "one VIP holder again before the restore"]);
+  execFileSync("sh", ["-n", "-c", (crash.restore[0] as { command: string }).command]);
+  // apiserver-down stops an apiserver whose machine does not hold the VIP.
+  assert.deepEqual(planScenario(kubeVip, "apiserver-down", snap).targets, ["master1"]);
+  assert.match(planScenario(kubeVip, "apiserver-down", snap).expectation, /VIP holder's apiserver keeps serving/);
+  for (const name of ["lb-haproxy-dies", "lb-keepalived-crash", "lb-partition"] as const) {
+    assert.throws(() => planScenario(kubeVip, name, snap), (e: unknown) => e instanceof UsageError && /uses endpoint mode kube-vip/.test(e.message) && /lb-machine-down, kube-vip-crash/.test(e.hint ?? ""), name);
+  }
+  assert.throws(() => planScenario(colocated, "kube-vip-crash", { vipHolders: ["server8-node1"] }), /tests kube-vip endpoints/);
+});
+
 test("partition: blackhole both directions to every peer address and strict rp_filter; heal removes exactly those rules", () => {
   const [a, b, c] = colocated.hosts;
   const cmd = partitionCommand(a!, [a!, b!, c!]);
@@ -82,6 +130,8 @@ test("partition: blackhole both directions to every peer address and strict rp_f
 
 test("--scenario: comma lists and repeats, duplicates dropped, unknown names are usage errors naming the known ones", () => {
   assert.deepEqual(parseScenarios([], SCENARIOS), [...SCENARIOS]);
+  assert.deepEqual(parseScenarios([], SCENARIOS, ["apiserver-down"]), ["apiserver-down"], "no --scenario: the default given");
+  assert.deepEqual(parseScenarios(["kube-vip-crash"], SCENARIOS, ["apiserver-down"]), ["kube-vip-crash"]);
   assert.deepEqual(parseScenarios(["apiserver-down,lb-haproxy-dies", "apiserver-down"], SCENARIOS), ["apiserver-down", "lb-haproxy-dies"]);
   assert.throws(() => parseScenarios(["lb-haproxy-die"], SCENARIOS), (e: unknown) => e instanceof UsageError && /lb-haproxy-dies/.test(e.hint ?? ""));
 });
@@ -183,4 +233,7 @@ test("kubeha drill: --help with examples; bad usage exits 2 with a hint before t
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, msg);
   }
+  const kv = kubeha(["drill", join(REPO, "test/render/fixtures/kube-vip-1-30-bundle.yaml"), "--compare", "seeds"]);
+  assert.equal(kv.code, 2);
+  assert.match(kv.stderr, /--compare seeds swaps HAProxy\/keepalived configurations, but cluster kvip uses endpoint mode kube-vip/);
 });

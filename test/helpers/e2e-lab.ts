@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labDown, labUp, type LabInfo } from "../../src/lab/index.ts";
+import type { LabEndpoint } from "../../src/lab/plan.ts";
 import { kubeha, REPO } from "./cli.ts";
 
 export interface E2eLab {
@@ -17,10 +18,13 @@ export interface E2eLab {
 }
 
 /** A fresh lab with the stand-in bundle; `apply: true` also runs `kubeha apply` and asserts it succeeded. */
-export async function freshLab(o: { name: string; subnet: string; masters: number; workers: number; apply?: boolean }): Promise<E2eLab> {
+export async function freshLab(o: { name: string; subnet: string; masters: number; workers: number; endpoint?: LabEndpoint; apply?: boolean }): Promise<E2eLab> {
   await labDown(o.name); // a lab left by a killed run
   const cwd = mkdtempSync(join(tmpdir(), `kubeha-${o.name}-`));
-  const lab = await labUp({ name: o.name, subnet: o.subnet, masters: o.masters, workers: o.workers, cwd, bundle: join(REPO, "test/standins/bundle") });
+  const lab = await labUp({
+    name: o.name, subnet: o.subnet, masters: o.masters, workers: o.workers, cwd, bundle: join(REPO, "test/standins/bundle"),
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+  });
   if (o.apply) {
     const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });
     assert.equal(a.code, 0, `${a.stdout}\n${a.stderr}`);

@@ -90,6 +90,26 @@ test("cluster.yaml: separate LB machines take the lb role; a bundle sets source,
   assert.deepEqual(r.problems.filter((x) => x.severity === "error"), []);
 });
 
+test("cluster.yaml with --endpoint kube-vip: kube-vip on .100, masters [control-plane, etcd], no lb role, valid", () => {
+  const p = planLab({ name: "t4", subnet: "198.19.10.0/24", masters: 3, workers: 1, endpoint: "kube-vip" }, "/x");
+  assert.equal(p.endpoint, "kube-vip");
+  const text = renderClusterYaml(p, { path: "./bundle", kubernetesVersion: "1.34.2" });
+  const f = parse(text);
+  assert.deepEqual(f.spec.controlPlaneEndpoint, { mode: "kube-vip", vip: "198.19.10.100" });
+  assert.deepEqual(f.spec.etcd, { mode: "external" });
+  assert.deepEqual(f.spec.hosts.map((h: { name: string; roles: string[]; interface: string }) => `${h.name}:${h.roles.join("+")}:${h.interface}`), [
+    "master1:control-plane+etcd:host0", "master2:control-plane+etcd:host0", "master3:control-plane+etcd:host0", "worker1:worker:host0",
+  ]);
+  const r = parseCluster(text, { sourcePath: "/x/lab/t4/cluster.yaml", home: "/root" });
+  assert.deepEqual(r.problems.filter((x) => x.severity === "error"), []);
+  assert.equal(r.cluster?.endpoint.mode, "kube-vip");
+  assert.equal(r.cluster?.endpoint.address, "198.19.10.100");
+  assert.equal(r.cluster?.endpoint.port, 6443, "kube-vip: clients reach the apiservers themselves on the VIP");
+  assert.equal(planLab({}, "/").endpoint, "haproxy-keepalived", "the default is unchanged");
+  assert.throws(() => planLab({ endpoint: "kube-vip", lbs: 2 }, "/"), (e: unknown) => e instanceof UsageError && /--lbs does not go with --endpoint kube-vip/.test(e.message));
+  assert.throws(() => planLab({ endpoint: "haproxy" as never }, "/"), (e: unknown) => e instanceof UsageError && /haproxy-keepalived, kube-vip/.test(e.hint ?? ""));
+});
+
 test("mirrors: deb822 and one-line sources; security kept apart", () => {
   const deb822 = [
     "Types: deb",

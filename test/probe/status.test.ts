@@ -175,3 +175,39 @@ test("servers state: maintenance and unknown op states", () => {
   const noSocat = parseStatus("@@units\nhaproxy active\n@@haproxy\n!socat is not installed\n@@end\n");
   assert.equal(noSocat.haproxy?.error, "socat is not installed");
 });
+
+// The same machines in kube-vip mode: the control planes are the VIP candidates, no HAProxy/keepalived.
+const kubeVip = parseCluster(
+  readFileSync(join(DIR, "cluster.yaml"), "utf8")
+    .replace("    mode: haproxy-keepalived\n    vip: 198.19.246.100\n    vipPrefix: 24\n", "    mode: kube-vip\n    vip: 198.19.246.100\n")
+    .replaceAll("        - etcd\n        - lb\n", "        - etcd\n"),
+  { sourcePath: join(DIR, "cluster.yaml") },
+).cluster!;
+const withoutVip = (text: string) => text.replace(/@@vip\n[^@]*/, "@@vip\n");
+
+test("kube-vip mode: the control planes are asked for the VIP; healthy with exactly one holder, degraded with none or two", () => {
+  assert.equal(kubeVip.endpoint.mode, "kube-vip");
+  const s = statusScript(kubeVip, kubeVip.hosts[1]!);
+  assert.match(s, /@@vip"; ip -o -4 addr show to 198\.19\.246\.100\/32/);
+  assert.doesNotMatch(s, /@@haproxy|keepalived/);
+
+  const one = evaluate(kubeVip, observe("healthy"));
+  assert.deepEqual(one.problems, []);
+  assert.equal(one.healthy, true);
+  assert.deepEqual(one.vip, { mode: "kube-vip", address: "198.19.246.100", port: 6443, holders: ["master1"] });
+  assert.deepEqual(one.haproxy, []);
+  assert.deepEqual(one.hosts.map((h) => h.services.map((x) => x.name).join(",")), Array(3).fill("etcd,containerd,kubelet"));
+  assert.match(renderStatus(one), /endpoint 198\.19\.246\.100:6443 \(kube-vip\): VIP held by master1/);
+  assertValid(one);
+
+  const none = evaluate(kubeVip, observe("healthy", { master1: { output: withoutVip(readFileSync(join(DIR, "healthy-master1.txt"), "utf8")) } }));
+  assert.equal(none.healthy, false);
+  assert.deepEqual(none.vip.holders, []);
+  assert.deepEqual(none.problems, ["no host holds the VIP 198.19.246.100"]);
+
+  const two = evaluate(kubeVip, observe("two-vips"));
+  assert.equal(two.healthy, false);
+  assert.deepEqual(two.vip.holders, ["master1", "master2"]);
+  assert.ok(two.problems.some((p) => /^split brain: the VIP 198\.19\.246\.100 is on 2 hosts: master1, master2$/.test(p)), two.problems.join("\n"));
+  assertValid(two);
+});
