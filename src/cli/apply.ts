@@ -73,7 +73,6 @@ export async function runApply(name: "apply" | "plan", args: string[]): Promise<
 
 export const command: Command = {
   name: "apply",
-  summary: "Converge the machines into the cluster (idempotent)",
   help: applyHelp("apply"),
   run: (args) => runApply("apply", args),
 };

@@ -61,7 +61,6 @@ function thresholdFrom(v: string | undefined): number {
 
 export const command: Command = {
   name: "certs",
-  summary: "List, check, generate certificates; rotate join material",
   help: HELP,
   async run(args) {
     const { values, positionals } = parseFlags("certs", args, { "threshold-days": { type: "string" } });

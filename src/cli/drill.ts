@@ -64,7 +64,6 @@ function num(flag: string, v: string | undefined, dflt: number, min: number, max
 
 export const command: Command = {
   name: "drill",
-  summary: "Break the cluster one fault at a time and measure failover (blackout, VIP move, etcd loss)",
   help: HELP,
   async run(args) {
     const { values, positionals } = parseFlags("drill", args, {

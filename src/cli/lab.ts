@@ -55,7 +55,6 @@ function int(flag: string, v: string | undefined): number | undefined {
 
 export const command: Command = {
   name: "lab",
-  summary: "local systemd-nspawn machines to try and prove kubeha on (up, down, stop, partition...)",
   help,
   async run(args) {
     // Everything after `--` belongs to the command run in the machine.

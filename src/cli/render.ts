@@ -81,7 +81,6 @@ export async function writeHostRender(dir: string, r: HostRender): Promise<numbe
 
 export const command: Command = {
   name: "render",
-  summary: "Write every host's files and a readable install.sh into a directory",
   help: HELP,
   async run(args) {
     const { values, positionals } = parseFlags("render", args, {

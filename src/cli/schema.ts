@@ -3,7 +3,6 @@ import { clusterSchema } from "../spec/read.ts";
 
 export const command: Command = {
   name: "schema",
-  summary: "Print the cluster file's JSON schema (for editors)",
   help: `Usage: kubeha schema > cluster.schema.json
 
 Prints the JSON schema of the cluster file. Editors with the YAML language server use it when the

@@ -38,7 +38,6 @@ function positiveInt(flag: string, v: string | undefined, dflt: number, min = 1)
 
 export const command: Command = {
   name: "status",
-  summary: "Show the cluster's health: hosts, VIP, HAProxy backends, etcd, apiservers, certificates",
   help: HELP,
   async run(args) {
     const { values, positionals } = parseFlags("status", args, {

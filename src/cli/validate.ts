@@ -5,7 +5,6 @@ import { loadCluster } from "../spec/read.ts";
 
 export const command: Command = {
   name: "validate",
-  summary: "Check a cluster file and report every problem at once",
   help: `Usage: kubeha validate FILE [--strict]
 
 Checks the cluster file without touching any machine and prints every problem as
