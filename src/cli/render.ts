@@ -3,8 +3,9 @@
  * path>, plus DIR/<host>/install.sh. Reads (or creates) the PKI state directory for the
  * cluster's certificates and secrets; everything else is pure rendering.
  */
-import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir, readdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError, KubehaError } from "../errors.ts";
@@ -62,20 +63,24 @@ async function isNonEmptyDir(dir: string): Promise<boolean> {
   }
 }
 
-/** Writes one host's render under DIR/<host>/. Secret files are created 0600 from the start. */
-export async function writeHostRender(dir: string, r: HostRender): Promise<number> {
+/**
+ * Writes one host's render under DIR/<host>/. Secret files are created 0600 from the start.
+ * Synchronous on purpose: thousands of small files, one after another, cost a third of the time
+ * through the promise API; each directory is made once.
+ */
+export function writeHostRender(dir: string, r: HostRender): number {
   const base = join(dir, r.host);
-  await rm(base, { recursive: true, force: true });
-  await mkdir(base, { recursive: true, mode: 0o755 });
-  for (const f of r.files) {
-    const target = join(base, f.path);
-    await mkdir(join(target, ".."), { recursive: true, mode: 0o755 });
-    await writeFile(target, f.content, { mode: f.secret ? 0o600 : f.mode });
-    await chmod(target, f.secret ? 0o600 : f.mode); // writeFile's mode is masked by the umask
-  }
-  const script = join(base, "install.sh");
-  await writeFile(script, r.installScript, { mode: 0o755 });
-  await chmod(script, 0o755);
+  rmSync(base, { recursive: true, force: true });
+  const targets = r.files.map((f) => join(base, f.path));
+  for (const d of [...new Set([base, ...targets.map((t) => dirname(t))])].sort()) mkdirSync(d, { recursive: true, mode: 0o755 });
+  // The umask only ever removes bits; chmod puts back what it removed (a 077 umask and a 0644 file).
+  const umask = process.umask();
+  const put = (target: string, content: string, mode: number) => {
+    writeFileSync(target, content, { mode });
+    if (mode & umask) chmodSync(target, mode);
+  };
+  r.files.forEach((f, i) => put(targets[i]!, f.content, f.secret ? 0o600 : f.mode));
+  put(join(base, "install.sh"), r.installScript, 0o755);
   return r.files.length + 1;
 }
 
@@ -109,7 +114,7 @@ export const command: Command = {
     if (renders.length === 0) throw new KubehaError("render: nothing to render", "check --host");
     await mkdir(out, { recursive: true, mode: 0o755 });
     for (const r of renders) {
-      const n = await writeHostRender(out, r);
+      const n = writeHostRender(out, r);
       const secret = r.files.filter((f) => f.secret).length;
       process.stdout.write(`${r.host}: ${n} files (${secret} secret, mode 0600) -> ${join(out, r.host)}/\n`);
     }

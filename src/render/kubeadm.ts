@@ -4,12 +4,12 @@
  * (JoinConfiguration, with `controlPlane` on control planes). API v1beta4 from Kubernetes 1.31,
  * v1beta3 below (map-style extraArgs). Both files hold the bootstrap token and are secret.
  */
-import { stringify } from "yaml";
 import type { Cluster, Host } from "../spec/model.ts";
 import { endpointHostPort, firstControlPlane, hostsWithRole } from "../spec/model.ts";
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
+import { toYaml } from "./yaml-text.ts";
 
 type Doc = Record<string, unknown>;
 
@@ -139,7 +139,7 @@ const kubeletConfiguration: Doc = {
 };
 
 function yamlStream(docs: Doc[]): string {
-  return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
+  return docs.map(toYaml).join("---\n");
 }
 
 /** True when this host runs kubeadm (control planes and workers). */
