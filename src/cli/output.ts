@@ -11,6 +11,10 @@ import { UsageError } from "../errors.ts";
 export const DATA_FORMATS = ["table", "wide", "json", "yaml"] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
 
+/** The `-o/--output` modes of commands that report progress (plan, apply). */
+export const PROGRESS_FORMATS = ["auto", "tty", "plain", "json"] as const;
+export type ProgressFormat = (typeof PROGRESS_FORMATS)[number];
+
 /** The `-o/--output` flag definition for parseFlags. */
 export const OUTPUT_FLAG = { output: { type: "string", short: "o" } } as const;
 
@@ -26,5 +30,5 @@ export function dataFormat(command: string, value: string | undefined, supported
 /** The data as `json` (indented) or `yaml`, newline-terminated. */
 export async function formatData(format: "json" | "yaml", data: unknown): Promise<string> {
   if (format === "json") return JSON.stringify(data, null, 2) + "\n";
-  return (await import("yaml")).stringify(data); // loaded only when asked for
+  return (await import("yaml")).stringify(data, { lineWidth: 0 }); // loaded only when asked for
 }

@@ -1,4 +1,6 @@
 import type { Command } from "./main.ts";
+import { parseFlags } from "./flags.ts";
+import { UsageError } from "../errors.ts";
 import { clusterSchema } from "../spec/read.ts";
 
 export const command: Command = {
@@ -11,7 +13,9 @@ cluster file starts with:
 
 Examples:
   kubeha schema > cluster.schema.json`,
-  async run() {
+  async run(args) {
+    const { positionals } = parseFlags("schema", args, {});
+    if (positionals.length) throw new UsageError(`schema: unexpected argument ${positionals[0]}`, "kubeha schema > cluster.schema.json");
     process.stdout.write(JSON.stringify(clusterSchema(), null, 2) + "\n");
     return 0;
   },

@@ -88,6 +88,11 @@ export interface StatusReport {
   healthy: boolean;
   /** Each makes the cluster degraded. */
   problems: string[];
+  /**
+   * What could not be checked: each unreachable host (by name) and `certificates` when the local
+   * state directory could not be read. Non-empty: the CLI exits 4 ("could not check"), not 1.
+   */
+  unchecked: string[];
   /** Worth knowing, not degraded (a certificate expiring soon, a socket that cannot be read). */
   warnings: string[];
   hosts: HostStatus[];
@@ -286,6 +291,7 @@ const hostOfUrl = (u: string) => /^\w+:\/\/\[?([^\]/]+?)\]?:\d+/.exec(u)?.[1] ??
 export function evaluate(c: Cluster, obs: Observations): StatusReport {
   const problems: string[] = [];
   const warnings: string[] = [];
+  const unchecked: string[] = [];
   const readings = new Map<string, HostReading>();
   const hosts: HostStatus[] = c.hosts.map((h) => {
     const o = obs.hosts[h.name];
@@ -294,6 +300,7 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     if (!o || "error" in o) {
       const error = o ? o.error : "not probed";
       problems.push(`${h.name}: unreachable (${error})`);
+      unchecked.push(h.name);
       return { ...base, reachable: false, error, services: expected.map((name) => ({ name, state: "unknown" })) };
     }
     let r: HostReading;
@@ -347,8 +354,10 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
 
   // Certificates from the local state directory (no secret is read into the report).
   const certificates: CertificateStatus[] = [];
-  if ("error" in obs.certificates) problems.push(`certificates: ${obs.certificates.error}`);
-  else {
+  if ("error" in obs.certificates) {
+    problems.push(`certificates: ${obs.certificates.error}`);
+    unchecked.push("certificates");
+  } else {
     for (const row of obs.certificates) {
       if (row.kind === "key-pair") continue;
       certificates.push({ id: row.id, ...(row.host ? { host: row.host } : {}), status: row.status, ...(row.daysLeft !== undefined ? { daysLeft: row.daysLeft } : {}) });
@@ -361,6 +370,7 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     cluster: c.name,
     healthy: problems.length === 0,
     problems,
+    unchecked,
     warnings,
     hosts,
     kubernetes: { version: c.kubernetes.version, source: c.packages.source, ...(obs.bundleDescription ? { description: obs.bundleDescription } : {}) },
