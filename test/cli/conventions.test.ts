@@ -170,3 +170,21 @@ test("colour: only on a terminal, never with NO_COLOR; the words keep their colu
   assert.match(c, / \x1b\[31mNO\x1b\[0m /);
   assert.match(colorDrill("lb-haproxy-dies  kubeha  ok\netcd-quorum-loss  kubeha  FAIL"), /\x1b\[31m FAIL/);
 });
+
+test("plan -o json: the events on stdout (nothing else there), the error on stderr", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kubeha-plan-json-"));
+  try {
+    const f = join(dir, "c.yaml");
+    writeFileSync(f, readFileSync(join(REPO, "examples/seed-000-single-proxy.yaml"), "utf8").replace("keyPath: ~/.ssh/id_ed25519", `keyPath: ${join(dir, "no-such-key")}`));
+    const r = kubeha(["plan", f, "-o", "json"], { cwd: dir, timeoutMs: 120_000 });
+    assert.equal(r.code, 1, r.stderr);
+    const events = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { type: string; ok?: boolean });
+    assert.equal(events[0]?.type, "run-start");
+    assert.equal(events.at(-1)?.type, "run-done");
+    assert.equal(events.at(-1)?.ok, false);
+    assert.match(r.stderr, /^kubeha: error: .*\n[\s\S]*cannot read SSH key/m);
+    assert.doesNotMatch(r.stderr, /"type":/, "no event on stderr");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
