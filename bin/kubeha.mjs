@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Runs kubeha from a checkout: TypeScript sources are loaded through tsx, no build step.
-import { register } from "tsx/esm/api";
-register();
-const { main } = await import("../src/cli/main.ts");
+// The kubeha CLI: runs the compiled JavaScript in dist/ (`npm run build` makes it in a checkout;
+// the npm package ships it). No TypeScript loader at run time.
+import { main } from "../dist/cli/main.js";
 process.exitCode = await main(process.argv.slice(2));

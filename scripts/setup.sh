@@ -29,4 +29,5 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+npm run --silent build   # bin/kubeha.mjs runs the compiled dist/
 echo "setup.sh: ready"

@@ -1,5 +1,6 @@
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
+import { OUTPUT_FLAG, PROGRESS_FORMATS } from "./output.ts";
 import { UsageError } from "../errors.ts";
 import { loadCluster } from "../spec/read.ts";
 import { formatProblem } from "../errors.ts";
@@ -18,7 +19,9 @@ ${name === "plan" ? "Prints exactly what `kubeha apply` would change, per host, 
 Flags:
 ${name === "apply" ? "  --dry-run                 same as `kubeha plan`\n" : ""}  --only IDS                run only these phases (comma-separated; subtrees included)
   --skip-phases IDS         skip these phases (and their subtrees)
-  --output MODE             auto (default), tty, plain, or json (one event per line)
+  -o, --output MODE         progress: auto (default: tty on a terminal, else plain), tty, plain
+                            (both on stderr; the summary of changes goes to stdout), or json
+                            (one event per line on stdout, nothing else there)
   --trust-new-host-keys     pin host keys missing from known_hosts (a changed key always stops)
   --concurrency N           hosts worked on at once (default 30)
   --stats                   print SSH round trips per host at the end
@@ -27,7 +30,7 @@ Phases: ${phaseIds(APPLY_PHASES).join(", ")}
 
 Examples:
   kubeha ${name} cluster.yaml
-  kubeha ${name} lab/lab/cluster.yaml --output json
+  kubeha ${name} lab/lab/cluster.yaml -o json | jq -c 'select(.type == "change")'
   kubeha ${name} cluster.yaml --only lb
   kubeha ${name} cluster.yaml --skip-phases cni,verify`;
 }
@@ -37,7 +40,7 @@ export async function runApply(name: "apply" | "plan", args: string[]): Promise<
     "dry-run": { type: "boolean" },
     only: { type: "string" },
     "skip-phases": { type: "string" },
-    output: { type: "string" },
+    ...OUTPUT_FLAG,
     "trust-new-host-keys": { type: "boolean" },
     concurrency: { type: "string" },
     stats: { type: "boolean" },
@@ -45,14 +48,15 @@ export async function runApply(name: "apply" | "plan", args: string[]): Promise<
   const [file, ...extra] = positionals;
   if (!file || extra.length) throw new UsageError(`${name} takes exactly one cluster file`, `kubeha ${name} cluster.yaml`);
   const output = (values.output ?? "auto") as OutputMode;
-  if (!["auto", "tty", "plain", "json"].includes(output)) throw new UsageError(`--output must be auto, tty, plain or json, got "${values.output}"`);
+  if (!(PROGRESS_FORMATS as readonly string[]).includes(output)) throw new UsageError(`${name}: -o/--output must be one of ${PROGRESS_FORMATS.join(", ")}, got "${values.output}"`, `e.g. kubeha ${name} FILE -o json`);
   const concurrency = values.concurrency === undefined ? DEFAULT_CONCURRENCY : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number of 1 or more`);
   const dryRun = name === "plan" || values["dry-run"] === true;
   const { cluster, warnings } = await loadCluster(file);
   for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
   const reporter = new Reporter();
-  const detach = attachRenderer(reporter, output, process.stderr);
+  // JSON events are the command's output (stdout); the human progress views are diagnostics (stderr).
+  const detach = attachRenderer(reporter, output, output === "json" ? process.stdout : process.stderr);
   try {
     const r = await apply(cluster, {
       dryRun,
@@ -74,7 +78,6 @@ export async function runApply(name: "apply" | "plan", args: string[]): Promise<
 
 export const command: Command = {
   name: "apply",
-  summary: "Converge the machines into the cluster (idempotent)",
   help: applyHelp("apply"),
   run: (args) => runApply("apply", args),
 };

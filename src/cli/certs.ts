@@ -1,5 +1,6 @@
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
+import { dataFormat, formatData, OUTPUT_FLAG } from "./output.ts";
 import { KubehaError, UsageError } from "../errors.ts";
 import { loadCluster } from "../spec/read.ts";
 import { ensureState, inspectState, rotateJoin, tokenId, type CertStatus } from "../pki/index.ts";
@@ -21,11 +22,13 @@ Subcommands:
   rotate-join  new bootstrap token and certificate key (apply rotates before each join)
 
 Flags:
-  --threshold-days N   list/check: days before expiry that count as "expiring" (default 30)
+  --threshold-days N     list/check: days before expiry that count as "expiring" (default 30)
+  -o, --output FORMAT    list/check: table (default), json or yaml (certificates, caCertHash)
 
 Examples:
   kubeha certs generate cluster.yaml
   kubeha certs list cluster.yaml
+  kubeha certs list cluster.yaml -o json | jq -r '.certificates[] | select(.daysLeft < 90) | .id'
   kubeha certs check --threshold-days 60 cluster.yaml
   kubeha certs rotate-join cluster.yaml`;
 
@@ -61,13 +64,14 @@ function thresholdFrom(v: string | undefined): number {
 
 export const command: Command = {
   name: "certs",
-  summary: "List, check, generate certificates; rotate join material",
   help: HELP,
   async run(args) {
-    const { values, positionals } = parseFlags("certs", args, { "threshold-days": { type: "string" } });
+    const { values, positionals } = parseFlags("certs", args, { "threshold-days": { type: "string" }, ...OUTPUT_FLAG });
     const [sub, file, ...extra] = positionals;
     const subs = ["list", "check", "generate", "rotate-join"];
-    if (!sub || !subs.includes(sub)) throw new UsageError(`certs needs a subcommand: ${subs.join(", ")}`, "kubeha certs list cluster.yaml");
+    if (!sub) throw new UsageError(`certs needs a subcommand: ${subs.join(", ")}`, "kubeha certs list cluster.yaml");
+    if (!subs.includes(sub)) throw new UsageError(`certs: unknown subcommand "${sub}"; the subcommands are ${subs.join(", ")}`, "kubeha certs list cluster.yaml");
+    const format = dataFormat(`certs ${sub}`, values.output, sub === "list" || sub === "check" ? ["table", "json", "yaml"] : ["table"]);
     if (!file || extra.length) throw new UsageError(`certs ${sub} takes exactly one cluster file`, `kubeha certs ${sub} cluster.yaml`);
     const out = (s: string) => process.stdout.write(s + "\n");
     const { cluster } = await loadCluster(file);
@@ -75,9 +79,14 @@ export const command: Command = {
     if (sub === "list" || sub === "check") {
       const threshold = thresholdFrom(values["threshold-days"]);
       const { rows, caCertHash } = await inspectState(cluster, { thresholdDays: threshold });
+      const bad = rows.filter((r) => r.status !== "ok");
+      if (format !== "table") {
+        // Data only: the verdict of `check` is its exit code.
+        process.stdout.write(await formatData(format === "yaml" ? "yaml" : "json", JSON.parse(JSON.stringify({ certificates: rows, ...(caCertHash ? { caCertHash } : {}) }))));
+        return sub === "check" && bad.length > 0 ? 1 : 0;
+      }
       out(certRows(rows));
       if (caCertHash) out(`\nCA cert hash (discovery-token-ca-cert-hash): ${caCertHash}`);
-      const bad = rows.filter((r) => r.status !== "ok");
       if (sub === "check" && bad.length > 0) {
         throw new KubehaError(
           `${bad.length} of ${rows.length} certificates need attention (` +

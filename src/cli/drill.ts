@@ -3,6 +3,8 @@ import { dirname } from "node:path";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
+import { dataFormat, formatData, OUTPUT_FLAG } from "./output.ts";
+import { colorDrill, colorEnabled } from "../report/color.ts";
 import { UsageError, formatProblem } from "../errors.ts";
 import { loadCluster } from "../spec/read.ts";
 import { drill, drillPassed } from "../drill/run.ts";
@@ -47,7 +49,8 @@ Flags:
                         configurations on the same hosts (seed 002, the kubeadm guide, seed 004)
                         and print the ratios; kubeha's configuration is put back afterwards
   --report FILE.html    write a self-contained HTML report and FILE.json next to it
-  --output MODE         text (default) or json (the report on stdout)
+  -o, --output FORMAT   table (default; "text" is the old name), json or yaml: the report on
+                        stdout (progress goes to stderr); colour only on a terminal, not with NO_COLOR
   --lab NAME            the cluster runs in kubeha lab NAME: lb-machine-down uses lab stop/start
   --power-off CMD       command run here to power a host off ({host} and {address} are filled in)
   --power-on CMD        the same, to power it on again
@@ -76,14 +79,13 @@ function num(flag: string, v: string | undefined, dflt: number, min: number, max
 
 export const command: Command = {
   name: "drill",
-  summary: "Break the cluster one fault at a time and measure failover (blackout, VIP move, etcd loss)",
   help: HELP,
   async run(args) {
     const { values, positionals } = parseFlags("drill", args, {
       scenario: { type: "string", multiple: true },
       compare: { type: "string" },
       report: { type: "string" },
-      output: { type: "string" },
+      ...OUTPUT_FLAG,
       lab: { type: "string" },
       "power-off": { type: "string" },
       "power-on": { type: "string" },
@@ -100,8 +102,7 @@ export const command: Command = {
     if (!file || extra.length) throw new UsageError("drill takes exactly one cluster file", "kubeha drill cluster.yaml --lab lab");
     if (values.compare !== undefined && values.compare !== "seeds") throw new UsageError(`--compare only knows "seeds", got "${values.compare}"`);
     const profiles: ProfileName[] = values.compare ? [...PROFILES] : ["kubeha"];
-    const output = values.output ?? "text";
-    if (output !== "text" && output !== "json") throw new UsageError(`--output must be text or json, got "${output}"`);
+    const output = dataFormat("drill", values.output === "text" ? "table" : values.output, ["table", "json", "yaml"]);
     if (values.report !== undefined && !values.report.endsWith(".html")) throw new UsageError(`--report must name an .html file, got "${values.report}"`, "kubeha drill cluster.yaml --report drill.html");
     const off = values["power-off"];
     const on = values["power-on"];
@@ -144,7 +145,12 @@ export const command: Command = {
       for (const f of reportFiles(report, values.report)) await writeFile(f.path, f.content);
       say(`report: ${values.report} (and the same data as JSON next to it)`);
     }
-    process.stdout.write(output === "json" ? reportJson(report) : renderDrillSummary(report) + "\n");
+    if (output === "json") process.stdout.write(reportJson(report));
+    else if (output === "yaml") process.stdout.write(await formatData("yaml", JSON.parse(reportJson(report))));
+    else {
+      const text = renderDrillSummary(report);
+      process.stdout.write((colorEnabled(process.stdout) ? colorDrill(text) : text) + "\n");
+    }
     return drillPassed(report) ? 0 : 1;
   },
 };

@@ -6,7 +6,7 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
   command: string,
   args: string[],
   options: T,
-) {
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>> {
   const nul = args.find((a) => a.includes("\0"));
   if (nul !== undefined) throw new UsageError(`${command}: an argument contains a NUL byte (${JSON.stringify(nul)})`, "no file name or value can hold one; check how the command line was built");
   try {

@@ -15,7 +15,6 @@ function count(flag: string, v: string | undefined, dflt: number, min: number): 
 
 export const command: Command = {
   name: "init",
-  summary: "Print a commented example cluster file",
   help: `Usage: kubeha init [flags] > cluster.yaml
 
 Prints an example cluster file with every field documented, for you to edit.

@@ -1,5 +1,6 @@
 /** `kubeha lab`: local systemd-nspawn machines to prove kubeha on (library: src/lab). */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
@@ -35,7 +36,9 @@ Flags:
   --endpoint MODE    haproxy-keepalived (HAProxy + keepalived on the masters or --lbs machines) or
                      kube-vip (kube-vip static pods on the masters hold the VIP). Default haproxy-keepalived
   --kube-standins    give cluster.yaml an offline bundle of the Kubernetes stand-ins (not real Kubernetes)
-  --bundle DIR       the bundle to copy with --kube-standins. Default <repo>/test/standins/bundle
+  --bundle DIR       the bundle to copy with --kube-standins. Default: test/standins/bundle of the
+                     kubeha checkout this runs from. The stand-ins are test tools: the npm package
+                     does not ship them, so an installed kubeha needs --bundle (or a checkout)
   --install-deps     install missing host packages with apt-get
   --hard             (stop) kill the machine's processes at once instead of a clean poweroff
 
@@ -50,6 +53,18 @@ Examples:
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
+/** The stand-in bundle of the checkout kubeha runs from; the npm package has none. */
+function checkoutBundle(): string {
+  const dir = path.join(repoRoot, "test/standins/bundle");
+  if (!existsSync(dir)) {
+    throw new UsageError(
+      `--kube-standins: no stand-in bundle at ${dir}: the stand-ins are test tools that live in a kubeha checkout and are not in the npm package`,
+      "run kubeha from a checkout (git clone, npm ci), or pass --bundle DIR",
+    );
+  }
+  return dir;
+}
+
 function int(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`--${flag} ${v}: not a whole number`, `for example --${flag} 3`);
@@ -58,7 +73,6 @@ function int(flag: string, v: string | undefined): number | undefined {
 
 export const command: Command = {
   name: "lab",
-  summary: "local systemd-nspawn machines to try and prove kubeha on (up, down, stop, partition...)",
   help,
   async run(args) {
     // Everything after `--` belongs to the command run in the machine.
@@ -95,7 +109,7 @@ export const command: Command = {
           lbs: int("lbs", f.lbs),
           ...(f.subnet ? { subnet: f.subnet } : {}),
           ...(f.endpoint ? { endpoint: f.endpoint as LabEndpoint } : {}),
-          ...(f["kube-standins"] ? { bundle: f.bundle ?? path.join(repoRoot, "test/standins/bundle") } : {}),
+          ...(f["kube-standins"] ? { bundle: f.bundle ?? checkoutBundle() } : {}),
           installDeps: f["install-deps"] ?? false,
           progress: say,
         });

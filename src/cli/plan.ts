@@ -3,7 +3,6 @@ import { applyHelp, runApply } from "./apply.ts";
 
 export const command: Command = {
   name: "plan",
-  summary: "Show what apply would change, per host, changing nothing",
   help: applyHelp("plan"),
   run: (args) => runApply("plan", args),
 };

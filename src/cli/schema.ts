@@ -1,9 +1,10 @@
 import type { Command } from "./main.ts";
+import { parseFlags } from "./flags.ts";
+import { UsageError } from "../errors.ts";
 import { clusterSchema } from "../spec/read.ts";
 
 export const command: Command = {
   name: "schema",
-  summary: "Print the cluster file's JSON schema (for editors)",
   help: `Usage: kubeha schema > cluster.schema.json
 
 Prints the JSON schema of the cluster file. Editors with the YAML language server use it when the
@@ -12,7 +13,9 @@ cluster file starts with:
 
 Examples:
   kubeha schema > cluster.schema.json`,
-  async run() {
+  async run(args) {
+    const { positionals } = parseFlags("schema", args, {});
+    if (positionals.length) throw new UsageError(`schema: unexpected argument ${positionals[0]}`, "kubeha schema > cluster.schema.json");
     process.stdout.write(JSON.stringify(clusterSchema(), null, 2) + "\n");
     return 0;
   },

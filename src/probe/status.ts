@@ -81,6 +81,11 @@ export interface StatusReport {
   healthy: boolean;
   /** Each makes the cluster degraded. */
   problems: string[];
+  /**
+   * What could not be checked: each unreachable host (by name) and `certificates` when the local
+   * state directory could not be read. Non-empty: the CLI exits 4 ("could not check"), not 1.
+   */
+  unchecked: string[];
   /** Worth knowing, not degraded (a certificate expiring soon, a socket that cannot be read). */
   warnings: string[];
   hosts: HostStatus[];
@@ -281,6 +286,7 @@ const hostOfUrl = (u: string) => /^\w+:\/\/\[?([^\]/]+?)\]?:\d+/.exec(u)?.[1] ??
 export function evaluate(c: Cluster, obs: Observations): StatusReport {
   const problems: string[] = [];
   const warnings: string[] = [];
+  const unchecked: string[] = [];
   const readings = new Map<string, HostReading>();
   const hosts: HostStatus[] = c.hosts.map((h) => {
     const o = obs.hosts[h.name];
@@ -289,6 +295,7 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     if (!o || "error" in o) {
       const error = o ? o.error : "not probed";
       problems.push(`${h.name}: unreachable (${error})`);
+      unchecked.push(h.name);
       return { ...base, reachable: false, error, services: expected.map((name) => ({ name, state: "unknown" })) };
     }
     let r: HostReading;
@@ -341,7 +348,10 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
   }
 
   // Certificates as found on each host, compared with the state directory's (no key is read).
-  if ("error" in obs.certificates) problems.push(`certificates: ${obs.certificates.error}`);
+  if ("error" in obs.certificates) {
+    problems.push(`certificates: ${obs.certificates.error}`);
+    unchecked.push("certificates");
+  }
   const issued = "error" in obs.certificates ? new Map<string, string>() : issuedFingerprints(obs.certificates);
   const certificates: HostCertificate[] = c.hosts.flatMap((h) => {
     const certs = readings.get(h.name)?.certs;
@@ -352,6 +362,7 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     cluster: c.name,
     healthy: problems.length === 0,
     problems,
+    unchecked,
     warnings,
     hosts,
     kubernetes: { version: c.kubernetes.version, source: c.packages.source, ...(obs.bundleDescription ? { description: obs.bundleDescription } : {}) },

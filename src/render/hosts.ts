@@ -28,8 +28,16 @@ export function endpointAddressFor(c: Cluster, h: Host): string | undefined {
   return e.dnsName ? e.address : undefined;
 }
 
+/** Every host's line, the same for all hosts: made once per host list, not once per host. */
+const hostLines = new WeakMap<Host[], string[]>();
+
 export function renderHosts(c: Cluster, h: Host): RenderedFile[] {
-  const lines = c.hosts.map((x) => `${x.internalAddress} ${x.name}`);
+  let all = hostLines.get(c.hosts);
+  if (!all || all.length !== c.hosts.length) {
+    all = c.hosts.map((x) => `${x.internalAddress} ${x.name}`);
+    hostLines.set(c.hosts, all);
+  }
+  const lines = [...all];
   const ep = endpointAddressFor(c, h);
   // A load balancer known only by a DNS name cannot go into /etc/hosts: DNS resolves it.
   if (ep && isIPv4(ep) && c.endpoint.dnsName) lines.push(`${ep} ${c.endpoint.dnsName}`);

@@ -347,7 +347,7 @@ export interface PackagesFile {
   source?: "upstream" | "mirror" | "bundle";
   /** Base URL of a pkgs.k8s.io mirror, e.g. `https://mirrors.aliyun.com/kubernetes-new/core/stable`. */
   mirror?: string;
-  /** Offline bundle directory on the operator machine (see `kubeha bundle --help`). */
+  /** Offline bundle directory on the operator machine (its layout: docs/bundle.md in the kubeha package). */
   bundle?: string;
   /** HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`. */
   proxy?: string;

@@ -159,7 +159,7 @@ export function hostsWithRole(c: Cluster, role: Role): Host[] {
 
 /** The control plane that runs `kubeadm init`: the first control-plane host in file order. */
 export function firstControlPlane(c: Cluster): Host {
-  const h = hostsWithRole(c, "control-plane")[0];
+  const h = c.hosts.find((x) => x.roles.includes("control-plane"));
   if (!h) throw new Error("cluster has no control-plane host (validate should have caught this)");
   return h;
 }

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Ajv, type ErrorObject } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import { isMap, isNode, isSeq, type Document, type LineCounter } from "yaml";
 import { readYaml } from "./yaml.ts";
 import type { ClusterFile } from "./file.ts";
@@ -14,6 +14,7 @@ import type { Cluster } from "./model.ts";
 import { normalize, type NormalizeOptions } from "./normalize.ts";
 import { runRules, keySegment, PLAIN_KEY } from "./rules.ts";
 import { KubehaError, UnreachableError, ValidationError, type Problem } from "../errors.ts";
+import { validate as precompiled } from "./cluster-check.generated.ts";
 
 export interface ParseResult {
   /** Present when the file has no errors (warnings allowed). */
@@ -22,16 +23,15 @@ export interface ParseResult {
 }
 
 const schemaPath = fileURLToPath(new URL("../../cluster.schema.json", import.meta.url));
-let validator: ReturnType<Ajv["compile"]> | undefined;
 
 /** The published JSON schema of the cluster file. */
 export function clusterSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(schemaPath, "utf8")) as Record<string, unknown>;
 }
 
-function validate() {
-  validator ??= new Ajv({ allErrors: true, strict: false, verbose: true }).compile(clusterSchema());
-  return validator;
+/** The schema check, precompiled from cluster.schema.json by `npm run schema`. */
+function validate(): ValidateFunction {
+  return precompiled as unknown as ValidateFunction;
 }
 
 type Segment = string | number;

@@ -45,7 +45,7 @@ test("render -o under /proc, /sys or /dev is refused at once", async () => {
     clean(r);
     assert.equal(r.code, EXIT.failed, r.stderr);
     assert.match(r.stderr, /output directory .*: .*is under \/(proc|sys|dev), a kernel file system/);
-    assert.match(r.stderr, /hint: choose another directory with -o/);
+    assert.match(r.stderr, /hint: choose another directory with --dir/);
     assert.ok(Date.now() - t < 10_000, "returns promptly");
   }
   assert.equal(existsSync("/dev/kubeha-out"), false);

@@ -3,11 +3,16 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateSchema } from "../../scripts/gen-schema.ts";
+import { generateSchema, generateValidator } from "../../scripts/gen-schema.ts";
 import { kubeha, REPO } from "../helpers/cli.ts";
 
 test("cluster.schema.json is up to date with the TSDoc in src/spec/file.ts", () => {
   assert.equal(readFileSync(`${REPO}cluster.schema.json`, "utf8"), generateSchema(), "run `npm run schema` and commit the result");
+});
+
+test("the precompiled schema check is up to date with cluster.schema.json", () => {
+  const committed = readFileSync(`${REPO}src/spec/cluster-check.generated.ts`, "utf8");
+  assert.equal(committed, generateValidator(readFileSync(`${REPO}cluster.schema.json`, "utf8")), "run `npm run schema` and commit the result");
 });
 
 test("kubeha schema prints the committed schema", () => {

@@ -66,11 +66,10 @@ function assertThreeMembers(ms: EtcdMember[]): void {
   assert.deepEqual(ms.flatMap((m) => m.peerURLs).sort(), masters.map((m) => `https://${m.address}:2380`).sort(), JSON.stringify(ms));
 }
 
-/** The CLI as a child process, calling `onEvent` for each `--output json` event as it arrives. */
+/** The CLI as a child process, calling `onEvent` for each `-o json` event (stdout) as it arrives. */
 async function kubehaEvents(args: string[], opts: { cwd: string; timeoutMs: number }, onEvent: (e: RunEvent) => void): Promise<CliResult & { events: RunEvent[]; endedAt: number }> {
   const events: RunEvent[] = [];
-  const r = await kubehaLive(args, opts, (line) => {
-    if (!line.startsWith("{")) return;
+  const r = await kubehaLive(args, { ...opts, lines: "stdout" }, (line) => {
     const e = JSON.parse(line) as RunEvent;
     events.push(e);
     onEvent(e);

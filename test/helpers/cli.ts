@@ -29,14 +29,15 @@ export function kubeha(args: string[], opts: { cwd?: string; input?: string; tim
 }
 
 /**
- * The CLI in the background: `onStderrLine` sees each stderr line (progress, JSON events) as it
- * arrives, so a test can act in the middle of a run. Resolves once the process ended and every
- * promise `onStderrLine` returned has settled; `endedAt` is when the process ended.
+ * The CLI in the background: `onLine` sees each line of stderr (progress; the default) or of
+ * stdout (`lines: "stdout"`: `-o json` events) as it arrives, so a test can act in the middle of
+ * a run. Resolves once the process ended and every promise `onLine` returned has settled;
+ * `endedAt` is when the process ended.
  */
 export function kubehaLive(
   args: string[],
-  opts: { cwd: string; timeoutMs: number },
-  onStderrLine: (line: string) => unknown,
+  opts: { cwd: string; timeoutMs: number; lines?: "stderr" | "stdout" },
+  onLine: (line: string) => unknown,
 ): Promise<CliResult & { endedAt: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
@@ -44,10 +45,14 @@ export function kubehaLive(
     let stdout = "";
     let stderr = "";
     const pending: unknown[] = [];
-    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    const watched = opts.lines ?? "stderr";
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      stdout += line + "\n";
+      if (watched === "stdout") pending.push(onLine(line));
+    });
     createInterface({ input: child.stderr }).on("line", (line) => {
       stderr += line + "\n";
-      pending.push(onStderrLine(line));
+      if (watched === "stderr") pending.push(onLine(line));
     });
     child.on("error", reject);
     child.on("close", (code) => {

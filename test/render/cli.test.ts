@@ -21,7 +21,12 @@ test("render writes every host's files, secrets 0600, install.sh 0755, byte-iden
     copyFileSync(join(REPO, "examples", "seed-002-colocated-16443.yaml"), file);
     const out = join(dir, "out");
     process.stdout.write = (() => true) as typeof process.stdout.write;
-    assert.equal(await command.run([file, "-o", out]), 0);
+    const umask = process.umask(0o077); // modes are the rendered ones whatever the umask
+    try {
+      assert.equal(await command.run([file, "--dir", out]), 0);
+    } finally {
+      process.umask(umask);
+    }
     process.stdout.write = quiet;
     const files = tree(out).sort();
     assert.ok(files.includes("server7-master/etc/haproxy/haproxy.cfg"));
@@ -32,9 +37,10 @@ test("render writes every host's files, secrets 0600, install.sh 0755, byte-iden
     assert.equal(statSync(join(out, "server7-master/etc/kubeha/kubeadm/init.yaml")).mode & 0o777, 0o600);
     assert.equal(statSync(join(out, "server7-master/etc/kubernetes/pki/ca.key")).mode & 0o777, 0o600);
     assert.equal(statSync(join(out, "server7-master/install.sh")).mode & 0o777, 0o755);
+    assert.equal(statSync(join(out, "server7-master/etc/modules-load.d/kubeha.conf")).mode & 0o777, 0o644);
     const before = new Map(files.map((f) => [f, readFileSync(join(out, f), "utf8")]));
 
-    await assert.rejects(command.run([file, "-o", out]), /not empty/);
+    await assert.rejects(command.run([file, "-o", out]), /not empty/, "-o DIR still names the directory");
     process.stdout.write = (() => true) as typeof process.stdout.write;
     assert.equal(await command.run([file, "-o", out, "--force"]), 0);
     process.stdout.write = quiet;
@@ -45,7 +51,8 @@ test("render writes every host's files, secrets 0600, install.sh 0755, byte-iden
     mkdirSync(other);
     writeFileSync(join(other, "keep"), "x");
     await assert.rejects(command.run([file, "-o", other]), /not empty/);
-    await assert.rejects(command.run([file]), /missing -o/);
+    await assert.rejects(command.run([file]), /missing --dir DIR/);
+    await assert.rejects(command.run([file, "-o", "json"]), /looks like an output format/);
     await assert.rejects(command.run([file, "-o", join(dir, "o3"), "--host", "nope"]), /no host named nope/);
   } finally {
     process.stdout.write = quiet;
