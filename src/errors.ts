@@ -118,7 +118,7 @@ export function fromSystemError(err: unknown): KubehaError | undefined {
     e.code === "ENOSPC" || e.code === "EDQUOT"
       ? "free some space and run the command again"
       : e.code === "EACCES" || e.code === "EPERM" || e.code === "EROFS"
-        ? `run kubeha as a user who may write there, or point it at another directory (spec.pki.stateDir for the state, -o for render)`
+        ? `run kubeha as a user who may write there, or point it at another directory (spec.pki.stateDir for the state, --dir for render)`
         : "check the path and run the command again";
   return new KubehaError(`cannot ${e.syscall ?? "use"} ${e.path}${e.dest ? ` -> ${e.dest}` : ""}: ${what}`, hint);
 }
