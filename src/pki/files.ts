@@ -5,9 +5,9 @@ import type { RenderedFile } from "../render/types.ts";
 import { PLACEMENTS, certSpec, type Target } from "./table.ts";
 import type { State } from "./state.ts";
 
-function targets(c: Cluster, to: Target, hostName: string): boolean {
+function targets(c: Cluster, to: Target, hostName: string, sharedOnEveryControlPlane: boolean): boolean {
   const h = hostByName(c, hostName);
-  if (to === "first-control-plane") return firstControlPlane(c).name === h.name;
+  if (to === "first-control-plane") return sharedOnEveryControlPlane ? h.roles.includes("control-plane") : firstControlPlane(c).name === h.name;
   if (to === "control-planes") return h.roles.includes("control-plane");
   return c.etcd.mode === "external" && c.etcd.members.includes(h.name);
 }
@@ -15,11 +15,15 @@ function targets(c: Cluster, to: Target, hostName: string): boolean {
 /**
  * The certificates and keys to upload to one host, sorted by path. Keys are `secret: true`,
  * mode 0600; certificates and public keys 0644. Workers get nothing.
+ *
+ * `sharedOnEveryControlPlane`: the shared material kubeadm init needs (CAs with their keys, the
+ * service-account key pair) goes to every control plane, not only the first, so joins need no
+ * certificate upload (Ignition: a host may join after the uploaded copy has expired).
  */
-export function pkiFilesForHost(c: Cluster, state: State, hostName: string): RenderedFile[] {
+export function pkiFilesForHost(c: Cluster, state: State, hostName: string, opts: { sharedOnEveryControlPlane?: boolean } = {}): RenderedFile[] {
   const out: RenderedFile[] = [];
   for (const p of PLACEMENTS) {
-    if (!p.when(c) || !targets(c, p.to, hostName)) continue;
+    if (!p.when(c) || !targets(c, p.to, hostName, opts.sharedOnEveryControlPlane ?? false)) continue;
     const spec = certSpec(p.cert);
     const m = state.material(spec.scope === "cluster" ? spec.name : `${spec.name}/${hostName}`);
     const restarts = p.restarts ? { restarts: [...p.restarts] } : {};

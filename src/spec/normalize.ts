@@ -165,6 +165,20 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     stateDir: expandPath(pk.stateDir ?? join(".kubeha", file.metadata.name), base, home),
   };
 
+  const pv = spec.provisioning ?? {};
+  const disk = pv.dataDisk;
+  const provisioning = {
+    network: {
+      prefixLength: pv.network?.prefixLength ?? 24,
+      ...(pv.network?.gateway ? { gateway: pv.network.gateway } : {}),
+      dns: [...(pv.network?.dns ?? [])],
+    },
+    sshAuthorizedKeys: [...(pv.sshAuthorizedKeys ?? [])],
+    ...(disk
+      ? { dataDisk: { device: disk.device, format: disk.format ?? "btrfs", label: disk.label ?? "data", path: disk.path ?? "/var/mnt/data" } }
+      : {}),
+  };
+
   return {
     name: file.metadata.name,
     hosts,
@@ -174,6 +188,7 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     packages,
     installMethod: "kubeadm",
     pki,
+    provisioning,
     ...(opts.sourcePath ? { sourcePath: resolve(opts.sourcePath) } : {}),
   };
 }
