@@ -11,7 +11,7 @@ packages=(
   haproxy keepalived etcd-server etcd-client   # the real components, for config checks and PKI tests
   openssh-server openssh-client sudo           # SSH transport tests
   debootstrap systemd-container apt-cacher-ng  # the lab's machines and their package proxy
-  ignition                                     # ignition-validate and the real Ignition stages (Ignition configs)
+  ignition policycoreutils                     # ignition-validate, the real Ignition stages (and setfiles, which its files stage runs)
   shellcheck openssl iproute2 curl ca-certificates procps psmisc chromium
 )
 missing=()

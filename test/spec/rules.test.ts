@@ -93,6 +93,9 @@ const cases: Case[] = [
   { name: "fractional advert interval above 1", edit: (s) => s.replace("      routerId: 51", "      routerId: 51\n      advertInterval: 1.5"), rule: "keepalived", severity: "error", path: "spec.controlPlaneEndpoint.keepalived.advertInterval", at: "advertInterval" },
   { name: "mirror source without a mirror", edit: (s) => s + "  packages:\n    source: mirror\n", rule: "packages", severity: "error", path: "spec.packages.source", at: "source: mirror" },
   { name: "bad proxy URL", edit: (s) => s + "  packages:\n    proxy: squid:3128\n", rule: "packages", severity: "error", path: "spec.packages.proxy", at: "proxy:" },
+  { name: "provisioning gateway not IPv4", edit: (s) => s + "  provisioning:\n    network: { gateway: router.lan }\n", rule: "provisioning", severity: "error", path: "spec.provisioning.network.gateway", at: "gateway: router.lan" },
+  { name: "provisioning SSH key not a key line", edit: (s) => s + "  provisioning:\n    sshAuthorizedKeys:\n      - /root/.ssh/id_ed25519.pub\n", rule: "provisioning", severity: "error", path: "spec.provisioning.sshAuthorizedKeys[0]", at: "id_ed25519.pub" },
+  { name: "provisioning data disk path relative", edit: (s) => s + "  provisioning:\n    dataDisk: { device: /dev/vdb, path: var/mnt/data }\n", rule: "provisioning", severity: "error", path: "spec.provisioning.dataDisk.path", at: "dataDisk:" },
   { name: "no workers", edit: (s) => s.replace("    - name: w1\n      address: 198.18.0.21\n      roles: [worker]\n", ""), rule: "workers", severity: "warning", path: "spec.hosts", at: "  hosts:" },
 ];
 
