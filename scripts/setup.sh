@@ -11,6 +11,7 @@ packages=(
   haproxy keepalived etcd-server etcd-client   # the real components, for config checks and PKI tests
   openssh-server openssh-client sudo           # SSH transport tests
   debootstrap systemd-container apt-cacher-ng  # the lab's machines and their package proxy
+  ignition policycoreutils                     # ignition-validate, the real Ignition stages (and setfiles, which its files stage runs)
   shellcheck openssl iproute2 curl ca-certificates procps psmisc chromium
   stress-ng                                    # bench/soak.sh keeps a core busy while the suite runs
 )

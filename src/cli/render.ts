@@ -17,10 +17,12 @@ import { RENDER_NOTE } from "../render/paths.ts";
 import type { Cluster } from "../spec/model.ts";
 import { renderCluster, type RenderExtra } from "../render/index.ts";
 import type { HostRender, Secrets } from "../render/types.ts";
+import { ignitionOutputs, isIgnitionVersion, IGNITION_VERSIONS, DEFAULT_IGNITION_VERSION, type IgnitionVersion } from "../render/ignition.ts";
 
 const HELP = `kubeha render: write every file each host needs, plus a readable install.sh per host.
 
 Usage: kubeha render FILE --dir DIR [--force] [--host NAME]...
+       kubeha render FILE --format ignition [--ignition-version V] --dir DIR [--host NAME]...
 
 Writes DIR/<host>/<absolute path> for every file (haproxy.cfg, keepalived.conf, kubeadm
 configuration, runtime and package settings, certificates, ...) and DIR/<host>/install.sh, which
@@ -38,6 +40,10 @@ Flags:
                      formats of the other commands (table, wide, json, yaml, ...).
       --force        Write into a non-empty DIR (each rendered host's folder is replaced).
       --host NAME    Render only this host (repeatable).
+      --format F     \`files\` (default): the tree above. \`ignition\`: DIR/<host>.ign (Ignition config)
+                     and DIR/<host>.bu (Butane, for review) per host, for hosts that configure
+                     themselves at first boot (docs/ignition.md). Both hold secrets: mode 0600.
+      --ignition-version V   Ignition spec of the .ign files: 3.2.0 (default), 3.3.0 or 3.4.0.
   -h, --help         Show this help.
 
 Examples:
@@ -51,10 +57,10 @@ Examples:
  * Secrets and PKI files for a cluster, from the PKI module's state directory. The one place
  * `render` touches the PKI (and the only effect besides writing DIR).
  */
-async function pkiFor(cluster: Cluster): Promise<{ secrets: Secrets; extra: RenderExtra }> {
+async function pkiFor(cluster: Cluster, opts: { sharedOnEveryControlPlane?: boolean } = {}): Promise<{ secrets: Secrets; extra: RenderExtra }> {
   const { ensureState, pkiFilesForHost } = await import("../pki/index.ts");
   const state = await ensureState(cluster);
-  return { secrets: state.secrets, extra: { pkiFiles: (host) => pkiFilesForHost(cluster, state, host) } };
+  return { secrets: state.secrets, extra: { pkiFiles: (host) => pkiFilesForHost(cluster, state, host, opts) } };
 }
 
 async function isNonEmptyDir(dir: string): Promise<boolean> {
@@ -110,6 +116,20 @@ export function writeHostRender(dir: string, r: HostRender): number {
   return r.files.length + 1;
 }
 
+async function writeIgnition(out: string, cluster: Cluster, only: string[], version: IgnitionVersion): Promise<number> {
+  const { secrets, extra } = await pkiFor(cluster, { sharedOnEveryControlPlane: true });
+  const outputs = ignitionOutputs(cluster, { secrets, ...extra }, version).filter((o) => only.length === 0 || only.includes(o.host));
+  await mkdir(out, { recursive: true, mode: 0o755 });
+  for (const o of outputs) {
+    const target = join(out, o.name);
+    await writeFile(target, o.content, { mode: 0o600 });
+    await chmod(target, 0o600);
+    process.stdout.write(`${o.host}: ${target} (secrets inside, mode 0600)\n`);
+  }
+  process.stdout.write(`rendered Ignition ${version} configs for ${outputs.length / 2} hosts; hand each <host>.ign to that machine at first boot\n`);
+  return 0;
+}
+
 export const command: Command = {
   name: "render",
   help: HELP,
@@ -119,7 +139,13 @@ export const command: Command = {
       output: { type: "string", short: "o" },
       force: { type: "boolean" },
       host: { type: "string", multiple: true },
+      format: { type: "string" },
+      "ignition-version": { type: "string" },
     });
+    const format = values.format ?? "files";
+    if (format !== "files" && format !== "ignition") throw new UsageError(`render: unknown --format ${format}`, "use --format files or --format ignition");
+    const version = values["ignition-version"] ?? DEFAULT_IGNITION_VERSION;
+    if (!isIgnitionVersion(version)) throw new UsageError(`render: unsupported --ignition-version ${version}`, `use one of ${IGNITION_VERSIONS.join(", ")}`);
     const [file, ...extra] = positionals;
     const usage = "usage: kubeha render FILE --dir DIR";
     if (!file) throw new UsageError("render: missing the cluster FILE", usage);
@@ -143,6 +169,7 @@ export const command: Command = {
         throw new UsageError(`render: no host named ${n} in ${file}`, `hosts: ${cluster.hosts.map((h) => h.name).join(", ")}`);
       }
     }
+    if (format === "ignition") return writeIgnition(out, cluster, only, version);
     const { secrets, extra: pki } = await pkiFor(cluster);
     const renders = renderCluster(cluster, secrets, pki).filter((r) => only.length === 0 || only.includes(r.host));
     if (renders.length === 0) throw new KubehaError("render: nothing to render", "check --host");

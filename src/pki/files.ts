@@ -7,10 +7,10 @@ import { KUBECONFIG_PLACEMENTS, kubeconfig, kubeconfigServer } from "./kubeconfi
 import type { State } from "./state.ts";
 import { isControlPlane, runsExternalEtcd } from "../spec/topology.ts";
 
-/** Whether placement target `to` includes host `hostName`. */
-export function placedOn(c: Cluster, to: Target, hostName: string): boolean {
+/** Whether placement target `to` includes host `hostName` (`sharedOnEveryControlPlane`: see pkiFilesForHost). */
+export function placedOn(c: Cluster, to: Target, hostName: string, sharedOnEveryControlPlane = false): boolean {
   const h = hostByName(c, hostName);
-  if (to === "first-control-plane") return firstControlPlane(c).name === h.name;
+  if (to === "first-control-plane") return sharedOnEveryControlPlane ? isControlPlane(h) : firstControlPlane(c).name === h.name;
   if (to === "control-planes") return isControlPlane(h);
   return runsExternalEtcd(c, h);
 }
@@ -19,11 +19,15 @@ export function placedOn(c: Cluster, to: Target, hostName: string): boolean {
  * The certificates, keys and kubeconfigs to upload to one host, sorted by path. Keys and
  * kubeconfigs (they embed a client key) are `secret: true`, mode 0600; certificates and public
  * keys 0644. Workers get nothing.
+ *
+ * `sharedOnEveryControlPlane`: the shared material kubeadm init needs (CAs with their keys, the
+ * service-account key pair) goes to every control plane, not only the first, so joins need no
+ * certificate upload (Ignition: a host may join after the uploaded copy has expired).
  */
-export function pkiFilesForHost(c: Cluster, state: State, hostName: string): RenderedFile[] {
+export function pkiFilesForHost(c: Cluster, state: State, hostName: string, opts: { sharedOnEveryControlPlane?: boolean } = {}): RenderedFile[] {
   const out: RenderedFile[] = [];
   for (const p of PLACEMENTS) {
-    if (!p.when(c) || !placedOn(c, p.to, hostName)) continue;
+    if (!p.when(c) || !placedOn(c, p.to, hostName, opts.sharedOnEveryControlPlane ?? false)) continue;
     const spec = certSpec(p.cert);
     const m = state.material(spec.scope === "cluster" ? spec.name : `${spec.name}/${hostName}`);
     const restarts = p.restarts ? { restarts: [...p.restarts] } : {};

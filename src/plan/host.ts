@@ -122,6 +122,12 @@ export interface PlanInputs {
   secrets: Secrets;
   /** Certificates, keys and kubeconfigs for a host (from the PKI module). */
   pkiFiles?: (host: string) => RenderedFile[];
+  /**
+   * The shared control-plane certificates are placed on every control plane by `pkiFiles`
+   * (Ignition configs): joins then carry no certificate key, so they work whenever the host
+   * boots, not only within the 2 h the uploaded copy lives. Default false (apply uploads).
+   */
+  sharedCertsPlaced?: boolean;
   /** The first-start settings of an external etcd member (default: a new cluster of every member). */
   etcdInitial?: (host: Host) => { state: "new" | "existing"; cluster: string } | undefined;
 }
@@ -274,7 +280,7 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
     const phase: StepPhase = first ? "control-plane/init" : cp ? "control-plane/join" : "workers";
     const kube = pki.filter((f) => f.path.startsWith(PATHS.kubernetesDir + "/"));
     placed.push(...kube);
-    files(phase, [...renderKubeadm(c, h, inputs.secrets), ...renderKubeVip(c, h), ...kube]);
+    files(phase, [...renderKubeadm(c, h, inputs.secrets, { sharedCertsPlaced: inputs.sharedCertsPlaced ?? false }), ...renderKubeVip(c, h), ...kube]);
     if (first) {
       // kubelet.conf, not admin.conf: kubeha places its own admin.conf before init.
       run(phase, "kubeadm init --upload-certs", kubeadmInitScript(c, h), {

@@ -108,7 +108,7 @@ function initConfiguration(c: Cluster, h: Host, s: Secrets): Doc {
   };
 }
 
-function joinConfiguration(c: Cluster, h: Host, s: Secrets): Doc {
+function joinConfiguration(c: Cluster, h: Host, s: Secrets, certificateKey: boolean): Doc {
   const cp = h.roles.includes("control-plane");
   return {
     apiVersion: c.kubernetes.kubeadmApiVersion,
@@ -125,7 +125,7 @@ function joinConfiguration(c: Cluster, h: Host, s: Secrets): Doc {
       ? {
           controlPlane: {
             localAPIEndpoint: { advertiseAddress: h.internalAddress, bindPort: c.kubernetes.apiServerPort },
-            certificateKey: s.join.certificateKey,
+            ...(certificateKey ? { certificateKey: s.join.certificateKey } : {}),
           },
         }
       : {}),
@@ -140,7 +140,11 @@ const kubeletConfiguration: Doc = {
 };
 
 /** The kubeadm file for this host: init.yaml (first control plane) or join.yaml (others). */
-export function renderKubeadm(c: Cluster, h: Host, s: Secrets): RenderedFile[] {
+/**
+ * `sharedCertsPlaced`: the shared control-plane certificates are already on every control plane
+ * (see pkiFilesForHost), so a control-plane join carries no certificate key and downloads nothing.
+ */
+export function renderKubeadm(c: Cluster, h: Host, s: Secrets, opts: { sharedCertsPlaced?: boolean } = {}): RenderedFile[] {
   if (!isKubernetesNode(h)) return [];
   const first = firstControlPlane(c).name === h.name;
   const top = header("#", `kubeadm ${first ? "init" : "join"} configuration for ${h.name} (cluster ${c.name}).`);
@@ -148,5 +152,5 @@ export function renderKubeadm(c: Cluster, h: Host, s: Secrets): RenderedFile[] {
     const body = yamlStream([initConfiguration(c, h, s), clusterConfiguration(c), kubeletConfiguration]);
     return [file(PATHS.kubeadmInit, top + body, { secret: true })];
   }
-  return [file(PATHS.kubeadmJoin, top + yamlStream([joinConfiguration(c, h, s)]), { secret: true })];
+  return [file(PATHS.kubeadmJoin, top + yamlStream([joinConfiguration(c, h, s, !opts.sharedCertsPlaced)]), { secret: true })];
 }

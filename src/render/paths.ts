@@ -6,6 +6,18 @@
 export const PATHS = {
   /** Where `kubeha apply` keeps its own copy of install.sh on each host. */
   installScript: "/root/kubeha/install.sh",
+  /**
+   * The folder install.sh copies files from (DIR/<host>/ of `kubeha render`): an Ignition config
+   * writes the plan's files under it, and install.sh places them at boot.
+   */
+  installRoot: "/root/kubeha",
+  /** Ignition: the oneshot unit that runs install.sh at boot until it succeeds once. */
+  installUnit: "/etc/systemd/system/kubeha-install.service",
+  /** Written when install.sh succeeded from the install unit; the unit does not start again. */
+  installedMarker: "/var/lib/kubeha/installed",
+  /** Ignition: the host's static address (systemd-networkd), as in seed 004. */
+  networkdWired: "/etc/systemd/network/20-wired.network",
+  etcHostname: "/etc/hostname",
 
   haproxyCfg: "/etc/haproxy/haproxy.cfg",
   /** systemd drop-in that flips the keepalived track file when haproxy starts and stops. */

@@ -40,6 +40,10 @@ export const DEFAULTS = {
   packages: { source: "upstream" },
   /** InstallFile */
   install: { method: "kubeadm" },
+  /** ProvisioningNetworkFile */
+  provisioningNetwork: { prefixLength: 24 },
+  /** DataDiskFile */
+  dataDisk: { format: "btrfs", label: "data", path: "/var/mnt/data" },
   /** PkiFile. `<name>` is the cluster's metadata.name. */
   pki: { keyAlgorithm: "ecdsa-p256", caValidityDays: 3650, leafValidityDays: 365, tokenTtlHours: 24, stateDir: ".kubeha/<name>" },
 } as const;

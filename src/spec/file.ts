@@ -45,6 +45,12 @@ export interface ClusterSpec {
   install?: InstallFile;
   /** The cluster's certificate authorities and keys, owned by kubeha. */
   pki?: PkiFile;
+  /**
+   * What a host needs at first boot when it configures itself from an Ignition config
+   * (`kubeha render FILE --format ignition`): static address, login keys, a data disk.
+   * Not used by `kubeha apply`.
+   */
+  provisioning?: ProvisioningFile;
 }
 
 /** A role a host plays. A host may have several. */
@@ -382,4 +388,47 @@ export interface PkiFile {
    * cluster file. Mode 0700; kubeha refuses looser permissions.
    */
   stateDir?: string;
+}
+
+export interface ProvisioningFile {
+  /**
+   * The static address written to /etc/systemd/network/20-wired.network: the host's `address`
+   * on its `interface`, with this prefix, gateway and DNS servers.
+   */
+  network?: ProvisioningNetworkFile;
+  /**
+   * SSH public keys (`ssh-ed25519 AAAA... comment`) authorized for each host's SSH user
+   * (`ssh.user`), so `kubeha status` and `kubeha drill` can reach hosts that were never
+   * reached over SSH before. Default: none.
+   */
+  sshAuthorizedKeys?: string[];
+  /** A data disk formatted at first boot (e.g. btrfs for container storage). Default: none. */
+  dataDisk?: DataDiskFile;
+}
+
+export interface ProvisioningNetworkFile {
+  /**
+   * Prefix length of the hosts' subnet. Default 24.
+   * @minimum 1
+   * @maximum 32
+   */
+  prefixLength?: number;
+  /** Default gateway (IPv4). Default: none (no default route). */
+  gateway?: string;
+  /** DNS servers (IPv4). Default: none. */
+  dns?: string[];
+}
+
+export interface DataDiskFile {
+  /** Whole-disk device, e.g. `/dev/sdb` or `/dev/vdb`. Its partition table is wiped. */
+  device: string;
+  /** Filesystem of its one partition. Default `btrfs`. */
+  format?: "btrfs" | "ext4" | "xfs";
+  /**
+   * Partition and filesystem label. Default `data`.
+   * @pattern ^[A-Za-z0-9_-]{1,16}$
+   */
+  label?: string;
+  /** Absolute mount point; Ignition writes a mount unit for it. Default `/var/mnt/data`. */
+  path?: string;
 }

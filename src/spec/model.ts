@@ -139,6 +139,13 @@ export interface Pki {
   stateDir: string;
 }
 
+/** First-boot settings for Ignition configs (spec.provisioning). */
+export interface Provisioning {
+  network: { prefixLength: number; gateway?: string; dns: string[] };
+  sshAuthorizedKeys: string[];
+  dataDisk?: { device: string; format: "btrfs" | "ext4" | "xfs"; label: string; path: string };
+}
+
 export interface Cluster {
   name: string;
   hosts: Host[];
@@ -148,6 +155,7 @@ export interface Cluster {
   packages: Packages;
   installMethod: "kubeadm";
   pki: Pki;
+  provisioning: Provisioning;
   /** Absolute path of the cluster file this came from, when read from disk. */
   sourcePath?: string;
 }

@@ -190,6 +190,20 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     stateDir: expandPath(pk.stateDir ?? defaultStateDir(file.metadata.name), base, home),
   };
 
+  const pv = spec.provisioning ?? {};
+  const disk = pv.dataDisk;
+  const provisioning = {
+    network: {
+      prefixLength: pv.network?.prefixLength ?? D.provisioningNetwork.prefixLength,
+      ...(pv.network?.gateway ? { gateway: pv.network.gateway } : {}),
+      dns: [...(pv.network?.dns ?? [])],
+    },
+    sshAuthorizedKeys: [...(pv.sshAuthorizedKeys ?? [])],
+    ...(disk
+      ? { dataDisk: { device: disk.device, format: disk.format ?? D.dataDisk.format, label: disk.label ?? D.dataDisk.label, path: disk.path ?? D.dataDisk.path } }
+      : {}),
+  };
+
   return {
     name: file.metadata.name,
     hosts,
@@ -199,6 +213,7 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     packages,
     installMethod: spec.install?.method ?? D.install.method,
     pki,
+    provisioning,
     ...(opts.sourcePath ? { sourcePath: resolve(opts.sourcePath) } : {}),
   };
 }

@@ -259,6 +259,24 @@ export const rules = {
       }),
     ),
 
+  "provisioning": (_f, c) => {
+    const P = "spec.provisioning";
+    const p = c.provisioning;
+    const out: Finding[] = [];
+    if (p.network.gateway !== undefined && !isIPv4(p.network.gateway)) out.push(err(`${P}.network.gateway`, `"${p.network.gateway}" is not an IPv4 address`));
+    p.network.dns.forEach((d, i) => {
+      if (!isIPv4(d)) out.push(err(`${P}.network.dns[${i}]`, `"${d}" is not an IPv4 address`));
+    });
+    p.sshAuthorizedKeys.forEach((k, i) => {
+      if (!/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$/.test(k) || k.includes("\n"))
+        out.push(err(`${P}.sshAuthorizedKeys[${i}]`, "not an SSH public key line", "paste one line of a .pub file, e.g. `ssh-ed25519 AAAA... you@host`"));
+    });
+    const d = p.dataDisk;
+    if (d && !d.device.startsWith("/dev/")) out.push(err(`${P}.dataDisk.device`, `"${d.device}" is not a device path`, "e.g. /dev/sdb or /dev/vdb"));
+    if (d && (!d.path.startsWith("/") || d.path === "/" || /\/\.\.?(\/|$)/.test(d.path))) out.push(err(`${P}.dataDisk.path`, `"${d.path}" is not an absolute mount point`, "e.g. /var/mnt/data"));
+    return out;
+  },
+
   "workers": (_f, c) =>
     c.hosts.some((h) => h.roles.includes("worker"))
       ? []
@@ -292,6 +310,7 @@ export const RULE_READS: Record<keyof typeof rules, string[]> = {
   "image-repository": [K],
   "node-labels": [H],
   "taints": [H],
+  "provisioning": ["spec.provisioning"],
 };
 
 /**

@@ -30,6 +30,8 @@ const SECTIONS: Record<string, keyof typeof DEFAULTS> = {
   PackagesFile: "packages",
   InstallFile: "install",
   PkiFile: "pki",
+  ProvisioningNetworkFile: "provisioningNetwork",
+  DataDiskFile: "dataDisk",
 };
 /** Defaults documented on a parent field (`etcd: Default stacked` is etcd.mode's default). */
 const ALIASES: Record<string, string> = { "ClusterSpec.etcd": "etcd.mode" };

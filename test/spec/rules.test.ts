@@ -108,6 +108,9 @@ const cases: Case[] = [
   { name: "taint without effect", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      taints: [dedicated=infra]\n"), rule: "taints", severity: "error", path: "spec.hosts[3].taints[0]", at: "dedicated=infra" },
   { name: "taint with an unknown effect", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      taints:\n        - a=b:NoSchedule\n        - gpu:NoRun\n"), rule: "taints", severity: "error", path: "spec.hosts[3].taints[1]", at: "gpu:NoRun" },
   { name: "taint value with a space", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      taints: ['k=a b:NoExecute']\n"), rule: "taints", severity: "error", path: "spec.hosts[3].taints[0]", at: "k=a b" },
+  { name: "provisioning gateway not IPv4", edit: (s) => s + "  provisioning:\n    network: { gateway: router.lan }\n", rule: "provisioning", severity: "error", path: "spec.provisioning.network.gateway", at: "gateway: router.lan" },
+  { name: "provisioning SSH key not a key line", edit: (s) => s + "  provisioning:\n    sshAuthorizedKeys:\n      - /root/.ssh/id_ed25519.pub\n", rule: "provisioning", severity: "error", path: "spec.provisioning.sshAuthorizedKeys[0]", at: "id_ed25519.pub" },
+  { name: "provisioning data disk path relative", edit: (s) => s + "  provisioning:\n    dataDisk: { device: /dev/vdb, path: var/mnt/data }\n", rule: "provisioning", severity: "error", path: "spec.provisioning.dataDisk.path", at: "dataDisk:" },
   { name: "no workers", edit: (s) => s.replace("    - name: w1\n      address: 198.18.0.21\n      roles: [worker]\n", ""), rule: "workers", severity: "warning", path: "spec.hosts", at: "  hosts:" },
 ];
 

@@ -1,0 +1,240 @@
+/**
+ * Ignition configs: a host that configures itself at first boot, with no SSH (Fedora CoreOS,
+ * Flatcar, ALT Container OS as in seed 004). Pure and byte-deterministic.
+ *
+ * No third description of the per-host work: the config carries the host's plan
+ * (src/plan/host.ts) as `kubeha render` writes it — every file of the plan under
+ * PATHS.installRoot, plus install.sh — and a oneshot unit that runs install.sh at boot until it
+ * succeeds once. install.sh places the files with their owners, runs the guarded steps and
+ * waits for the API before a join, so hosts booted together order themselves (docs/ignition.md).
+ * Ignition itself only writes what must exist before install.sh can run: the hostname, the
+ * static address, the SSH user's keys, an optional data disk.
+ *
+ * The same `FirstBoot` is written twice: as the Ignition config (JSON) here and as a Butane
+ * file for people to review (butane.ts).
+ */
+import type { Cluster, Host } from "../spec/model.ts";
+import type { RenderedFile, Secrets } from "./types.ts";
+import { PATHS } from "./paths.ts";
+import { planHost, planFiles, type StepPhase } from "../plan/host.ts";
+import { renderInstallScript } from "./install-script.ts";
+import { InternalError } from "../errors.ts";
+import { renderButane } from "./butane.ts";
+
+/** The Ignition config spec versions kubeha writes; 3.2.0 is what seed 004's Butane 1.3.0 produces. */
+export const IGNITION_VERSIONS = ["3.2.0", "3.3.0", "3.4.0"] as const;
+export type IgnitionVersion = (typeof IGNITION_VERSIONS)[number];
+export const DEFAULT_IGNITION_VERSION: IgnitionVersion = "3.2.0";
+/** The Butane `fcos` spec version that produces each Ignition spec version (coreos.github.io/butane/specs). */
+export const BUTANE_VERSION: Record<IgnitionVersion, string> = { "3.2.0": "1.3.0", "3.3.0": "1.4.0", "3.4.0": "1.5.0" };
+
+/** Attempts of the install unit before it stays failed (each one waits up to 11 min for the API). */
+export const INSTALL_ATTEMPTS = 20;
+export const INSTALL_RETRY_SECONDS = 30;
+
+/** A file Ignition writes, with the reason a reviewer reads in the Butane file. */
+export interface BootFile {
+  path: string;
+  content: string;
+  mode: number;
+  secret: boolean;
+  /** Why it is there (a comment in the Butane file). */
+  why: string;
+}
+
+export interface BootUnit {
+  name: string;
+  enabled: boolean;
+  contents: string;
+  why: string;
+}
+
+/** One host's first-boot content, before it is written as Ignition JSON or Butane YAML. */
+export interface FirstBoot {
+  host: string;
+  cluster: string;
+  users: { name: string; sshAuthorizedKeys: string[] }[];
+  files: BootFile[];
+  units: BootUnit[];
+  disk?: { device: string; format: string; label: string; path: string };
+}
+
+export interface IgnitionInputs {
+  secrets: Secrets;
+  /**
+   * Certificates and keys for a host. Must give every control plane the shared CAs and
+   * service-account keys (pkiFilesForHost's `sharedOnEveryControlPlane`): joins from an Ignition
+   * config carry no certificate key.
+   */
+  pkiFiles?: (host: string) => RenderedFile[];
+}
+
+/** `/var/mnt/data` -> `var-mnt-data.mount` (systemd-escape --path --suffix=mount). */
+export function mountUnitName(path: string): string {
+  const trimmed = path.replace(/^\/+|\/+$/g, "");
+  const esc = [...Buffer.from(trimmed, "utf8")]
+    .map((b, i) => {
+      const ch = String.fromCharCode(b);
+      if (ch === "/") return "-";
+      if (/[A-Za-z0-9:_]/.test(ch) || (ch === "." && i > 0)) return ch;
+      return "\\x" + b.toString(16).padStart(2, "0");
+    })
+    .join("");
+  return `${esc || "-"}.mount`;
+}
+
+function installUnit(c: Cluster): string {
+  return [
+    "[Unit]",
+    `Description=kubeha: this host's part of cluster ${c.name} (install.sh from the Ignition config)`,
+    `Documentation=file:${PATHS.installScript}`,
+    "Wants=network-online.target",
+    "After=network-online.target",
+    "# Runs until it succeeds once; the marker then keeps it from running again (remove it to re-run).",
+    `ConditionPathExists=!${PATHS.installedMarker}`,
+    "# At most StartLimitBurst attempts in all: an infinite interval never resets the count.",
+    "StartLimitIntervalSec=infinity",
+    `StartLimitBurst=${INSTALL_ATTEMPTS}`,
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    // A join waits for the API itself (bounded), so the first control plane may boot last.
+    `ExecStart=/bin/bash ${PATHS.installScript}`,
+    `ExecStartPost=/bin/sh -c 'mkdir -p ${PATHS.installedMarker.replace(/\/[^/]+$/, "")} && touch ${PATHS.installedMarker}'`,
+    "Restart=on-failure",
+    `RestartSec=${INSTALL_RETRY_SECONDS}`,
+    "TimeoutStartSec=45min",
+    `SyslogIdentifier=kubeha-install`,
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+function networkFile(c: Cluster, h: Host): string {
+  const n = c.provisioning.network;
+  return [
+    `# Static address of ${h.name} (cluster ${c.name}), rendered by kubeha from spec.provisioning.network.`,
+    "[Match]",
+    `Name=${h.interface}`,
+    "",
+    "[Network]",
+    "DHCP=no",
+    `Address=${h.address}/${n.prefixLength}`,
+    ...(h.internalAddress !== h.address ? [`Address=${h.internalAddress}/${n.prefixLength}`] : []),
+    ...(n.gateway ? [`Gateway=${n.gateway}`] : []),
+    ...n.dns.map((d) => `DNS=${d}`),
+    "",
+  ].join("\n");
+}
+
+function mountUnit(d: NonNullable<FirstBoot["disk"]>): string {
+  return [
+    "[Unit]",
+    `Description=kubeha data disk ${d.label} at ${d.path}`,
+    "Before=local-fs.target",
+    "",
+    "[Mount]",
+    `What=/dev/disk/by-label/${d.label}`,
+    `Where=${d.path}`,
+    `Type=${d.format}`,
+    "",
+    "[Install]",
+    "RequiredBy=local-fs.target",
+    "",
+  ].join("\n");
+}
+
+const byPath = <T extends { path: string }>(a: T, b: T) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+
+/** One host's first-boot content: its plan's files and install.sh under PATHS.installRoot, and the unit. */
+export function firstBoot(c: Cluster, h: Host, inputs: IgnitionInputs): FirstBoot {
+  const steps = planHost(c, h, { secrets: inputs.secrets, sharedCertsPlaced: true, ...(inputs.pkiFiles ? { pkiFiles: inputs.pkiFiles } : {}) });
+  const phaseOf = new Map<string, StepPhase>();
+  for (const s of steps) if (s.kind === "files") for (const f of s.files) phaseOf.set(f.path, s.phase);
+  const staged: BootFile[] = planFiles(steps).map((f) => ({
+    path: PATHS.installRoot + f.path,
+    content: f.content,
+    mode: f.mode,
+    secret: f.secret,
+    why: `plan step ${phaseOf.get(f.path)}: install.sh places it at ${f.path}${f.owner ? ` (${f.owner})` : ""}${f.secret ? "; secret" : ""}`,
+  }));
+  const d = c.provisioning.dataDisk;
+  const files: BootFile[] = [
+    ...staged,
+    { path: PATHS.installScript, content: renderInstallScript(c, h, steps), mode: 0o755, secret: false, why: "the host's plan as a script; the install unit runs it" },
+    { path: PATHS.etcHostname, content: h.name + "\n", mode: 0o644, secret: false, why: "hostname (also the node name)" },
+    { path: PATHS.networkdWired, content: networkFile(c, h), mode: 0o644, secret: false, why: "static address (systemd-networkd), as seed 004's 20-wired.network" },
+  ].sort(byPath);
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.path)) throw new InternalError(`two first-boot files at ${f.path} for host ${h.name}`);
+    seen.add(f.path);
+  }
+  const units: BootUnit[] = [
+    { name: PATHS.installUnit.replace(/^.*\//, ""), enabled: true, contents: installUnit(c), why: "runs install.sh at boot until it succeeds once (bounded)" },
+    ...(d ? [{ name: mountUnitName(d.path), enabled: true, contents: mountUnit(d), why: `mounts the data disk at ${d.path}` }] : []),
+  ];
+  const keys = c.provisioning.sshAuthorizedKeys;
+  return {
+    host: h.name,
+    cluster: c.name,
+    users: keys.length ? [{ name: h.ssh.user, sshAuthorizedKeys: [...keys] }] : [],
+    files,
+    units,
+    ...(d ? { disk: { ...d } } : {}),
+  };
+}
+
+/**
+ * A file's contents as a data URL, as Butane writes them without compression: RFC 2396
+ * escaping (`data:,`), or base64 (`data:;base64,`) when that is shorter.
+ */
+export function dataUrl(content: string): string {
+  const escaped = "," + encodeURIComponent(content);
+  const b64 = ";base64," + Buffer.from(content, "utf8").toString("base64");
+  return "data:" + (b64.length < escaped.length ? b64 : escaped);
+}
+
+/** The Ignition config object (stable key order). */
+export function ignitionConfig(fb: FirstBoot, version: IgnitionVersion = DEFAULT_IGNITION_VERSION): object {
+  const d = fb.disk;
+  return {
+    ignition: { version },
+    ...(fb.users.length ? { passwd: { users: fb.users.map((u) => ({ name: u.name, sshAuthorizedKeys: u.sshAuthorizedKeys })) } } : {}),
+    storage: {
+      ...(d
+        ? {
+            disks: [{ device: d.device, partitions: [{ label: d.label, number: 1 }], wipeTable: true }],
+            filesystems: [{ device: `/dev/disk/by-partlabel/${d.label}`, format: d.format, label: d.label, wipeFilesystem: true }],
+          }
+        : {}),
+      files: fb.files.map((f) => ({ path: f.path, contents: { source: dataUrl(f.content) }, mode: f.mode, overwrite: true })),
+    },
+    systemd: { units: fb.units.map((u) => ({ contents: u.contents, enabled: u.enabled, name: u.name })) },
+  };
+}
+
+/** The Ignition config as written to HOST.ign: compact JSON, one trailing newline. */
+export function renderIgnition(fb: FirstBoot, version: IgnitionVersion = DEFAULT_IGNITION_VERSION): string {
+  return JSON.stringify(ignitionConfig(fb, version)) + "\n";
+}
+
+/** Every host's first-boot content, in file order. */
+export function firstBoots(c: Cluster, inputs: IgnitionInputs): FirstBoot[] {
+  return c.hosts.map((h) => firstBoot(c, h, inputs));
+}
+
+/** The files `kubeha render --format ignition` writes: HOST.bu and HOST.ign per host (both hold secrets). */
+export function ignitionOutputs(c: Cluster, inputs: IgnitionInputs, version: IgnitionVersion = DEFAULT_IGNITION_VERSION): { host: string; name: string; content: string }[] {
+  return firstBoots(c, inputs).flatMap((fb) => [
+    { host: fb.host, name: `${fb.host}.bu`, content: renderButane(fb, version) },
+    { host: fb.host, name: `${fb.host}.ign`, content: renderIgnition(fb, version) },
+  ]);
+}
+
+export function isIgnitionVersion(v: string): v is IgnitionVersion {
+  return (IGNITION_VERSIONS as readonly string[]).includes(v);
+}
