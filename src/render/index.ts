@@ -8,7 +8,7 @@ import type { HostRender, RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file } from "./file.ts";
 import { renderInstallScript } from "./install-script.ts";
-import { planFiles, planHost } from "../plan/host.ts";
+import { planFiles, planHost, type Step } from "../plan/host.ts";
 import { InternalError } from "../errors.ts";
 
 export interface RenderExtra {
@@ -18,7 +18,11 @@ export interface RenderExtra {
 
 /** Every file for one host except install.sh, sorted by path: the files of its plan. */
 export function renderHostFiles(c: Cluster, h: Host, secrets: Secrets, extra: RenderExtra = {}): RenderedFile[] {
-  const files = planFiles(planHost(c, h, { secrets, ...(extra.pkiFiles ? { pkiFiles: extra.pkiFiles } : {}) }));
+  return filesOf(h, planHost(c, h, { secrets, ...(extra.pkiFiles ? { pkiFiles: extra.pkiFiles } : {}) }));
+}
+
+function filesOf(h: Host, steps: readonly Step[]): RenderedFile[] {
+  const files = planFiles(steps);
   const seen = new Set<string>();
   for (const f of files) {
     if (seen.has(f.path)) throw new InternalError(`two renderers produced ${f.path} for host ${h.name}`);
@@ -31,7 +35,7 @@ export function renderHostFiles(c: Cluster, h: Host, secrets: Secrets, extra: Re
 export function renderCluster(cluster: Cluster, secrets: Secrets, extra: RenderExtra = {}): HostRender[] {
   return cluster.hosts.map((h) => {
     const steps = planHost(cluster, h, { secrets, ...(extra.pkiFiles ? { pkiFiles: extra.pkiFiles } : {}) });
-    const files = renderHostFiles(cluster, h, secrets, extra);
+    const files = filesOf(h, steps);
     const installScript = renderInstallScript(cluster, h, steps);
     const all = [...files, file(PATHS.installScript, installScript, { mode: 0o755 })].sort((a, b) =>
       a.path < b.path ? -1 : a.path > b.path ? 1 : 0,

@@ -12,8 +12,12 @@ export const SPECIAL_FILESYSTEMS = ["/proc", "/sys", "/dev"] as const;
 
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
+/** Ordinary (tmpfs) directories under those: shared memory is a place for files. */
+const ORDINARY = ["/dev/shm"] as const;
+
 /** The special file system `path` lies in, if any. */
 export function specialFilesystem(path: string): string | undefined {
+  if (ORDINARY.some((p) => path === p || path.startsWith(p + "/"))) return undefined;
   return SPECIAL_FILESYSTEMS.find((p) => path === p || path.startsWith(p + "/"));
 }
 
