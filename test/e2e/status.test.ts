@@ -29,6 +29,8 @@ const validate = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(r
 interface Report {
   healthy: boolean;
   problems: string[];
+  /** Hosts (or "certificates") status could not check: exit 4, "could not check". */
+  unchecked: string[];
   vip: { holders: string[] };
   certificates: Array<{ host: string; id: string; path: string; status: string; notAfter?: string; daysLeft?: number; sha256?: string; issuedByKubeha?: boolean }>;
 }
@@ -37,10 +39,12 @@ const sha256 = (pem: string) => new X509Certificate(pem).fingerprint256.replace(
 
 function statusJson(): { code: number; report: Report } {
   const r = kubeha(["status", lab.clusterFile, "--output", "json"], { cwd, timeoutMs: 90_000 });
-  assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}\n${r.stderr}`);
+  assert.ok(r.code === 0 || r.code === 1 || r.code === 4, `exit ${r.code}\n${r.stderr}`);
   const report = JSON.parse(r.stdout) as Report;
   assert.ok(validate(report), JSON.stringify(validate.errors, null, 1));
   assert.equal(report.healthy, r.code === 0, "exit code follows the verdict");
+  // 4 exactly when something could not be checked (README's exit codes), else 1 when degraded.
+  if (r.code !== 0) assert.equal(r.code, report.unchecked.length ? 4 : 1, `exit ${r.code}, unchecked: ${report.unchecked.join(", ")}`);
   return { code: r.code, report };
 }
 
@@ -135,14 +139,15 @@ test("a second VIP holder: split brain while it lasts, healthy after", async () 
   assert.equal(s.code, 0, s.report.problems.join("\n"));
 });
 
-test("master3 powered off: non-zero naming master3; back on: zero again", async () => {
+test("master3 powered off: exit 4 (could not check master3), naming master3; back on: zero again", async () => {
   await labStop(NAME, "master3", { hard: true });
   const down = statusJson();
-  assert.equal(down.code, 1);
+  assert.equal(down.code, 4);
+  assert.deepEqual(down.report.unchecked, ["master3"]);
   assert.ok(down.report.problems.some((p) => p.startsWith("master3: unreachable")), down.report.problems.join("\n"));
   assert.ok(down.report.problems.some((p) => p.startsWith("etcd member master3 ")), down.report.problems.join("\n"));
   const t = kubeha(["status", lab.clusterFile], { cwd, timeoutMs: 90_000 });
-  assert.equal(t.code, 1);
+  assert.equal(t.code, 4);
   assert.match(t.stdout, /DEGRADED/);
   assert.match(t.stdout, /problem: master3: unreachable/);
   await labStart(NAME, "master3");
