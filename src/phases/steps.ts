@@ -158,11 +158,18 @@ async function installBundle(ctx: Ctx, h: Host): Promise<void> {
     await wetRun(ctx, h, `reload systemd; enable ${units.join(", ")}`, ["systemctl daemon-reload", ...(units.length ? [`systemctl enable ${units.map(shq).join(" ")}`] : [])].join(" && "));
 }
 
+/**
+ * Whether a run or wait step has work: a trigger file changed in this run, or its guard does not
+ * hold, or it has neither (install.sh's `if changed ... || ! guard` is the same rule).
+ */
+async function due(ctx: Ctx, h: Host, onChange: readonly string[] | undefined, guard: Check | undefined): Promise<boolean> {
+  if (onChange?.some((p) => changedPaths(ctx, h).has(p))) return true;
+  if (guard) return !(await holds(ctx, h, guard));
+  return !onChange;
+}
+
 async function runStep(ctx: Ctx, h: Host, s: RunStep, prepare?: (s: RunStep) => Promise<void>): Promise<void> {
-  const changed = s.onChange?.some((p) => changedPaths(ctx, h).has(p)) ?? false;
-  if (!changed) {
-    if (s.unless ? await holds(ctx, h, s.unless) : s.onChange) return;
-  }
+  if (!(await due(ctx, h, s.onChange, s.unless))) return;
   if (prepare) await prepare(s);
   const t = await transport(ctx, h);
   await ctx.wet(h, s.description, async () => {
@@ -202,9 +209,7 @@ export async function runSteps(ctx: Ctx, h: Host, steps: readonly Step[], opts: 
         break;
       case "wait": {
         if (ctx.dryRun) break;
-        // The run step's rule: a changed trigger file, or a guard that does not hold, or neither given.
-        const changed = s.onChange?.some((p) => changedPaths(ctx, h).has(p)) ?? false;
-        if (!changed && (s.before ? await holds(ctx, h, s.before) : s.onChange)) break;
+        if (!(await due(ctx, h, s.onChange, s.before))) break;
         ctx.note(s.description, h);
         await (await transport(ctx, h)).mustRun(s.script, { sudo: true, timeoutMs: s.timeoutMs, hint: s.hint, secrets: ctx.data.secrets });
         break;

@@ -14,8 +14,6 @@ import type { RenderedFile } from "./types.ts";
 import { shq } from "../util/shell.ts";
 import { checkShell, type Step } from "../plan/host.ts";
 
-export { shq };
-
 function placeLine(f: RenderedFile): string {
   const mode = f.mode.toString(8).padStart(4, "0");
   return ["place", shq(f.path), mode, f.owner ?? "root:root", ...(f.restarts ?? [])].join(" ");
