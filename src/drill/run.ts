@@ -20,6 +20,7 @@ import { status as readStatus } from "../status.ts";
 import type { Secrets } from "../render/types.ts";
 import { planScenario, type Action, type ScenarioPlan } from "./scenarios.ts";
 import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClientOptions } from "./probes.ts";
+import { probeTargets } from "./load.ts";
 import { computeFigures } from "./figures.ts";
 import { persistentFigures, startPersistentClients, type LaneResult } from "./persistent.ts";
 import { watchVip, type VipWatcher } from "./watch.ts";
@@ -98,29 +99,18 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
   const say = opts.progress ?? (() => {});
   const startedAt = new Date().toISOString();
   const state = await ensureState(c);
-  const pki = (rel: string) => readFile(join(c.pki.stateDir, "pki", rel), "utf8");
+  const targets = await probeTargets(c);
   const ctx: Ctx = {
     c,
     o,
     say,
     pool: new ConnectionPool({ connectAttempts: 1, connectTimeoutMs: 5000, keepaliveIntervalMs: 2000 }),
     status: opts.status ?? ((x) => readStatus(x)),
-    api: { url: `https://${c.endpoint.address}:${c.endpoint.port}/readyz`, ca: await pki("ca.crt"), servername: c.endpoint.host },
+    api: targets.api,
+    ...(targets.etcd ? { etcd: targets.etcd } : {}),
     secrets: state.secrets,
     runId: `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
   };
-  const etcdHosts = c.etcd.members.map((n) => hostByName(c, n));
-  if (etcdHosts.length) {
-    const endpoints = etcdHosts.map((h) => `https://${h.internalAddress}:${c.etcd.clientPort}`);
-    const ca = await pki("etcd-ca.crt");
-    if (etcdHosts.every((h) => runsExternalEtcd(c, h))) {
-      ctx.etcd = { endpoints, ca, cert: await pki("apiserver-etcd-client.crt"), key: await pki("apiserver-etcd-client.key") };
-    } else {
-      // Stacked: kubeadm issued the members' client certificates on the hosts; kubeha holds the
-      // etcd CA, so the drill signs itself a one-day client certificate kept in memory only.
-      ctx.etcd = { endpoints, ca, ...(await drillEtcdClient({ cert: ca, key: await pki("etcd-ca.key") })) };
-    }
-  }
 
   const first = await ctx.status(c);
   if (!first.healthy) {
@@ -162,12 +152,6 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
     distributions: distributionRows(results),
     comparison: comparisonRows(results),
   };
-}
-
-/** A one-day etcd client certificate signed by the etcd CA, for the drill's writer (kept in memory). */
-export async function drillEtcdClient(etcdCa: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
-  const c = await issueLeaf({ cn: "kubeha-drill", o: [], isCA: false, extUsages: ["clientAuth"], dns: [], ips: [] }, "ecdsa-p256", etcdCa, new Date(), 1);
-  return { cert: c.cert!, key: c.key };
 }
 
 /** Puts profile `p`'s haproxy/keepalived configuration on every LB host and waits for health. */

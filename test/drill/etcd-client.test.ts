@@ -1,7 +1,7 @@
 /** The drill's own etcd client certificate (stacked etcd): a real etcd accepts it for writes and reads. */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { drillEtcdClient } from "../../src/drill/run.ts";
+import { drillEtcdClient } from "../../src/drill/load.ts";
 import { readBack, startEtcdWriter } from "../../src/drill/probes.ts";
 import { certInfo } from "../../src/pki/x509.ts";
 import { startEtcd, testPki, type LocalEtcd } from "./local-etcd.ts";

@@ -1,0 +1,131 @@
+/**
+ * Client load through the cluster's endpoint while something else happens (a drill scenario, a
+ * day-2 operation: node add/remove, certificate renewal, upgrade, replacement): API probes at a
+ * fixed rate to `/readyz` through the VIP, and numbered etcd writes that are read back at the end.
+ * The drill and the day-2 end-to-end tests share it, so "0 failed probes" means the same thing
+ * in both.
+ */
+import { performance } from "node:perf_hooks";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Cluster } from "../spec/model.ts";
+import { hostByName } from "../spec/model.ts";
+import { runsExternalEtcd } from "../spec/topology.ts";
+import { issueLeaf } from "../pki/x509.ts";
+import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClientOptions } from "./probes.ts";
+import { blackout, checkZeroLoss } from "./figures.ts";
+import type { ApiSample, EtcdWrite } from "./types.ts";
+
+/** Where the probes go: the API through the endpoint, and etcd's client URLs with a client certificate. */
+export interface ProbeTargets {
+  api: { url: string; ca: string; servername: string };
+  /** Absent when the cluster has no etcd kubeha knows of. */
+  etcd?: Omit<EtcdClientOptions, "prefix" | "timeoutMs">;
+}
+
+/** A one-day etcd client certificate signed by the etcd CA, for the probes' writer (kept in memory). */
+export async function drillEtcdClient(etcdCa: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
+  const c = await issueLeaf({ cn: "kubeha-drill", o: [], isCA: false, extUsages: ["clientAuth"], dns: [], ips: [] }, "ecdsa-p256", etcdCa, new Date(), 1);
+  return { cert: c.cert!, key: c.key };
+}
+
+/** The probe targets of cluster `c`, from its state directory (its CAs must exist: `ensureState` first). */
+export async function probeTargets(c: Cluster): Promise<ProbeTargets> {
+  const pki = (rel: string) => readFile(join(c.pki.stateDir, "pki", rel), "utf8");
+  const t: ProbeTargets = {
+    api: { url: `https://${c.endpoint.address}:${c.endpoint.port}/readyz`, ca: await pki("ca.crt"), servername: c.endpoint.host },
+  };
+  const etcdHosts = c.etcd.members.map((n) => hostByName(c, n));
+  if (etcdHosts.length) {
+    const endpoints = etcdHosts.map((h) => `https://${h.internalAddress}:${c.etcd.clientPort}`);
+    const ca = await pki("etcd-ca.crt");
+    if (etcdHosts.every((h) => runsExternalEtcd(c, h))) {
+      t.etcd = { endpoints, ca, cert: await pki("apiserver-etcd-client.crt"), key: await pki("apiserver-etcd-client.key") };
+    } else {
+      // Stacked: kubeadm issued the members' client certificates on the hosts; kubeha holds the
+      // etcd CA, so the probes sign themselves a one-day client certificate kept in memory only.
+      t.etcd = { endpoints, ca, ...(await drillEtcdClient({ cert: ca, key: await pki("etcd-ca.key") })) };
+    }
+  }
+  return t;
+}
+
+export interface LoadOptions {
+  /** API probes per second (default 50). */
+  rateHz?: number;
+  /** Per-probe limit (default 1000 ms). */
+  timeoutMs?: number;
+  /** Time between etcd writes (default 20 ms); 0 turns the writer off. */
+  etcdIntervalMs?: number;
+  /** Hard bound: nothing is sent this long after the start (default 30 min). */
+  maxMs?: number;
+}
+
+/** What the load saw, from its start to `stop()`. */
+export interface LoadFigures {
+  durationMs: number;
+  probes: number;
+  failedProbes: number;
+  /** Longest run of consecutive failed probes (see figures.ts `blackout`). */
+  blackoutMs: number;
+  /** The first failures, `t=<ms> <reason>`, at most 10. */
+  failures: string[];
+  /** Numbered etcd writes: acknowledged, not acknowledged, and acknowledged but missing afterwards. Null without etcd. */
+  etcd: { acked: number; failed: number; lost: number[] } | null;
+}
+
+export interface RunningLoad {
+  /** Stops sending, waits for what is in flight, reads the writes back (and deletes them). */
+  stop(): Promise<LoadFigures>;
+}
+
+/** Starts API probes (and etcd writes) against `c` now. Bounded by `maxMs` even if never stopped. */
+export async function startLoad(c: Cluster, o: LoadOptions = {}, targets?: ProbeTargets): Promise<RunningLoad> {
+  const tg = targets ?? (await probeTargets(c));
+  const rateHz = o.rateHz ?? 50;
+  const maxMs = o.maxMs ?? 30 * 60_000;
+  const etcdIntervalMs = o.etcdIntervalMs ?? 20;
+  const t0 = performance.now();
+  const api = startApiProbe({ ...tg.api, rateHz, timeoutMs: o.timeoutMs ?? 1000, maxCount: Math.ceil((maxMs / 1000) * rateHz), maxMs, t0, maxInFlight: 64 });
+  const prefix = `/kubeha-load/${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  const etcd = tg.etcd && etcdIntervalMs > 0
+    ? startEtcdWriter({ ...tg.etcd, prefix, timeoutMs: 1000, intervalMs: etcdIntervalMs, maxCount: Math.ceil(maxMs / etcdIntervalMs), maxMs, t0 })
+    : undefined;
+  return {
+    async stop() {
+      const [samples, writes] = await Promise.all([api.stop(), etcd ? etcd.stop() : Promise.resolve([] as EtcdWrite[])]);
+      const durationMs = Math.round(performance.now() - t0);
+      let etcdFigures: LoadFigures["etcd"] = null;
+      if (etcd && tg.etcd) {
+        const read = await readBack({ ...tg.etcd, prefix, timeoutMs: 5000 });
+        await deletePrefix({ ...tg.etcd, prefix, timeoutMs: 5000 }).catch(() => 0);
+        const z = checkZeroLoss(writes, read);
+        etcdFigures = { acked: z.acked, failed: z.failed, lost: z.lost };
+      }
+      return loadFigures(samples, durationMs, etcdFigures);
+    },
+  };
+}
+
+/** The figures of a finished load (pure). */
+export function loadFigures(samples: ApiSample[], durationMs: number, etcd: LoadFigures["etcd"]): LoadFigures {
+  const failed = samples.filter((s) => !s.ok);
+  return {
+    durationMs,
+    probes: samples.length,
+    failedProbes: failed.length,
+    blackoutMs: Math.round(blackout(samples).ms),
+    failures: failed.slice(0, 10).map((s) => `t=${Math.round(s.t)} ${s.error ?? "failed"}`),
+    etcd,
+  };
+}
+
+/** One line for logs and closing notes: "2,431 probes, 0 failed (blackout 0 ms); etcd 1,210 acked, 0 lost". */
+export function loadSummary(f: LoadFigures): string {
+  const n = (x: number) => x.toLocaleString("en-US");
+  return (
+    `${n(f.probes)} probes in ${(f.durationMs / 1000).toFixed(1)} s, ${n(f.failedProbes)} failed (blackout ${f.blackoutMs} ms)` +
+    (f.etcd ? `; etcd ${n(f.etcd.acked)} acked, ${n(f.etcd.failed)} not acked, ${n(f.etcd.lost.length)} lost` : "")
+  );
+}
