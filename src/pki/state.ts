@@ -38,6 +38,8 @@ export interface EnsureOptions {
   now?: Date;
   /** Re-issue leaves with fewer days left. Default: 30, or a third of the leaf validity when that is shorter. */
   renewBeforeDays?: number;
+  /** Ids of leaves to re-issue even when they are valid (`kubeha certs renew`). CAs and key pairs are never forced. */
+  force?: ReadonlySet<string>;
 }
 
 /** What happened to one certificate; never holds key material. */
@@ -308,7 +310,8 @@ async function ensureLocked(c: Cluster, opts: EnsureOptions, created: boolean, m
   const handle = async (inst: CertInstance): Promise<void> => {
     const have = await load(dir, inst);
     const ca = inst.spec.ca ? material.get(inst.spec.ca) : undefined;
-    const v = evaluate(c, inst, have, ca, now, renewBefore);
+    let v = evaluate(c, inst, have, ca, now, renewBefore);
+    if (v.status === "ok" && inst.spec.kind === "leaf" && opts.force?.has(inst.id)) v = { status: "renew", reason: "renewal requested" };
     const base = { id: inst.id, name: inst.spec.name, ...(inst.host ? { host: inst.host.name } : {}) };
     if (v.status === "broken") throw brokenError(v, dir);
     if (v.status === "ok") {

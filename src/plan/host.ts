@@ -270,7 +270,7 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
   // external etcd
   if (runsExternalEtcd(c, h)) {
     const initial = inputs.etcdInitial?.(h) ?? { state: "new" as const, cluster: initialCluster(c) };
-    const etcdPki = pki.filter((f) => f.path.startsWith(PATHS.etcdPkiDir + "/")).map((f) => ({ ...f, owner: f.owner ?? "etcd:etcd" }));
+    const etcdPki = withPkiOwners(pki.filter((f) => f.path.startsWith(PATHS.etcdPkiDir + "/")));
     placed.push(...etcdPki);
     files("etcd", [...renderEtcd(c, h, initial), ...etcdPki], ["etcd"]);
   }
@@ -363,4 +363,9 @@ export function checkShell(c: Check): string {
     case "command":
       return `{ ${c.script}; } >/dev/null 2>&1`;
   }
+}
+
+/** PKI files with the owner their daemon needs: external etcd runs as user etcd and must read its keys. */
+export function withPkiOwners<F extends RenderedFile>(files: readonly F[]): F[] {
+  return files.map((f) => (f.path.startsWith(PATHS.etcdPkiDir + "/") ? { ...f, owner: f.owner ?? "etcd:etcd" } : f));
 }

@@ -23,6 +23,8 @@ const HALF_CLOSED_TIMEOUT_S = 30;
  * = dead (45 s), below client-go's HTTP/2 health check (read-idle 30 s + ping timeout 15 s).
  */
 const TCPKA = { idleS: 30, intvlS: 5, cnt: 3 } as const;
+/** The backend of the API servers; its servers are named after the control-plane hosts (the runtime socket addresses them as BACKEND/HOST). */
+export const HAPROXY_BACKEND = "kube-apiserver";
 /** Consecutive connect errors (layer 4) that mark a server down before its checks do. */
 const CONNECT_ERROR_LIMIT = 1;
 
@@ -73,9 +75,9 @@ export function renderHaproxyCfg(c: ManagedLbCluster, h: Host, secrets: Secrets)
     "frontend kube-apiserver",
     // All addresses: the VIP (when held), the host's own address and 127.0.0.1 for the check.
     `    bind *:${c.endpoint.port}`,
-    "    default_backend kube-apiserver",
+    `    default_backend ${HAPROXY_BACKEND}`,
     "",
-    "backend kube-apiserver",
+    `backend ${HAPROXY_BACKEND}`,
     "    balance roundrobin",
     "    option httpchk GET /readyz",
     "    http-check expect status 200",
