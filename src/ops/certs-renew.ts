@@ -168,10 +168,9 @@ async function renewHost(c: Cluster, h: Host, plan: HostRenewal, files: ReturnTy
   }
   for (const r of plan.reloads) {
     say(describeReload(r));
-    res.reloads.push(describeReload(r));
-    if (x.dryRun) continue;
-    const note = await reload(c, h, t, r, x);
-    if (note) {
+    const note = x.dryRun ? undefined : await reload(c, h, t, r, x);
+    if (!note) res.reloads.push(describeReload(r));
+    else {
       res.notes.push(note);
       x.log(`[${h.name}] ${note}`);
     }

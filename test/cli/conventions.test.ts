@@ -54,7 +54,7 @@ test("completion bash: valid bash that completes subcommands, certs subcommands 
     };
     assert.deepEqual(complete(["kubeha", "va"]), ["validate"]);
     assert.deepEqual(complete(["kubeha", "c"]).sort(), ["certs", "completion"]);
-    assert.deepEqual(complete(["kubeha", "certs", "r"]), ["rotate-join"]);
+    assert.deepEqual(complete(["kubeha", "certs", "r"]).sort(), ["renew", "rotate-join"]);
     assert.deepEqual(complete(["kubeha", "validate", "--st"]), ["--strict"]);
     assert.ok(complete(["kubeha", "apply", "--"]).includes("--skip-phases"));
     assert.ok(complete(["kubeha", "status", "-"]).includes("-o"));
@@ -132,7 +132,7 @@ test("validate --help names an example that exists; schema refuses flags; certs 
   assert.equal(kubeha(["schema", "--bogus"]).code, 2);
   const c = kubeha(["certs", "lsit", EXAMPLE]);
   assert.equal(c.code, 2);
-  assert.match(c.stderr, /unknown subcommand "lsit"; the subcommands are list, check, generate, rotate-join/);
+  assert.match(c.stderr, /unknown subcommand "lsit"; the subcommands are list, check, generate, rotate-join, renew/);
 });
 
 test("status exit codes: 0 healthy, 1 degraded, 4 could not check", () => {
