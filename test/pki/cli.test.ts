@@ -125,7 +125,12 @@ test("a 0755 state dir is refused with a clear message and a chmod hint", async 
 test("usage errors exit 2; --help shows examples", async () => {
   assert.equal((await kubeha("certs")).code, 2);
   assert.equal((await kubeha("certs", "list")).code, 2);
-  assert.equal((await kubeha("certs", "renew", "cluster.yaml")).code, 2);
+  assert.equal((await kubeha("certs", "unknown-sub", "cluster.yaml")).code, 2);
+  const both = await kubeha("certs", "renew", "cluster.yaml", "--all", "apiserver");
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--all and certificate names \(apiserver\) exclude each other/);
+  assert.equal((await kubeha("certs", "renew", "cluster.yaml", "--all", "--threshold-days", "9")).code, 2);
+  assert.equal((await kubeha("certs", "list", "cluster.yaml", "--dry-run")).code, 2, "--dry-run belongs to renew");
   const help = await kubeha("certs", "--help");
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Examples:\n  kubeha certs generate cluster\.yaml/);
