@@ -13,6 +13,7 @@ import { KUBE_VIP_TIMING } from "../render/kubevip.ts";
 import { vipCandidate } from "../probe/status.ts";
 import { UsageError } from "../errors.ts";
 import { shq } from "../exec/transport.ts";
+import { PATHS } from "../render/paths.ts";
 import { SCENARIOS, type ProfileName, type ScenarioFigures, type ScenarioName } from "./types.ts";
 import { runsExternalEtcd, usesKeepalived } from "../spec/topology.ts";
 
@@ -69,9 +70,18 @@ export interface Snapshot {
 const DRILL_DROPIN_DIR = "/run/systemd/system/haproxy.service.d";
 // Sorts after kubeha's own 10-kubeha.conf, so its Restart=no wins while the fault lasts.
 const DRILL_DROPIN = `${DRILL_DROPIN_DIR}/99-kubeha-drill.conf`;
-/** Where apiserver-down parks the static pod manifest (kubelet stops the pod when it disappears). */
-export const PARKED_SUFFIX = ".kubeha-drill";
-const MANIFESTS = "/etc/kubernetes/manifests";
+const MANIFESTS = PATHS.manifestsDir;
+
+/**
+ * Commands that park a static pod's manifest outside the manifests directory (the kubelet stops
+ * the pod when its file disappears; it reads every non-hidden file in that directory whatever
+ * its name, so a renamed file beside the others would still be a pod) and put it back.
+ */
+export function parkManifest(pod: string): { stop: string; start: string } {
+  const m = `${MANIFESTS}/${pod}.yaml`;
+  const parked = `${PATHS.parkedManifestsDir}/${pod}.yaml`;
+  return { stop: `mkdir -p ${PATHS.parkedManifestsDir} && mv ${m} ${parked}`, start: `test -e ${m} || mv ${parked} ${m}` };
+}
 
 const noLoss: Target = {
   name: "no acknowledged etcd write lost",
@@ -137,8 +147,7 @@ const KUBE_VIP_TAKEOVER_MS = (KUBE_VIP_TIMING.lease + 2 * KUBE_VIP_TIMING.retry 
 /** Members whose etcd kubeha can stop: systemd units (external) or static pods (stacked). */
 function etcdStop(c: Cluster, h: Host): { stop: string; start: string; what: string } {
   if (runsExternalEtcd(c, h)) return { stop: "systemctl stop etcd.service", start: "systemctl start etcd.service", what: "etcd.service" };
-  const m = `${MANIFESTS}/etcd.yaml`;
-  return { stop: `mv ${m} ${m}${PARKED_SUFFIX}`, start: `mv ${m}${PARKED_SUFFIX} ${m}`, what: "the etcd static pod" };
+  return { ...parkManifest("etcd"), what: "the etcd static pod" };
 }
 
 /** The etcd members in the order the drill stops them: the leader first. */
@@ -260,7 +269,7 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
       const cps = hostsWithRole(c, "control-plane");
       const h = cps.find((x) => !s.vipHolders.includes(x.name)) ?? cps[cps.length - 1];
       if (!h || cps.length < 2) throw new UsageError(`${name} needs at least two control planes`, "add control planes or drop this scenario");
-      const m = `${MANIFESTS}/kube-apiserver.yaml`;
+      const park = parkManifest("kube-apiserver");
       return {
         scenario: name,
         targets: [h.name],
@@ -269,8 +278,8 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
           c.endpoint.mode === "kube-vip"
             ? `the VIP holder's apiserver keeps serving (${h.name} does not hold the VIP): 0 failed probes`
             : "HAProxy sends requests to the other apiservers: 0 failed probes",
-        inject: [{ kind: "run", host: h.name, what: "park the kube-apiserver manifest", command: `mv ${m} ${m}${PARKED_SUFFIX}` }],
-        restore: [{ kind: "run", host: h.name, what: "put the kube-apiserver manifest back", command: `test -e ${m} || mv ${m}${PARKED_SUFFIX} ${m}` }],
+        inject: [{ kind: "run", host: h.name, what: "park the kube-apiserver manifest", command: park.stop }],
+        restore: [{ kind: "run", host: h.name, what: "put the kube-apiserver manifest back", command: park.start }],
         hold: { until: "fixed", minMs: 6000, settleMs: 0 },
         targetsFor: judged([
           { name: "0 failed probes", check: (f) => ({ ok: f.failedProbes === 0, detail: `${f.failedProbes}/${f.totalProbes} failed` }) },

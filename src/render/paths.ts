@@ -70,7 +70,7 @@ export const PATHS = {
   /** The kubelet's rotated client certificate + key that kubelet.conf references after TLS bootstrap. */
   kubeletClientCurrent: "/var/lib/kubelet/pki/kubelet-client-current.pem",
   manifestsDir: "/etc/kubernetes/manifests",
-  /** Where `kubeha certs renew` keeps a static pod's manifest while the kubelet stops the pod (outside manifestsDir: the kubelet reads every file there). */
+  /** Where a static pod's manifest waits while the kubelet stops the pod (`kubeha certs renew`, the drill): outside manifestsDir, because the kubelet reads every non-hidden file there. */
   parkedManifestsDir: "/etc/kubeha/parked-manifests",
   kubeVipManifest: "/etc/kubernetes/manifests/kube-vip.yaml",
   /** The kube-vip manifest that mounts super-admin.conf, in place only while `kubeadm init` runs (1.29+). */
