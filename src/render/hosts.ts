@@ -29,17 +29,17 @@ export function endpointAddressFor(c: Cluster, h: Host): string | undefined {
 }
 
 /** Every host's line, the same for all hosts: made once per host list, not once per host. */
-const hostLines = new WeakMap<Host[], string[]>();
+const hostLines = new WeakMap<Host[], { count: number; text: string }>();
 
 export function renderHosts(c: Cluster, h: Host): RenderedFile[] {
   let all = hostLines.get(c.hosts);
-  if (!all || all.length !== c.hosts.length) {
-    all = c.hosts.map((x) => `${x.internalAddress} ${x.name}`);
+  if (!all || all.count !== c.hosts.length) {
+    all = { count: c.hosts.length, text: c.hosts.map((x) => `${x.internalAddress} ${x.name}`).join("\n") };
     hostLines.set(c.hosts, all);
   }
-  const lines = [...all];
+  let text = header("#", "Lines install.sh keeps in /etc/hosts between kubeha markers.") + all.text;
   const ep = endpointAddressFor(c, h);
   // A load balancer known only by a DNS name cannot go into /etc/hosts: DNS resolves it.
-  if (ep && isIPv4(ep) && c.endpoint.dnsName) lines.push(`${ep} ${c.endpoint.dnsName}`);
-  return [file(PATHS.hostsFragment, header("#", "Lines install.sh keeps in /etc/hosts between kubeha markers.") + lines.join("\n"))];
+  if (ep && isIPv4(ep) && c.endpoint.dnsName) text += `${all.count ? "\n" : ""}${ep} ${c.endpoint.dnsName}`;
+  return [file(PATHS.hostsFragment, text)];
 }

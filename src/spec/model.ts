@@ -172,8 +172,20 @@ export function firstControlPlane(c: Cluster): Host {
   return h;
 }
 
+/** Index of each host name in a host list: renders look hosts up by name once per file per host. */
+const hostIndex = new WeakMap<Host[], Map<string, number>>();
+
 export function hostByName(c: Cluster, name: string): Host {
-  const h = c.hosts.find((x) => x.name === name);
+  let index = hostIndex.get(c.hosts);
+  let i = index?.get(name);
+  // The list may have changed since it was indexed: an entry counts only while it still names the host.
+  if (i === undefined || c.hosts[i]?.name !== name) {
+    index = new Map();
+    c.hosts.forEach((x, j) => index!.has(x.name) || index!.set(x.name, j));
+    hostIndex.set(c.hosts, index);
+    i = index.get(name);
+  }
+  const h = i === undefined ? undefined : c.hosts[i];
   if (!h) throw new Error(`no host named ${name} in cluster ${c.name}`);
   return h;
 }

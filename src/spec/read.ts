@@ -7,8 +7,9 @@ import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ErrorObject, ValidateFunction } from "ajv";
-import { isMap, isNode, isSeq, type Document, type LineCounter } from "yaml";
-import { readYaml } from "./yaml.ts";
+import type { Document, LineCounter } from "yaml";
+import { readYaml, yamlLib, type YamlResult } from "./yaml.ts";
+import { readPlainYaml } from "./yaml-fast.ts";
 import type { ClusterFile } from "./file.ts";
 import type { Cluster } from "./model.ts";
 import { normalize, type NormalizeOptions } from "./normalize.ts";
@@ -53,6 +54,7 @@ export function splitPath(path: string): Segment[] {
 
 /** Finds the line/column of a path: the key of the last segment when it is a map key, else the value. */
 function locate(doc: Document, lc: LineCounter, segs: Segment[]): { line: number; col: number } | undefined {
+  const { isMap, isNode, isSeq } = yamlLib();
   let node: unknown = doc.contents;
   let best: number | undefined = isNode(node) ? node.range?.[0] : undefined;
   for (const seg of segs) {
@@ -157,10 +159,21 @@ function lenientFile(data: unknown, broken: string[]): ClusterFile {
   return { ...root, metadata: { ...meta, name }, spec } as unknown as ClusterFile;
 }
 
-/** Pure: text -> normalized cluster + every problem found (errors and warnings), each with path and position. */
+/**
+ * Pure: text -> normalized cluster + every problem found (errors and warnings), each with path and position.
+ * The common subset of YAML is read by the fast reader; the positioned Document (readYaml) is built
+ * only when the fast reader declines the text or a problem needs its line.
+ */
 export function parseCluster(text: string, opts: NormalizeOptions = {}): ParseResult {
-  const { doc, lc, data, problems } = readYaml(text);
-  if (data === undefined) return { problems };
+  const fast = readPlainYaml(text);
+  let full: YamlResult | undefined = fast === undefined ? readYaml(text) : undefined;
+  const data = fast ?? full!.data;
+  if (data === undefined) return { problems: full!.problems };
+  const problems: Problem[] = [];
+  const at = (segs: Segment[]) => {
+    full ??= readYaml(text);
+    return locate(full.doc, full.lc, segs);
+  };
 
   const check = validate();
   // Schema errors that make a part unusable for the rules; an unknown field does not.
@@ -176,7 +189,7 @@ export function parseCluster(text: string, opts: NormalizeOptions = {}): ParseRe
       const key = `${path}\0${sp.message}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      problems.push({ severity: "error", rule: "schema", path, message: sp.message, ...(sp.hint ? { hint: sp.hint } : {}), ...locate(doc, lc, sp.segs) });
+      problems.push({ severity: "error", rule: "schema", path, message: sp.message, ...(sp.hint ? { hint: sp.hint } : {}), ...at(sp.segs) });
     }
   }
 
@@ -190,7 +203,7 @@ export function parseCluster(text: string, opts: NormalizeOptions = {}): ParseRe
   }
   if (cluster) {
     const runs = (reads: string[]) => !broken.some((b) => reads.some((r) => within(b, r) || within(r, b)));
-    for (const p of runRules(file, cluster, runs, !schemaOk)) problems.push({ ...p, ...locate(doc, lc, splitPath(p.path)) });
+    for (const p of runRules(file, cluster, runs, !schemaOk)) problems.push({ ...p, ...at(splitPath(p.path)) });
   }
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   return cluster && schemaOk && !problems.some((p) => p.severity === "error") ? { cluster, problems } : { problems };

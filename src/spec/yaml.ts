@@ -13,8 +13,19 @@
  * The data is built here rather than by the yaml package's `toJS()`, which resolves each alias by
  * scanning every anchor before it (quadratic: 25,000 hosts sharing `ssh: *ssh` took seconds).
  */
-import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
+import { createRequire } from "node:module";
+import type * as YamlLib from "yaml";
+import type { Document, LineCounter as LineCounterType, Node } from "yaml";
 import type { Problem } from "../errors.ts";
+
+let lib: typeof YamlLib | undefined;
+/**
+ * The yaml package, loaded on first use: most files are read by yaml-fast.ts, and loading the
+ * package's hundred modules costs more than reading a 1,000-host file.
+ */
+export function yamlLib(): typeof YamlLib {
+  return (lib ??= createRequire(import.meta.url)("yaml") as typeof YamlLib);
+}
 
 /** The one option set cluster files are parsed with. Duplicate keys and aliases are checked below. */
 export const YAML_READ_OPTIONS = {
@@ -39,7 +50,7 @@ const CORE_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].
 
 export interface YamlResult {
   doc: Document;
-  lc: LineCounter;
+  lc: LineCounterType;
   /** Present when the text is a readable YAML document (no problems). */
   data?: unknown;
   problems: Problem[];
@@ -54,7 +65,7 @@ function yamlProblem(pos: Pos, message: string, hint: string): Problem {
 const EXPECTED = "expected a cluster file: apiVersion: kubeha.dev/v1alpha1, kind: Cluster, metadata and spec";
 
 /** Errors of the yaml package, in words a user acts on; runs of the same error are reported once. */
-function syntaxProblems(doc: Document, lc: LineCounter): Problem[] {
+function syntaxProblems(doc: Document, lc: LineCounterType): Problem[] {
   const out: Problem[] = [];
   const seen = new Set<string>();
   for (const err of doc.errors) {
@@ -73,7 +84,8 @@ function syntaxProblems(doc: Document, lc: LineCounter): Problem[] {
 }
 
 /** Iterative (the input may nest 10,000 deep): depth, keys and tags; stops at the first too-deep node. */
-function shapeProblems(doc: Document, lc: LineCounter): { problems: Problem[]; nodes: number } {
+function shapeProblems(doc: Document, lc: LineCounterType): { problems: Problem[]; nodes: number } {
+  const { isAlias, isMap, isScalar, isSeq } = yamlLib();
   const problems: Problem[] = [];
   const pos = (n: Node | null | undefined) => lc.linePos(n?.range?.[0] ?? 0);
   const stack: Array<[Node, number]> = doc.contents ? [[doc.contents as Node, 1]] : [];
@@ -126,7 +138,8 @@ class Refused extends Error {
  * node's value and expanded size, so aliases cost nothing and a bomb is seen before it expands.
  * Recursion is bounded by MAX_DEPTH (checked first) per node.
  */
-function build(doc: Document, lc: LineCounter, limit: number): unknown {
+function build(doc: Document, lc: LineCounterType, limit: number): unknown {
+  const { isAlias, isMap, isPair, isScalar, isSeq } = yamlLib();
   const anchors = new Map<string, Node>();
   const done = new Map<Node, { value: unknown; size: number }>();
   const inProgress = new Set<Node>();
@@ -203,6 +216,7 @@ function set(obj: Record<string, unknown>, key: string, value: unknown): void {
 
 /** Parses a cluster file's text; `data` is set only when the YAML itself has no problem. */
 export function readYaml(text: string): YamlResult {
+  const { LineCounter, isScalar, parseDocument } = yamlLib();
   const lc = new LineCounter();
   const doc = parseDocument(text, { ...YAML_READ_OPTIONS, lineCounter: lc });
   const syntax = syntaxProblems(doc, lc);

@@ -16,10 +16,15 @@ export interface ToolResult {
   out: string;
 }
 
+/**
+ * Runs a real tool, bounded: coreutils `timeout` signals the tool's whole process group (keepalived
+ * under unshare and sh included), which spawnSync's own timeout does not, and spawnSync waits for
+ * every holder of the output pipes. spawnSync's timeout stays as the backstop.
+ */
 function run(cmd: string, args: string[]): ToolResult {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync("timeout", ["-k", "5", "60", cmd, ...args], { encoding: "utf8", timeout: 90_000 });
   if (r.error) throw r.error;
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}${r.status === 124 ? `\n${cmd} did not finish within 60 s` : ""}` };
 }
 
 function withTmp<T>(fn: (dir: string) => T): T {

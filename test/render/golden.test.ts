@@ -54,7 +54,10 @@ for (const { name, cluster } of clustersUnderTest()) {
   const renders = renderCluster(cluster, FIXTURE_SECRETS);
 
   test(`${name}: output is deterministic`, () => {
-    assert.deepEqual(renderCluster(cluster, FIXTURE_SECRETS), renders);
+    // File by file with a message: a failure names the file instead of diffing two whole renders.
+    const again = expected(renderCluster(cluster, FIXTURE_SECRETS));
+    for (const [rel, content] of expected(renders)) assert.ok(again.get(rel) === content, `${name}/${rel} differs between two renders`);
+    assert.equal(again.size, expected(renders).size, `${name}: two renders give different file lists`);
   });
 
   test(`${name}: matches the golden files${UPDATE ? " (updating)" : ""}`, () => {

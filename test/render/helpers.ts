@@ -40,8 +40,13 @@ export function clustersUnderTest(): Array<{ name: string; cluster: Cluster }> {
   return out;
 }
 
+/**
+ * Runs a real tool, bounded: coreutils `timeout` signals the tool's whole process group, which
+ * spawnSync's own timeout does not (it kills the direct child and then waits for every holder of
+ * the output pipes). spawnSync's timeout stays as the backstop.
+ */
 export function run(cmd: string, args: string[], opts: { input?: string } = {}): { code: number; out: string } {
-  const r = spawnSync(cmd, args, { encoding: "utf8", input: opts.input, timeout: 60_000 });
+  const r = spawnSync("timeout", ["-k", "5", "60", cmd, ...args], { encoding: "utf8", input: opts.input, timeout: 90_000 });
   if (r.error) throw r.error;
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}${r.status === 124 ? `\n${cmd} did not finish within 60 s` : ""}` };
 }
