@@ -4,7 +4,8 @@
  * text for every command and the same guards as shell tests. It copies the files `kubeha render`
  * wrote beside it (DIR/<host>/<absolute path>) to their absolute paths, or uses them in place when
  * they are already there (uploaded by `kubeha apply`). Idempotent: unchanged files are not
- * rewritten, units restart only when one of their files changed, init/join run once.
+ * rewritten, units reload (restart when their unit file changed) only when one of their files
+ * changed, init/join run once.
  * Secrets stay in their 0600 files: the script only names paths.
  */
 import type { Cluster, Host } from "../spec/model.ts";
