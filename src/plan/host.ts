@@ -354,9 +354,8 @@ export interface UnitTrigger {
 
 /**
  * Which changed files restart and which reload each unit they name, first mention first. A
- * changed configuration of a running service is a reload: HAProxy's master re-executes and its
- * new worker takes the listening sockets over (`expose-fd listeners`), so no connection attempt
- * is refused; keepalived re-reads its configuration on SIGHUP and keeps its VRRP state, so the
+ * changed configuration of a running service is a reload: HAProxy's master starts a new worker
+ * that takes the listening sockets over (`-x`), so no connection attempt is refused; keepalived re-reads its configuration on SIGHUP and keeps its VRRP state, so the
  * VIP stays where it is. `reload-or-restart` starts a unit that is not running, and restarts one
  * that cannot reload (etcd). A restart only when the unit's own file changed: a reload would not
  * apply it. Apply runs this on the files that changed; install.sh writes it as shell tests.
