@@ -1,11 +1,14 @@
 import type { Phase } from "./types.ts";
-import { transport, type ApplyData, type Ctx } from "./data.ts";
+import { factsOf, transport, type ApplyData, type Ctx } from "./data.ts";
+import type { Host } from "../spec/model.ts";
 import { runSteps, stepsOf } from "./steps.ts";
 import { keepalivedHosts, lbHosts, managesLb, usesKeepalived } from "../spec/topology.ts";
 import { KubehaError } from "../errors.ts";
 import { retry } from "../util/retry.ts";
 
 const haproxyHosts = (ctx: Ctx) => lbHosts(ctx.data.cluster);
+/** keepalived was running on the host when apply gathered its facts. */
+const keepalivedRunning = (ctx: Ctx, h: Host) => factsOf(ctx, h).units.get("keepalived") === "active";
 
 /** Hosts holding the VIP right now (one round trip per LB host). */
 export async function vipHolders(ctx: Ctx): Promise<string[]> {
@@ -35,13 +38,26 @@ export const lbPhase: Phase<ApplyData> = {
       },
     },
     {
+      // Hosts already running keepalived first (a reload: they keep their state and the VIP),
+      // so they know a new peer before it starts: a new host that hears no adverts (unicast
+      // peers send only to the peers they know, and drop adverts from others) would take the VIP.
       id: "lb/keepalived",
       title: "Configure keepalived",
       shouldRun: (ctx) => usesKeepalived(ctx.data.cluster),
-      hosts: (ctx) => keepalivedHosts(ctx.data.cluster),
+      hosts: (ctx) => keepalivedHosts(ctx.data.cluster).filter((h) => keepalivedRunning(ctx, h)),
       async runHost(ctx, h) {
         await runSteps(ctx, h, stepsOf(ctx, h, "lb/keepalived"));
       },
+      children: [
+        {
+          id: "lb/keepalived/start",
+          title: "Start keepalived where it does not run yet",
+          hosts: (ctx) => keepalivedHosts(ctx.data.cluster).filter((h) => !keepalivedRunning(ctx, h)),
+          async runHost(ctx, h) {
+            await runSteps(ctx, h, stepsOf(ctx, h, "lb/keepalived"));
+          },
+        },
+      ],
     },
     {
       id: "lb/verify",

@@ -12,7 +12,7 @@ import { KubehaError, StepError } from "../errors.ts";
 import { retry } from "../util/retry.ts";
 import type { Host } from "../spec/model.ts";
 import type { RenderedFile } from "../render/types.ts";
-import type { Check, FilesStep, PackagesStep, RunStep, Step, StepPhase } from "../plan/host.ts";
+import { isUnitFile, unitTriggers, type Check, type FilesStep, type PackagesStep, type RunStep, type Step, type StepPhase } from "../plan/host.ts";
 
 /** True when the check holds on the host: from its facts (updated by steps that ran), or by asking. */
 export async function holds(ctx: Ctx, h: Host, c: Check): Promise<boolean> {
@@ -45,43 +45,49 @@ function changedPaths(ctx: Ctx, h: Host): Set<string> {
 
 /**
  * Writes the files that differ, then: daemon-reload when a unit changed, sysctls applied, owners
- * set, units of changed files reloaded-or-restarted (a restart of haproxy would flip keepalived's
- * track file and move the VIP), `ensure` units enabled and started when not active.
+ * set, units whose unit file changed restarted and units whose configuration changed reloaded
+ * (`unitTriggers`: a restart of haproxy would flip keepalived's track file and move the VIP, a
+ * reload hands its sockets over), `ensure` units enabled and started when not active.
  * `restart` names units to restart even when nothing changed (an etcd member joining).
  */
 export async function convergeFiles(ctx: Ctx, h: Host, files: readonly RenderedFile[], ensure: readonly string[] = [], restart: readonly string[] = []): Promise<RenderedFile[]> {
   const t = await transport(ctx, h);
   const { changed, units } = await syncFiles(t, files, (d, fn) => ctx.wet(h, d, fn));
   for (const f of changed) changedPaths(ctx, h).add(f.path);
-  const reload = changed.some((f) => f.path.startsWith("/etc/systemd/") || f.path.startsWith("/lib/systemd/"));
+  const reload = changed.some((f) => isUnitFile(f.path));
   const facts = ctx.data.facts.get(h.name);
   const sysctl = units.includes("systemd-sysctl.service");
-  const restarts = [...new Set([...units.filter((u) => u !== "systemd-sysctl.service"), ...restart.map((u) => (u.includes(".") ? u : `${u}.service`))])];
+  const triggers = unitTriggers(changed);
+  const restarts = [...new Set([...triggers.filter((x) => x.unitFiles.length).map((x) => x.unit), ...restart.map((u) => (u.includes(".") ? u : `${u}.service`))])];
+  const reloads = triggers.map((x) => x.unit).filter((u) => !restarts.includes(u));
+  const touched = [...restarts, ...reloads];
   const inactive = ensure.filter((u) => facts?.units.get(u.replace(/\.service$/, "")) !== "active");
-  const start = inactive.filter((u) => !restarts.includes(u) && !restarts.includes(`${u}.service`));
+  const start = inactive.filter((u) => !touched.includes(u) && !touched.includes(`${u}.service`));
   const owned = changed.filter((f) => f.owner);
   const cmds: string[] = [];
   if (reload) cmds.push("systemctl daemon-reload");
   if (sysctl) cmds.push(`sysctl -e -q ${changed.filter((f) => f.path.startsWith("/etc/sysctl.d/")).map((f) => `-p ${shq(f.path)}`).join(" ")}`);
   for (const f of owned) cmds.push(`chown ${shq(f.owner!)} ${shq(f.path)}`);
-  if (restarts.length) cmds.push(`systemctl reload-or-restart ${restarts.map(shq).join(" ")}`);
+  if (restarts.length) cmds.push(`systemctl restart ${restarts.map(shq).join(" ")}`);
+  if (reloads.length) cmds.push(`systemctl reload-or-restart ${reloads.map(shq).join(" ")}`);
   if (ensure.length && (changed.length || start.length)) cmds.push(`systemctl enable ${ensure.map(shq).join(" ")} 2>/dev/null`);
   if (start.length) cmds.push(`systemctl start ${start.map(shq).join(" ")}`);
   const describe = [
     reload && "reload systemd",
     sysctl && "apply sysctl settings",
     owned.length && `set owners of ${owned.length} file(s)`,
-    restarts.length && `reload or restart ${restarts.join(", ")}`,
+    restarts.length && `restart ${restarts.join(", ")}`,
+    reloads.length && `reload or restart ${reloads.join(", ")}`,
     start.length && `start ${start.join(", ")}`,
   ]
     .filter(Boolean)
     .join("; ");
   if (cmds.length) {
     await ctx.wet(h, describe || "enable units", () =>
-      t.mustRun(cmds.join(" && "), { sudo: true, secrets: ctx.data.secrets, timeoutMs: 120_000, hint: `see \`journalctl -u ${[...restarts, ...start][0] ?? "<unit>"} -n 50\` on ${h.name}` }),
+      t.mustRun(cmds.join(" && "), { sudo: true, secrets: ctx.data.secrets, timeoutMs: 120_000, hint: `see \`journalctl -u ${[...touched, ...start][0] ?? "<unit>"} -n 50\` on ${h.name}` }),
     );
   }
-  for (const u of [...restarts, ...start]) facts?.units.set(u.replace(/\.service$/, ""), "active");
+  for (const u of [...touched, ...start]) facts?.units.set(u.replace(/\.service$/, ""), "active");
   return changed;
 }
 

@@ -63,7 +63,8 @@ interface StepBase {
 /**
  * Place files (upload by content hash, only what differs), then: daemon-reload when a unit file
  * changed, sysctls applied when a sysctl file changed, the units named in changed files'
- * `restarts` reloaded-or-restarted, and the `ensure` units enabled and started when not running.
+ * `restarts` restarted or reloaded (see `unitTriggers`), and the `ensure` units enabled and
+ * started when not running.
  */
 export interface FilesStep extends StepBase {
   kind: "files";
@@ -335,6 +336,41 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
   const lost = pki.filter((f) => !placed.some((p) => p.path === f.path));
   if (lost.length) throw new InternalError(`no step of ${h.name}'s plan places ${lost.map((f) => f.path).join(", ")}`);
   return S;
+}
+
+/** A systemd unit file or drop-in: a change to it takes a restart, a reload does not apply it. */
+export function isUnitFile(path: string): boolean {
+  return path.startsWith("/etc/systemd/") || path.startsWith("/lib/systemd/");
+}
+
+/** The files that make a unit restart or reload when they change (see `unitTriggers`). */
+export interface UnitTrigger {
+  unit: string;
+  /** Unit files and drop-ins naming the unit: when one changed, the unit is restarted. */
+  unitFiles: string[];
+  /** Configuration naming the unit: when only these changed, it is reloaded (`reload-or-restart`). */
+  configFiles: string[];
+}
+
+/**
+ * Which changed files restart and which reload each unit they name, first mention first. A
+ * changed configuration of a running service is a reload: HAProxy's master starts a new worker
+ * that takes the listening sockets over (`-x`), so no connection attempt is refused; keepalived re-reads its configuration on SIGHUP and keeps its VRRP state, so the
+ * VIP stays where it is. `reload-or-restart` starts a unit that is not running, and restarts one
+ * that cannot reload (etcd). A restart only when the unit's own file changed: a reload would not
+ * apply it. Apply runs this on the files that changed; install.sh writes it as shell tests.
+ */
+export function unitTriggers(files: readonly RenderedFile[]): UnitTrigger[] {
+  const out = new Map<string, UnitTrigger>();
+  for (const f of files) {
+    for (const unit of f.restarts ?? []) {
+      if (unit === "systemd-sysctl.service") continue;
+      let t = out.get(unit);
+      if (!t) out.set(unit, (t = { unit, unitFiles: [], configFiles: [] }));
+      (isUnitFile(f.path) ? t.unitFiles : t.configFiles).push(f.path);
+    }
+  }
+  return [...out.values()];
 }
 
 /** Every file of a host's plan, sorted by path (what `kubeha render` writes for it besides install.sh). */

@@ -7,6 +7,9 @@
  * watches and TCP keepalives with short timers so dead peers are noticed, sessions of a server
  * marked down are cut (not left hanging), and connect errors mark a server down at once
  * (`observe layer4`) instead of after the next failed checks. docs/drill.md explains each.
+ * A changed haproxy.cfg is a `systemctl reload`: Debian's unit runs HAProxy in master-worker mode
+ * (`-Ws`), and on reload the master starts the new worker with `-x sockpair@N`, handing it the old
+ * worker's listening sockets, so no connection attempt is refused while the configuration changes.
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { hostsWithRole } from "../spec/model.ts";

@@ -4,7 +4,8 @@
  * text for every command and the same guards as shell tests. It copies the files `kubeha render`
  * wrote beside it (DIR/<host>/<absolute path>) to their absolute paths, or uses them in place when
  * they are already there (uploaded by `kubeha apply`). Idempotent: unchanged files are not
- * rewritten, units restart only when one of their files changed, init/join run once.
+ * rewritten, units reload (restart when their unit file changed) only when one of their files
+ * changed, init/join run once.
  * Secrets stay in their 0600 files: the script only names paths.
  */
 import type { Cluster, Host } from "../spec/model.ts";
@@ -12,7 +13,7 @@ import { firstControlPlane } from "../spec/model.ts";
 import { externalEtcd, managesLb } from "../spec/topology.ts";
 import type { RenderedFile } from "./types.ts";
 import { shq } from "../util/shell.ts";
-import { checkShell, type Step } from "../plan/host.ts";
+import { checkShell, isUnitFile, unitTriggers, type Step } from "../plan/host.ts";
 
 function placeLine(f: RenderedFile): string {
   const mode = f.mode.toString(8).padStart(4, "0");
@@ -86,14 +87,17 @@ const HELPERS = [
 /** Shell lines for the unit handling after a files step (apply's `convergeFiles` does the same). */
 function unitLines(files: readonly RenderedFile[], ensure: readonly string[]): string[] {
   const L: string[] = [];
-  const unitFiles = files.filter((f) => f.path.startsWith("/etc/systemd/") || f.path.startsWith("/lib/systemd/"));
+  const unitFiles = files.filter((f) => isUnitFile(f.path));
   if (unitFiles.length) L.push(`if changed ${unitFiles.map((f) => shq(f.path)).join(" ")}; then systemctl daemon-reload; fi`);
   const sysctl = files.filter((f) => f.path.startsWith("/etc/sysctl.d/"));
   for (const f of sysctl) L.push(`if changed ${shq(f.path)}; then sysctl -e -q -p ${shq(f.path)}; fi`);
-  const units = [...new Set(files.flatMap((f) => f.restarts ?? []))].filter((u) => u !== "systemd-sysctl.service");
-  // reload-or-restart: a changed haproxy.cfg or keepalived.conf is reloaded in place; a restart
-  // would stop haproxy (flipping the track file) or keepalived and move the VIP for nothing.
-  for (const u of units) L.push(`if changed ${u}; then systemctl reload-or-restart ${u}; fi`);
+  // A changed unit file restarts its unit; a changed configuration reloads a running service in
+  // place (a restart would stop haproxy, flipping the track file, or keepalived, and move the VIP).
+  for (const t of unitTriggers(files)) {
+    const reload = t.configFiles.length ? `if changed ${t.configFiles.map(shq).join(" ")}; then systemctl reload-or-restart ${t.unit}; fi` : undefined;
+    if (!t.unitFiles.length) L.push(reload!);
+    else L.push(`if changed ${t.unitFiles.map(shq).join(" ")}; then systemctl restart ${t.unit}; ${reload ? "el" + reload : "fi"}`);
+  }
   for (const u of ensure) L.push(`systemctl enable ${shq(u)} >/dev/null 2>&1`, `systemctl is-active -q ${shq(u)} || systemctl start ${shq(u)}`);
   return L;
 }

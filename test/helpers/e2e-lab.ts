@@ -18,12 +18,13 @@ export interface E2eLab {
 }
 
 /** A fresh lab with the stand-in bundle; `apply: true` also runs `kubeha apply` and asserts it succeeded. */
-export async function freshLab(o: { name: string; subnet: string; masters: number; workers: number; endpoint?: LabEndpoint; apply?: boolean }): Promise<E2eLab> {
+export async function freshLab(o: { name: string; subnet: string; masters: number; workers: number; lbs?: number; endpoint?: LabEndpoint; apply?: boolean }): Promise<E2eLab> {
   await labDown(o.name); // a lab left by a killed run
   const cwd = mkdtempSync(join(tmpdir(), `kubeha-${o.name}-`));
   const lab = await labUp({
     name: o.name, subnet: o.subnet, masters: o.masters, workers: o.workers, cwd, bundle: join(REPO, "test/standins/bundle"),
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    ...(o.lbs ? { lbs: o.lbs } : {}),
   });
   if (o.apply) {
     const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });

@@ -100,7 +100,7 @@ apt_install ca-certificates curl haproxy socat
 
 # --- lb/haproxy: HAProxy (TCP) in front of the API servers.
 place /etc/haproxy/haproxy.cfg 0644 root:root haproxy.service
-if changed haproxy.service; then systemctl reload-or-restart haproxy.service; fi
+if changed /etc/haproxy/haproxy.cfg; then systemctl reload-or-restart haproxy.service; fi
 systemctl enable haproxy >/dev/null 2>&1
 systemctl is-active -q haproxy || systemctl start haproxy
 

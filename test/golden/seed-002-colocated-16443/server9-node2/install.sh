@@ -127,7 +127,7 @@ apt-mark hold kubelet kubeadm kubectl >/dev/null
 # --- runtime: Container runtime.
 place /etc/containerd/config.toml 0644 root:root containerd.service
 place /etc/crictl.yaml 0644 root:root
-if changed containerd.service; then systemctl reload-or-restart containerd.service; fi
+if changed /etc/containerd/config.toml; then systemctl reload-or-restart containerd.service; fi
 systemctl enable containerd >/dev/null 2>&1
 systemctl is-active -q containerd || systemctl start containerd
 
@@ -135,7 +135,7 @@ systemctl is-active -q containerd || systemctl start containerd
 place /etc/haproxy/haproxy.cfg 0600 root:root haproxy.service
 place /etc/systemd/system/haproxy.service.d/10-kubeha.conf 0644 root:root haproxy.service
 if changed /etc/systemd/system/haproxy.service.d/10-kubeha.conf; then systemctl daemon-reload; fi
-if changed haproxy.service; then systemctl reload-or-restart haproxy.service; fi
+if changed /etc/systemd/system/haproxy.service.d/10-kubeha.conf; then systemctl restart haproxy.service; elif changed /etc/haproxy/haproxy.cfg; then systemctl reload-or-restart haproxy.service; fi
 systemctl enable haproxy >/dev/null 2>&1
 systemctl is-active -q haproxy || systemctl start haproxy
 
@@ -145,7 +145,7 @@ place /etc/keepalived/kubeha-check-haproxy.sh 0755 root:root
 place /etc/systemd/system/keepalived.service.d/10-kubeha.conf 0644 root:root keepalived.service
 place /etc/keepalived/kubeha-notify.sh 0755 root:root
 if changed /etc/systemd/system/keepalived.service.d/10-kubeha.conf; then systemctl daemon-reload; fi
-if changed keepalived.service; then systemctl reload-or-restart keepalived.service; fi
+if changed /etc/systemd/system/keepalived.service.d/10-kubeha.conf; then systemctl restart keepalived.service; elif changed /etc/keepalived/keepalived.conf; then systemctl reload-or-restart keepalived.service; fi
 systemctl enable keepalived >/dev/null 2>&1
 systemctl is-active -q keepalived || systemctl start keepalived
 

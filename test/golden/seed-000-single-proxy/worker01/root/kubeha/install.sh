@@ -133,7 +133,7 @@ apt-mark hold kubelet kubeadm kubectl >/dev/null
 # --- runtime: Container runtime.
 place /etc/crio/crio.conf.d/10-kubeha.conf 0644 root:root crio.service
 place /etc/crictl.yaml 0644 root:root
-if changed crio.service; then systemctl reload-or-restart crio.service; fi
+if changed /etc/crio/crio.conf.d/10-kubeha.conf; then systemctl reload-or-restart crio.service; fi
 systemctl enable crio >/dev/null 2>&1
 systemctl is-active -q crio || systemctl start crio
 

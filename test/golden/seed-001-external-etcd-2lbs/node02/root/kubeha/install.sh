@@ -125,7 +125,7 @@ apt-mark hold kubelet kubeadm kubectl >/dev/null
 # --- runtime: Container runtime.
 place /etc/containerd/config.toml 0644 root:root containerd.service
 place /etc/crictl.yaml 0644 root:root
-if changed containerd.service; then systemctl reload-or-restart containerd.service; fi
+if changed /etc/containerd/config.toml; then systemctl reload-or-restart containerd.service; fi
 systemctl enable containerd >/dev/null 2>&1
 systemctl is-active -q containerd || systemctl start containerd
 
