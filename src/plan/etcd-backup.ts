@@ -7,6 +7,7 @@
 import { KubehaError } from "../errors.ts";
 import { ETCD_BACKUP_PATHS as P } from "../render/paths.ts";
 import { parseBigJson, etcdctlCommand } from "../probe/status.ts";
+import { sections } from "../probe/facts.ts";
 import { peerUrl } from "./etcd.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import { hostByName } from "../spec/model.ts";
@@ -107,16 +108,23 @@ export interface SavedSnapshot {
   data: Buffer;
 }
 
+function section(s: Map<string, string[]>, name: string, what: string): string {
+  const v = s.get(name);
+  if (v === undefined) throw new Error(`${what} printed no @@${name} section`);
+  return v.join("\n").trim();
+}
+
+function sha256Of(s: Map<string, string[]>, what: string): string {
+  const v = section(s, "sha256", what);
+  if (!/^[0-9a-f]{64}$/.test(v)) throw new Error(`${what} printed no sha256: ${v.slice(0, 80)}`);
+  return v;
+}
+
 /** Splits `saveScript`'s output. */
 export function parseSaveOutput(stdout: string): SavedSnapshot {
-  const sec = (name: string) => {
-    const m = new RegExp(`^@@${name}\\n([\\s\\S]*?)(?=^@@|(?![\\s\\S]))`, "m").exec(stdout);
-    if (!m) throw new Error(`the snapshot script printed no @@${name} section`);
-    return m[1]!.trim();
-  };
-  const sha256 = sec("sha256");
-  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`the snapshot script printed no sha256: ${sha256.slice(0, 80)}`);
-  return { status: parseSnapshotStatus(sec("status")), sha256, data: Buffer.from(sec("data"), "base64") };
+  const s = sections(stdout);
+  const what = "the snapshot script";
+  return { status: parseSnapshotStatus(section(s, "status", what)), sha256: sha256Of(s, what), data: Buffer.from(section(s, "data", what), "base64") };
 }
 
 /** Checks the uploaded snapshot on a member: its sha256 and `snapshot status` (nothing is stopped yet). */
@@ -126,14 +134,14 @@ export function verifyScript(): string {
     'e=$(mktemp); trap \'rm -f "$e"\' EXIT',
     `echo "@@sha256"; sha256sum ${f} | cut -d" " -f1`,
     `echo "@@status"; { ${snapshotTool(`snapshot status ${f} -w json`)}; } 2>"$e" || { tail -n 5 "$e" >&2; exit 1; }`,
-    'echo "@@data"',
   ].join("\n");
 }
 
 /** Parses `verifyScript`'s output. */
 export function parseVerifyOutput(stdout: string): { sha256: string; status: SnapshotStatus } {
-  const p = parseSaveOutput(stdout);
-  return { sha256: p.sha256, status: p.status };
+  const s = sections(stdout);
+  const what = "the snapshot check";
+  return { sha256: sha256Of(s, what), status: parseSnapshotStatus(section(s, "status", what)) };
 }
 
 // ------------------------------------------------------------------ the cluster after a restore
