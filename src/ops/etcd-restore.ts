@@ -70,10 +70,16 @@ export async function verifySnapshotFile(file: string): Promise<{ data: Buffer; 
   const want = parseSha256File(text, shaFile);
   const got = createHash("sha256").update(data).digest("hex");
   if (got !== want) {
-    throw new KubehaError(`${file} is corrupted: its sha256 is ${got}, ${shaFile} says ${want}; nothing was changed`, "restore another snapshot (`ls` the backups directory), or take a new one");
+    throw new KubehaError(`${file} is corrupted: its sha256 begins ${short(got)}, ${shaFile} says ${short(want)}; nothing was changed`, "restore another snapshot (`ls` the backups directory), or take a new one");
   }
   return { data, sha256: got };
 }
+
+/**
+ * The first 16 hex digits of a digest: error messages hide every 64-hex string (kubeadm's
+ * certificate key has that shape), and 16 digits tell two digests apart.
+ */
+const short = (hex: string) => `${hex.slice(0, 16)}...`;
 
 const AFTER_STOP_HINT = `the API servers' manifests wait in ${P.parkedManifestsDir} on the control planes; fix the cause and run the same restore again (it starts over from the upload), or move the manifests back into /etc/kubernetes/manifests`;
 
@@ -140,7 +146,7 @@ async function runStep(c: Cluster, step: RestoreStep, pool: ConnectionPool, x: S
       const out = await forEachHost(step.run.map((r) => r.host), 30, async (h) => {
         const r = await (await t(h.name)).mustRun(step.run.find((s) => s.host.name === h.name)!.command, { sudo: true, hint: "the snapshot is not one etcd can read; nothing was stopped" });
         const v = parseVerifyOutput(r.stdout);
-        if (v.sha256 !== x.sha256) throw new KubehaError(`${h.name}: the uploaded snapshot's sha256 is ${v.sha256}, not ${x.sha256}; nothing was stopped`, "check the disk space on the host and run the restore again");
+        if (v.sha256 !== x.sha256) throw new KubehaError(`${h.name}: the uploaded snapshot's sha256 begins ${short(v.sha256)}, not ${short(x.sha256)}; nothing was stopped`, "check the disk space on the host and run the restore again");
         return v.status;
       });
       const st = out.get(step.run[0]!.host.name)!;

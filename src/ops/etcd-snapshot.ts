@@ -66,7 +66,7 @@ export async function etcdSnapshot(c: Cluster, o: SnapshotOptions = {}): Promise
       const got = createHash("sha256").update(saved.data).digest("hex");
       if (got !== saved.sha256) {
         throw new KubehaError(
-          `the snapshot copied from ${m.name} is damaged (sha256 ${got} here, ${saved.sha256} on ${m.name})`,
+          `the snapshot copied from ${m.name} is damaged (sha256 beginning ${got.slice(0, 16)} here, ${saved.sha256.slice(0, 16)} on ${m.name})`,
           "run the snapshot again; nothing was written",
         );
       }
