@@ -5,6 +5,7 @@ import { UsageError, formatProblem } from "../errors.ts";
 import { loadCluster } from "../spec/read.ts";
 import { defaultBackupDir, etcdSnapshot, type SnapshotResult } from "../ops/etcd-snapshot.ts";
 import { etcdRestore, type RestoreResult } from "../ops/etcd-restore.ts";
+import { scheduleSnapshots, type ScheduleResult } from "../ops/etcd-schedule.ts";
 
 const HELP = `Usage: kubeha etcd <snapshot|restore> FILE [SNAPSHOT] [flags]
 
@@ -31,6 +32,12 @@ Flags:
   --dir DIR              snapshot: where to write it (default <state directory>/backups);
                          -o DIR works too when DIR is not an output format
   --keep N               snapshot: keep only the N newest snapshots of this cluster in DIR
+                         (with --schedule: on each host; default 7)
+  --schedule WHEN        snapshot: instead of a snapshot now, install a systemd timer on every
+                         etcd member that saves one at WHEN (a systemd calendar expression:
+                         daily, hourly, '*-*-* 00/6:00:00') into /var/backups/kubeha-etcd on
+                         that host, named and checksummed as above; checked with
+                         systemd-analyze before it is enabled. --schedule off removes it.
   --yes                  restore: really do it
   --dry-run              restore: check the snapshot and list the steps and hosts; change nothing
   -o, --output FORMAT    table (default: progress on stderr, a summary on stdout), json or yaml
@@ -41,6 +48,7 @@ Exit codes: 0 done; 1 failed (the message says which step, which host, and what 
 Examples:
   kubeha etcd snapshot cluster.yaml
   kubeha etcd snapshot cluster.yaml --dir /srv/backups --keep 7 -o json
+  kubeha etcd snapshot cluster.yaml --schedule daily --keep 14
   kubeha etcd restore cluster.yaml .kubeha/prod/backups/prod-20261202T020304Z-rev1234.db --dry-run
   kubeha etcd restore cluster.yaml .kubeha/prod/backups/prod-20261202T020304Z-rev1234.db --yes`;
 
@@ -84,6 +92,7 @@ export const command: Command = {
       output: { type: "string", short: "o" },
       dir: { type: "string" },
       keep: { type: "string" },
+      schedule: { type: "string" },
       yes: { type: "boolean" },
       "dry-run": { type: "boolean" },
     });
@@ -99,7 +108,7 @@ export const command: Command = {
       dir = output;
       output = "table";
     }
-    const print = async (data: SnapshotResult | RestoreResult, text: string) =>
+    const print = async (data: SnapshotResult | RestoreResult | ScheduleResult, text: string) =>
       process.stdout.write(output === "table" ? text + "\n" : await formatData(output as "json" | "yaml", data));
     const progress = (line: string) => process.stderr.write(line + "\n");
 
@@ -107,8 +116,15 @@ export const command: Command = {
       if (!file || rest.length) throw new UsageError("etcd snapshot takes exactly one cluster file", "kubeha etcd snapshot cluster.yaml");
       if (values.yes || values["dry-run"]) throw new UsageError("--yes and --dry-run belong to etcd restore", "kubeha etcd snapshot cluster.yaml");
       const keep = keepFrom(values.keep);
+      if (values.schedule !== undefined && dir !== undefined) throw new UsageError("--schedule keeps snapshots on the etcd hosts: --dir and -o DIR do not apply", "kubeha etcd snapshot cluster.yaml --schedule daily --keep 7");
+      if (values.schedule !== undefined && !values.schedule.trim()) throw new UsageError("--schedule needs a systemd calendar expression, or off", "kubeha etcd snapshot cluster.yaml --schedule daily");
       const { cluster, warnings } = await loadCluster(file);
       for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
+      if (values.schedule !== undefined) {
+        const s = await scheduleSnapshots(cluster, { onCalendar: values.schedule.trim(), keep: keep ?? 7, progress });
+        await print(s, s.onCalendar === "off" ? `snapshot timer removed from ${s.hosts.map((h) => h.host).join(", ")}` : `snapshot timer on ${s.hosts.map((h) => `${h.host} (next ${h.nextElapse ?? "?"})`).join(", ")}: ${s.onCalendar}, newest ${s.keep} kept in ${s.dir}`);
+        return 0;
+      }
       const r = await etcdSnapshot(cluster, { dir: dir ?? defaultBackupDir(cluster), ...(keep ? { keep } : {}), progress });
       await print(r, snapshotText(r));
       return 0;
@@ -116,7 +132,7 @@ export const command: Command = {
 
     const [snapshot, ...extra] = rest;
     if (!file || !snapshot || extra.length) throw new UsageError("etcd restore takes a cluster file and a snapshot", "kubeha etcd restore cluster.yaml SNAPSHOT.db --yes");
-    if (dir !== undefined || values.keep !== undefined) throw new UsageError("--dir and --keep belong to etcd snapshot", "kubeha etcd restore cluster.yaml SNAPSHOT.db --yes");
+    if (dir !== undefined || values.keep !== undefined || values.schedule !== undefined) throw new UsageError("--dir, --keep and --schedule belong to etcd snapshot", "kubeha etcd restore cluster.yaml SNAPSHOT.db --yes");
     if (!values.yes && !values["dry-run"]) {
       throw new UsageError(
         "etcd restore replaces every etcd member's data with the snapshot (everything written since it is lost) and stops the API servers meanwhile: it needs --yes",

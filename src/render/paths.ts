@@ -124,6 +124,11 @@ export const ETCD_BACKUP_PATHS = {
   apiserverManifest: "/etc/kubernetes/manifests/kube-apiserver.yaml",
   /** Stacked etcd: kubeadm's static pod manifest. */
   etcdManifest: "/etc/kubernetes/manifests/etcd.yaml",
+  /** `--schedule`: the script the timer runs, its service and timer, and where it keeps snapshots. */
+  scheduleScript: "/usr/local/sbin/kubeha-etcd-snapshot",
+  scheduleService: "/etc/systemd/system/kubeha-etcd-snapshot.service",
+  scheduleTimer: "/etc/systemd/system/kubeha-etcd-snapshot.timer",
+  scheduledSnapshotsDir: "/var/backups/kubeha-etcd",
 } as const;
 
 /** In the state directory (local): where `kubeha etcd snapshot` keeps snapshots by default. */

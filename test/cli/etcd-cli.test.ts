@@ -32,9 +32,11 @@ test("usage errors exit 2 with a hint", async () => {
     [["etcd", "snapshot", EXAMPLE, "--yes"], /--yes and --dry-run belong to etcd restore/],
     [["etcd", "snapshot", EXAMPLE, "-o", "wide"], /-o\/--output must be one of table, json, yaml/],
     [["etcd", "snapshot", EXAMPLE, "-o", "/tmp/x", "--dir", "/tmp/y"], /give the directory once/],
+    [["etcd", "snapshot", EXAMPLE, "--schedule", "daily", "--dir", "/tmp/x"], /--dir and -o DIR do not apply/],
+    [["etcd", "snapshot", EXAMPLE, "--schedule", " "], /--schedule needs a systemd calendar expression, or off/],
     [["etcd", "restore", EXAMPLE], /takes a cluster file and a snapshot/],
     [["etcd", "restore", EXAMPLE, "s.db", "-o", "/tmp/x", "--yes"], /-o\/--output must be one of/],
-    [["etcd", "restore", EXAMPLE, "s.db", "--keep", "2", "--yes"], /--dir and --keep belong to etcd snapshot/],
+    [["etcd", "restore", EXAMPLE, "s.db", "--keep", "2", "--yes"], /--dir, --keep and --schedule belong to etcd snapshot/],
   ] as const) {
     const r = await kubehaInProcess([...args]);
     assert.equal(r.code, EXIT.usage, `${args.join(" ")}: ${r.stderr}`);

@@ -165,3 +165,32 @@ test("every member's data directory destroyed, restore -> exactly the first 1,00
   assert.equal(report.etcd.members.filter((m) => m.healthy).length, 3);
   assert.ok(report.etcd.leader);
 });
+
+test("--schedule: a timer on every member (systemd-analyze checked) whose run leaves a checksummed snapshot; bad calendars refused; off removes it", async () => {
+  const bad = kubeha(["etcd", "snapshot", lab.clusterFile, "--schedule", "every tuesday-ish"], { cwd, timeoutMs: 60_000 });
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /"every tuesday-ish" is not a systemd calendar expression/);
+
+  const r = kubeha(["etcd", "snapshot", lab.clusterFile, "--schedule", "daily", "--keep", "2", "-o", "json"], { cwd, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { hosts: Array<{ host: string; nextElapse?: string }>; keep: number; dir: string };
+  assert.deepEqual(j.hosts.map((x) => x.host), MASTERS);
+  assert.ok(j.hosts.every((x) => /00:00:00/.test(x.nextElapse ?? "")), JSON.stringify(j.hosts));
+  for (const m of MASTERS) assert.equal((await labExec(NAME, m, ["systemctl", "is-enabled", "kubeha-etcd-snapshot.timer"])).stdout.trim(), "enabled");
+
+  // Three runs with --keep 2: two snapshots stay, each passes sha256sum -c and etcdctl snapshot status.
+  for (let i = 0; i < 3; i++) {
+    const run = await labExec(NAME, "master2", ["sh", "-c", "systemctl start kubeha-etcd-snapshot.service && sleep 1"]);
+    assert.equal(run.code, 0, run.stderr);
+  }
+  const check = await labExec(NAME, "master2", ["sh", "-c", `cd ${j.dir} && ls -1 | sort && sha256sum -c *.sha256 && for f in *.db; do ETCDCTL_API=3 etcdctl snapshot status "$f" -w json; done`]);
+  assert.equal(check.code, 0, check.stderr);
+  const names = check.stdout.split("\n").filter((l) => /\.db$/.test(l));
+  assert.equal(names.length, 2, check.stdout);
+  assert.ok(names.every((n) => new RegExp(`^${NAME}-\\d{8}T\\d{6}Z-rev\\d+\\.db$`).test(n)), names.join(" "));
+  assert.equal((check.stdout.match(/: OK$/gm) ?? []).length, 2);
+
+  const off = kubeha(["etcd", "snapshot", lab.clusterFile, "--schedule", "off"], { cwd, timeoutMs: 60_000 });
+  assert.equal(off.code, 0, off.stderr);
+  for (const m of MASTERS) assert.notEqual((await labExec(NAME, m, ["test", "-e", ETCD_BACKUP_PATHS.scheduleTimer])).code, 0, `${m}: timer removed`);
+});
