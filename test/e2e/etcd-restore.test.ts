@@ -77,9 +77,10 @@ test("snapshot: 1,000 keys written, then a snapshot in the state directory's bac
   // An older snapshot of this cluster and a file that is not one: --keep 1 removes only the first.
   mkdirSync(backups, { recursive: true, mode: 0o700 });
   const old = join(backups, `${NAME}-20200101T000000Z-rev1.db`);
-  writeFileSync(old, "old");
-  writeFileSync(`${old}.sha256`, "x");
-  writeFileSync(join(backups, "notes.txt"), "keep me");
+  // 0600: the state directory holds keys, and kubeha refuses it when anything in it is readable by others.
+  writeFileSync(old, "old", { mode: 0o600 });
+  writeFileSync(`${old}.sha256`, "x", { mode: 0o600 });
+  writeFileSync(join(backups, "notes.txt"), "keep me", { mode: 0o600 });
 
   const r = kubeha(["etcd", "snapshot", lab.clusterFile, "--keep", "1", "-o", "json"], { cwd, timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
