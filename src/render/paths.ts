@@ -108,3 +108,27 @@ export const PATHS = {
 
 /** In `kubeha render`'s output directory (local): the note saying the folder holds keys. */
 export const RENDER_NOTE = "README-SECRETS.txt";
+
+/**
+ * Day-2 etcd snapshot and restore (src/ops/etcd-snapshot.ts, src/ops/etcd-restore.ts), on the
+ * etcd members and control planes.
+ */
+export const ETCD_BACKUP_PATHS = {
+  /** Root-only scratch directory: a snapshot being saved, a snapshot uploaded for a restore. */
+  scratchDir: "/var/lib/kubeha/etcd-backup",
+  /** The snapshot a restore uploads to every member (removed when the restore is done). */
+  restoreSnapshot: "/var/lib/kubeha/etcd-backup/restore.db",
+  /** Where a restore parks the static pod manifests it takes away (see PATHS.parkedManifestsDir). */
+  parkedManifestsDir: PATHS.parkedManifestsDir,
+  apiserverManifest: `${PATHS.manifestsDir}/kube-apiserver.yaml`,
+  /** Stacked etcd: kubeadm's static pod manifest. */
+  etcdManifest: `${PATHS.manifestsDir}/etcd.yaml`,
+  /** `--schedule`: the script the timer runs, its service and timer, and where it keeps snapshots. */
+  scheduleScript: "/usr/local/sbin/kubeha-etcd-snapshot",
+  scheduleService: "/etc/systemd/system/kubeha-etcd-snapshot.service",
+  scheduleTimer: "/etc/systemd/system/kubeha-etcd-snapshot.timer",
+  scheduledSnapshotsDir: "/var/backups/kubeha-etcd",
+} as const;
+
+/** In the state directory (local): where `kubeha etcd snapshot` keeps snapshots by default. */
+export const STATE_BACKUPS_DIR = "backups";
