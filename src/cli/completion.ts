@@ -11,7 +11,7 @@ const SHELLS = ["bash", "zsh", "fish"] as const;
 /** Words a command takes first (`certs list`, `lab up`...). */
 const SUBCOMMANDS: Record<string, string[]> = {
   certs: ["list", "check", "generate", "rotate-join"],
-  lab: ["up", "down", "status", "ssh", "exec", "stop", "start", "partition", "heal"],
+  lab: ["up", "down", "status", "ssh", "exec", "stop", "start", "recreate", "partition", "heal"],
   completion: [...SHELLS],
   help: COMMANDS.map((c) => c.name),
 };

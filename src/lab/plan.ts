@@ -311,7 +311,7 @@ export interface MachineFile {
 }
 
 /** Files written into one machine's own layer (hostname, hosts, network, ssh access). */
-export function machineFiles(plan: LabPlan, m: PlannedMachine, machineId: string, authorizedKey: string): MachineFile[] {
+export function machineFiles(plan: Pick<LabPlan, "prefix">, m: PlannedMachine, machineId: string, authorizedKey: string): MachineFile[] {
   return [
     { path: "/etc/hostname", content: `${m.name}\n`, mode: 0o644 },
     {
