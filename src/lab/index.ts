@@ -31,6 +31,7 @@ import {
   planLab,
   renderClusterYaml,
   renderKnownHosts,
+  replaceKnownHosts,
   renderLauncher,
   renderProxyConfig,
   type BundleInfo,
@@ -629,15 +630,11 @@ export async function labRecreate(name: string, machine: string, opts: { keepOld
   const clientPub = await fs.readFile(path.join(s.dir, "id_ed25519.pub"), "utf8");
   const keys = await freshRoot({ prefix: 24 }, s, m, clientPub);
   const khPath = path.join(s.dir, "known_hosts");
-  const lines = (await fs.readFile(khPath, "utf8").catch(() => "")).split("\n").filter((l) => l.trim());
-  const old = lines.filter((l) => l.split(/\s+/)[0] === m.address);
-  if (!opts.keepOldHostKeys) {
-    const kept = lines.filter((l) => l.split(/\s+/)[0] !== m.address);
-    await fs.writeFile(khPath, kept.map((l) => l + "\n").join("") + renderKnownHosts([{ address: m.address, publicKeys: keys }]), { mode: 0o600 });
-  }
+  const kh = replaceKnownHosts(await fs.readFile(khPath, "utf8").catch(() => ""), m.address, keys);
+  if (!opts.keepOldHostKeys) await fs.writeFile(khPath, kh.text, { mode: 0o600 });
   const state = await labStart(name, machine, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
   const fingerprints = keys.map((k) => fingerprint(Buffer.from(k.trim().split(/\s+/)[1] ?? "", "base64")));
-  return { state, fingerprints, removedKnownHosts: opts.keepOldHostKeys ? 0 : old.length };
+  return { state, fingerprints, removedKnownHosts: opts.keepOldHostKeys ? 0 : kh.removed };
 }
 
 // ---------------------------------------------------------------- partitions

@@ -347,6 +347,17 @@ export function machineFiles(plan: Pick<LabPlan, "prefix">, m: PlannedMachine, m
   ];
 }
 
+/**
+ * The lab's known_hosts with `address`'s lines replaced by `publicKeys` (a recreated machine), the
+ * other machines' lines kept as they were. Also returns how many old lines were dropped.
+ */
+export function replaceKnownHosts(text: string, address: string, publicKeys: string[]): { text: string; removed: number } {
+  const lines = text.split("\n").filter((l) => l.trim());
+  const mine = (l: string) => l.split(/\s+/)[0] === address;
+  const kept = lines.filter((l) => !mine(l));
+  return { text: kept.map((l) => l + "\n").join("") + renderKnownHosts([{ address, publicKeys }]), removed: lines.length - kept.length };
+}
+
 /** One known_hosts line per machine and key: `address key-type key`. */
 export function renderKnownHosts(entries: Array<{ address: string; publicKeys: string[] }>): string {
   const lines: string[] = [];
