@@ -19,7 +19,7 @@ import { parseMemberList, type EtcdMember } from "../../src/plan/etcd.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import type { RunEvent } from "../../src/report/events.ts";
 import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
-import { kubeha } from "../helpers/cli.ts";
+import { kubeha, kubehaLive } from "../helpers/cli.ts";
 
 // Overridable so that parallel runs on one machine use their own lab name and subnet.
 const NAME = process.env.KUBEHA_E2E_REPLACE_LAB ?? "kt-replace";
@@ -54,9 +54,12 @@ function assertThreeStarted(ms: EtcdMember[]): void {
   assert.equal(new Set(ms.map((m) => m.id)).size, 3);
 }
 
-/** `apply -o json`: exit code, and every change it made as `host: message`. */
-function applyJson(extra: string[] = []): { code: number; changes: string[]; stderr: string; stdout: string } {
-  const r = kubeha(["apply", lab.clusterFile, "--output", "json", ...extra], { cwd, timeoutMs: 10 * 60_000 });
+/**
+ * `apply -o json`: exit code, and every change it made as `host: message`. A child process the
+ * test waits for without blocking: the load's probes and writes run in this process meanwhile.
+ */
+async function applyJson(extra: string[] = []): Promise<{ code: number; changes: string[]; stderr: string; stdout: string }> {
+  const r = await kubehaLive(["apply", lab.clusterFile, "--output", "json", ...extra], { cwd, timeoutMs: 10 * 60_000, lines: "stdout" }, () => undefined);
   const events = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as RunEvent);
   const changes = events.flatMap((e) => (e.type === "change" ? [`${e.host}: ${e.message}`] : []));
   return { code: r.code, changes, stderr: r.stderr, stdout: r.stdout };
@@ -80,7 +83,7 @@ async function replace(machine: string, prepareKeys: () => Promise<string[]>): P
   let changes: string[] = [];
   try {
     const flags = await prepareKeys();
-    const a = applyJson(flags);
+    const a = await applyJson(flags);
     assert.equal(a.code, 0, `${a.stderr}\n${a.stdout.slice(-3000)}`);
     changes = a.changes;
   } finally {
@@ -113,7 +116,7 @@ test("master2 destroyed and recreated fresh: kubeha refuses its new host key unt
     const r = await labRecreate(NAME, "master2", { keepOldHostKeys: true });
     assert.equal(r.fingerprints.length, 2);
     // A reinstalled machine presents new host keys: never accepted silently.
-    const p = kubeha(["plan", lab.clusterFile], { cwd, timeoutMs: 120_000 });
+    const p = await kubehaLive(["plan", lab.clusterFile], { cwd, timeoutMs: 120_000 }, () => undefined);
     assert.notEqual(p.code, 0);
     assert.match(p.stderr, /HOST KEY CHANGED for master2/);
     const hint = /ssh-keygen -R '([^']+)' -f (\S+)/.exec(p.stderr);
@@ -138,7 +141,7 @@ test("master1 (where kubeadm init ran) destroyed and recreated: it joins, the cl
   assert.equal((await labExec(NAME, "master1", ["test", "-e", PATHS.kubeadmInit])).code, 1);
   assert.equal((await labExec(NAME, "master2", ["test", "-s", PATHS.kubeadmInit])).code, 0);
   // A second apply changes nothing on the control planes' kubeadm files: the choice does not flip back.
-  const again = applyJson();
+  const again = await applyJson();
   assert.equal(again.code, 0, again.stderr);
   assert.ok(!again.changes.some((c) => /kubeadm|init\.yaml|join\.yaml|member/.test(c)), again.changes.join("\n"));
 });
