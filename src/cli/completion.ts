@@ -12,7 +12,7 @@ const SHELLS = ["bash", "zsh", "fish"] as const;
 const SUBCOMMANDS: Record<string, string[]> = {
   certs: ["list", "check", "generate", "rotate-join", "renew"],
   etcd: ["snapshot", "restore"],
-  lab: ["up", "down", "status", "ssh", "exec", "stop", "start", "partition", "heal"],
+  lab: ["up", "down", "status", "ssh", "exec", "stop", "start", "recreate", "partition", "heal"],
   completion: [...SHELLS],
   help: COMMANDS.map((c) => c.name),
 };

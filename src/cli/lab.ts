@@ -17,6 +17,9 @@ Usage:
   kubeha lab exec <machine> [--name lab] -- command [args...]
   kubeha lab stop <machine> [--hard] [--name lab]     power a machine off (--hard: pull the plug)
   kubeha lab start <machine> [--name lab]             power it on again
+  kubeha lab recreate <machine> [--keep-old-host-keys] [--name lab]
+                                                      replace a dead machine by a fresh one (same name
+                                                      and address, empty disk, new SSH host keys)
   kubeha lab partition <a> <b> [--name lab]           cut all traffic between two machines
   kubeha lab heal [--name lab]                        undo every partition
   kubeha lab down [--name lab]                        remove everything the lab made
@@ -41,6 +44,10 @@ Flags:
                      does not ship them, so an installed kubeha needs --bundle (or a checkout)
   --install-deps     install missing host packages with apt-get
   --hard             (stop) kill the machine's processes at once instead of a clean poweroff
+  --keep-old-host-keys
+                     (recreate) leave the old host keys in the lab's known_hosts: kubeha and ssh
+                     then refuse the machine (HOST KEY CHANGED) until they are replaced, as with a
+                     real reinstalled server. Default: the new keys are pinned
 
 Examples:
   sudo kubeha lab up --masters 3 --workers 2
@@ -48,6 +55,7 @@ Examples:
   sudo kubeha lab exec master1 -- systemctl is-system-running
   sudo kubeha lab stop master1 --hard && sudo kubeha lab start master1
   sudo kubeha lab partition master1 master2 && sudo kubeha lab heal
+  sudo kubeha lab recreate master2 && sudo kubeha apply lab/lab/cluster.yaml
   sudo kubeha lab down
 `;
 
@@ -90,6 +98,7 @@ export const command: Command = {
       bundle: { type: "string" },
       "install-deps": { type: "boolean" },
       hard: { type: "boolean" },
+      "keep-old-host-keys": { type: "boolean" },
     });
     const [sub, ...operands] = pos;
     const name = f.name ?? "lab";
@@ -167,6 +176,18 @@ export const command: Command = {
         say(`${operands[0]} ${await lab.labStart(name, operands[0]!)}`);
         return 0;
       }
+      case "recreate": {
+        want(1, "recreate <machine> [--keep-old-host-keys]");
+        const r = await lab.labRecreate(name, operands[0]!, { keepOldHostKeys: f["keep-old-host-keys"] ?? false });
+        say(`${operands[0]} recreated from the base: empty disk, same name and address, ${r.state}`);
+        say(`  new host keys: ${r.fingerprints.join(", ")}`);
+        say(
+          f["keep-old-host-keys"]
+            ? "  the lab's known_hosts still holds the old keys: kubeha and ssh refuse this machine until they are replaced"
+            : `  the lab's known_hosts pins them (${r.removedKnownHosts} old line(s) removed)`,
+        );
+        return 0;
+      }
       case "partition": {
         want(2, "partition <a> <b>");
         await lab.labPartition(name, operands[0]!, operands[1]!);
@@ -182,7 +203,7 @@ export const command: Command = {
       default:
         throw new UsageError(
           sub ? `unknown lab command "${sub}"` : "missing lab command",
-          "one of: up, down, status, ssh, exec, stop, start, partition, heal (see `kubeha lab --help`)",
+          "one of: up, down, status, ssh, exec, stop, start, recreate, partition, heal (see `kubeha lab --help`)",
         );
     }
   },

@@ -31,6 +31,7 @@ import {
   planLab,
   renderClusterYaml,
   renderKnownHosts,
+  replaceKnownHosts,
   renderLauncher,
   renderProxyConfig,
   type BundleInfo,
@@ -40,6 +41,7 @@ import {
 } from "./plan.ts";
 import { knownLabs, readState, writeState, type LabState, type MachineState } from "./state.ts";
 import { findRealKubectl, shipRealKubectl } from "./kubectl.ts";
+import { fingerprint } from "../exec/known-hosts.ts";
 
 export { planLab, renderClusterYaml, labClusterFile } from "./plan.ts";
 export type { LabOptions, LabPlan } from "./plan.ts";
@@ -356,6 +358,13 @@ function spawnDetached(script: string, log: string): number {
 
 /** Overlay root, identity files and host keys of one machine. Returns its public host keys. */
 async function prepareMachine(plan: LabPlan, state: LabState, m: MachineState, clientPub: string): Promise<string[]> {
+  const keys = await freshRoot(plan, state, m, clientPub);
+  await fs.writeFile(path.join(plan.runDir, `${m.name}.launch.sh`), renderLauncher(plan, m, m.root), { mode: 0o755 });
+  return keys;
+}
+
+/** A never-booted root for `m`: an empty overlay on the base, own machine-id and new host keys. */
+async function freshRoot(plan: Pick<LabPlan, "prefix">, state: LabState, m: MachineState, clientPub: string): Promise<string[]> {
   for (const d of [m.upper, m.work, m.root]) await fs.mkdir(d, { recursive: true });
   await run("mount", [
     "-t", "overlay", "overlay", "-o", `lowerdir=${state.baseRootfs},upperdir=${m.upper},workdir=${m.work}`, m.root,
@@ -374,7 +383,6 @@ async function prepareMachine(plan: LabPlan, state: LabState, m: MachineState, c
     await run("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", `root@${m.name}`, "-f", f]);
     keys.push(await fs.readFile(f + ".pub", "utf8"));
   }
-  await fs.writeFile(path.join(plan.runDir, `${m.name}.launch.sh`), renderLauncher(plan, m, m.root), { mode: 0o755 });
   return keys;
 }
 
@@ -590,6 +598,43 @@ export async function labStart(name: string, machine: string, opts: { timeoutMs?
   for (const [a, b] of s.partitions) if (a === machine || b === machine) await cut(s, a, b);
   await writeState(s);
   return st;
+}
+
+// ---------------------------------------------------------------- recreate
+
+/** What `labRecreate` did: the machine's state after boot and its new host key fingerprints. */
+export interface RecreateResult {
+  state: string;
+  /** `SHA256:...` of each new host key, as `ssh-keygen -l` prints them. */
+  fingerprints: string[];
+  /** Lines of the lab's known_hosts that held the old keys (removed unless `keepOldHostKeys`). */
+  removedKnownHosts: number;
+}
+
+/**
+ * A dead machine replaced by a fresh one: the plug is pulled, its disk is thrown away, and a
+ * never-booted copy of the base (same name and address, new machine-id and SSH host keys) boots
+ * in its place. The lab's known_hosts then pins the new keys, as an operator does after reading
+ * them on the new machine's console; `keepOldHostKeys` leaves the old ones, to see what a client
+ * that was not told does (OpenSSH and kubeha refuse a changed host key).
+ */
+export async function labRecreate(name: string, machine: string, opts: { keepOldHostKeys?: boolean; timeoutMs?: number } = {}): Promise<RecreateResult> {
+  const s0 = await mustState(name);
+  mustMachine(s0, machine);
+  await labStop(name, machine, { hard: true });
+  const s = await mustState(name);
+  const m = mustMachine(s, machine);
+  await unmountAll(path.dirname(m.root));
+  if ((await mountsUnder(m.root)).length) throw new KubehaError(`the disk of ${machine} (${m.root}) is still mounted`, `see \`findmnt -R ${m.root}\``);
+  for (const d of [m.upper, m.work]) await fs.rm(d, { recursive: true, force: true });
+  const clientPub = await fs.readFile(path.join(s.dir, "id_ed25519.pub"), "utf8");
+  const keys = await freshRoot({ prefix: 24 }, s, m, clientPub);
+  const khPath = path.join(s.dir, "known_hosts");
+  const kh = replaceKnownHosts(await fs.readFile(khPath, "utf8").catch(() => ""), m.address, keys);
+  if (!opts.keepOldHostKeys) await fs.writeFile(khPath, kh.text, { mode: 0o600 });
+  const state = await labStart(name, machine, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
+  const fingerprints = keys.map((k) => fingerprint(Buffer.from(k.trim().split(/\s+/)[1] ?? "", "base64")));
+  return { state, fingerprints, removedKnownHosts: opts.keepOldHostKeys ? 0 : kh.removed };
 }
 
 // ---------------------------------------------------------------- partitions

@@ -311,7 +311,7 @@ export interface MachineFile {
 }
 
 /** Files written into one machine's own layer (hostname, hosts, network, ssh access). */
-export function machineFiles(plan: LabPlan, m: PlannedMachine, machineId: string, authorizedKey: string): MachineFile[] {
+export function machineFiles(plan: Pick<LabPlan, "prefix">, m: PlannedMachine, machineId: string, authorizedKey: string): MachineFile[] {
   return [
     { path: "/etc/hostname", content: `${m.name}\n`, mode: 0o644 },
     {
@@ -345,6 +345,17 @@ export function machineFiles(plan: LabPlan, m: PlannedMachine, machineId: string
     },
     { path: "/root/.ssh/authorized_keys", content: authorizedKey.trim() + "\n", mode: 0o600 },
   ];
+}
+
+/**
+ * The lab's known_hosts with `address`'s lines replaced by `publicKeys` (a recreated machine), the
+ * other machines' lines kept as they were. Also returns how many old lines were dropped.
+ */
+export function replaceKnownHosts(text: string, address: string, publicKeys: string[]): { text: string; removed: number } {
+  const lines = text.split("\n").filter((l) => l.trim());
+  const mine = (l: string) => l.split(/\s+/)[0] === address;
+  const kept = lines.filter((l) => !mine(l));
+  return { text: kept.map((l) => l + "\n").join("") + renderKnownHosts([{ address, publicKeys }]), removed: lines.length - kept.length };
 }
 
 /** One known_hosts line per machine and key: `address key-type key`. */

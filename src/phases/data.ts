@@ -5,12 +5,17 @@ import type { State } from "../pki/index.ts";
 import type { Facts } from "../probe/facts.ts";
 import { planHost, type Step } from "../plan/host.ts";
 import { planEtcdHosts, type InitialCluster } from "../plan/etcd.ts";
+import { withInitControlPlane } from "../plan/init.ts";
 import { pkiFilesForHost } from "../pki/index.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import type { PhaseContext } from "./types.ts";
 
 export interface ApplyData {
-  cluster: Cluster;
+  /**
+   * The cluster file's model; once facts exist, with `initControlPlane` taken from them (see
+   * src/plan/init.ts: a replaced first control plane joins, it never inits again).
+   */
+  readonly cluster: Cluster;
   pool: ConnectionPool;
   state: State;
   facts: Map<string, Facts>;
@@ -54,20 +59,30 @@ export async function wetRun(ctx: Ctx, h: Host, description: string, cmd: string
 export function newApplyData(cluster: Cluster, state: State, pool: ConnectionPool): ApplyData {
   const s = state.secrets;
   const plans = new Map<string, Step[]>();
+  let seen = -1;
+  let current = cluster;
   const data: ApplyData = {
-    cluster,
+    get cluster(): Cluster {
+      // Facts only arrive in the facts phase; recomputed when more hosts reported.
+      if (data.facts.size !== seen) {
+        seen = data.facts.size;
+        current = seen ? withInitControlPlane(cluster, data.facts) : cluster;
+      }
+      return current;
+    },
     pool,
     state,
     facts: new Map(),
     secrets: [s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass],
     changed: new Map(),
     plan(h: Host, etcdInitial?: InitialCluster): Step[] {
+      const c = data.cluster;
       const make = (initial: (x: Host) => InitialCluster | undefined) =>
-        planHost(cluster, h, { secrets: s, pkiFiles: (name) => pkiFilesForHost(cluster, state, name), etcdInitial: initial });
+        planHost(c, h, { secrets: s, pkiFiles: (name) => pkiFilesForHost(c, state, name), etcdInitial: initial });
       if (etcdInitial) return make(() => etcdInitial);
       let p = plans.get(h.name);
       if (!p) {
-        const etcd = data.facts.size ? planEtcdHosts(cluster, data.facts).now : [];
+        const etcd = data.facts.size ? planEtcdHosts(c, data.facts).now : [];
         plans.set(h.name, (p = make((x) => etcd.find((m) => m.host.name === x.name)?.initial)));
       }
       return p;

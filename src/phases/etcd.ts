@@ -6,7 +6,7 @@ import { KubehaError } from "../errors.ts";
 import { hostByName, type Host } from "../spec/model.ts";
 import { retry } from "../util/retry.ts";
 import { etcdctlCommand } from "../probe/status.ts";
-import { parseMemberAdd, parseMemberList, planEtcdHosts, planJoin, predictedAddList, type EtcdMember, type InitialCluster } from "../plan/etcd.ts";
+import { etcdMemberRemoveCommand, hexId, parseHealthyPeers, parseMemberAdd, parseMemberList, planEtcdHosts, planJoin, predictedAddList, type EtcdMember, type InitialCluster, type JoinAction } from "../plan/etcd.ts";
 
 const members = (ctx: Ctx) => externalEtcdHosts(ctx.data.cluster);
 const plan = (ctx: Ctx) => planEtcdHosts(ctx.data.cluster, ctx.data.facts);
@@ -38,6 +38,33 @@ async function memberList(ctx: Ctx, via: Host[]): Promise<EtcdMember[] | undefin
   });
 }
 
+/** Peer URLs of the members among `hosts` that answer `endpoint health` now (one bounded try, from hosts[0]). */
+async function healthyPeers(ctx: Ctx, hosts: Host[]): Promise<Set<string>> {
+  const c = ctx.data.cluster;
+  const t = await transport(ctx, hosts[0]!);
+  // etcdctl exits 1 when any endpoint is unhealthy and still prints every endpoint's verdict.
+  const r = await t.run(etcdctlCommand(c, hosts, "endpoint health -w json", 5), { sudo: true });
+  return parseHealthyPeers(c, hosts, r.stdout);
+}
+
+/**
+ * A replaced machine's dead member out of the membership, through the members that answer; the
+ * list without it is what `member add` then extends.
+ */
+async function removeDeadMember(ctx: Ctx, via: Host[], a: Extract<JoinAction, { kind: "replace" }>, list: EtcdMember[]): Promise<EtcdMember[]> {
+  const c = ctx.data.cluster;
+  const t = await transport(ctx, via[0]!);
+  const q = a.quorum;
+  ctx.note(`etcd member ${a.remove.name} (${hexId(a.remove.id)}) holds ${a.peerURL} but does not answer, and ${a.host.name} has no etcd data: the machine was replaced. Removing the dead member first (${q.healthy} of ${q.members} members answer afterwards, a quorum needs ${q.needed})`, a.host);
+  await ctx.wet(a.host, `etcdctl member remove ${hexId(a.remove.id)} (dead member ${a.remove.name}, through ${via[0]!.name})`, () =>
+    t.mustRun(etcdMemberRemoveCommand(c, via, a.remove.id), {
+      sudo: true,
+      hint: "etcd refuses a removal that would cost the quorum; check the members with `kubeha status`",
+    }),
+  );
+  return list.filter((m) => m.id !== a.remove.id);
+}
+
 /** External etcd: one systemd service per member with kubeha's PKI, started together, then checked. */
 export const etcdPhase: Phase<ApplyData> = {
   id: "etcd",
@@ -63,10 +90,15 @@ export const etcdPhase: Phase<ApplyData> = {
           // Read afresh for each host: the previous one changed the membership.
           const list = await memberList(ctx, via);
           if (!list) ctx.note(`cannot read the etcd member list now; a real run reads it before adding ${h.name}`, h);
-          const a = planJoin(c, h, list ?? []);
+          // The host's own address too: a member answering there is alive, whatever the facts say.
+          const healthy = list ? await healthyPeers(ctx, [...via, h]) : new Set<string>();
+          const planned = planJoin(c, h, list ?? [], healthy);
+          let current = list ?? [];
+          if (planned.kind === "replace") current = await removeDeadMember(ctx, via, planned, current);
+          const a: Exclude<JoinAction, { kind: "replace" }> = planned.kind === "replace" ? { kind: "add", host: h, name: planned.name, peerURL: planned.peerURL } : planned;
           let initial: InitialCluster;
           if (a.kind === "add") {
-            initial = { state: "existing", cluster: predictedAddList(c, list ?? [], a) };
+            initial = { state: "existing", cluster: predictedAddList(c, current, a) };
             await ctx.wet(h, `etcdctl member add ${a.name} --peer-urls=${a.peerURL} (through ${via[0]!.name})`, async () => {
               const r = await t.mustRun(etcdctlCommand(c, via, `member add ${a.name} --peer-urls=${a.peerURL}`, 10), {
                 sudo: true,

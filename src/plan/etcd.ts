@@ -6,7 +6,7 @@
  */
 import { KubehaError } from "../errors.ts";
 import type { Facts } from "../probe/facts.ts";
-import { parseBigJson } from "../probe/status.ts";
+import { etcdctlCommand, parseBigJson } from "../probe/status.ts";
 import { initialCluster } from "../render/etcd.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import { externalEtcdHosts } from "../spec/topology.ts";
@@ -90,25 +90,91 @@ export type JoinAction =
   /** Not a member: `etcdctl member add`, then start with the list it prints. */
   | { kind: "add"; host: Host; name: string; peerURL: string }
   /** Already added (unstarted, e.g. a run that stopped after `member add`): start it, add nothing. */
-  | { kind: "start"; host: Host; initial: InitialCluster };
+  | { kind: "start"; host: Host; initial: InitialCluster }
+  /**
+   * A started member holds the host's peer URL, does not answer, and the host has no data: the
+   * machine was replaced. `member remove` the dead member first (adding first would raise the
+   * quorum while a member is down), then `member add` the host as under "add".
+   */
+  | { kind: "replace"; host: Host; remove: EtcdMember; name: string; peerURL: string; quorum: QuorumFigures };
+
+/** Quorum arithmetic of one membership change, named in messages and plans. */
+export interface QuorumFigures {
+  /** Members after the change. */
+  members: number;
+  /** Of those, members that answered a health check. */
+  healthy: number;
+  /** Members a quorum of `members` needs: floor(members / 2) + 1. */
+  needed: number;
+}
+
+/** Votes a cluster of `n` members needs for a quorum. */
+export const quorumOf = (n: number): number => Math.floor(n / 2) + 1;
+
+/** What removing `remove` from `members` leaves, with `healthy` the peer URLs of members that answer. */
+export function quorumAfterRemove(members: readonly EtcdMember[], remove: EtcdMember, healthy: ReadonlySet<string>): QuorumFigures {
+  const after = members.filter((m) => m.id !== remove.id);
+  const up = after.filter((m) => m.peerURLs.some((u) => healthy.has(u))).length;
+  return { members: after.length, healthy: up, needed: quorumOf(after.length) };
+}
 
 /**
- * How `host` (no data) joins the cluster whose `member list` is `members`.
- * A member with the host's peer URL that already started had data somewhere else: etcd cannot
- * rejoin it with an empty directory, so that is an error the operator resolves with `member remove`.
+ * How `host` (no data) joins the cluster whose `member list` is `members`; `healthy` holds the
+ * peer URLs of the members that answered a health check just before.
+ * A started member with the host's peer URL is the host's former self: when it does not answer
+ * and the others keep a quorum without it, it is replaced (removed, then added afresh); when it
+ * still answers, something else serves that address, and kubeha will not remove a live member.
  */
-export function planJoin(c: Cluster, host: Host, members: readonly EtcdMember[]): JoinAction {
+export function planJoin(c: Cluster, host: Host, members: readonly EtcdMember[], healthy: ReadonlySet<string>): JoinAction {
   const url = peerUrl(c, host);
   const same = members.filter((m) => m.peerURLs.includes(url));
   if (same.length === 0) return { kind: "add", host, name: host.name, peerURL: url };
   const started = same.find((m) => m.name !== "");
   if (started) {
-    throw new KubehaError(
-      `etcd member ${started.name} (${hexId(started.id)}, ${url}) is in the cluster, but ${host.name} has no etcd data in ${c.etcd.dataDir}: an empty member cannot rejoin under its old id`,
-      `remove it first: \`etcdctl member remove ${hexId(started.id)}\` on a healthy member, then re-run apply (it is added again with \`member add\`)`,
-    );
+    const what = `etcd member ${started.name} (${hexId(started.id)}, ${url})`;
+    if (healthy.has(url)) {
+      throw new KubehaError(
+        `${what} answers health checks, but ${host.name} has no etcd data in ${c.etcd.dataDir}: kubeha does not remove a live member`,
+        `check which machine answers at ${host.internalAddress} and where its data directory is; to drop that member on purpose: \`${etcdMemberRemoveCommand(c, [], started.id)}\` on a healthy member, then re-run apply`,
+      );
+    }
+    const q = quorumAfterRemove(members, started, healthy);
+    if (q.healthy < q.needed) {
+      throw new KubehaError(
+        `${what} is dead and ${host.name} has no etcd data, but removing it would leave ${q.members} member(s) of which ${q.healthy} answer: a quorum of ${q.members} needs ${q.needed}`,
+        "bring the other members back first (`kubeha status` names them), or restore etcd from a snapshot",
+      );
+    }
+    return { kind: "replace", host, remove: started, name: host.name, peerURL: url, quorum: q };
   }
   return { kind: "start", host, initial: { state: "existing", cluster: clusterList(c, members, host) } };
+}
+
+/**
+ * `etcdctl member remove <hexID>` through `via` (members that answer), with the healthcheck client
+ * certificate. Without `via` the endpoints are left to the operator's shell (for hints).
+ */
+export function etcdMemberRemoveCommand(c: Cluster, via: readonly Host[], id: string): string {
+  if (!via.length) return `etcdctl member remove ${hexId(id)}`;
+  return etcdctlCommand(c, via, `member remove ${hexId(id)}`, 10);
+}
+
+/** Peer URLs of the members among `hosts` that `etcdctl endpoint health -w json` reported healthy. */
+export function parseHealthyPeers(c: Cluster, hosts: readonly Host[], stdout: string): Set<string> {
+  const out = new Set<string>();
+  let doc: unknown;
+  try {
+    doc = JSON.parse(stdout.trim() || "[]");
+  } catch {
+    return out;
+  }
+  if (!Array.isArray(doc)) return out;
+  for (const x of doc as Array<{ endpoint?: string; health?: boolean }>) {
+    if (x.health !== true) continue;
+    const h = hosts.find((m) => x.endpoint === `https://${m.internalAddress}:${c.etcd.clientPort}`);
+    if (h) out.add(peerUrl(c, h));
+  }
+  return out;
 }
 
 /**

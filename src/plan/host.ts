@@ -138,7 +138,7 @@ export interface PlanInputs {
  * apply reports them. install.sh does not repeat them: `kubeadm init --upload-certs` creates the
  * token and uploads the certificates that joins by hand use within their lifetime.
  */
-export const CLUSTER_ACTIONS = [/^create bootstrap token /, /^upload the shared certificates/, /^delete bootstrap token /, /^etcdctl member add /];
+export const CLUSTER_ACTIONS = [/^create bootstrap token /, /^upload the shared certificates/, /^delete bootstrap token /, /^etcdctl member add /, /^etcdctl member remove /];
 
 const MINUTES = 60_000;
 

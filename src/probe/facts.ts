@@ -22,7 +22,14 @@ export interface Facts {
   /** Which of GUARDED_FILES exist and are not empty (what the plan's `exists` checks ask). */
   existing: Set<string>;
   /** Which of kubeha's marker files exist. */
-  has: { adminConf: boolean; kubeletConf: boolean; etcdData: boolean; apiserverCert: boolean };
+  has: {
+    adminConf: boolean;
+    kubeletConf: boolean;
+    etcdData: boolean;
+    apiserverCert: boolean;
+    /** kubeha's kubeadm init configuration: written only on the control plane the cluster-wide work runs on. */
+    kubeadmInit: boolean;
+  };
   /** Installed Debian packages -> version. */
   packages: Map<string, string>;
   /** systemd unit -> active state (`active`, `inactive`, `failed`, ...). */
@@ -52,7 +59,7 @@ export const WATCHED_PACKAGES = ["haproxy", "keepalived", "etcd-server", "etcd-c
 /** The read-only script; prints `@@section` headers followed by raw lines. */
 export function factsScript(c: Cluster, h: Host): string {
   const pkgs = [...new Set([...WATCHED_PACKAGES, ...debianPackages(c, h)])].sort();
-  const markers = [PATHS.adminConf, PATHS.kubeletConf, `${c.etcd.dataDir}/member`, "/etc/kubernetes/pki/apiserver.crt"];
+  const markers = [PATHS.adminConf, PATHS.kubeletConf, `${c.etcd.dataDir}/member`, "/etc/kubernetes/pki/apiserver.crt", PATHS.kubeadmInit];
   return [
     "export LC_ALL=C",
     'echo "@@os"; ( . /etc/os-release && echo "$ID $VERSION_ID" )',
@@ -141,6 +148,7 @@ export function parseFacts(c: Cluster, out: string): Facts {
       kubeletConf: files.has(PATHS.kubeletConf),
       etcdData: files.has(`${c.etcd.dataDir}/member`),
       apiserverCert: files.has("/etc/kubernetes/pki/apiserver.crt"),
+      kubeadmInit: files.has(PATHS.kubeadmInit),
     },
     packages,
     units,

@@ -158,6 +158,12 @@ export interface Cluster {
   provisioning: Provisioning;
   /** Absolute path of the cluster file this came from, when read from disk. */
   sourcePath?: string;
+  /**
+   * The control plane the cluster-wide kubeadm work runs on (tokens, certificate upload, the pod
+   * network), when it is not the first one in the file: apply sets it from facts once the first
+   * one was replaced by a fresh machine (src/plan/init.ts). Never read from the cluster file.
+   */
+  initControlPlane?: string;
 }
 
 /** Hosts having a role, in file order. */
@@ -165,9 +171,12 @@ export function hostsWithRole(c: Cluster, role: Role): Host[] {
   return c.hosts.filter((h) => h.roles.includes(role));
 }
 
-/** The control plane that runs `kubeadm init`: the first control-plane host in file order. */
+/**
+ * The control plane that runs `kubeadm init` and the cluster-wide kubeadm work: the first
+ * control-plane host in file order, or `initControlPlane` when apply set it.
+ */
 export function firstControlPlane(c: Cluster): Host {
-  const h = c.hosts.find((x) => x.roles.includes("control-plane"));
+  const h = c.hosts.find((x) => x.roles.includes("control-plane") && (c.initControlPlane === undefined || x.name === c.initControlPlane));
   if (!h) throw new Error("cluster has no control-plane host (validate should have caught this)");
   return h;
 }

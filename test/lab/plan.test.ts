@@ -10,6 +10,7 @@ import {
   recipeHash,
   renderClusterYaml,
   renderKnownHosts,
+  replaceKnownHosts,
   renderLauncher,
   renderProxyConfig,
   machineFiles,
@@ -187,4 +188,13 @@ test("machine files and launcher: own address on host0, cgroups first, bounded r
     renderKnownHosts([{ address: "198.19.10.11", publicKeys: ["ssh-ed25519 AAAA root@master1\n"] }]),
     "198.19.10.11 ssh-ed25519 AAAA\n",
   );
+});
+
+test("replaceKnownHosts: a recreated machine's old keys go, its new ones are pinned, the others stay", () => {
+  const before = "198.19.10.11 ssh-ed25519 AAAAold1\n198.19.10.12 ssh-ed25519 AAAAm2\n198.19.10.11 ecdsa-sha2-nistp256 AAAAold2\n";
+  const r = replaceKnownHosts(before, "198.19.10.11", ["ssh-ed25519 AAAAnew1 root@master1\n", "ecdsa-sha2-nistp256 AAAAnew2 root@master1\n"]);
+  assert.equal(r.removed, 2);
+  assert.equal(r.text, "198.19.10.12 ssh-ed25519 AAAAm2\n198.19.10.11 ssh-ed25519 AAAAnew1\n198.19.10.11 ecdsa-sha2-nistp256 AAAAnew2\n");
+  // 198.19.10.111 is another machine, not a prefix match.
+  assert.equal(replaceKnownHosts("198.19.10.111 ssh-ed25519 AAAAx\n", "198.19.10.11", []).removed, 0);
 });

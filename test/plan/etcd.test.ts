@@ -17,6 +17,9 @@ import {
   planEtcdHosts,
   planJoin,
   predictedAddList,
+  etcdMemberRemoveCommand,
+  parseHealthyPeers,
+  quorumOf,
   type EtcdMember,
 } from "../../src/plan/etcd.ts";
 
@@ -42,6 +45,8 @@ const members = (name: string): EtcdMember[] => {
   const s = sections(readFileSync(FIX + `${name}.txt`, "utf8"));
   return parseMemberList((s.get("etcdmembers") ?? []).join("\n"));
 };
+const up = (...names: string[]) => new Set(names.map((n) => `https://${hostByName(c, n).internalAddress}:${c.etcd.peerPort}`));
+const ALL_UP = up("master1", "master2", "master3");
 const envOf = (files: ReturnType<typeof renderEtcd>) => files.find((f) => f.path === PATHS.etcdDefaults)!.content.toString();
 
 test("the facts script reads the first-start settings of the etcd environment file", () => {
@@ -113,14 +118,14 @@ test("member list parses etcdctl's JSON with uint64 ids intact", () => {
 
 test("not in member list: member add with the host's peer URL", () => {
   const two = members("healthy-master1").filter((m) => m.name !== "master3");
-  const a = planJoin(c, hostByName(c, "master3"), two);
+  const a = planJoin(c, hostByName(c, "master3"), two, ALL_UP);
   assert.deepEqual({ kind: a.kind, name: a.kind === "add" && a.name, url: a.kind === "add" && a.peerURL }, { kind: "add", name: "master3", url: "https://198.19.246.13:2380" });
   assert.equal(a.kind === "add" && predictedAddList(c, two, a), "master1=https://198.19.246.11:2380,master2=https://198.19.246.12:2380,master3=https://198.19.246.13:2380");
 });
 
 test("already added but never started: no second member add, start with the current membership", () => {
   const ms = members("healthy-master1").map((m) => (m.name === "master3" ? { ...m, name: "", clientURLs: [] } : m));
-  const a = planJoin(c, hostByName(c, "master3"), ms);
+  const a = planJoin(c, hostByName(c, "master3"), ms, ALL_UP);
   assert.equal(a.kind, "start");
   assert.deepEqual(a.kind === "start" && a.initial, {
     state: "existing",
@@ -128,11 +133,60 @@ test("already added but never started: no second member add, start with the curr
   });
 });
 
-test("a started member whose host lost its data: an error naming the member remove to run", () => {
+test("a started member that still answers while its host has no data: refused, naming the member remove to run", () => {
   assert.throws(
-    () => planJoin(c, hostByName(c, "master3"), members("healthy-master1")),
-    (e: Error & { hint?: string }) => /master3 has no etcd data/.test(e.message) && /etcdctl member remove [0-9a-f]+/.test(e.hint ?? ""),
+    () => planJoin(c, hostByName(c, "master3"), members("healthy-master1"), ALL_UP),
+    (e: Error & { hint?: string }) => /master3 .* answers health checks, but master3 has no etcd data/.test(e.message) && /etcdctl member remove [0-9a-f]+/.test(e.hint ?? ""),
   );
+});
+
+test("replace: a dead started member with the host's peer URL is removed first, then the host is added under its name", () => {
+  const ms = members("healthy-master1");
+  const dead = ms.find((m) => m.name === "master2")!;
+  const a = planJoin(c, hostByName(c, "master2"), ms, up("master1", "master3"));
+  assert.equal(a.kind, "replace");
+  if (a.kind !== "replace") return;
+  assert.equal(a.remove.id, dead.id);
+  assert.deepEqual([a.name, a.peerURL], ["master2", "https://198.19.246.12:2380"]);
+  assert.deepEqual(a.quorum, { members: 2, healthy: 2, needed: 2 });
+  // What member add then prints: the two live members plus the new one.
+  assert.equal(predictedAddList(c, ms.filter((m) => m.id !== dead.id), { kind: "add", host: a.host, name: a.name, peerURL: a.peerURL }),
+    "master1=https://198.19.246.11:2380,master3=https://198.19.246.13:2380,master2=https://198.19.246.12:2380");
+});
+
+test("replace under a new name at the same address: the old name's member is the one removed", () => {
+  const ms = members("healthy-master1").map((m) => (m.name === "master2" ? { ...m, name: "old-master2" } : m));
+  const a = planJoin(c, hostByName(c, "master2"), ms, up("master1", "master3"));
+  assert.equal(a.kind === "replace" && a.remove.name, "old-master2");
+});
+
+test("replace refused when the removal would leave no quorum, naming the numbers", () => {
+  // master2 and master3 both gone: removing master2 leaves 2 members, 1 answering, 2 needed.
+  assert.throws(
+    () => planJoin(c, hostByName(c, "master2"), members("healthy-master1"), up("master1")),
+    (e: Error) => /leave 2 member\(s\) of which 1 answer: a quorum of 2 needs 2/.test(e.message),
+  );
+  assert.equal(quorumOf(1), 1);
+  assert.equal(quorumOf(3), 2);
+  assert.equal(quorumOf(4), 3);
+  assert.equal(quorumOf(5), 3);
+});
+
+test("etcdMemberRemoveCommand: the hex id through the given members with the healthcheck client certificate", () => {
+  const cmd = etcdMemberRemoveCommand(c, [hostByName(c, "master1"), hostByName(c, "master3")], "5703156521887987282");
+  assert.match(cmd, /^ETCDCTL_API=3 etcdctl --endpoints=https:\/\/198\.19\.246\.11:2379,https:\/\/198\.19\.246\.13:2379 /);
+  assert.match(cmd, /--cert=\S+\/healthcheck-client\.crt /);
+  assert.match(cmd, / member remove 4f25aea3d995f652$/);
+  assert.equal(hexId("5703156521887987282"), "4f25aea3d995f652");
+  assert.equal(etcdMemberRemoveCommand(c, [], "5703156521887987282"), "etcdctl member remove 4f25aea3d995f652");
+});
+
+test("parseHealthyPeers: the peer URLs of the endpoints etcdctl reported healthy", () => {
+  const hosts = ["master1", "master2", "master3"].map((n) => hostByName(c, n));
+  const out = '[{"endpoint":"https://198.19.246.11:2379","health":true},{"endpoint":"https://198.19.246.12:2379","health":false,"error":"context deadline exceeded"},{"endpoint":"https://198.19.246.13:2379","health":true}]';
+  assert.deepEqual([...parseHealthyPeers(c, hosts, out)].sort(), ["https://198.19.246.11:2380", "https://198.19.246.13:2380"]);
+  assert.deepEqual([...parseHealthyPeers(c, hosts, "")], []);
+  assert.deepEqual([...parseHealthyPeers(c, hosts, "Error: unhealthy cluster")], []);
 });
 
 test("clusterList names unstarted members after the configured host with that peer URL", () => {
