@@ -8,4 +8,16 @@ cd "$(dirname "$0")/.."
 npm run --silent build
 npx tsc --noEmit
 if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+
+# Several e2e files share one lab within this run (test/helpers/e2e-lab.ts sharedLab): the run's
+# name tells a lab of this run from one a killed run left; the lab goes down when the run ends.
+export KUBEHA_TEST_RUN="$$-$(date +%s)"
+shared="${KUBEHA_E2E_SHARED_LAB:-kt-shared}"
+shared_down() {
+  if [ -e "/run/kubeha/lab/$shared" ] || [ -e "/var/lib/kubeha/lab/$shared" ] || [ -e "${TMPDIR:-/tmp}/kubeha-$shared-shared" ]; then
+    node bin/kubeha.mjs lab down --name "$shared" >/dev/null || echo "test.sh: the shared lab $shared was not fully removed" >&2
+    rm -rf "${TMPDIR:-/tmp}/kubeha-$shared-shared"
+  fi
+}
+trap shared_down EXIT
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

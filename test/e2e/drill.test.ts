@@ -13,21 +13,22 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LabInfo } from "../../src/lab/index.ts";
-import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
+import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, kubehaLive, REPO } from "../helpers/cli.ts";
 import type { DrillReport, ScenarioResult } from "../../src/drill/types.ts";
 
-// Overridable so a developer can run it beside someone else's full suite on a shared machine.
-const NAME = process.env.KUBEHA_E2E_DRILL_LAB ?? "kt-drill";
-const SUBNET = process.env.KUBEHA_E2E_DRILL_SUBNET ?? "198.19.245.0/24";
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
+const NAME = SHARED_LAB;
+let shared: SharedLab | undefined;
 let lab: LabInfo;
 let cwd: string;
 
 before(async () => {
-  ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, apply: true }));
+  shared = await sharedLab();
+  ({ lab, cwd } = shared);
 });
 
-after(() => dropLab(NAME, cwd));
+after(() => releaseLab(shared));
 
 test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd write is lost, report renders", async () => {
   const html = join(cwd, "out", "drill.html");

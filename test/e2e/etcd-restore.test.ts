@@ -21,11 +21,12 @@ import { readBack, startEtcdWriter } from "../../src/drill/probes.ts";
 import { etcdctlCommand } from "../../src/probe/status.ts";
 import { parseEndpointStatus } from "../../src/plan/etcd-backup.ts";
 import { ETCD_BACKUP_PATHS } from "../../src/render/paths.ts";
-import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
+import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha } from "../helpers/cli.ts";
 
-const NAME = process.env.KUBEHA_E2E_ETCD_LAB ?? "kt-etcd";
-const SUBNET = process.env.KUBEHA_E2E_ETCD_SUBNET ?? "198.19.245.0/24";
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
+const NAME = SHARED_LAB;
+let shared: SharedLab | undefined;
 const MASTERS = ["master1", "master2", "master3"];
 let lab: LabInfo;
 let cwd: string;
@@ -63,13 +64,14 @@ let snapshot: string;
 let idsBefore: string[];
 
 before(async () => {
-  ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, apply: true }));
+  shared = await sharedLab();
+  ({ lab, cwd } = shared);
   cluster = (await loadCluster(lab.clusterFile)).cluster;
   assert.equal(cluster.etcd.mode, "external", "the lab runs Debian's etcd as external etcd on the masters");
   targets = (await probeTargets(cluster)).etcd!;
 });
 
-after(() => dropLab(NAME, cwd));
+after(() => releaseLab(shared));
 
 test("snapshot: 1,000 keys written, then a snapshot in the state directory's backups/ (0700/0600), sha256 beside it, --keep applied", async () => {
   await writeKeys(FIRST, 1000);

@@ -18,25 +18,26 @@ import { startLoad, loadSummary } from "../../src/drill/load.ts";
 import { parseMemberList, type EtcdMember } from "../../src/plan/etcd.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import type { RunEvent } from "../../src/report/events.ts";
-import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
+import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, kubehaLive } from "../helpers/cli.ts";
 
-// Overridable so that parallel runs on one machine use their own lab name and subnet.
-const NAME = process.env.KUBEHA_E2E_REPLACE_LAB ?? "kt-replace";
-const SUBNET = process.env.KUBEHA_E2E_REPLACE_SUBNET ?? "198.19.244.0/24";
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
+const NAME = SHARED_LAB;
+let shared: SharedLab | undefined;
 const MASTERS = ["master1", "master2", "master3"];
 let lab: LabInfo;
 let cwd: string;
 let cluster: Cluster;
 
 before(async () => {
-  ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, apply: true }));
+  shared = await sharedLab();
+  ({ lab, cwd } = shared);
   const r = parseCluster(readFileSync(lab.clusterFile, "utf8"), { sourcePath: lab.clusterFile });
   assert.ok(r.cluster, JSON.stringify(r.problems));
   cluster = r.cluster;
 });
 
-after(() => dropLab(NAME, cwd));
+after(() => releaseLab(shared));
 
 const address = (m: string) => lab.machines.find((x) => x.name === m)!.address;
 

@@ -15,12 +15,12 @@ import { parse } from "yaml";
 import { parseCluster } from "../../src/spec/read.ts";
 import { Ajv } from "ajv";
 import { labExec, labStart, labStop, sleep, type LabInfo } from "../../src/lab/index.ts";
-import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
+import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, REPO } from "../helpers/cli.ts";
 
-// Overridable so that parallel runs on one machine use their own lab name and subnet.
-const NAME = process.env.KUBEHA_E2E_STATUS_LAB ?? "kt-status";
-const SUBNET = process.env.KUBEHA_E2E_STATUS_SUBNET ?? "198.19.246.0/24";
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
+const NAME = SHARED_LAB;
+let shared: SharedLab | undefined;
 let lab: LabInfo;
 let cwd: string;
 
@@ -59,10 +59,11 @@ async function untilHealthy(seconds: number): Promise<{ code: number; report: Re
 }
 
 before(async () => {
-  ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 0, apply: true }));
+  shared = await sharedLab();
+  ({ lab, cwd } = shared);
 });
 
-after(() => dropLab(NAME, cwd));
+after(() => releaseLab(shared));
 
 test("after apply: status exits 0, the table names the VIP holder, the JSON validates", async () => {
   const s = await untilHealthy(30);

@@ -4,10 +4,10 @@
  * and at the end nothing may be left behind.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { labDown, labUp, type LabInfo } from "../../src/lab/index.ts";
+import { labDown, labInfo, labUp, type LabInfo } from "../../src/lab/index.ts";
 import type { LabEndpoint } from "../../src/lab/plan.ts";
 import { kubeha, REPO } from "./cli.ts";
 
@@ -38,4 +38,53 @@ export async function dropLab(name: string, cwd: string | undefined): Promise<vo
   const left = await labDown(name);
   if (cwd) rmSync(cwd, { recursive: true, force: true });
   assert.deepEqual(left, [], "lab down left something behind");
+}
+
+/**
+ * The lab several e2e files share within one run of scripts/test.sh: 3 masters carrying the LB,
+ * no workers, applied once. Lab up + apply is the most expensive part of an e2e file, and the
+ * files that use this one leave the cluster healthy (each checks it); a file that finds it
+ * unhealthy, from another run, or of another shape, starts it afresh. scripts/test.sh names the
+ * run (KUBEHA_TEST_RUN) and takes the lab down at its end; a file run on its own (no run name)
+ * gets a lab of its own that `releaseLab` drops, as freshLab's would be.
+ */
+export interface SharedLab extends E2eLab {
+  name: string;
+  /** True when this file must drop the lab itself (no shared run). */
+  own: boolean;
+}
+
+export const SHARED_LAB = process.env.KUBEHA_E2E_SHARED_LAB ?? "kt-shared";
+const SHARED_SUBNET = process.env.KUBEHA_E2E_SHARED_SUBNET ?? "198.19.240.0/24";
+const SHARED_SHAPE = { masters: 3, workers: 0 };
+
+export async function sharedLab(): Promise<SharedLab> {
+  const run = process.env.KUBEHA_TEST_RUN;
+  if (!run) return { ...(await freshLab({ name: SHARED_LAB, subnet: SHARED_SUBNET, ...SHARED_SHAPE, apply: true })), name: SHARED_LAB, own: true };
+  const cwd = join(tmpdir(), `kubeha-${SHARED_LAB}-shared`);
+  const marker = join(cwd, "shared-run.json");
+  const want = JSON.stringify({ run, ...SHARED_SHAPE });
+  if (existsSync(marker) && readFileSync(marker, "utf8") === want) {
+    try {
+      const lab = await labInfo(SHARED_LAB);
+      const s = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 90_000 });
+      if (s.code === 0) return { lab, cwd, name: SHARED_LAB, own: false };
+      console.log(`# shared lab ${SHARED_LAB} is not healthy (status exit ${s.code}); starting it afresh`);
+    } catch (err) {
+      console.log(`# shared lab ${SHARED_LAB} cannot be reused (${(err as Error).message.split("\n")[0]}); starting it afresh`);
+    }
+  }
+  rmSync(cwd, { recursive: true, force: true });
+  await labDown(SHARED_LAB);
+  mkdirSync(cwd, { recursive: true, mode: 0o700 });
+  const lab = await labUp({ name: SHARED_LAB, subnet: SHARED_SUBNET, ...SHARED_SHAPE, cwd, bundle: join(REPO, "test/standins/bundle") });
+  const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });
+  assert.equal(a.code, 0, `${a.stdout}\n${a.stderr}`);
+  writeFileSync(marker, want);
+  return { lab, cwd, name: SHARED_LAB, own: false };
+}
+
+/** The end of a file that used sharedLab: drops it only when the file made it for itself. */
+export async function releaseLab(l: SharedLab | undefined): Promise<void> {
+  if (l?.own) await dropLab(l.name, l.cwd);
 }
