@@ -1,6 +1,6 @@
 /**
  * `kubeha certs renew --all` on real machines (the lab: 3 masters carrying control plane +
- * external etcd + HAProxy/keepalived, 1 worker; Kubernetes binaries are the stand-ins, etcd,
+ * external etcd + HAProxy/keepalived, the lab the e2e files share; Kubernetes binaries are the stand-ins, etcd,
  * HAProxy, keepalived and systemd are real), while startLoad probes /readyz through the VIP at
  * 50/s and writes numbered etcd keys: no probe fails, no acknowledged write is lost, every host
  * then holds (and `status` reports) the new certificates, and the API server behind the VIP
@@ -16,12 +16,12 @@ import { loadCluster } from "../../src/spec/read.ts";
 import type { Cluster } from "../../src/spec/model.ts";
 import { startLoad, loadSummary } from "../../src/drill/load.ts";
 import type { LabInfo } from "../../src/lab/index.ts";
-import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
+import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, kubehaLive } from "../helpers/cli.ts";
 
-// Overridable so that parallel runs on one machine use their own lab name and subnet.
-const NAME = process.env.KUBEHA_E2E_RENEW_LAB ?? "kt-renew";
-const SUBNET = process.env.KUBEHA_E2E_RENEW_SUBNET ?? "198.19.244.0/24";
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
+const NAME = SHARED_LAB;
+let shared: SharedLab | undefined;
 /**
  * Per-probe limit. The API server stand-in is Python: on a loaded 2-core machine one TLS
  * handshake through the VIP took 0.6-1.1 s (measured), so the drill's 1 s would count CPU
@@ -67,11 +67,12 @@ function statusCerts(): HostCert[] {
 }
 
 before(async () => {
-  ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 1, apply: true }));
+  shared = await sharedLab();
+  ({ lab, cwd } = shared);
   ({ cluster } = await loadCluster(lab.clusterFile));
 });
 
-after(() => dropLab(NAME, cwd));
+after(() => releaseLab(shared));
 
 test("--dry-run lists what would be renewed and restarted, and changes nothing", () => {
   const before = stateCert("hosts/master1/apiserver.crt").fingerprint256;
@@ -81,7 +82,7 @@ test("--dry-run lists what would be renewed and restarted, and changes nothing",
   const out = JSON.parse(r.stdout) as { dryRun: boolean; renewed: Array<{ id: string }>; hosts: Array<{ host: string; reloads: string[] }> };
   assert.equal(out.dryRun, true);
   assert.ok(out.renewed.some((c) => c.id === "apiserver/master1"), r.stdout);
-  assert.deepEqual(out.hosts.map((h) => h.host).sort(), ["master1", "master2", "master3"], "the worker gets nothing: the kubelet rotates its own certificate");
+  assert.deepEqual(out.hosts.map((h) => h.host).sort(), ["master1", "master2", "master3"], "only control planes get certificates");
   for (const h of out.hosts) assert.match(h.reloads.join("\n"), /etcd\.service[\s\S]*kube-apiserver static pod \(manifest moved away and back\) \(drained in HAProxy/, h.host);
   assert.equal(stateCert("hosts/master1/apiserver.crt").fingerprint256, before, "the state directory is unchanged");
   assert.deepEqual(statusCerts().map((c) => `${c.host} ${c.id} ${c.sha256}`), hostsBefore, "the hosts are unchanged");
