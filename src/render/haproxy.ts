@@ -16,6 +16,9 @@ import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
 
+/** The backend of the API servers in haproxy.cfg; its servers are named after the control planes. */
+export const HAPROXY_BACKEND = "kube-apiserver";
+
 /** How long a half-closed connection (one side sent FIN) may stay (s). */
 const HALF_CLOSED_TIMEOUT_S = 30;
 /**
@@ -75,7 +78,7 @@ export function renderHaproxyCfg(c: ManagedLbCluster, h: Host, secrets: Secrets)
     `    bind *:${c.endpoint.port}`,
     "    default_backend kube-apiserver",
     "",
-    "backend kube-apiserver",
+    `backend ${HAPROXY_BACKEND}`,
     "    balance roundrobin",
     "    option httpchk GET /readyz",
     "    http-check expect status 200",
