@@ -36,7 +36,7 @@ def _installed_version():
     version is the same stand-ins with another VERSION, as a real bundle is other binaries."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "VERSION")
     with open(path, encoding="utf-8") as f:
-        v = f.read().strip()
+        v = "".join(line for line in f if not line.startswith("#")).strip()
     if not re.fullmatch(r"1\.\d+\.\d+", v):
         raise SystemExit(f"[stand-in] error: {path} must hold a version 1.MINOR.PATCH, not {v!r}")
     return v
