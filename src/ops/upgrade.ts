@@ -21,7 +21,7 @@ import { PATHS } from "../render/paths.ts";
 import { registerSecret } from "../util/redact.ts";
 import { shq } from "../util/shell.ts";
 import { KubehaError, StepError, UnreachableError } from "../errors.ts";
-import { checkKubeadm, describeUpgrade, planUpgrade, upgradeDone, type NodeTask, type NodeVersions, type UpgradePlan } from "../plan/upgrade.ts";
+import { checkKubeadm, describeUpgrade, fmt, parseVersion, planUpgrade, upgradeDone, type NodeTask, type NodeVersions, type UpgradePlan } from "../plan/upgrade.ts";
 import { withServerDrained, setServerState, haproxyHosts } from "./haproxy-drain.ts";
 
 /** The progress record in the state directory (what each host was upgraded to, and when). */
@@ -108,6 +108,48 @@ export async function readVersions(c: Cluster, pool: ConnectionPool): Promise<No
     return out;
   });
   return nodes.map((h) => per.get(h.name)!);
+}
+
+/** What the control planes' API servers run when it is not the cluster file's version (apply and plan check this). */
+export interface VersionDrift {
+  /** Host -> the version its API server reports, for those that answered. */
+  running: Map<string, string>;
+  /** `kubeha upgrade`'s steps (only when asked for: they need more reads). */
+  steps?: string[];
+}
+
+/**
+ * Asks every control plane's API server for its version, bounded by `timeoutMs` in all (a host that
+ * is down or a cluster not built yet simply does not answer); undefined when every answer is the
+ * cluster file's version. With `steps`, also plans the upgrade that would close the gap.
+ */
+export async function versionDrift(c: Cluster, pool: ConnectionPool, o: { steps?: boolean; timeoutMs?: number } = {}): Promise<VersionDrift | undefined> {
+  const cps = c.hosts.filter((h) => h.roles.includes("control-plane"));
+  const running = new Map<string, string>();
+  const ask = Promise.all(
+    cps.map(async (h) => {
+      try {
+        const r = await (await pool.get(h)).run(`curl -ks --max-time 3 ${shq(apiUrl(c, h, "/version"))}`, { timeoutMs: 5 * SECOND });
+        const v = parseVersion(parseGitVersion(r.stdout));
+        if (v) running.set(h.name, fmt(v));
+      } catch {
+        // Not reachable now: apply's own phases will say so.
+      }
+    }),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([ask, new Promise((res) => (timer = setTimeout(res, o.timeoutMs ?? 8 * SECOND)))]);
+  clearTimeout(timer);
+  if (![...running.values()].some((v) => v !== c.kubernetes.version)) return undefined;
+  const drift: VersionDrift = { running };
+  if (o.steps) {
+    try {
+      drift.steps = describeUpgrade((await planFromHosts(c, pool, 1)).plan);
+    } catch (e) {
+      drift.steps = [`(the upgrade steps could not be planned: ${(e as Error).message.split("\n")[0]})`];
+    }
+  }
+  return drift;
 }
 
 /** Reads the versions and plans; the pure part decides. */
