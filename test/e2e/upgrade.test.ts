@@ -107,6 +107,11 @@ let figures: LoadFigures;
 
 test("under load: interrupted after the first control plane, a second run finishes without repeating upgrade apply", async () => {
   const { cluster } = await loadCluster(lab.clusterFile);
+  // The same load for 15 s with nothing happening: what this machine gives without the upgrade.
+  const quiet = await startLoad(cluster);
+  await new Promise((res) => setTimeout(res, 15_000));
+  const baseline = await quiet.stop();
+  process.stderr.write(`# baseline, no upgrade running: ${loadSummary(baseline)}\n`);
   load = await startLoad(cluster);
   const t0 = Date.now();
   const first = await upgradeRun((line, kill) => {
@@ -139,7 +144,7 @@ test("under load: interrupted after the first control plane, a second run finish
   }
   assert.equal(out.after.length, 5);
 
-  assert.equal(figures.failedProbes, 0, `failed probes: ${figures.failures.join("; ")}`);
+  assert.equal(figures.failedProbes, 0, `failed probes: ${figures.failures.join("; ")} (baseline without the upgrade: ${loadSummary(baseline)})`);
   assert.ok(figures.probes > 1000, `the load ran (${figures.probes} probes)`);
   assert.ok(figures.etcd && figures.etcd.acked > 100, "etcd writes were acknowledged");
   assert.deepEqual(figures.etcd!.lost, [], "no acknowledged etcd write lost");
