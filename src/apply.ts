@@ -11,6 +11,8 @@ import { APPLY_PHASES } from "./phases/apply.ts";
 import { newApplyData } from "./phases/data.ts";
 import type { Reporter } from "./report/index.ts";
 import { registerSecret } from "./util/redact.ts";
+import { KubehaError } from "./errors.ts";
+import { versionDrift } from "./ops/upgrade.ts";
 
 /**
  * Hosts worked on at once in a phase (k0sctl's default too). Each host's work is a short remote
@@ -42,6 +44,16 @@ export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<
   const s = state.secrets;
   registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
   const pool = new ConnectionPool({ trustNewHostKeys: opts.trustNewHostKeys ?? false });
+  // The versions are `kubeha upgrade`'s to change: apply refuses, plan shows the upgrade's steps.
+  const drift = await versionDrift(cluster, pool, { steps: opts.dryRun ?? false });
+  if (drift) {
+    const running = [...drift.running].map(([h, v]) => `${h} ${v}`).join(", ");
+    if (!opts.dryRun) {
+      await pool.closeAll();
+      throw new KubehaError(`the control planes run Kubernetes ${running}; the cluster file asks for ${cluster.kubernetes.version}: apply does not change versions`, `run \`kubeha upgrade FILE --to ${cluster.kubernetes.version}\` (\`kubeha plan FILE\` lists its steps), or set spec.kubernetes.version back to what runs`);
+    }
+    opts.notice?.(`the control planes run Kubernetes ${running}; the cluster file asks for ${cluster.kubernetes.version}. \`kubeha upgrade FILE --to ${cluster.kubernetes.version}\` would:\n  ${(drift.steps ?? []).join("\n  ")}`);
+  }
   const data = newApplyData(cluster, state, pool);
   const run = () =>
     runPhases({

@@ -22,6 +22,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: "drill", summary: "Break the cluster one fault at a time and measure failover (blackout, VIP move, etcd loss)", load: async () => (await import("./drill.ts")).command },
   { name: "certs", summary: "List, check, generate certificates; rotate join material", load: async () => (await import("./certs.ts")).command },
   { name: "etcd", summary: "Snapshot etcd to this machine, or restore every member from a snapshot", load: async () => (await import("./etcd.ts")).command },
+  { name: "upgrade", summary: "Upgrade the cluster to the cluster file's Kubernetes version, node by node, with the API up", load: async () => (await import("./upgrade.ts")).command },
   { name: "lab", summary: "Local systemd-nspawn machines to try and prove kubeha on (up, down, stop, partition...)", load: async () => (await import("./lab.ts")).command },
   { name: "version", summary: "Print kubeha's version (-o json for the details)", load: async () => (await import("./version.ts")).command },
   { name: "completion", summary: "Print a shell completion script (bash, zsh or fish)", load: async () => (await import("./completion.ts")).command },

@@ -21,7 +21,8 @@ import { chooseRenewal, type RenewChoice, type RenewSelection } from "../pki/ren
 import { describeReload, hostRenewal, manifestPath, renewalOrder, type HostRenewal, type Reload, type StaticPod } from "../plan/certs-renew.ts";
 import { etcdctlCommand, parseServersState } from "../probe/status.ts";
 import { withPkiOwners } from "../plan/host.ts";
-import { etcdMembers, lbHosts, managesLb } from "../spec/topology.ts";
+import { etcdMembers } from "../spec/topology.ts";
+import { haproxyHosts, setServerState as setServerStateOnLbs, type ServerState } from "./haproxy-drain.ts";
 
 export interface RenewOptions {
   selection: RenewSelection;
@@ -223,25 +224,18 @@ async function reload(c: Cluster, h: Host, t: Transport, r: Reload, x: HostCtx):
   return undefined;
 }
 
-/** `set server BACKEND/HOST state drain|ready` on every LB host's runtime socket (no new connections while drained). */
-async function setServerState(c: Cluster, h: Host, state: "drain" | "ready", x: HostCtx): Promise<void> {
-  if (!managesLb(c)) return;
-  const cmd = `echo ${shq(`set server ${HAPROXY_BACKEND}/${h.name} state ${state}`)} | socat stdio UNIX-CONNECT:${PATHS.haproxyStatsSocket}`;
-  x.log(`[${h.name}] HAProxy: ${state} ${HAPROXY_BACKEND}/${h.name} on ${lbHosts(c).map((l) => l.name).join(", ")}`);
-  await Promise.all(
-    lbHosts(c).map(async (lb) => {
-      const r = await (await x.pool.get(lb)).mustRun(cmd, { sudo: true, hint: `check haproxy on ${lb.name} (systemctl status haproxy)` });
-      // The runtime API answers errors on stdout with exit 0 ("No such server." ...).
-      if (r.stdout.trim()) throw new KubehaError(`HAProxy on ${lb.name} refused "set server ${HAPROXY_BACKEND}/${h.name} state ${state}": ${r.stdout.trim()}`, "the HAProxy configuration may be older than the cluster file: run `kubeha apply` first");
-    }),
-  );
+/** `set server BACKEND/HOST state drain|ready` on every LB host (src/ops/haproxy-drain.ts), logged. */
+async function setServerState(c: Cluster, h: Host, state: ServerState, x: HostCtx): Promise<void> {
+  const lbs = haproxyHosts(c);
+  if (!lbs.length) return;
+  x.log(`[${h.name}] HAProxy: ${state} ${HAPROXY_BACKEND}/${h.name} on ${lbs.map((l) => l.name).join(", ")}`);
+  await setServerStateOnLbs(c, x.pool, h.name, state);
 }
 
 /** Waits until every LB host's HAProxy marks `h` UP again (bounded). */
 async function waitHaproxyUp(c: Cluster, h: Host, x: HostCtx): Promise<void> {
-  if (!managesLb(c)) return;
   await Promise.all(
-    lbHosts(c).map(async (lb) => {
+    haproxyHosts(c).map(async (lb) => {
       const t = await x.pool.get(lb);
       for (let i = 0; i < HAPROXY_UP_S * 2; i++) {
         const r = await t.run(`echo 'show servers state ${HAPROXY_BACKEND}' | socat stdio UNIX-CONNECT:${PATHS.haproxyStatsSocket}`, { sudo: true });

@@ -28,8 +28,22 @@ import urllib.request
 
 import standin_yaml
 
-KUBERNETES_VERSION = "1.34.2"
-GIT_VERSION = "v1.34.2-standin"
+
+
+def _installed_version():
+    """The Kubernetes version this bundle stands in for: the VERSION file installed beside these
+    modules (/usr/lib/kubeha-standins/VERSION; lib/VERSION in the source tree). A bundle for another
+    version is the same stand-ins with another VERSION, as a real bundle is other binaries."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "VERSION")
+    with open(path, encoding="utf-8") as f:
+        v = "".join(line for line in f if not line.startswith("#")).strip()
+    if not re.fullmatch(r"1\.\d+\.\d+", v):
+        raise SystemExit(f"[stand-in] error: {path} must hold a version 1.MINOR.PATCH, not {v!r}")
+    return v
+
+
+KUBERNETES_VERSION = _installed_version()
+GIT_VERSION = f"v{KUBERNETES_VERSION}-standin"
 STANDIN_NOTE = "stand-in from kubeha's test tree, not Kubernetes"
 TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
 TOKEN_ID_RE = re.compile(r"^[a-z0-9]{6}$")

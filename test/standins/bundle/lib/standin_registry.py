@@ -549,8 +549,10 @@ def selects(obj, query):
         if not part:
             continue
         f, op, v = re.match(r"^([^!=]+)(==|!=|=)(.*)$", part).groups()
-        got = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}.get(f)
-        if f not in ("metadata.name", "metadata.namespace"):
+        got = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+               "spec.nodeName": (obj.get("spec") or {}).get("nodeName")}.get(f)
+        # spec.nodeName: pods only, as the real server (what `kubectl drain` lists a node's pods with)
+        if f not in ("metadata.name", "metadata.namespace") and not (f == "spec.nodeName" and obj.get("kind") == "Pod"):
             raise ApiError(400, "BadRequest", f'"{f}" is not a known field selector: only "metadata.name", '
                                               '"metadata.namespace"')
         if (got == v) == (op == "!="):
