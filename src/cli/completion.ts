@@ -12,6 +12,7 @@ const SHELLS = ["bash", "zsh", "fish"] as const;
 const SUBCOMMANDS: Record<string, string[]> = {
   certs: ["list", "check", "generate", "rotate-join"],
   lab: ["up", "down", "status", "ssh", "exec", "stop", "start", "partition", "heal"],
+  node: ["remove"],
   completion: [...SHELLS],
   help: COMMANDS.map((c) => c.name),
 };

@@ -6,7 +6,7 @@
  */
 import { KubehaError } from "../errors.ts";
 import type { Facts } from "../probe/facts.ts";
-import { parseBigJson } from "../probe/status.ts";
+import { etcdctlCommand, parseBigJson } from "../probe/status.ts";
 import { initialCluster } from "../render/etcd.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import { externalEtcdHosts } from "../spec/topology.ts";
@@ -130,4 +130,23 @@ export function clusterList(c: Cluster, members: readonly EtcdMember[], joining?
 /** What a dry run shows for an `add`: the list `member add` would print (current members plus this one). */
 export function predictedAddList(c: Cluster, members: readonly EtcdMember[], a: Extract<JoinAction, { kind: "add" }>): string {
   return [clusterList(c, members), `${a.name}=${a.peerURL}`].filter(Boolean).join(",");
+}
+
+/**
+ * The member of `members` that is `host`: the one with its peer URL, else the one with its name
+ * (a member started elsewhere under this name). Undefined when it is no member (already removed).
+ */
+export function memberOf(c: Cluster, host: Host, members: readonly EtcdMember[]): EtcdMember | undefined {
+  const url = peerUrl(c, host);
+  return members.find((m) => m.peerURLs.includes(url)) ?? members.find((m) => m.name !== "" && m.name === host.name);
+}
+
+/**
+ * `etcdctl member remove` of one member, run against `via` (the members that stay: the removed
+ * one may be gone already). The same for external and stacked etcd: kubeha holds the etcd CA
+ * and places the healthcheck client certificate on every member.
+ */
+export function etcdMemberRemoveCommand(c: Cluster, via: readonly Host[], member: EtcdMember): string {
+  if (via.length === 0) throw new KubehaError(`no etcd member is left to remove ${member.name || hexId(member.id)} through`, "an etcd cluster cannot remove its last member: reset the cluster instead");
+  return etcdctlCommand(c, via, `member remove ${hexId(member.id)}`, 10);
 }
