@@ -16,7 +16,7 @@ import { controlPlanes, etcdMembers, keepalivedHosts, lbHosts, managesLb } from 
 import { KubehaError, UsageError } from "../errors.ts";
 import { ensureState } from "../pki/index.ts";
 import { readManagedHosts, writeManagedHosts, type ManagedHost } from "../pki/managed-hosts.ts";
-import { ConnectionPool } from "../exec/pool.ts";
+import { ConnectionPool, forEachHost } from "../exec/pool.ts";
 import { withHostLocks } from "../exec/lock.ts";
 import type { Transport } from "../exec/transport.ts";
 import { runPhases, type Phase } from "../phases/runner.ts";
@@ -24,6 +24,8 @@ import { newApplyData, type ApplyData, type Ctx } from "../phases/data.ts";
 import { connect } from "../phases/connect.ts";
 import { gatherFacts } from "../phases/facts.ts";
 import { lbPhase } from "../phases/lb.ts";
+import { runSteps, stepsOf } from "../phases/steps.ts";
+import type { Step } from "../plan/host.ts";
 import { etcdctlCommand } from "../probe/status.ts";
 import { etcdMemberRemoveCommand, hexId, memberOf, parseMemberList } from "../plan/etcd.ts";
 import { describeAction, planRemoval, removalRefusals, type RemovalAction, type RemovalPlan } from "../plan/remove.ts";
@@ -72,6 +74,8 @@ export interface RemovalClusters {
   text: string;
   /** Named hosts still in the file. */
   inFile: string[];
+  /** Hosts of `after` that kubeha applied before (the others are left to apply). */
+  managedStaying: Host[];
 }
 
 /** Reads the file and the managed-hosts record; unknown names are a usage error. */
@@ -91,7 +95,8 @@ export async function removalClusters(file: string, names: readonly string[]): P
   const withHosts = (hosts: unknown[]) => normalize({ ...data, spec: { ...data.spec, hosts: hosts as ClusterFile["spec"]["hosts"] } }, { sourcePath: file });
   const before = withHosts([...data.spec.hosts, ...former.filter((h): h is ManagedHost => h !== undefined).map(hostEntryOf)]);
   const after = withHosts(data.spec.hosts.filter((h) => !names.includes(h.name)));
-  return { before, after, text, inFile };
+  const managedStaying = after.hosts.filter((h) => recorded.some((x) => x.name === h.name));
+  return { before, after, text, inFile, managedStaying };
 }
 
 /** The hosts that stay and that the removal works through: a control plane for kubectl, the etcd members, the LB hosts. */
@@ -116,6 +121,7 @@ interface RemovalRun {
   force: boolean;
   drainTimeoutSeconds: number;
   gone: ConnectionPool;
+  managedStaying: Host[];
   plan?: RemovalPlan;
   /** Removed hosts that answered over SSH (set by the reach phase). */
   reachable?: Set<string>;
@@ -230,6 +236,22 @@ function removalPhases(r: RemovalRun): Phase<ApplyData>[] {
       },
     },
     {
+      id: "hosts-file",
+      title: "Update /etc/hosts on the hosts that stay",
+      shouldRun: has("hosts-file"),
+      async run(ctx) {
+        await forEachHost(r.managedStaying, 10, async (h) => {
+          try {
+            await ctx.data.pool.get(h);
+          } catch (err) {
+            r.warn(`${h.name}: cannot update its /etc/hosts now (${(err as Error).message.split("\n")[0]}); the next apply does`);
+            return;
+          }
+          await runSteps(ctx, h, hostsFileSteps(stepsOf(ctx, h, "os")));
+        });
+      },
+    },
+    {
       id: "forget",
       title: "Forget the hosts in kubeha's state",
       async run(ctx) {
@@ -243,6 +265,17 @@ function removalPhases(r: RemovalRun): Phase<ApplyData>[] {
       },
     },
   ];
+}
+
+/** Of a host's os steps, only kubeha's /etc/hosts block: the fragment and the merge that runs when it changed. */
+export function hostsFileSteps(steps: readonly Step[]): Step[] {
+  return steps.flatMap((s): Step[] => {
+    if (s.kind === "files") {
+      const files = s.files.filter((f) => f.path === PATHS.hostsFragment);
+      return files.length ? [{ ...s, files, ensure: [] }] : [];
+    }
+    return s.kind === "run" && s.onChange?.includes(PATHS.hostsFragment) ? [s] : [];
+  });
 }
 
 /** `etcdctl member remove` of `host`'s member through the members that stay (nothing when it is no member). */
@@ -273,7 +306,7 @@ export async function removeNodes(opts: RemoveOptions): Promise<RemoveResult> {
   const names = [...new Set(opts.names)];
   if (names.length === 0) throw new UsageError("node remove: name at least one host", "kubeha node remove cluster.yaml worker2");
   const warn = opts.warn ?? (() => undefined);
-  const { before, after, text, inFile } = await removalClusters(opts.file, names);
+  const { before, after, text, inFile, managedStaying } = await removalClusters(opts.file, names);
   const refusals = removalRefusals(before, names);
   if (refusals.length && !opts.force)
     throw new UsageError(
@@ -288,7 +321,7 @@ export async function removeNodes(opts: RemoveOptions): Promise<RemoveResult> {
   registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
   const pool = new ConnectionPool({ trustNewHostKeys: opts.trustNewHostKeys ?? false });
   const gone = new ConnectionPool({ trustNewHostKeys: false, connectAttempts: 1, connectTimeoutMs: 8000 });
-  const r: RemovalRun = { before, names, force: opts.force ?? false, drainTimeoutSeconds: opts.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS, gone, warn };
+  const r: RemovalRun = { before, names, force: opts.force ?? false, drainTimeoutSeconds: opts.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS, gone, managedStaying, warn };
   const hosts = workingHosts(after);
   const data = newApplyData(after, state, pool);
   const run = () => runPhases({ phases: removalPhases(r), data, hosts, dryRun, ...(opts.reporter ? { reporter: opts.reporter } : {}) });

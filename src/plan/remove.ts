@@ -57,6 +57,8 @@ export type RemovalAction =
   | { kind: "stop-etcd"; host: Host }
   /** The Node object deleted through a remaining control plane. */
   | { kind: "delete-node"; host: Host; via: Host }
+  /** The hosts that stay (those kubeha applied before): kubeha's /etc/hosts block without the removed hosts. */
+  | { kind: "hosts-file" }
   /** kubeha's state for the host: its certificates in the state directory, its managed-hosts entry. */
   | { kind: "forget"; host: Host };
 
@@ -90,6 +92,7 @@ export function planRemoval(before: Cluster, after: Cluster, names: readonly str
   for (const h of hosts.filter((x) => on(x) && isKubernetesNode(x))) actions.push({ kind: "reset", host: h });
   for (const h of hosts.filter((x) => on(x) && runsExternalEtcd(before, x))) actions.push({ kind: "stop-etcd", host: h });
   if (via) for (const h of hosts.filter(isKubernetesNode)) actions.push({ kind: "delete-node", host: h, via });
+  actions.push({ kind: "hosts-file" });
   for (const h of hosts) actions.push({ kind: "forget", host: h });
   return { actions, notes };
 }
@@ -111,6 +114,8 @@ export function describeAction(a: RemovalAction): string {
       return `${a.host.name}: stop and disable etcd, remove its data directory`;
     case "delete-node":
       return `${a.host.name}: delete the Node object through ${a.via.name}`;
+    case "hosts-file":
+      return "the hosts that stay: kubeha's /etc/hosts block without the removed hosts";
     case "forget":
       return `${a.host.name}: forget it in kubeha's state directory (its certificates, the managed-hosts entry)`;
   }

@@ -87,7 +87,7 @@ const without = (t: Topology, names: string[]) => cluster({ ...t, hosts: t.hosts
 
 test("a worker's removal: drain, reset, delete the Node, forget; no LB or etcd step", () => {
   const p = planRemoval(cluster(LAB), without(LAB, ["worker2"]), ["worker2"], new Set(["worker2"]), { drainTimeoutSeconds: 120 });
-  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "reset", "delete-node", "forget"]);
+  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "reset", "delete-node", "hosts-file", "forget"]);
   assert.equal(p.notes.length, 0);
   const drain = p.actions[0]!;
   assert.ok(drain.kind === "drain" && drain.via.name === "master1" && drain.timeoutSeconds === 120);
@@ -97,7 +97,7 @@ test("a control plane with an external etcd member and an LB role: every step, i
   const before = cluster(LAB4);
   const after = without(LAB4, ["master4"]);
   const p = planRemoval(before, after, ["master4"], new Set(["master4"]), { drainTimeoutSeconds: 300 });
-  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "stop-lb", "converge-lb", "etcd-remove", "reset", "stop-etcd", "delete-node", "forget"]);
+  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "stop-lb", "converge-lb", "etcd-remove", "reset", "stop-etcd", "delete-node", "hosts-file", "forget"]);
   const byKind = new Map(p.actions.map((a) => [a.kind, a]));
   const stop = byKind.get("stop-lb")!;
   assert.ok(stop.kind === "stop-lb");
@@ -113,7 +113,7 @@ test("a control plane with an external etcd member and an LB role: every step, i
 
 test("a control plane that is already gone: no on-host step, the rest from the hosts that stay, and a note saying so", () => {
   const p = planRemoval(cluster(LAB4), without(LAB4, ["master4"]), ["master4"], new Set(), { drainTimeoutSeconds: 120 });
-  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "converge-lb", "etcd-remove", "delete-node", "forget"]);
+  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "converge-lb", "etcd-remove", "delete-node", "hosts-file", "forget"]);
   assert.equal(p.notes.length, 1);
   assert.match(p.notes[0]!, /master4 \(198\.18\.72\.14\) does not answer over SSH: nothing is run on it/);
 });
@@ -121,7 +121,7 @@ test("a control plane that is already gone: no on-host step, the rest from the h
 test("stacked etcd: the member is removed through the remaining control planes; no etcd unit to stop", () => {
   const t: Topology = { etcd: "stacked", hosts: [1, 2, 3, 4].map((i) => ({ name: `m${i}`, roles: ["control-plane", "lb"] })) };
   const p = planRemoval(cluster(t), without(t, ["m4"]), ["m4"], new Set(["m4"]), { drainTimeoutSeconds: 120 });
-  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "stop-lb", "converge-lb", "etcd-remove", "reset", "delete-node", "forget"]);
+  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "stop-lb", "converge-lb", "etcd-remove", "reset", "delete-node", "hosts-file", "forget"]);
 });
 
 test("etcdMemberRemoveCommand: the member's hex id through the remaining members, with kubeha's client certificate", () => {
