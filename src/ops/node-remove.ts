@@ -170,7 +170,7 @@ function removalPhases(r: RemovalRun): Phase<ApplyData>[] {
               t.mustRun(drainScript(a.host.name, a.timeoutSeconds), { sudo: true, timeoutMs: (a.timeoutSeconds + 60) * 1000, hint: `see which pods stay with \`kubectl get pods -A --field-selector spec.nodeName=${a.host.name}\`` }),
             );
           } catch (err) {
-            const gone = !(await r.gone.get(a.host).then(() => true, () => false));
+            const gone = !r.reachable?.has(a.host.name);
             if (!r.force && !gone) throw err;
             r.warn(`drain of ${a.host.name} failed (${(err as Error).message.split("\n")[0]}); going on ${gone ? "since the host is unreachable" : "because of --force"}`);
           }
