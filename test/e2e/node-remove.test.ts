@@ -62,7 +62,7 @@ async function nodes(): Promise<string> {
 /** Everything a removal could change on a machine: LB and /etc/hosts files, units, kubeadm's files. */
 async function machineState(machine: string): Promise<string> {
   const files = "/etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/kubeha/hosts /etc/hosts /etc/kubernetes/kubelet.conf /etc/default/etcd";
-  return sh(machine, `sha256sum ${files} 2>&1; for u in haproxy keepalived etcd kubelet; do echo "$u $(systemctl is-active $u) $(systemctl is-enabled $u 2>&1)"; done; ls /var/lib/etcd 2>&1`);
+  return sh(machine, `sha256sum ${files} 2>&1; for u in haproxy keepalived etcd kubelet; do echo "$u $(systemctl is-active $u) $(systemctl is-enabled $u 2>&1)"; done; ls /var/lib/etcd 2>&1 || true`);
 }
 
 async function clusterState(machines: string[]): Promise<Record<string, string>> {
@@ -74,6 +74,11 @@ async function clusterState(machines: string[]): Promise<Record<string, string>>
 /** Runs `args` under load; returns the CLI result and the load's figures (recorded for the closing note). */
 async function underLoad(what: string, args: string[]): Promise<{ r: CliResult; f: LoadFigures }> {
   const { cluster } = await loadCluster(lab.clusterFile);
+  // The same load for 10 s with nothing happening, so the closing note tells what the machine
+  // itself costs (a busy shared machine times probes out) from what the removal costs.
+  const idle = await startLoad(cluster, { rateHz: RATE });
+  await new Promise((r) => setTimeout(r, 10_000));
+  figures.push(`  baseline before "${what}" (nothing happening): ${loadSummary(await idle.stop())}`);
   const load = await startLoad(cluster, { rateHz: RATE });
   const t0 = Date.now();
   const r = await cli(args);
