@@ -48,7 +48,8 @@ async function sh(machine: string, script: string): Promise<string> {
   return r.stdout.trim();
 }
 
-const ETCDCTL = "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key";
+// The member's own client URL (its certificate has no 127.0.0.1), from the file kubeha wrote.
+const ETCDCTL = "set -o pipefail; . /etc/default/etcd; ETCDCTL_API=3 etcdctl --endpoints=$ETCD_ADVERTISE_CLIENT_URLS --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key";
 const KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf";
 
 async function etcdMembers(): Promise<string[]> {
