@@ -13,6 +13,7 @@ import type { Reporter } from "./report/index.ts";
 import { registerSecret } from "./util/redact.ts";
 import { KubehaError } from "./errors.ts";
 import { versionDrift } from "./ops/upgrade.ts";
+import { formerHostNotice, formerHosts, mergeManaged, readManagedHosts, writeManagedHosts } from "./pki/managed-hosts.ts";
 
 /**
  * Hosts worked on at once in a phase (k0sctl's default too). Each host's work is a short remote
@@ -34,6 +35,8 @@ export interface ApplyOptions {
 export interface ApplyResult extends RunSummary {
   /** SSH commands per host in this run (the no-op benchmark reads it). */
   roundTrips: HostStats[];
+  /** Hosts an earlier apply managed that the file no longer has (`kubeha node remove` takes them out). */
+  formerHosts: string[];
 }
 
 export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<ApplyResult> {
@@ -43,6 +46,10 @@ export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<
     opts.notice?.(`the state directory ${state.dir} does not exist; this dry run used throw-away certificates and created nothing. apply will create it with new CAs and keys.`);
   const s = state.secrets;
   registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
+  // Hosts deleted from the file stay in the cluster until `kubeha node remove`: say so, change nothing for them.
+  const recorded = await readManagedHosts(state.dir);
+  const former = formerHosts(recorded, cluster);
+  for (const h of former) opts.notice?.(formerHostNotice(h, cluster.sourcePath));
   const pool = new ConnectionPool({ trustNewHostKeys: opts.trustNewHostKeys ?? false });
   // The versions are `kubeha upgrade`'s to change: apply refuses, plan shows the upgrade's steps.
   const drift = await versionDrift(cluster, pool, { steps: opts.dryRun ?? false });
@@ -68,7 +75,8 @@ export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<
     });
   try {
     const summary = opts.dryRun ? await run() : await withHostLocks(cluster.hosts, (h) => pool.get(h), run);
-    return { ...summary, roundTrips: await pool.stats() };
+    if (!opts.dryRun) await writeManagedHosts(state.dir, mergeManaged(recorded, cluster));
+    return { ...summary, roundTrips: await pool.stats(), formerHosts: former.map((h) => h.name) };
   } finally {
     await pool.closeAll();
   }

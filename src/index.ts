@@ -40,6 +40,10 @@ export { APPLY_PHASES } from "./phases/apply.ts";
 export { phaseIds } from "./phases/runner.ts";
 export { Reporter, record, attachRenderer, formatChanges, type RunEvent, type ErrorInfo, type PhaseInfo, type Change, type OutputMode } from "./report/index.ts";
 
+// Day-2: take hosts out of the running cluster (the guard and the steps are pure).
+export { removeNodes, DEFAULT_DRAIN_TIMEOUT_SECONDS, type RemoveOptions, type RemoveResult } from "./ops/node-remove.ts";
+export { removalRefusals, planRemoval, type RemovalAction, type RemovalPlan } from "./plan/remove.ts";
+
 // status (read-only health).
 export { status, type StatusOptions } from "./status.ts";
 export { renderStatus, type StatusReport, type HostStatus, type HaproxyStatus, type EtcdStatus, type ReadyzStatus } from "./probe/status.ts";

@@ -19,6 +19,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: "plan", summary: "Show what apply would change, per host, changing nothing", load: async () => (await import("./plan.ts")).command },
   { name: "apply", summary: "Converge the machines into the cluster (idempotent)", load: async () => (await import("./apply.ts")).command },
   { name: "status", summary: "Show the cluster's health: hosts, VIP, HAProxy backends, etcd, apiservers, certificates", load: async () => (await import("./status.ts")).command },
+  { name: "node", summary: "Take hosts out of the running cluster (node remove: drain, reset, etcd member, LB peers)", load: async () => (await import("./node.ts")).command },
   { name: "drill", summary: "Break the cluster one fault at a time and measure failover (blackout, VIP move, etcd loss)", load: async () => (await import("./drill.ts")).command },
   { name: "certs", summary: "List, check, generate certificates; rotate join material", load: async () => (await import("./certs.ts")).command },
   { name: "etcd", summary: "Snapshot etcd to this machine, or restore every member from a snapshot", load: async () => (await import("./etcd.ts")).command },

@@ -13,6 +13,7 @@ const SUBCOMMANDS: Record<string, string[]> = {
   certs: ["list", "check", "generate", "rotate-join", "renew"],
   etcd: ["snapshot", "restore"],
   lab: ["up", "down", "status", "ssh", "exec", "stop", "start", "recreate", "partition", "heal"],
+  node: ["remove"],
   completion: [...SHELLS],
   help: COMMANDS.map((c) => c.name),
 };

@@ -151,8 +151,10 @@ export function planJoin(c: Cluster, host: Host, members: readonly EtcdMember[],
 }
 
 /**
- * `etcdctl member remove <hexID>` through `via` (members that answer), with the healthcheck client
- * certificate. Without `via` the endpoints are left to the operator's shell (for hints).
+ * `etcdctl member remove <hexID>` through `via` (members that answer, never the one removed: it may
+ * be gone already), with the healthcheck client certificate kubeha places on every member, the same
+ * for external and stacked etcd. Used by apply (a dead member replaced) and `node remove`. Without
+ * `via` the endpoints are left to the operator's shell (for hints).
  */
 export function etcdMemberRemoveCommand(c: Cluster, via: readonly Host[], id: string): string {
   if (!via.length) return `etcdctl member remove ${hexId(id)}`;
@@ -196,4 +198,13 @@ export function clusterList(c: Cluster, members: readonly EtcdMember[], joining?
 /** What a dry run shows for an `add`: the list `member add` would print (current members plus this one). */
 export function predictedAddList(c: Cluster, members: readonly EtcdMember[], a: Extract<JoinAction, { kind: "add" }>): string {
   return [clusterList(c, members), `${a.name}=${a.peerURL}`].filter(Boolean).join(",");
+}
+
+/**
+ * The member of `members` that is `host`: the one with its peer URL, else the one with its name
+ * (a member started elsewhere under this name). Undefined when it is no member (already removed).
+ */
+export function memberOf(c: Cluster, host: Host, members: readonly EtcdMember[]): EtcdMember | undefined {
+  const url = peerUrl(c, host);
+  return members.find((m) => m.peerURLs.includes(url)) ?? members.find((m) => m.name !== "" && m.name === host.name);
 }

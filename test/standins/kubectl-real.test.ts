@@ -272,3 +272,40 @@ test("each kubectl: calico's operator manifest, the CRDs established, then the I
     });
   }
 });
+
+test("real kubectl drain (what `kubeha node remove` runs): cordons, lists the node's pods by spec.nodeName, deletes them (no eviction API: kubectl falls back to delete), then delete node", async (t) => {
+  for (const k of clients.filter((c) => c.name.startsWith("real"))) {
+    await t.test(k.name, async () => {
+      await startApiserver(`drain-${k.name.replace(/\W+/g, "-")}.json`);
+      for (const name of ["w1", "w2"]) assert.equal((await call("POST", "/api/v1/nodes", adminToken, { name, addresses: [{ type: "InternalIP", address: "127.0.0.1" }] })).status, 201);
+      const pod = (name: string, node: string) => ({ apiVersion: "v1", kind: "Pod", metadata: { name, namespace: "default" }, spec: { nodeName: node, containers: [{ name: "c", image: "registry.example/x:1" }] } });
+      for (const [p, n] of [["on-w1", "w1"], ["on-w2", "w2"]] as const) {
+        const r = await call("POST", "/api/v1/namespaces/default/pods", adminToken, pod(p, n));
+        assert.equal(r.status, 201, r.body);
+      }
+      let r = k.run(["get", "pods", "-A", "--field-selector", "spec.nodeName=w1", "-o", "name"]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out.trim(), "pod/on-w1");
+      r = k.run(["get", "pods", "-A", "--field-selector", "spec.bogus=w1"]);
+      assert.equal(r.code, 1, "an unknown field selector is refused");
+      assert.match(r.err, /"spec\.bogus" is not a known field selector/);
+      // Without --force an unmanaged pod stops the drain, as on a real cluster.
+      r = k.run(["drain", "w1", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=20s"]);
+      assert.equal(r.code, 1, r.out + r.err);
+      assert.match(r.err, /cannot delete Pods (that )?declare no controller \(use --force to override\): default\/on-w1/);
+      r = k.run(["drain", "w1", "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=20s"]);
+      assert.equal(r.code, 0, r.out + r.err);
+      assert.match(r.out, /node\/w1 (already )?cordoned/);
+      assert.match(r.out, /node\/w1 drained/);
+      assert.equal((await call("GET", "/api/v1/namespaces/default/pods/on-w1", adminToken)).status, 404, "the drained node's pod is gone");
+      assert.equal((await call("GET", "/api/v1/namespaces/default/pods/on-w2", adminToken)).status, 200, "the other node's pod stays");
+      const node = JSON.parse((await call("GET", "/api/v1/nodes/w1", adminToken)).body) as { spec: { unschedulable?: boolean } };
+      assert.equal(node.spec.unschedulable, true);
+      r = k.run(["delete", "node", "w1", "--ignore-not-found"]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal((await call("GET", "/api/v1/nodes/w1", adminToken)).status, 404);
+      r = k.run(["delete", "node", "w1", "--ignore-not-found"]);
+      assert.equal(r.code, 0, "deleting a Node that is gone is no error with --ignore-not-found");
+    });
+  }
+});

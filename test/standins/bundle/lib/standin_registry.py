@@ -542,6 +542,14 @@ def apply_patch(ctype, old, patch):
                                                 "application/strategic-merge-patch+json (kube-apiserver stand-in)")
 
 
+def pod_fields(obj):
+    """The Pod field selectors of the real server that kubectl uses (drain lists a node's pods by spec.nodeName)."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return {"spec.nodeName": spec.get("nodeName", ""), "spec.restartPolicy": spec.get("restartPolicy", "Always"),
+            "spec.schedulerName": spec.get("schedulerName", "default-scheduler"),
+            "spec.serviceAccountName": spec.get("serviceAccountName", ""), "status.phase": status.get("phase", "")}
+
+
 def selects(obj, query):
     """fieldSelector metadata.name/metadata.namespace and labelSelector k=v / k!=v / k, comma-joined."""
     meta = obj.get("metadata") or {}
@@ -549,12 +557,12 @@ def selects(obj, query):
         if not part:
             continue
         f, op, v = re.match(r"^([^!=]+)(==|!=|=)(.*)$", part).groups()
-        got = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
-               "spec.nodeName": (obj.get("spec") or {}).get("nodeName")}.get(f)
-        # spec.nodeName: pods only, as the real server (what `kubectl drain` lists a node's pods with)
-        if f not in ("metadata.name", "metadata.namespace") and not (f == "spec.nodeName" and obj.get("kind") == "Pod"):
-            raise ApiError(400, "BadRequest", f'"{f}" is not a known field selector: only "metadata.name", '
-                                              '"metadata.namespace"')
+        fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+                  **(pod_fields(obj) if obj.get("kind") == "Pod" else {})}
+        got = fields.get(f)
+        if f not in fields:
+            raise ApiError(400, "BadRequest", f'"{f}" is not a known field selector: only '
+                                              + ", ".join(f'"{k}"' for k in fields))
         if (got == v) == (op == "!="):
             return False
     labels = meta.get("labels") or {}
