@@ -84,12 +84,15 @@ test("the masters run with kubeha's kubeconfigs, and status reports each host's 
   const stateCert = (base: string) => sha256(readFileSync(join(stateDir, "pki", `${base}.crt`), "utf8"));
   const want: Record<string, string> = { "admin.conf": "admin", "super-admin.conf": "super-admin", "controller-manager.conf": "controller-manager", "scheduler.conf": "scheduler" };
   const report = statusJson().report;
+  // kubeadm writes super-admin.conf only where init ran: master1, unless an earlier file of the
+  // shared lab (replace.test.ts) recreated master1, which then joined like the others.
+  const superAdmin: string[] = [];
   for (const m of ["master1", "master2", "master3"]) {
     for (const [file, base] of Object.entries(want)) {
       const r = await labExec(NAME, m, ["cat", `/etc/kubernetes/${file}`]);
-      if (file === "super-admin.conf" && m !== "master1") {
-        assert.notEqual(r.code, 0, `${m}: kubeadm writes super-admin.conf only where init ran`);
-        continue;
+      if (file === "super-admin.conf") {
+        if (r.code !== 0) continue;
+        superAdmin.push(m);
       }
       assert.equal(r.code, 0, `${m}:${file}: ${r.stderr}`);
       const kc = parse(r.stdout) as { users: Array<{ user: Record<string, string> }> };
@@ -110,6 +113,7 @@ test("the masters run with kubeha's kubeconfigs, and status reports each host's 
     assert.equal(etcd?.sha256, stateCert(`hosts/${m}/etcd-server`));
     assert.ok(report.certificates.filter((c) => c.host === m && c.status === "ok").every((c) => (c.daysLeft ?? 0) > 300));
   }
+  assert.ok(superAdmin.length <= 1, `super-admin.conf on ${superAdmin.join(", ")}: at most the control plane where init ran`);
   // The table shows the same rows.
   const table = kubeha(["status", lab.clusterFile], { cwd });
   assert.match(table.stdout, /HOST +CERTIFICATE +EXPIRES +DAYS LEFT +STATUS +ISSUED BY/);
