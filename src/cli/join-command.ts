@@ -44,7 +44,7 @@ export const command: Command = {
     const j = await joinCommand(cluster, { controlPlane: values["control-plane"] ?? false, ttlSeconds });
     process.stdout.write(format === "json" ? await formatData("json", j) : j.command + "\n");
     const err = (s: string) => process.stderr.write(s + "\n");
-    err(`The join line above is a secret: anyone holding it can join a machine to ${cluster.name}. Do not paste it into logs or tickets.`);
+    err(`The join line on stdout is a secret: anyone holding it can join a machine to ${cluster.name}. Do not paste it into logs or tickets.`);
     err(`Bootstrap token ${j.tokenId}.<secret> (created on ${j.createdOn}) is valid until ${j.tokenExpires} (ttl ${values.ttl ?? "2h"}); revoke it early with \`kubeadm token delete ${j.tokenId}\`.`);
     if (j.certificateKeyExpires)
       err(`The certificates for control-plane joins were uploaded again; the certificate key works until ${j.certificateKeyExpires} (${CERTIFICATE_KEY_TTL_SECONDS / 3600} h, kubeadm deletes them then).`);
