@@ -153,7 +153,8 @@ export const RESET_MARK = { pending: "@@pending", done: "@@done", failed: "@@fai
 export function resetScript(actions: readonly ResetAction[], checkOnly: boolean): string {
   const lines = ["export LC_ALL=C"];
   actions.forEach((a, n) => {
-    const run = checkOnly ? "" : ` if ( set -e\n${a.script}\n ); then echo "${RESET_MARK.done} ${n}"; else rc=$?; echo "${RESET_MARK.failed} ${n} $rc"; exit 1; fi;`;
+    // Not in an `if` condition: there the shell ignores `set -e`, also inside the subshell.
+    const run = checkOnly ? "" : ` ( set -e\n${a.script}\n ) >&2; rc=$?; if [ $rc -eq 0 ]; then echo "${RESET_MARK.done} ${n}"; else echo "${RESET_MARK.failed} ${n} $rc"; exit 1; fi;`;
     lines.push(`if ( ${checkOnly && a.dryRunPending ? a.dryRunPending : a.pending}\n) >/dev/null 2>&1; then echo "${RESET_MARK.pending} ${n}";${run} fi`);
   });
   lines.push("exit 0");

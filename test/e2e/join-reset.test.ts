@@ -28,9 +28,9 @@ let lab: LabInfo;
 let cwd: string;
 let spareBefore: Map<string, string>;
 
-/** path -> "mode size link" of everything under the folders a reset must restore. */
+/** path -> "mode size link" (directories: mode only; overlayfs changes their sizes) of everything under the folders a reset must restore. */
 async function tree(machine: string): Promise<Map<string, string>> {
-  const r = await labExec(NAME, machine, ["sh", "-c", `${PATH_ENV}find /etc /usr/local /var/lib /opt /usr/bin /usr/lib/systemd -xdev -printf '%p\\t%M %s %l\\n' 2>/dev/null | sort`]);
+  const r = await labExec(NAME, machine, ["sh", "-c", `${PATH_ENV}find /etc /usr/local /var/lib /opt /usr/bin /usr/lib/systemd -xdev \\( -type d -printf '%p\\t%M dir\\n' \\) -o -printf '%p\\t%M %s %l\\n' 2>/dev/null | sort`]);
   assert.equal(r.code, 0, r.stderr);
   return new Map(r.stdout.trim().split("\n").map((l) => l.split("\t") as [string, string]));
 }
