@@ -131,7 +131,7 @@ interface BundleManifest {
 const bundles = new Map<string, Promise<{ manifest: BundleManifest; files: Array<{ path: string; content: Buffer; mode: number }> }>>();
 
 /** Reads an offline bundle once per process (docs/bundle.md) and checks it matches the cluster. */
-function loadBundle(dir: string, version: string) {
+export function loadBundle(dir: string, version: string) {
   const key = `${dir}\0${version}`;
   let b = bundles.get(key);
   if (!b) {

@@ -104,6 +104,15 @@ export const PATHS = {
   calicoInstallation: "/etc/kubeha/cni/calico-installation.yaml",
   /** Where a CNI plugin's install-cni step writes the network configuration the kubelet waits for. */
   cniNetDir: "/etc/cni/net.d",
+
+  /** The kubelet's state directory (kubeadm writes its configuration there; `kubeadm reset` empties it). */
+  kubeletDir: "/var/lib/kubelet",
+  /** containerd's state (images, snapshots): `kubeha reset --purge-packages` removes it with the package. */
+  containerdRoot: "/var/lib/containerd",
+  /** Where containerd keeps its plugins' binaries and libraries (it creates the folder at start). */
+  containerdOpt: "/opt/containerd",
+  /** CRI-O's (containers/storage) state, likewise. */
+  crioRoot: "/var/lib/containers",
 } as const;
 
 /** In `kubeha render`'s output directory (local): the note saying the folder holds keys. */

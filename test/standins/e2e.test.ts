@@ -195,7 +195,7 @@ test("join fails on a wrong CA hash, a wrong or unknown token, an unreachable en
   const cases: Array<[string, string, RegExp]> = [
     ["wrong CA hash", joinConfig({ name: "bad1", hash: `sha256:${"0".repeat(64)}` }), /none of the public keys "sha256:[0-9a-f]{64}" are pinned/],
     ["wrong token secret", joinConfig({ name: "bad2", token: "abcdef.0123456789abcdee" }), /failed to verify JWS signature/],
-    ["unknown token", joinConfig({ name: "bad3", token: "zzzzzz.0123456789abcdef" }), /This token id 'zzzzzz' is invalid for this cluster/],
+    ["unknown token", joinConfig({ name: "bad3", token: "zzzzzz.0123456789abcdef" }), /couldn't validate the identity of the API Server .*could not find a JWS signature in the cluster-info ConfigMap for token ID "zzzzzz"/],
     ["malformed token", joinConfig({ name: "bad4", token: "abcdef.0123" }), /discovery\.bootstrapToken\.token: Invalid value/],
     ["unreachable endpoint", joinConfig({ name: "bad5", endpoint: `127.0.0.1:${await freePort()}` }), /couldn't validate the identity of the API Server .*Connection refused/],
     ["control plane without certificateKey", joinConfig({ name: "bad6", controlPlane: cpBlock() }), /controlPlane\.certificateKey is required/],
@@ -216,10 +216,43 @@ test("join fails on a wrong CA hash, a wrong or unknown token, an unreachable en
   assert.equal(ready.status, 200, "the failed joins left the first control plane healthy");
 });
 
+test("token create --ttl: the bootstrap-token Secret carries the expiration; a join line from flags is refused once it passed", async () => {
+  const admin = join(work, "cp1/etc/kubernetes/admin.conf");
+  const short = "shortt.0123456789abcdef";
+  const c = kubeadm(join(work, "cp1"), ["token", "create", short, "--ttl", "2s", "--kubeconfig", admin]);
+  assert.equal(c.status, 0, failMessage(c));
+  // The kubeadm stand-in's admin.conf carries a bearer token (it signs no client certificate).
+  const bearer = /^\s*token: (\S+)$/m.exec(readFileSync(admin, "utf8"))![1]!;
+  const s = await get(`https://127.0.0.1:${port}/api/v1/namespaces/kube-system/secrets/bootstrap-token-shortt`, bearer);
+  assert.equal(s.status, 200, s.body);
+  const secret = JSON.parse(s.body) as { type: string; data: Record<string, string> };
+  const field = (k: string) => Buffer.from(secret.data[k] ?? "", "base64").toString();
+  assert.equal(secret.type, "bootstrap.kubernetes.io/token");
+  assert.equal(field("token-id"), "shortt");
+  assert.equal(field("usage-bootstrap-authentication"), "true");
+  const left = Date.parse(field("expiration")) - Date.now();
+  assert.ok(left > -2000 && left <= 3000, `expiration ${field("expiration")}`);
+  await new Promise((r) => setTimeout(r, Math.max(0, left) + 1500));
+  const root = nodeRoot("expired");
+  const r = kubeadm(root, ["join", `127.0.0.1:${port}`, "--token", short, "--discovery-token-ca-cert-hash", caHash, "--node-name", "expired"]);
+  assert.equal(r.status, 1, failMessage(r));
+  assert.match(r.stderr, /couldn't validate the identity of the API Server .*could not find a JWS signature in the cluster-info ConfigMap for token ID "shortt"/);
+  assert.ok(!existsSync(join(root, "etc/kubernetes/kubelet.conf")), "the refused join wrote kubelet.conf");
+  const mixed = kubeadm(nodeRoot("mixed"), ["join", `127.0.0.1:${port}`, "--config", writeConfig("w1.yaml", joinConfig({ name: "w1" })), "--token", TOKEN]);
+  assert.equal(mixed.status, 1);
+  assert.match(mixed.stderr, /can not mix '--config' with arguments/);
+  const noPin = kubeadm(nodeRoot("nopin"), ["join", `127.0.0.1:${port}`, "--token", TOKEN]);
+  assert.equal(noPin.status, 1);
+  assert.match(noPin.stderr, /caCertHashes: Invalid value: using token-based discovery without caCertHashes/);
+});
+
 test("join: a worker and a second control plane join; nodes are shared; the second survives the first", async () => {
   const w = kubeadm(nodeRoot("w1"), ["join", "--config", writeConfig("w1.yaml", joinConfig({ name: "w1" }))]);
   assert.equal(w.status, 0, failMessage(w));
   assertNoSecrets(w, "worker join");
+  // The line `kubeadm token create --print-join-command` prints, flags instead of a file.
+  const wf = kubeadm(nodeRoot("wf"), ["join", `127.0.0.1:${port}`, "--token", TOKEN, "--discovery-token-ca-cert-hash", caHash, "--node-name", "wf"]);
+  assert.equal(wf.status, 0, failMessage(wf));
   assert.equal(readFileSync(join(work, "w1/etc/kubernetes/pki/ca.crt"), "utf8"), caPem);
 
   const cp = kubeadm(join(work, "cp2"), ["join", "--config", writeConfig("cp2.yaml", joinConfig({ name: "cp2", controlPlane: cpBlock(CERT_KEY) }))]);
@@ -231,7 +264,7 @@ test("join: a worker and a second control plane join; nodes are shared; the seco
   const nodes = runBin("kubectl", ["--kubeconfig", admin, "get", "nodes", "-o", "json"]);
   assert.equal(nodes.status, 0, nodes.stderr);
   const list = JSON.parse(nodes.stdout) as { items: Array<{ metadata: { name: string; labels: Record<string, string> } }> };
-  assert.deepEqual(list.items.map((n) => n.metadata.name).sort(), ["cp1", "cp2", "w1"]);
+  assert.deepEqual(list.items.map((n) => n.metadata.name).sort(), ["cp1", "cp2", "w1", "wf"]);
   assert.ok("node-role.kubernetes.io/control-plane" in list.items.find((n) => n.metadata.name === "cp2")!.metadata.labels);
   assert.ok(!("node-role.kubernetes.io/control-plane" in list.items.find((n) => n.metadata.name === "w1")!.metadata.labels));
 

@@ -405,3 +405,17 @@ def extra_args_list(value):
     if isinstance(value, dict):
         return list(value.items())
     return [(a["name"], a["value"]) for a in value]
+
+
+def join_config_from_doc(doc):
+    """A JoinConfiguration built from `kubeadm join` flags, checked like one read from a file."""
+    errors = []
+    _check(doc, _schemas("v1beta4")["JoinConfiguration"], "", errors)
+    if not errors:
+        _semantic("JoinConfiguration", "v1beta4", doc, errors)
+    if errors:
+        raise common.StandinError("invalid configuration (stand-in strict validation):\n  " + "\n  ".join(errors))
+    cfg = Config()
+    cfg.docs["JoinConfiguration"] = doc
+    cfg.versions["JoinConfiguration"] = "v1beta4"
+    return cfg

@@ -1,0 +1,162 @@
+/**
+ * What `kubeha reset` undoes on one host, derived from that host's plan (src/plan/host.ts), so the
+ * list of files, units and packages is never written a second time. Pure.
+ *
+ * Every action carries a read-only shell test (`pending`) that holds while there is work left: the
+ * dry run evaluates only those, a real reset runs each action whose test holds, and a second reset
+ * finds nothing pending (idempotent).
+ */
+import type { Cluster, Host } from "../spec/model.ts";
+import type { Step } from "./host.ts";
+import { planFiles } from "./host.ts";
+import { PATHS } from "../render/paths.ts";
+import { shq } from "../util/shell.ts";
+import { hasVip, isKubernetesNode, runsExternalEtcd, runsKeepalived, vipPrefix } from "../spec/topology.ts";
+
+export interface ResetAction {
+  /** Imperative, lower-case, as plan shows it: "stop and disable haproxy". */
+  description: string;
+  /** Read-only shell test: exits 0 while the action still has work. */
+  pending: string;
+  /** The change (runs with `set -e`). */
+  script: string;
+  /** The dry run's test when `pending` depends on earlier actions having run (a directory left empty). */
+  dryRunPending?: string;
+}
+
+export interface ResetOptions {
+  /** Purge the Debian packages of the plan's packages steps (and the offline bundle's files). */
+  purgePackages: boolean;
+  /** Destination paths of the offline bundle's files (spec.packages.source: bundle), from its manifest. */
+  bundleFiles?: readonly string[];
+}
+
+/**
+ * Packages a host's plan installs that are common tools, not parts of the cluster: kubeha needs them
+ * to be there but does not know it put them there, so it never purges them.
+ */
+export const KEPT_PACKAGES: readonly string[] = ["ca-certificates", "curl", "gpg"];
+
+/** kubeadm's own directories (it creates them; `kubeadm reset` empties but keeps them). */
+const KUBEADM_DIRS = [PATHS.manifestsDir, PATHS.stackedEtcdPkiDir, `${PATHS.kubernetesDir}/pki`, PATHS.kubernetesDir, PATHS.kubeletDir, PATHS.cniNetDir];
+
+/** Directories never pruned, even when empty and owned by no package. */
+const NEVER_PRUNED = new Set(["/", "/etc", "/usr", "/usr/lib", "/usr/bin", "/usr/local", "/usr/local/bin", "/var", "/var/lib", "/lib", "/opt", "/root", "/run"]);
+
+const BEGIN = "# BEGIN kubeha";
+const END = "# END kubeha";
+
+function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let d = path.slice(0, path.lastIndexOf("/")); d && !NEVER_PRUNED.has(d); d = d.slice(0, d.lastIndexOf("/"))) out.push(d);
+  return out;
+}
+
+const isSystemdPath = (p: string) => /^\/(etc|lib|usr\/lib)\/systemd\//.test(p);
+
+/** The units the plan starts (files steps' `ensure`), plus the kubelet on Kubernetes nodes. */
+export function resetUnits(h: Host, steps: readonly Step[]): string[] {
+  const units = new Set(steps.flatMap((s) => (s.kind === "files" ? s.ensure : [])));
+  if (isKubernetesNode(h)) units.add("kubelet");
+  return [...units].map((u) => u.replace(/\.service$/, "")).sort();
+}
+
+/** Files the plan places: its files steps, and the files its packages-phase run steps create (signing keys). */
+export function resetFiles(steps: readonly Step[]): string[] {
+  const placed = planFiles(steps).map((f) => f.path);
+  const created = steps.flatMap((s) => (s.kind === "run" && s.phase === "packages" && s.unless?.kind === "exists" ? [s.unless.path] : []));
+  return [...new Set([...placed, ...created])].sort();
+}
+
+/** The Debian packages a purge removes: the plan's packages steps minus KEPT_PACKAGES. */
+export function resetPackages(steps: readonly Step[]): string[] {
+  const all = new Set(steps.flatMap((s) => (s.kind === "packages" ? s.packages : [])));
+  return [...all].filter((p) => !KEPT_PACKAGES.includes(p)).sort();
+}
+
+const installed = (pkgs: readonly string[]) =>
+  `for p in ${pkgs.map(shq).join(" ")}; do dpkg-query -W -f='\${Status}\\n' "$p" 2>/dev/null | grep -qv not-installed && exit 0; done; exit 1`;
+
+/** The actions that undo what the host's plan did, in the order they run. */
+export function planReset(c: Cluster, h: Host, steps: readonly Step[], o: ResetOptions): ResetAction[] {
+  const A: ResetAction[] = [];
+  const add = (description: string, pending: string, script: string) => A.push({ description, pending, script });
+  const files = resetFiles(steps);
+  const purge = o.purgePackages ? resetPackages(steps) : [];
+  const bundle = o.purgePackages && steps.some((s) => s.kind === "bundle") ? [...(o.bundleFiles ?? [])].sort() : [];
+
+  // kubeadm first: it stops the kubelet and its static pods, and removes what it made.
+  if (steps.some((s) => s.kind === "run" && /^kubeadm (init|join)/.test(s.description)))
+    add(
+      "kubeadm reset -f",
+      `command -v kubeadm && { [ -e ${PATHS.kubeletConf} ] || [ -n "$(ls -A ${PATHS.manifestsDir} ${PATHS.kubeletDir} 2>/dev/null)" ]; }`,
+      "kubeadm reset -f",
+    );
+  // kubeadm leaves the pod network's configuration (its own reset output says so); kubeha chose the network.
+  if (isKubernetesNode(h))
+    add(`delete the pod network configuration in ${PATHS.cniNetDir}`, `[ -n "$(ls -A ${PATHS.cniNetDir} 2>/dev/null)" ]`, `find ${PATHS.cniNetDir} -mindepth 1 -delete`);
+  for (const u of resetUnits(h, steps))
+    add(`stop and disable ${u}`, `systemctl is-active -q ${shq(u)} || systemctl is-enabled -q ${shq(u)}`, `systemctl stop ${shq(u)}; systemctl disable -q ${shq(u)} 2>/dev/null || true`);
+  // keepalived gives the VIP up when it stops cleanly; a killed one leaves it on the interface.
+  if (hasVip(c) && runsKeepalived(c, h)) {
+    const addr = `${c.endpoint.address}/${vipPrefix(c)}`;
+    add(`release the VIP ${addr} from ${h.interface}`, `ip -o addr show dev ${shq(h.interface)} | grep -q ${shq(` ${addr} `)}`, `${PATHS.ipCommand} addr del ${shq(addr)} dev ${shq(h.interface)}`);
+  }
+  if (runsExternalEtcd(c, h)) {
+    const dir = c.etcd.dataDir;
+    add(`delete the etcd data in ${dir}`, `[ -n "$(ls -A ${shq(dir)} 2>/dev/null)" ]`, `find ${shq(dir)} -mindepth 1 -delete`);
+  }
+  add(`remove kubeha's block from ${PATHS.etcHosts}`, `grep -qx ${shq(BEGIN)} ${PATHS.etcHosts}`, [
+    "tmp=$(mktemp)",
+    `sed '/^${BEGIN}$/,/^${END}$/d' ${PATHS.etcHosts} > "$tmp"`,
+    `cat "$tmp" > ${PATHS.etcHosts}`,
+    'rm -f "$tmp"',
+  ].join("\n"));
+  // A package's configuration file stays unless the package is purged: removing it would leave the
+  // package without the file dpkg believes it has.
+  for (const f of files) {
+    const owned = o.purgePackages ? "" : ` && ! dpkg -S ${shq(f)} >/dev/null 2>&1`;
+    add(`remove ${f}`, `[ -e ${shq(f)} -o -L ${shq(f)} ]${owned}`, `rm -f ${shq(f)}${isSystemdPath(f) ? " && systemctl daemon-reload" : ""}`);
+  }
+  if (purge.length) {
+    const env = "DEBIAN_FRONTEND=noninteractive";
+    add(
+      `apt-get purge ${purge.join(" ")}`,
+      installed(purge),
+      [
+        `pkgs=$(for p in ${purge.map(shq).join(" ")}; do dpkg-query -W -f='\${Status}\\n' "$p" 2>/dev/null | grep -qv not-installed && echo "$p"; done)`,
+        `${env} apt-get purge -y -q --allow-change-held-packages $pkgs`,
+        `${env} apt-get autoremove --purge -y -q`,
+      ].join("\n"),
+    );
+    const runtimeRoots = [...(purge.includes("containerd") ? [PATHS.containerdRoot, PATHS.containerdOpt] : []), ...(purge.includes("cri-o") ? [PATHS.crioRoot] : [])];
+    for (const d of runtimeRoots) add(`delete the container runtime's data in ${d}`, `[ -e ${shq(d)} ]`, `rm -rf ${shq(d)}`);
+  }
+  for (const f of bundle) add(`remove ${f} (offline bundle)`, `[ -e ${shq(f)} ]`, `rm -f ${shq(f)}${isSystemdPath(f) ? " && systemctl daemon-reload" : ""}`);
+  // Directories left empty that no package owns, deepest first.
+  const kubeadmDirs = isKubernetesNode(h) ? [...KUBEADM_DIRS, ...KUBEADM_DIRS.flatMap(ancestors)] : [];
+  const dirs = [...new Set([...files, ...bundle].flatMap(ancestors).concat(kubeadmDirs))].sort((a, b) => b.split("/").length - a.split("/").length || (a < b ? -1 : 1));
+  for (const d of dirs) {
+    const ours = `[ -d ${shq(d)} ] && ! dpkg -S ${shq(d)} >/dev/null 2>&1`;
+    A.push({ description: `remove the directory ${d} once empty`, pending: `${ours} && [ -z "$(ls -A ${shq(d)})" ]`, script: `rmdir ${shq(d)}`, dryRunPending: ours });
+  }
+  return A;
+}
+
+/** Marker lines the reset script prints (parsed by src/ops/reset.ts). */
+export const RESET_MARK = { pending: "@@pending", done: "@@done", failed: "@@failed" } as const;
+
+/**
+ * One script for one round trip: each action whose test holds is reported (`@@pending N`) and, unless
+ * `checkOnly`, run (`@@done N`); the first failure stops it (`@@failed N RC`, exit 1).
+ */
+export function resetScript(actions: readonly ResetAction[], checkOnly: boolean): string {
+  const lines = ["export LC_ALL=C"];
+  actions.forEach((a, n) => {
+    // Not in an `if` condition: there the shell ignores `set -e`, also inside the subshell.
+    const run = checkOnly ? "" : ` ( set -e\n${a.script}\n ) >&2; rc=$?; if [ $rc -eq 0 ]; then echo "${RESET_MARK.done} ${n}"; else echo "${RESET_MARK.failed} ${n} $rc"; exit 1; fi;`;
+    lines.push(`if ( ${checkOnly && a.dryRunPending ? a.dryRunPending : a.pending}\n) >/dev/null 2>&1; then echo "${RESET_MARK.pending} ${n}";${run} fi`);
+  });
+  lines.push("exit 0");
+  return lines.join("\n");
+}
