@@ -148,14 +148,18 @@ export function waitForApiScript(c: Cluster): string {
   return `for _ in $(seq 1 120); do curl -ksf --max-time 3 -o /dev/null ${shq(url)} && exit 0; sleep 5; done; echo "the API does not answer at ${url}" >&2; exit 1`;
 }
 
+/** The lines around kubeha's block in /etc/hosts (written by mergeHostsScript, removed by reset). */
+export const HOSTS_BLOCK = { begin: "# BEGIN kubeha", end: "# END kubeha" } as const;
+
 /**
  * Replaces kubeha's marked block of /etc/hosts with the fragment's lines; the rest stays the
  * user's. `fragment` is a shell word (already quoted).
  */
 export function mergeHostsScript(fragment: string = PATHS.hostsFragment): string {
+  const { begin, end } = HOSTS_BLOCK;
   return [
     "tmp=$(mktemp)",
-    `{ sed '/^# BEGIN kubeha$/,/^# END kubeha$/d' ${PATHS.etcHosts}; echo '# BEGIN kubeha'; grep -v '^#' ${fragment}; echo '# END kubeha'; } > "$tmp"`,
+    `{ sed '/^${begin}$/,/^${end}$/d' ${PATHS.etcHosts}; echo '${begin}'; grep -v '^#' ${fragment}; echo '${end}'; } > "$tmp"`,
     `cmp -s "$tmp" ${PATHS.etcHosts} || cat "$tmp" > ${PATHS.etcHosts}`,
     'rm -f "$tmp"',
   ].join("\n");

@@ -8,7 +8,7 @@
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import type { Step } from "./host.ts";
-import { planFiles } from "./host.ts";
+import { HOSTS_BLOCK, planFiles } from "./host.ts";
 import { PATHS } from "../render/paths.ts";
 import { shq } from "../util/shell.ts";
 import { hasVip, isKubernetesNode, runsExternalEtcd, runsKeepalived, vipPrefix } from "../spec/topology.ts";
@@ -43,8 +43,7 @@ const KUBEADM_DIRS = [PATHS.manifestsDir, PATHS.stackedEtcdPkiDir, `${PATHS.kube
 /** Directories never pruned, even when empty and owned by no package. */
 const NEVER_PRUNED = new Set(["/", "/etc", "/usr", "/usr/lib", "/usr/bin", "/usr/local", "/usr/local/bin", "/var", "/var/lib", "/lib", "/opt", "/root", "/run"]);
 
-const BEGIN = "# BEGIN kubeha";
-const END = "# END kubeha";
+const { begin: BEGIN, end: END } = HOSTS_BLOCK;
 
 function ancestors(path: string): string[] {
   const out: string[] = [];
