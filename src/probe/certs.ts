@@ -19,6 +19,8 @@ export interface CertFile {
   form: "pem" | "kubeconfig";
   /** The state directory's id of the certificate kubeha issues for this file; absent when kubeadm or the kubelet issue it. */
   issued?: string;
+  /** Read where it exists, not missed where it does not (super-admin.conf: only where init ran, which the file order cannot tell once the first control plane was replaced). */
+  optional?: true;
 }
 
 /** A certificate as found on a host (no key material). `status.schema.json` describes it. */
@@ -64,7 +66,10 @@ export function hostCertFiles(c: Cluster, h: Host): CertFile[] {
     out.push({ id: "etcd-healthcheck-client", path: `${dir}/healthcheck-client.crt`, form: "pem", ...(external ? { issued: "etcd-healthcheck-client" } : {}) });
   }
   for (const k of KUBECONFIG_PLACEMENTS) {
-    if (k.kind === "super-admin" && c.kubernetes.minor < 29) continue;
+    if (k.kind === "super-admin") {
+      if (c.kubernetes.minor >= 29 && h.roles.includes("control-plane")) out.push({ id: k.path.slice(k.path.lastIndexOf("/") + 1), path: k.path, form: "kubeconfig", issued: k.kind, optional: true });
+      continue;
+    }
     if (placedOn(c, k.to, h.name)) out.push({ id: k.path.slice(k.path.lastIndexOf("/") + 1), path: k.path, form: "kubeconfig", issued: k.kind });
   }
   // The kubelet's own client certificate, rotated by the kubelet (kubelet.conf references it).
@@ -146,6 +151,7 @@ export function evaluateHostCerts(
     if (!r) continue;
     const base = { host: h.name, id: f.id, path: f.path };
     if ("missing" in r) {
+      if (f.optional) continue;
       out.push({ ...base, status: "missing" });
       warnings.push(`${h.name}: ${f.path} does not exist`);
       continue;
