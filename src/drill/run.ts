@@ -180,18 +180,26 @@ async function useProfile(ctx: Ctx, p: ProfileName): Promise<void> {
       });
     }),
   );
-  if ((await waitHealthy(ctx)) === null) ctx.say(`profile ${p}: not healthy after ${ctx.o.healthyTimeoutMs} ms; scenarios will report it`);
+  const last = { why: "" };
+  if ((await waitHealthy(ctx, last)) === null) ctx.say(`profile ${p}: not healthy after ${ctx.o.healthyTimeoutMs} ms${stillSaid(last)}; scenarios will report it`);
 }
 
-/** Polls status until healthy: that report, or null at the deadline. */
-async function waitHealthy(ctx: Ctx): Promise<StatusReport | null> {
+/** Polls status until healthy: that report, or null at the deadline (`last` then says why). */
+async function waitHealthy(ctx: Ctx, last?: { why: string }): Promise<StatusReport | null> {
   const deadline = performance.now() + ctx.o.healthyTimeoutMs;
   while (performance.now() < deadline) {
-    const r = await ctx.status(ctx.c).catch(() => undefined);
+    const r = await ctx.status(ctx.c).catch((err: unknown) => void (last && (last.why = `status failed: ${(err as Error).message.split("\n")[0]}`)));
     if (r?.healthy) return r;
+    if (r && last) last.why = r.problems.join("; ");
     await sleep(500);
   }
   return null;
+}
+
+/** " (status still said: …)" for a problem text, bounded. */
+function stillSaid(last: { why: string }): string {
+  if (!last.why) return "";
+  return ` (status still said: ${last.why.length > 400 ? `${last.why.slice(0, 400)}…` : last.why})`;
 }
 
 async function doActions(ctx: Ctx, actions: Action[], w: VipWatcher | undefined, problems: string[]): Promise<void> {
@@ -231,9 +239,10 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   const marks: Mark[] = [];
 
   // Start from a healthy cluster, and plan against who holds what right now.
-  let before = await waitHealthy(ctx);
+  const lastBefore = { why: "" };
+  let before = await waitHealthy(ctx, lastBefore);
   if (!before) {
-    problems.push(`not healthy before the scenario (waited ${o.healthyTimeoutMs} ms)`);
+    problems.push(`not healthy before the scenario (waited ${o.healthyTimeoutMs} ms)${stillSaid(lastBefore)}`);
     before = await ctx.status(c);
   }
   let plan: ScenarioPlan;
@@ -322,7 +331,8 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   say(`${label}: restore`);
   mark("restore", plan.restore.map((a) => (a.kind === "run" ? a.what : a.kind)).join("; ") + ` (${plan.targets.join(", ")})`);
   await doActions(ctx, plan.restore, watcher, problems);
-  if ((await waitHealthy(ctx)) === null) problems.push(`not healthy ${o.healthyTimeoutMs} ms after the restore`);
+  const lastAfter = { why: "" };
+  if ((await waitHealthy(ctx, lastAfter)) === null) problems.push(`not healthy ${o.healthyTimeoutMs} ms after the restore${stillSaid(lastAfter)}`);
   else mark("healthy", "status: healthy");
   await sleep(1000);
 
