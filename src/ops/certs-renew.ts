@@ -19,10 +19,10 @@ import { HAPROXY_BACKEND } from "../render/haproxy.ts";
 import { ensureState, inspectState, pkiFilesForHost, certInfo, certFingerprint, type State } from "../pki/index.ts";
 import { chooseRenewal, type RenewChoice, type RenewSelection } from "../pki/renew.ts";
 import { describeReload, hostRenewal, manifestPath, renewalOrder, type HostRenewal, type Reload, type StaticPod } from "../plan/certs-renew.ts";
-import { etcdctlCommand, parseServersState } from "../probe/status.ts";
+import { etcdctlCommand } from "../probe/status.ts";
 import { withPkiOwners } from "../plan/host.ts";
 import { etcdMembers } from "../spec/topology.ts";
-import { haproxyHosts, setServerState as setServerStateOnLbs, type ServerState } from "./haproxy-drain.ts";
+import { haproxyHosts, setServerState as setServerStateOnLbs, waitServerUp, type ServerState } from "./haproxy-drain.ts";
 
 export interface RenewOptions {
   selection: RenewSelection;
@@ -77,7 +77,6 @@ const HEALTH_URL: Record<Exclude<StaticPod, "kube-apiserver">, string> = {
 const POD_STOP_S = 60;
 const POD_START_S = 120;
 const ETCD_HEALTHY_S = 60;
-const HAPROXY_UP_S = 30;
 
 function healthUrl(c: Cluster, h: Host, pod: StaticPod): string {
   return pod === "kube-apiserver" ? `https://${h.internalAddress}:${c.kubernetes.apiServerPort}/readyz` : HEALTH_URL[pod];
@@ -219,7 +218,7 @@ async function reload(c: Cluster, h: Host, t: Transport, r: Reload, x: HostCtx):
     );
   if (r.drain) {
     await setServerState(c, h, "ready", x);
-    await waitHaproxyUp(c, h, x);
+    await waitServerUp(c, x.pool, h.name);
   }
   return undefined;
 }
@@ -230,21 +229,6 @@ async function setServerState(c: Cluster, h: Host, state: ServerState, x: HostCt
   if (!lbs.length) return;
   x.log(`[${h.name}] HAProxy: ${state} ${HAPROXY_BACKEND}/${h.name} on ${lbs.map((l) => l.name).join(", ")}`);
   await setServerStateOnLbs(c, x.pool, h.name, state);
-}
-
-/** Waits until every LB host's HAProxy marks `h` UP again (bounded). */
-async function waitHaproxyUp(c: Cluster, h: Host, x: HostCtx): Promise<void> {
-  await Promise.all(
-    haproxyHosts(c).map(async (lb) => {
-      const t = await x.pool.get(lb);
-      for (let i = 0; i < HAPROXY_UP_S * 2; i++) {
-        const r = await t.run(`echo 'show servers state ${HAPROXY_BACKEND}' | socat stdio UNIX-CONNECT:${PATHS.haproxyStatsSocket}`, { sudo: true });
-        if (parseServersState(r.stdout.split("\n")).some((b) => b.server === h.name && b.state === "UP")) return;
-        await new Promise((res) => setTimeout(res, 500));
-      }
-      throw new KubehaError(`HAProxy on ${lb.name} does not mark ${h.name} UP ${HAPROXY_UP_S} s after it was put back`, `see /readyz on ${h.name} and \`kubeha status\``);
-    }),
-  );
 }
 
 /**

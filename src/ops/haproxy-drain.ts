@@ -11,7 +11,11 @@ import { forEachHost } from "../exec/pool.ts";
 import { PATHS } from "../render/paths.ts";
 import { HAPROXY_BACKEND } from "../render/haproxy.ts";
 import { shq } from "../util/shell.ts";
-import { StepError } from "../errors.ts";
+import { KubehaError, StepError } from "../errors.ts";
+import { parseServersState } from "../probe/status.ts";
+
+/** How long HAProxy may take to mark a server that was put back UP (its checks: rise × interval, with room). */
+export const HAPROXY_UP_S = 30;
 
 /** The administrative states kubeha sets (HAProxy's `set server ... state`). */
 export type ServerState = "drain" | "ready";
@@ -53,5 +57,22 @@ export async function withServerDrained<T>(c: Cluster, pool: ConnectionPool, ser
   const out = await fn();
   await ready();
   await setServerState(c, pool, server, "ready");
+  await waitServerUp(c, pool, server);
   return out;
+}
+
+/**
+ * Waits until every LB host's HAProxy marks `server` UP (its health checks passed), bounded by
+ * HAPROXY_UP_S: until then the next server must not be drained, or two would be out at once.
+ */
+export async function waitServerUp(c: Cluster, pool: ConnectionPool, server: string): Promise<void> {
+  await forEachHost(haproxyHosts(c), 10, async (lb) => {
+    const t = await pool.get(lb);
+    for (let i = 0; i < HAPROXY_UP_S * 2; i++) {
+      const r = await t.run(`echo ${shq(`show servers state ${HAPROXY_BACKEND}`)} | socat stdio ${shq(PATHS.haproxyStatsSocket)}`, { sudo: true, timeoutMs: 15_000 });
+      if (parseServersState(r.stdout.split("\n")).some((b) => b.server === server && b.state === "UP")) return;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    throw new KubehaError(`HAProxy on ${lb.name} does not mark ${server} UP ${HAPROXY_UP_S} s after it was put back`, `see /readyz on ${server} and \`kubeha status\``);
+  });
 }

@@ -49,5 +49,27 @@ export function renderEtcd(c: Cluster, h: Host, initial: { state: "new" | "exist
   ];
   const content = header("#", `etcd member ${h.name} of cluster ${c.name} (read by etcd.service).`) +
     env.map(([k, v]) => `${k}="${v}"`).join("\n");
-  return [file(PATHS.etcdDefaults, content, { restarts: ["etcd.service"] })];
+  return [file(PATHS.etcdDefaults, content, { restarts: ["etcd.service"] }), renderEtcdDropIn()];
+}
+
+/**
+ * etcd.service drop-in. Debian's unit orders etcd after network.target only and restarts it only
+ * after a signal (`Restart=on-abnormal`): a member whose address is not up yet when the machine
+ * boots exits with "bind: cannot assign requested address" and stays down for good, so a rebooted
+ * control plane silently loses its member. Start it once the network is online, and restart it
+ * after any failure, without a start limit (a member that cannot start yet must keep trying).
+ */
+export function renderEtcdDropIn(): RenderedFile {
+  const content = [
+    header("#", "Start etcd once the network is online and bring it back after any failure.").trimEnd(),
+    "[Unit]",
+    "Wants=network-online.target",
+    "After=network-online.target",
+    "StartLimitIntervalSec=0",
+    "",
+    "[Service]",
+    "Restart=on-failure",
+    "RestartSec=2s",
+  ].join("\n");
+  return file(PATHS.etcdDropIn, content, { restarts: ["etcd.service"] });
 }

@@ -88,6 +88,7 @@ export const PATHS = {
   stackedEtcdPkiDir: "/etc/kubernetes/pki/etcd",
 
   etcdDefaults: "/etc/default/etcd",
+  etcdDropIn: "/etc/systemd/system/etcd.service.d/10-kubeha.conf",
   etcdPkiDir: "/etc/etcd/pki",
   etcdCa: "/etc/etcd/pki/ca.crt",
   etcdServerCert: "/etc/etcd/pki/server.crt",

@@ -6,7 +6,7 @@
  * then holds (and `status` reports) the new certificates, and the API server behind the VIP
  * serves its new certificate. A dry run changes nothing; unknown names and CAs are refused.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:tls";
 import { readFileSync } from "node:fs";
@@ -16,12 +16,9 @@ import { loadCluster } from "../../src/spec/read.ts";
 import type { Cluster } from "../../src/spec/model.ts";
 import { startLoad, loadSummary } from "../../src/drill/load.ts";
 import type { LabInfo } from "../../src/lab/index.ts";
-import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
+import { useSharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, kubehaLive } from "../helpers/cli.ts";
 
-// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
-const NAME = SHARED_LAB;
-let shared: SharedLab | undefined;
 /**
  * Per-probe limit. The API server stand-in is Python: on a loaded 2-core machine one TLS
  * handshake through the VIP took 0.6-1.1 s (measured), so the drill's 1 s would count CPU
@@ -66,13 +63,11 @@ function statusCerts(): HostCert[] {
   return (JSON.parse(r.stdout) as { certificates: HostCert[] }).certificates;
 }
 
-before(async () => {
-  shared = await sharedLab();
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts).
+const NAME = useSharedLab(async (shared) => {
   ({ lab, cwd } = shared);
   ({ cluster } = await loadCluster(lab.clusterFile));
 });
-
-after(() => releaseLab(shared));
 
 test("--dry-run lists what would be renewed and restarted, and changes nothing", () => {
   const before = stateCert("hosts/master1/apiserver.crt").fingerprint256;

@@ -8,27 +8,22 @@
  * `kubeha status` exits non-zero while a fault is injected and zero after, and the HTML report
  * renders in Chromium. Timings are benchmark figures (bench/drill.ts), not asserted here.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LabInfo } from "../../src/lab/index.ts";
-import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
+import { useSharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, kubehaLive, REPO } from "../helpers/cli.ts";
 import type { DrillReport, ScenarioResult } from "../../src/drill/types.ts";
 
-// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
-const NAME = SHARED_LAB;
-let shared: SharedLab | undefined;
 let lab: LabInfo;
 let cwd: string;
 
-before(async () => {
-  shared = await sharedLab();
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts).
+const NAME = useSharedLab((shared) => {
   ({ lab, cwd } = shared);
 });
-
-after(() => releaseLab(shared));
 
 test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd write is lost, report renders", async () => {
   const html = join(cwd, "out", "drill.html");

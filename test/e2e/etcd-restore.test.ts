@@ -7,7 +7,7 @@
  * Before that: a corrupted snapshot and a restore without --yes are refused with nothing stopped.
  * One lab for the whole file (name and subnet overridable by env for parallel runs).
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -21,12 +21,9 @@ import { readBack, startEtcdWriter } from "../../src/drill/probes.ts";
 import { etcdctlCommand } from "../../src/probe/status.ts";
 import { parseEndpointStatus } from "../../src/plan/etcd-backup.ts";
 import { ETCD_BACKUP_PATHS } from "../../src/render/paths.ts";
-import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
+import { useSharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha } from "../helpers/cli.ts";
 
-// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
-const NAME = SHARED_LAB;
-let shared: SharedLab | undefined;
 const MASTERS = ["master1", "master2", "master3"];
 let lab: LabInfo;
 let cwd: string;
@@ -63,15 +60,13 @@ const sha256 = (p: string) => createHash("sha256").update(readFileSync(p)).diges
 let snapshot: string;
 let idsBefore: string[];
 
-before(async () => {
-  shared = await sharedLab();
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts).
+const NAME = useSharedLab(async (shared) => {
   ({ lab, cwd } = shared);
   cluster = (await loadCluster(lab.clusterFile)).cluster;
   assert.equal(cluster.etcd.mode, "external", "the lab runs Debian's etcd as external etcd on the masters");
   targets = (await probeTargets(cluster)).etcd!;
 });
-
-after(() => releaseLab(shared));
 
 test("snapshot: 1,000 keys written, then a snapshot in the state directory's backups/ (0700/0600), sha256 beside it, --keep applied", async () => {
   await writeKeys(FIRST, 1000);

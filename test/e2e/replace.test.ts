@@ -7,7 +7,7 @@
  * run (src/drill/load.ts): no acknowledged write may be lost. First master2, then master1, the one
  * that ran `kubeadm init` (the cluster-wide kubeadm work moves to another control plane).
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
@@ -18,26 +18,21 @@ import { startLoad, loadSummary } from "../../src/drill/load.ts";
 import { parseMemberList, type EtcdMember } from "../../src/plan/etcd.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import type { RunEvent } from "../../src/report/events.ts";
-import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
+import { useSharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, kubehaLive } from "../helpers/cli.ts";
 
-// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
-const NAME = SHARED_LAB;
-let shared: SharedLab | undefined;
 const MASTERS = ["master1", "master2", "master3"];
 let lab: LabInfo;
 let cwd: string;
 let cluster: Cluster;
 
-before(async () => {
-  shared = await sharedLab();
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts).
+const NAME = useSharedLab(async (shared) => {
   ({ lab, cwd } = shared);
   const r = parseCluster(readFileSync(lab.clusterFile, "utf8"), { sourcePath: lab.clusterFile });
   assert.ok(r.cluster, JSON.stringify(r.problems));
   cluster = r.cluster;
 });
-
-after(() => releaseLab(shared));
 
 const address = (m: string) => lab.machines.find((x) => x.name === m)!.address;
 

@@ -6,7 +6,7 @@
  * placed before `kubeadm init`/join are the ones on the masters (kubeha's certificates, checked by
  * fingerprint against the state directory), and status reports each host's certificates from the host.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -15,12 +15,9 @@ import { parse } from "yaml";
 import { parseCluster } from "../../src/spec/read.ts";
 import { Ajv } from "ajv";
 import { labExec, labStart, labStop, sleep, type LabInfo } from "../../src/lab/index.ts";
-import { releaseLab, sharedLab, SHARED_LAB, type SharedLab } from "../helpers/e2e-lab.ts";
+import { useSharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, REPO } from "../helpers/cli.ts";
 
-// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts sharedLab).
-const NAME = SHARED_LAB;
-let shared: SharedLab | undefined;
 let lab: LabInfo;
 let cwd: string;
 
@@ -58,12 +55,10 @@ async function untilHealthy(seconds: number): Promise<{ code: number; report: Re
   }
 }
 
-before(async () => {
-  shared = await sharedLab();
+// The lab several e2e files share within one test run (test/helpers/e2e-lab.ts).
+const NAME = useSharedLab((shared) => {
   ({ lab, cwd } = shared);
 });
-
-after(() => releaseLab(shared));
 
 test("after apply: status exits 0, the table names the VIP holder, the JSON validates", async () => {
   const s = await untilHealthy(30);

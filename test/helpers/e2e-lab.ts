@@ -4,6 +4,7 @@
  * and at the end nothing may be left behind.
  */
 import assert from "node:assert/strict";
+import { after, before } from "node:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,4 +88,18 @@ export async function sharedLab(): Promise<SharedLab> {
 /** The end of a file that used sharedLab: drops it only when the file made it for itself. */
 export async function releaseLab(l: SharedLab | undefined): Promise<void> {
   if (l?.own) await dropLab(l.name, l.cwd);
+}
+
+/**
+ * What an e2e file on the shared lab starts with: registers the file's `before` (the lab, then
+ * `ready` with it) and `after` (releaseLab), and returns the lab's name.
+ */
+export function useSharedLab(ready: (l: SharedLab) => void | Promise<void>): string {
+  let shared: SharedLab | undefined;
+  before(async () => {
+    shared = await sharedLab();
+    await ready(shared);
+  });
+  after(() => releaseLab(shared));
+  return SHARED_LAB;
 }

@@ -131,7 +131,9 @@ systemctl is-active -q containerd || systemctl start containerd
 
 # --- etcd: etcd member (external etcd, kubeha's PKI).
 place /etc/default/etcd 0644 root:root etcd.service
-if changed /etc/default/etcd; then systemctl reload-or-restart etcd.service; fi
+place /etc/systemd/system/etcd.service.d/10-kubeha.conf 0644 root:root etcd.service
+if changed /etc/systemd/system/etcd.service.d/10-kubeha.conf; then systemctl daemon-reload; fi
+if changed /etc/systemd/system/etcd.service.d/10-kubeha.conf; then systemctl restart etcd.service; elif changed /etc/default/etcd; then systemctl reload-or-restart etcd.service; fi
 systemctl enable etcd >/dev/null 2>&1
 systemctl is-active -q etcd || systemctl start etcd
 
