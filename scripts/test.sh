@@ -20,4 +20,8 @@ shared_down() {
   fi
 }
 trap shared_down EXIT
-node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# The spec reporter, then each file's wall time (test/helpers/file-times.mjs): where CI's time goes.
+node --import tsx --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./test/helpers/file-times.mjs --test-reporter-destination=stdout \
+  "${files[@]}"
