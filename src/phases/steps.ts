@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { factsOf, transport, wetRun, type Ctx } from "./data.ts";
 import { syncFiles } from "../exec/files.ts";
 import { shq } from "../util/shell.ts";
+import { recordInstalledCommand } from "../render/packages.ts";
 import { KubehaError, StepError } from "../errors.ts";
 import { retry } from "../util/retry.ts";
 import type { Host } from "../spec/model.ts";
@@ -108,6 +109,7 @@ async function installPackages(ctx: Ctx, h: Host, s: PackagesStep): Promise<void
     `${env} dpkg --configure -a`,
     `${env} timeout 120 apt-get update -q ${net}`,
     missing.length ? `${env} timeout 900 apt-get install -y -q ${opts} ${missing.map(shq).join(" ")}` : "true",
+    ...(missing.length ? [recordInstalledCommand(missing.map(shq).join(" "))] : []),
     ...(hold.length ? [`apt-mark hold ${hold.join(" ")} >/dev/null`] : []),
   ].join(" && ");
   await retry(

@@ -32,8 +32,10 @@ export interface ResetOptions {
 }
 
 /**
- * Packages a host's plan installs that are common tools, not parts of the cluster: kubeha needs them
- * to be there but does not know it put them there, so it never purges them.
+ * Packages a host's plan installs that are common tools, not parts of the cluster: other software
+ * on the host may have come to rely on them since kubeha installed them, so it never purges them.
+ * Every other package is purged only when the host's record says kubeha installed it
+ * (PATHS.installedPackages).
  */
 export const KEPT_PACKAGES: readonly string[] = ["ca-certificates", "curl", "gpg"];
 
@@ -73,8 +75,12 @@ export function resetPackages(steps: readonly Step[]): string[] {
   return [...all].filter((p) => !KEPT_PACKAGES.includes(p)).sort();
 }
 
-const installed = (pkgs: readonly string[]) =>
-  `for p in ${pkgs.map(shq).join(" ")}; do dpkg-query -W -f='\${Status}\\n' "$p" 2>/dev/null | grep -qv not-installed && exit 0; done; exit 1`;
+/**
+ * Shell that prints, one per line, the packages of `pkgs` that kubeha's record on the host
+ * (PATHS.installedPackages) names and that are still installed: the ones a purge removes.
+ */
+const recordedInstalled = (pkgs: readonly string[]) =>
+  `for p in ${pkgs.map(shq).join(" ")}; do grep -qxF "$p" ${PATHS.installedPackages} 2>/dev/null && dpkg-query -W -f='\${Status}\\n' "$p" 2>/dev/null | grep -qv not-installed && echo "$p"; done`;
 
 /** The actions that undo what the host's plan did, in the order they run. */
 export function planReset(c: Cluster, h: Host, steps: readonly Step[], o: ResetOptions): ResetAction[] {
@@ -111,30 +117,50 @@ export function planReset(c: Cluster, h: Host, steps: readonly Step[], o: ResetO
     `cat "$tmp" > ${PATHS.etcHosts}`,
     'rm -f "$tmp"',
   ].join("\n"));
-  // A package's configuration file stays unless the package is purged: removing it would leave the
-  // package without the file dpkg believes it has.
-  for (const f of files) {
-    const owned = o.purgePackages ? "" : ` && ! dpkg -S ${shq(f)} >/dev/null 2>&1`;
-    add(`remove ${f}`, `[ -e ${shq(f)} -o -L ${shq(f)} ]${owned}`, `rm -f ${shq(f)}${isSystemdPath(f) ? " && systemctl daemon-reload" : ""}`);
-  }
   if (purge.length) {
     const env = "DEBIAN_FRONTEND=noninteractive";
     add(
-      `apt-get purge ${purge.join(" ")}`,
-      installed(purge),
+      `apt-get purge what kubeha installed of ${purge.join(" ")}`,
+      `[ -n "$(${recordedInstalled(purge)})" ]`,
       [
-        `pkgs=$(for p in ${purge.map(shq).join(" ")}; do dpkg-query -W -f='\${Status}\\n' "$p" 2>/dev/null | grep -qv not-installed && echo "$p"; done)`,
+        `pkgs=$(${recordedInstalled(purge)})`,
         `${env} apt-get purge -y -q --allow-change-held-packages $pkgs`,
         `${env} apt-get autoremove --purge -y -q`,
       ].join("\n"),
     );
-    const runtimeRoots = [...(purge.includes("containerd") ? [PATHS.containerdRoot, PATHS.containerdOpt] : []), ...(purge.includes("cri-o") ? [PATHS.crioRoot] : [])];
-    for (const d of runtimeRoots) add(`delete the container runtime's data in ${d}`, `[ -e ${shq(d)} ]`, `rm -rf ${shq(d)}`);
+    add(`remove ${PATHS.installedPackages}`, `[ -e ${PATHS.installedPackages} ] && [ -z "$(${recordedInstalled(purge)})" ]`, `rm -f ${PATHS.installedPackages}`);
+    // A runtime's data goes with the runtime, once it was purged (not when it was there before).
+    const runtimeRoots: Array<[string, string]> = [
+      ...(purge.includes("containerd") ? ([[PATHS.containerdRoot, "containerd"], [PATHS.containerdOpt, "containerd"]] as Array<[string, string]>) : []),
+      ...(purge.includes("cri-o") ? ([[PATHS.crioRoot, "cri-o"]] as Array<[string, string]>) : []),
+    ];
+    for (const [d, pkg] of runtimeRoots) {
+      const gone = `! dpkg-query -W -f='\${Status}\\n' ${pkg} 2>/dev/null | grep -q ' installed$'`;
+      A.push({
+        description: `delete the container runtime's data in ${d}`,
+        pending: `[ -e ${shq(d)} ] && ${gone}`,
+        script: `rm -rf ${shq(d)}`,
+        dryRunPending: `[ -e ${shq(d)} ] && { ${gone} || grep -qxF ${pkg} ${PATHS.installedPackages} 2>/dev/null; }`,
+      });
+    }
+  }
+  // After the purge: a file that still belongs to a package (one that was there before kubeha, or
+  // with no --purge-packages) stays, or the package would lack a file dpkg believes it has.
+  for (const f of files) {
+    const exists = `[ -e ${shq(f)} -o -L ${shq(f)} ]`;
+    A.push({
+      description: `remove ${f}`,
+      pending: `${exists} && ! dpkg -S ${shq(f)} >/dev/null 2>&1`,
+      script: `rm -f ${shq(f)}${isSystemdPath(f) ? " && systemctl daemon-reload" : ""}`,
+      // The dry run comes before the purge: a file of a package kubeha installed goes with it.
+      ...(purge.length ? { dryRunPending: `${exists} && { ! dpkg -S ${shq(f)} >/dev/null 2>&1 || [ -n "$(${recordedInstalled(purge)})" ]; }` } : {}),
+    });
   }
   for (const f of bundle) add(`remove ${f} (offline bundle)`, `[ -e ${shq(f)} ]`, `rm -f ${shq(f)}${isSystemdPath(f) ? " && systemctl daemon-reload" : ""}`);
   // Directories left empty that no package owns, deepest first.
   const kubeadmDirs = isKubernetesNode(h) ? [...KUBEADM_DIRS, ...KUBEADM_DIRS.flatMap(ancestors)] : [];
-  const dirs = [...new Set([...files, ...bundle].flatMap(ancestors).concat(kubeadmDirs))].sort((a, b) => b.split("/").length - a.split("/").length || (a < b ? -1 : 1));
+  const record = purge.length ? [PATHS.installedPackages] : [];
+  const dirs = [...new Set([...files, ...bundle, ...record].flatMap(ancestors).concat(kubeadmDirs))].sort((a, b) => b.split("/").length - a.split("/").length || (a < b ? -1 : 1));
   for (const d of dirs) {
     const ours = `[ -d ${shq(d)} ] && ! dpkg -S ${shq(d)} >/dev/null 2>&1`;
     A.push({ description: `remove the directory ${d} once empty`, pending: `${ours} && [ -z "$(ls -A ${shq(d)})" ]`, script: `rmdir ${shq(d)}`, dryRunPending: ours });

@@ -13,6 +13,7 @@ import { firstControlPlane } from "../spec/model.ts";
 import { externalEtcd, managesLb } from "../spec/topology.ts";
 import type { RenderedFile } from "./types.ts";
 import { shq } from "../util/shell.ts";
+import { recordInstalledCommand } from "./packages.ts";
 import { checkShell, isUnitFile, unitTriggers, type Step } from "../plan/host.ts";
 
 function placeLine(f: RenderedFile): string {
@@ -81,6 +82,7 @@ const HELPERS = [
   "  dpkg --configure -a",
   "  apt-get update -q",
   '  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"',
+  `  ${recordInstalledCommand('"${missing[@]}"')}`,
   "}",
 ];
 

@@ -10,6 +10,17 @@ import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
 import { isKubernetesNode, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
 
+/**
+ * The shell command that adds `words` (shell words naming packages: `'etcd-server' 'haproxy'`, or
+ * `"${missing[@]}"` in install.sh) to the host's record of the packages kubeha installed
+ * (PATHS.installedPackages), sorted and unique. Apply and install.sh both run it after their
+ * install, so `reset --purge-packages` never purges a package that was there before kubeha.
+ */
+export function recordInstalledCommand(words: string): string {
+  const rec = PATHS.installedPackages;
+  return `mkdir -p ${rec.slice(0, rec.lastIndexOf("/"))} && printf '%s\\n' ${words} >> ${rec} && sort -u -o ${rec} ${rec}`;
+}
+
 /** Kubernetes packages kubeha installs and holds on every node. */
 export const KUBERNETES_PACKAGES = ["kubelet", "kubeadm", "kubectl"] as const;
 

@@ -15,6 +15,12 @@ export const PATHS = {
   installUnit: "/etc/systemd/system/kubeha-install.service",
   /** Written when install.sh succeeded from the install unit; the unit does not start again. */
   installedMarker: "/var/lib/kubeha/installed",
+  /**
+   * The Debian packages kubeha installed on this host, one name per line (apply and install.sh
+   * append what they install): `kubeha reset --purge-packages` purges only these, never a package
+   * that was there before.
+   */
+  installedPackages: "/var/lib/kubeha/installed-packages",
   /** Ignition: the host's static address (systemd-networkd), as in seed 004. */
   networkdWired: "/etc/systemd/network/20-wired.network",
   etcHostname: "/etc/hostname",

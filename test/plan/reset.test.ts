@@ -52,11 +52,24 @@ for (const { name, cluster } of clustersUnderTest()) {
       const purge = planReset(cluster, h, steps, { purgePackages: true, bundleFiles: ["/usr/bin/kubeadm"] });
       const p = descriptions(purge).find((x) => x.startsWith("apt-get purge "));
       const pkgs = resetPackages(steps);
-      assert.equal(p, pkgs.length ? `apt-get purge ${pkgs.join(" ")}` : undefined);
+      assert.equal(p, pkgs.length ? `apt-get purge what kubeha installed of ${pkgs.join(" ")}` : undefined);
+      if (pkgs.length) {
+        const a = purge.find((x) => x.description === p)!;
+        assert.match(a.script, new RegExp(`grep -qxF "\\$p" ${PATHS.installedPackages}`), "only what the host's record says kubeha installed");
+        assert.ok(descriptions(purge).includes(`remove ${PATHS.installedPackages}`));
+      }
       for (const k of KEPT_PACKAGES) assert.ok(!pkgs.includes(k), `${k} is never purged`);
       for (const s of steps) if (s.kind === "packages") for (const x of s.packages) assert.ok(pkgs.includes(x) || KEPT_PACKAGES.includes(x), x);
       assert.equal(descriptions(purge).includes("remove /usr/bin/kubeadm (offline bundle)"), steps.some((s) => s.kind === "bundle"));
-      for (const a of purge.filter((x) => x.description.startsWith("remove /"))) assert.doesNotMatch(a.pending, /dpkg -S/, "purged packages' files go too");
+      const purgeAt = descriptions(purge).indexOf(p ?? "");
+      for (const a of purge.filter((x) => x.description.startsWith("remove /") && !x.description.endsWith("(offline bundle)") && x.description !== `remove ${PATHS.installedPackages}`)) {
+        // A file of a package that stays (there before kubeha) stays; one of a purged package is gone by then.
+        assert.match(a.pending, /! dpkg -S /, a.description);
+        if (pkgs.length) {
+          assert.ok(purge.indexOf(a) > purgeAt, `${a.description} comes after the purge`);
+          assert.match(a.dryRunPending ?? "", new RegExp(PATHS.installedPackages), `${a.description}: the dry run counts files of packages kubeha installed`);
+        }
+      }
     }
   });
 }

@@ -70,6 +70,7 @@ apt_install() {
   dpkg --configure -a
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  mkdir -p /var/lib/kubeha && printf '%s\n' "${missing[@]}" >> /var/lib/kubeha/installed-packages && sort -u -o /var/lib/kubeha/installed-packages /var/lib/kubeha/installed-packages
 }
 
 [ "$(id -u)" -eq 0 ] || die "run as root"
