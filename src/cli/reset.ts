@@ -5,6 +5,7 @@ import { dataFormat, formatData, OUTPUT_FLAG } from "./output.ts";
 import { EXIT, KubehaError, UsageError, formatProblem } from "../errors.ts";
 import { loadCluster } from "../spec/read.ts";
 import { reset, resetWarnings, type ResetHostReport, type ResetReport } from "../ops/reset.ts";
+import { PATHS } from "../render/paths.ts";
 import { KEPT_PACKAGES } from "../plan/reset.ts";
 
 const HELP = `Usage: kubeha reset FILE [--host NAME...] [--purge-packages] [--yes] [--forget] [--dry-run] [-o json]
@@ -12,10 +13,12 @@ const HELP = `Usage: kubeha reset FILE [--host NAME...] [--purge-packages] [--ye
 Undoes what kubeha did on the hosts, from each host's own plan (the one apply runs):
 \`kubeadm reset -f\` where kubeadm ran; the units kubeha started stopped and disabled (kubelet,
 haproxy, keepalived, external etcd and its data, the container runtime); every file kubeha placed
-and its systemd drop-ins removed (a Debian package's configuration file is kept unless
---purge-packages); the VIP released; kubeha's block of /etc/hosts removed; directories left
-empty removed. With --purge-packages the plan's Debian packages are purged (not ${KEPT_PACKAGES.join(", ")}),
-with what apt no longer needs, the runtime's data and the offline bundle's files.
+and its systemd drop-ins removed (a file that belongs to a Debian package is kept while the
+package stays); the VIP released; kubeha's block of /etc/hosts removed; directories left
+empty removed. With --purge-packages the Debian packages kubeha installed are purged (each host
+keeps the list in ${PATHS.installedPackages}; a package that was there before kubeha stays, and so
+do ${KEPT_PACKAGES.join(", ")}), with what apt no longer needs, the runtime's data and the offline
+bundle's files.
 Not undone: the hostname, kernel settings already in effect (until reboot).
 
 A second reset finds nothing to do and says so. Without --host every host is reset; resetting
