@@ -206,13 +206,14 @@ async function underLoad(t: TestContext, label: string, before: Cluster, args: s
 function assertNoOutage(f: OpFigures, o: { maxBlackoutMs?: number; vipStill?: boolean } = {}): void {
   assert.ok(f.load.probes > 0 && f.load.etcd && f.load.etcd.acked > 0, `${f.label}: the load ran (${loadSummary(f.load)})`);
   assert.deepEqual(f.load.etcd.lost, [], `${f.label}: acknowledged etcd writes lost`);
-  const why = `(${loadSummary(f.load)})\n${f.load.failures.join("\n")}`;
-  if (o.maxBlackoutMs === undefined) assert.equal(f.load.failedProbes, 0, `${f.label}: failed probes ${why}`);
-  else assert.ok(f.load.blackoutMs <= o.maxBlackoutMs, `${f.label}: an API outage of ${f.load.blackoutMs} ms ${why}`);
+  // The VIP first: what the cluster did does not depend on how busy the machine running the probes is.
   const elsewhere = f.vipEvents.filter((hs) => hs.some((h) => h !== f.holders[0]));
   assert.deepEqual(elsewhere, [], `${f.label}: the VIP was only ever on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
   assert.deepEqual(f.vipEvents.at(-1), f.holders, `${f.label}: ${f.holders[0]} holds the VIP at the end`);
   if (o.vipStill) assert.deepEqual(f.vipEvents, [f.holders], `${f.label}: the VIP stayed on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
+  const why = `(${loadSummary(f.load)})\n${f.load.failures.join("\n")}`;
+  if (o.maxBlackoutMs === undefined) assert.equal(f.load.failedProbes, 0, `${f.label}: failed probes ${why}`);
+  else assert.ok(f.load.blackoutMs <= o.maxBlackoutMs, `${f.label}: an API outage of ${f.load.blackoutMs} ms ${why}`);
 }
 
 before(async () => {
