@@ -1,10 +1,10 @@
 /**
  * OpenSSH known_hosts: parsing (plain, wildcard, negated and hashed `|1|` entries, `[host]:port`),
- * the verdict for a presented host key, and pinning a new key. Pure except `loadKnownHosts` and
- * `appendKnownHost`.
+ * the verdict for a presented host key, pinning a new key, and forgetting a removed host's keys.
+ * Pure except `loadKnownHosts`, `appendKnownHost` and `removeKnownHosts`.
  */
 import { createHash, createHmac } from "node:crypto";
-import { appendFile, mkdir, readFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
 export interface KnownHostEntry {
@@ -156,4 +156,49 @@ export async function appendKnownHost(path: string, name: string, key: Buffer): 
     // New file.
   }
   await appendFile(path, `${prefix}${knownHostsLine(name, key)}\n`, { mode: 0o600 });
+}
+
+/**
+ * known_hosts text without the keys of `names` (each the result of `knownHostsName`), as
+ * `ssh-keygen -R` does: a hashed line of one of them goes; a plain line loses those names from its
+ * patterns and goes when none is left. Lines with wildcards or negations, `@revoked` and
+ * `@cert-authority` lines are kept (they are the operator's policy, not one host's pinned key).
+ * Pure; `removed` counts the keys no longer pinned for those names.
+ */
+export function withoutHostKeys(text: string, names: readonly string[]): { text: string; removed: number } {
+  const drop = new Set(names.map((n) => n.toLowerCase()));
+  let removed = 0;
+  const lines = text.split("\n").flatMap((raw) => {
+    const [e] = parseKnownHosts(raw);
+    if (!e || e.marker) return [raw];
+    if (e.hashed) {
+      if (names.some((n) => entryMatches(e, n))) {
+        removed++;
+        return [];
+      }
+      return [raw];
+    }
+    if (e.patterns.some((p) => /[*?!]/.test(p))) return [raw];
+    const keep = e.patterns.filter((p) => !drop.has(p.toLowerCase()));
+    if (keep.length === e.patterns.length) return [raw];
+    removed++;
+    if (keep.length === 0) return [];
+    const lead = /^\s*/.exec(raw)![0];
+    return [lead + raw.trimStart().replace(/^\S+/, keep.join(","))];
+  });
+  return { text: lines.join("\n"), removed };
+}
+
+/** Drops the pinned keys of `names` from the known_hosts file at `path` (a missing file: nothing to do). */
+export async function removeKnownHosts(path: string, names: readonly string[]): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw err;
+  }
+  const r = withoutHostKeys(text, names);
+  if (r.removed) await writeFile(path, r.text);
+  return r.removed;
 }

@@ -18,6 +18,7 @@ import { ensureState } from "../pki/index.ts";
 import { readManagedHosts, writeManagedHosts, type ManagedHost } from "../pki/managed-hosts.ts";
 import { ConnectionPool, forEachHost } from "../exec/pool.ts";
 import { withHostLocks } from "../exec/lock.ts";
+import { knownHostsName, removeKnownHosts } from "../exec/known-hosts.ts";
 import type { Transport } from "../exec/transport.ts";
 import { runPhases, type Phase } from "../phases/runner.ts";
 import { newApplyData, type ApplyData, type Ctx } from "../phases/data.ts";
@@ -256,15 +257,33 @@ function removalPhases(r: RemovalRun): Phase<ApplyData>[] {
       title: "Forget the hosts in kubeha's state",
       async run(ctx) {
         const dir = ctx.data.state.dir;
-        for (const a of ofKind(r, "forget"))
+        for (const a of ofKind(r, "forget")) {
           await ctx.wet("local", `remove ${join(dir, "pki", "hosts", a.host.name)}; drop ${a.host.name} from the managed hosts`, async () => {
             await rm(join(dir, "pki", "hosts", a.host.name), { recursive: true, force: true });
             const recorded = await readManagedHosts(dir);
             if (recorded.length) await writeManagedHosts(dir, recorded.filter((h) => h.name !== a.host.name));
           });
+          // A machine reinstalled at that address later would otherwise be refused (HOST KEY CHANGED).
+          const keys = forgottenHostKeys(a.host, ctx.data.cluster);
+          if (keys.length)
+            await ctx.wet("local", `remove ${a.host.name}'s host key (${keys.join(", ")}) from ${a.host.ssh.knownHostsPath}`, async () => {
+              await removeKnownHosts(a.host.ssh.knownHostsPath, keys);
+            });
+        }
       },
     },
   ];
+}
+
+/**
+ * The known_hosts names of a removed host whose keys kubeha forgets: its SSH address, unless a host
+ * that stays is reached at the same address and port through the same known_hosts file (a machine
+ * replaced under a new name keeps its pinned key).
+ */
+export function forgottenHostKeys(removed: Host, after: Cluster): string[] {
+  const name = knownHostsName(removed.address, removed.ssh.port);
+  const inUse = after.hosts.some((h) => h.ssh.knownHostsPath === removed.ssh.knownHostsPath && knownHostsName(h.address, h.ssh.port) === name);
+  return inUse ? [] : [name];
 }
 
 /** Of a host's os steps, only kubeha's /etc/hosts block: the fragment and the merge that runs when it changed. */

@@ -117,6 +117,6 @@ export function describeAction(a: RemovalAction): string {
     case "hosts-file":
       return "the hosts that stay: kubeha's /etc/hosts block without the removed hosts";
     case "forget":
-      return `${a.host.name}: forget it in kubeha's state directory (its certificates, the managed-hosts entry)`;
+      return `${a.host.name}: forget it in kubeha's state directory (its certificates, the managed-hosts entry) and its host key in ${a.host.ssh.knownHostsPath}`;
   }
 }

@@ -2,10 +2,23 @@
  * keepalived: the VRRP virtual IP in front of the HAProxy hosts.
  *
  * What makes failover fast (docs/lab-notes.md, "Sub-second failover"): VRRPv3 with
- * `advert_int 0.1` (plus real-time scheduling limits, without which the kernel killed the VRRP
- * child), distinct priorities (equal ones cost ~5 s), a track file that systemd flips the
- * instant haproxy dies, and a 1 s check that the LOCAL haproxy frontend answers (never
- * `killall -0`, never the remote apiservers: every LB host would fail that together).
+ * `advert_int 0.1` (the VRRP child at nice -20 so that it is scheduled in time), distinct
+ * priorities (equal ones cost ~5 s), a track file that systemd flips the instant haproxy dies,
+ * and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never the remote
+ * apiservers: every LB host would fail that together).
+ *
+ * Why nice, not keepalived's real-time scheduling (`vrrp_rt_priority`): a reload (SIGHUP, how
+ * apply hands existing LB hosts a new unicast peer list) must keep the VRRP state, and with RT
+ * scheduling keepalived 2.2.7 cannot. On reload the VRRP child resets RLIMIT_RTTIME to an
+ * "original" value it never saved (0/0, seen in /proc/PID/limits right after `systemctl reload`)
+ * and then fails to raise it again to `vrrp_rlimit_rttime` ("child process cannot set realtime
+ * rlimit": raising a hard limit needs CAP_SYS_RESOURCE, which containers such as systemd-nspawn,
+ * LXC or unprivileged Docker do not grant). About a second later the kernel SIGKILLs the RT
+ * child ("exited due to signal 9 (Killed) - has rlimit_rttime been exceeded?"), the parent
+ * respawns it in BACKUP (init) state and the holder drops the VIP: every reload of every LB host
+ * was a failover, and a newly added LB host could take the VIP while the others restarted their
+ * VRRP children (the sticky-holder bonus then kept it there). Without RT scheduling there is no
+ * RT-time limit to lose: the child keeps its state and the holder its VIP across reloads.
  *
  * Why not keepalived's `nopreempt`: with it a backup never takes over from a live master, so a
  * lowered priority moves nothing (vrrp.c `vrrp_state_backup`; acassen/keepalived#2483), and
@@ -85,9 +98,8 @@ export function renderKeepalivedConf(c: KeepalivedCluster, h: Host, secrets: Sec
   if (v3) {
     L.push(
       "    vrrp_version 3",
-      "    # Sub-second adverts: without these limits the kernel's RT-time limit killed the VRRP child.",
-      "    vrrp_rt_priority 50",
-      "    vrrp_rlimit_rttime 100000",
+      "    # Sub-second adverts: the VRRP child at nice -20, not real-time (a reload must not kill it).",
+      "    vrrp_priority -20",
     );
   }
   L.push(
