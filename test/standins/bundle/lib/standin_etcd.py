@@ -210,8 +210,18 @@ def unit_argv(command):
 
 
 def start(command):
-    common.install_and_start_unit(UNIT, "etcd static pod: REAL etcd run by the kubelet STAND-IN (kubeha test tree)",
-                                  unit_argv(command))
+    """(Re)starts the pod's unit. Like the kubelet restarting a crashing container (CrashLoopBackOff), systemd
+    never gives up on it (StartLimitIntervalSec=0): a member that cannot start yet keeps trying."""
+    argv = unit_argv(command)
+    if common.no_systemd():
+        common.start_process_unit(UNIT, argv)
+        return
+    text = common.unit_text("etcd static pod: REAL etcd run by the kubelet STAND-IN (kubeha test tree)", argv, 2)
+    common.write_file(f"/etc/systemd/system/{UNIT}", text.replace("[Unit]\n", "[Unit]\nStartLimitIntervalSec=0\n", 1), 0o644)
+    for verb in (["daemon-reload"], ["enable", UNIT], ["restart", UNIT]):
+        r = subprocess.run(["systemctl"] + verb, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise StandinError(f"systemctl {' '.join(verb)} failed: {r.stderr.strip()[-300:]}")
 
 
 def stop(remove=False):
