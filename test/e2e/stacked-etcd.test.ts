@@ -36,6 +36,18 @@ const MASTERS = ["master1", "master2", "master3"];
 const ETCD_POD_UNIT = "etcd-static-pod-standin.service";
 /** Per-probe limit: the API server stand-in is Python on a shared 2-core machine (see certs-renew.test.ts). */
 const PROBE_TIMEOUT_MS = Number(process.env.KUBEHA_E2E_RENEW_PROBE_TIMEOUT_MS ?? 3000);
+/** API probes per second: the drill's 50 (lower it only to tell an overloaded machine from an outage). */
+const PROBE_RATE = Number(process.env.KUBEHA_E2E_RENEW_PROBE_RATE ?? 50);
+
+/** Failures by kind (the text after `t=MS`), most frequent first: tells CPU starvation from an outage. */
+function failureKinds(failures: readonly string[]): string {
+  const n = new Map<string, number>();
+  for (const f of failures) {
+    const k = f.replace(/^t=\d+ /, "");
+    n.set(k, (n.get(k) ?? 0) + 1);
+  }
+  return [...n].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v}x ${k}`).join("; ") || "none";
+}
 
 let e2e: E2eLab | undefined;
 let lab: LabInfo;
@@ -112,7 +124,7 @@ async function untilHealthy(seconds: number): Promise<{ code: number; report: St
 /** Serial of the certificate a member serves on its client port (one TLS connection, drill client certificate). */
 function servedEtcdSerial(m: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: address(m), port: cluster.etcd.clientPort, ca: targets.ca, cert: targets.cert, key: targets.key, servername: address(m) }, () => {
+    const s = connect({ host: address(m), port: cluster.etcd.clientPort, ca: targets.ca, cert: targets.cert, key: targets.key }, () => {
       const serial = s.getPeerCertificate().serialNumber;
       s.end();
       resolve(serial.toLowerCase().replace(/^0+/, ""));
@@ -196,14 +208,14 @@ test("etcd snapshot, more writes, every data directory destroyed, etcd restore: 
 test("certs renew --all under load: no acknowledged write lost, kubeadm's etcd certificates renewed and loaded by every member", async () => {
   const before = new Map<string, string>();
   for (const m of MASTERS) before.set(m, await servedEtcdSerial(m));
-  const load = await startLoad(cluster, { timeoutMs: PROBE_TIMEOUT_MS });
+  const load = await startLoad(cluster, { timeoutMs: PROBE_TIMEOUT_MS, rateHz: PROBE_RATE });
   await sleep(2000); // a baseline before the first restart
   const t0 = Date.now();
   const r = await kubehaLive(["certs", "renew", lab.clusterFile, "--all", "-o", "json"], { cwd, timeoutMs: 8 * 60_000 }, () => undefined);
   const renewMs = Date.now() - t0;
   await sleep(2000);
   const f = await load.stop();
-  console.log(`# stacked: certs renew --all took ${(renewMs / 1000).toFixed(1)} s; load: ${loadSummary(f)}; first failures: ${f.failures.slice(0, 3).join("; ") || "none"}`);
+  console.log(`# stacked: certs renew --all took ${(renewMs / 1000).toFixed(1)} s; load: ${loadSummary(f)} (${PROBE_RATE} probes/s, timeout ${PROBE_TIMEOUT_MS} ms); failures: ${failureKinds(f.failures)}`);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(f.probes > 0 && f.etcd && f.etcd.acked > 0, loadSummary(f));
   assert.deepEqual(f.etcd!.lost, [], "acknowledged etcd writes lost");
@@ -225,7 +237,7 @@ test("certs renew --all under load: no acknowledged write lost, kubeadm's etcd c
     assert.ok(c && days(c.notAfter) > 364, `${m}: status reads the renewed etcd-server expiry: ${JSON.stringify(c)}`);
   }
   // Recorded for the report; the target is 0 (issue 12), asserted last so the checks above report first.
-  assert.equal(f.failedProbes, 0, `failed probes during the renewal: ${f.failures.join(", ")}`);
+  assert.equal(f.failedProbes, 0, `failed probes during the renewal: ${failureKinds(f.failures)}`);
 });
 
 test("a destroyed master replaced by apply: its dead member removed, the fresh machine joins as a new member", async () => {
@@ -242,7 +254,7 @@ test("a destroyed master replaced by apply: its dead member removed, the fresh m
     changes = events.flatMap((e) => (e.type === "change" ? [`${e.host}: ${e.message}`] : []));
   } finally {
     const f = await load.stop();
-    console.log(`# stacked: replace master3 took ${((Date.now() - t0) / 1000).toFixed(1)} s, ${loadSummary(f)}`);
+    console.log(`# stacked: replace master3 took ${((Date.now() - t0) / 1000).toFixed(1)} s, ${loadSummary(f)}; failures: ${failureKinds(f.failures)}`);
     assert.ok(f.etcd && f.etcd.acked > 0, loadSummary(f));
     assert.deepEqual(f.etcd.lost, [], "no acknowledged etcd write lost during the replacement");
   }
