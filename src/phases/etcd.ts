@@ -75,11 +75,9 @@ async function removeDeadMember(ctx: Ctx, via: Host[], a: Extract<JoinAction, { 
 export async function removeReplacedStackedMember(ctx: Ctx, h: Host, via: Host[]): Promise<void> {
   const c = ctx.data.cluster;
   if (externalEtcd(c) || !via.length || ctx.data.facts.get(h.name)?.has.etcdData) return;
+  // A dry run of a new cluster has no members to read yet: nothing can be dead.
   const list = await memberList(ctx, via);
-  if (!list) {
-    ctx.note(`cannot read the etcd member list now; a real run checks it for a dead member of ${h.name} before its join`, h);
-    return;
-  }
+  if (!list) return;
   const planned = planJoin(c, h, list, await healthyPeers(ctx, [...via, h]));
   if (planned.kind === "replace") await removeDeadMember(ctx, via, planned, list);
 }

@@ -8,7 +8,7 @@
 import type { Phase } from "./types.ts";
 import { wetRun, type ApplyData, type Ctx } from "./data.ts";
 import { holds, runSteps, stepsOf } from "./steps.ts";
-import { isKubernetesNode } from "../spec/topology.ts";
+import { externalEtcd, isKubernetesNode } from "../spec/topology.ts";
 import { tokenId } from "../pki/index.ts";
 import { PATHS } from "../render/paths.ts";
 import { forEachHost } from "../exec/pool.ts";
@@ -77,7 +77,7 @@ export const controlPlanePhase: Phase<ApplyData> = {
         const cps = c.hosts.filter((x) => x.roles.includes("control-plane"));
         for (const h of cps.filter((x) => x.name !== first.name)) {
           // Stacked etcd: a replaced machine's dead member goes before kubeadm adds the new one.
-          if (!(await holds(ctx, h, { kind: "exists", path: PATHS.kubeletConf })))
+          if (!externalEtcd(c) && !(await holds(ctx, h, { kind: "exists", path: PATHS.kubeletConf })))
             await removeReplacedStackedMember(ctx, h, [first, ...cps.filter((x) => x !== first && x !== h)]);
           await runSteps(ctx, h, stepsOf(ctx, h, "control-plane/join"), { prepare: () => prepareJoins(ctx, true) });
         }
