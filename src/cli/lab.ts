@@ -5,13 +5,14 @@ import path from "node:path";
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError } from "../errors.ts";
-import type { LabEndpoint } from "../lab/plan.ts";
+import type { LabEndpoint, LabEtcd } from "../lab/plan.ts";
 
 const help = `kubeha lab: a lab of Debian bookworm machines (systemd-nspawn) on this host
 
 Usage:
   kubeha lab up [--masters 3] [--workers 2] [--lbs 0] [--name lab] [--subnet 198.18.X.0/24]
-                [--endpoint haproxy-keepalived|kube-vip] [--kube-standins] [--bundle DIR] [--install-deps]
+                [--endpoint haproxy-keepalived|kube-vip] [--etcd external|stacked] [--kube-standins]
+                [--bundle DIR] [--install-deps]
   kubeha lab status [--name lab]
   kubeha lab ssh <machine> [--name lab] [-- command...]
   kubeha lab exec <machine> [--name lab] -- command [args...]
@@ -38,6 +39,9 @@ Flags:
   --subnet CIDR      a /24 inside 198.18.0.0/15. Default: derived from the name
   --endpoint MODE    haproxy-keepalived (HAProxy + keepalived on the masters or --lbs machines) or
                      kube-vip (kube-vip static pods on the masters hold the VIP). Default haproxy-keepalived
+  --etcd MODE        external (kubeha's etcd.service on the masters, role etcd) or stacked (kubeadm's
+                     etcd static pod on each master; with --kube-standins the bundle then ships this
+                     machine's real etcd, /usr/bin/etcd, as the pod's image). Default external
   --kube-standins    give cluster.yaml an offline bundle of the Kubernetes stand-ins (not real Kubernetes)
   --bundle DIR       the bundle to copy with --kube-standins. Default: test/standins/bundle of the
                      kubeha checkout this runs from. The stand-ins are test tools: the npm package
@@ -52,6 +56,7 @@ Flags:
 Examples:
   sudo kubeha lab up --masters 3 --workers 2
   sudo kubeha apply lab/lab/cluster.yaml
+  sudo kubeha lab up --name st --etcd stacked --workers 0 --kube-standins
   sudo kubeha lab exec master1 -- systemctl is-system-running
   sudo kubeha lab stop master1 --hard && sudo kubeha lab start master1
   sudo kubeha lab partition master1 master2 && sudo kubeha lab heal
@@ -94,6 +99,7 @@ export const command: Command = {
       lbs: { type: "string" },
       subnet: { type: "string" },
       endpoint: { type: "string" },
+      etcd: { type: "string" },
       "kube-standins": { type: "boolean" },
       bundle: { type: "string" },
       "install-deps": { type: "boolean" },
@@ -118,6 +124,7 @@ export const command: Command = {
           lbs: int("lbs", f.lbs),
           ...(f.subnet ? { subnet: f.subnet } : {}),
           ...(f.endpoint ? { endpoint: f.endpoint as LabEndpoint } : {}),
+          ...(f.etcd ? { etcd: f.etcd as LabEtcd } : {}),
           ...(f["kube-standins"] ? { bundle: f.bundle ?? checkoutBundle() } : {}),
           installDeps: f["install-deps"] ?? false,
           progress: say,

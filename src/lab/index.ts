@@ -41,6 +41,7 @@ import {
 } from "./plan.ts";
 import { knownLabs, readState, writeState, type LabState, type MachineState } from "./state.ts";
 import { findRealKubectl, shipRealKubectl } from "./kubectl.ts";
+import { HOST_ETCD, shipRealEtcd } from "./etcd-image.ts";
 import { fingerprint } from "../exec/known-hosts.ts";
 
 export { planLab, renderClusterYaml, labClusterFile } from "./plan.ts";
@@ -246,6 +247,10 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
       const kubectl = await findRealKubectl(Number(bundle.kubernetesVersion.split(".")[1]));
       if (kubectl && (await shipRealKubectl(path.join(plan.dir, "bundle"), kubectl))) {
         progress(`Bundle: the real kubectl ${kubectl.version} (${kubectl.path}) replaces the kubectl stand-in`);
+      }
+      if (plan.etcd === "stacked") {
+        const v = await shipRealEtcd(path.join(plan.dir, "bundle"));
+        progress(`Bundle: the real etcd ${v} (${HOST_ETCD}) is the etcd static pod's image`);
       }
       bundleInfo = { path: "./bundle", kubernetesVersion: bundle.kubernetesVersion };
     }

@@ -54,7 +54,17 @@ export interface LabOptions {
   bundle?: string;
   /** Endpoint mode of the lab's cluster file. Default `haproxy-keepalived`. */
   endpoint?: LabEndpoint;
+  /**
+   * etcd mode of the lab's cluster file. Default `external` (kubeha's etcd on the masters).
+   * `stacked`: kubeadm's etcd static pod on each master; with the stand-ins, the bundle then ships
+   * the operator machine's real etcd binary as that pod's image.
+   */
+  etcd?: LabEtcd;
 }
+
+/** etcd modes a lab's cluster file can have. */
+export const LAB_ETCD = ["external", "stacked"] as const;
+export type LabEtcd = (typeof LAB_ETCD)[number];
 
 export interface PlannedMachine {
   /** Host name inside the machine (master1, worker2, lb1). */
@@ -73,6 +83,7 @@ export interface LabPlan {
   bridgeAddress: string;
   vip: string;
   endpoint: LabEndpoint;
+  etcd: LabEtcd;
   proxyUrl: string;
   machines: PlannedMachine[];
   /** Output directory (cluster.yaml, id_ed25519, known_hosts). */
@@ -145,6 +156,10 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
   if (!(LAB_ENDPOINTS as readonly string[]).includes(endpoint)) {
     throw new UsageError(`--endpoint ${endpoint}: unknown endpoint mode`, `one of: ${LAB_ENDPOINTS.join(", ")}`);
   }
+  const etcd = opts.etcd ?? "external";
+  if (!(LAB_ETCD as readonly string[]).includes(etcd)) {
+    throw new UsageError(`--etcd ${etcd}: unknown etcd mode`, `one of: ${LAB_ETCD.join(", ")}`);
+  }
   if (endpoint === "kube-vip" && lbs > 0) {
     throw new UsageError("--lbs does not go with --endpoint kube-vip", "kube-vip runs on the control planes: drop --lbs");
   }
@@ -171,6 +186,7 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
     bridgeAddress: at(1),
     vip: at(VIP_HOST),
     endpoint,
+    etcd,
     proxyUrl: `http://${at(1)}:${PROXY_PORT}`,
     machines,
     dir: path.resolve(cwd, opts.dir ?? path.join("lab", name)),
@@ -180,11 +196,15 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
   };
 }
 
-/** Cluster roles of a lab machine: masters carry HAProxy/keepalived when no LB machines exist (never with kube-vip). */
-export function clusterRoles(role: MachineRole, lbOnMasters: boolean): Role[] {
+/**
+ * Cluster roles of a lab machine: masters carry HAProxy/keepalived when no LB machines exist (never
+ * with kube-vip), and the etcd role with external etcd (stacked etcd runs on every control plane).
+ */
+export function clusterRoles(role: MachineRole, lbOnMasters: boolean, etcd: LabEtcd = "external"): Role[] {
   if (role === "worker") return ["worker"];
   if (role === "lb") return ["lb"];
-  return lbOnMasters ? ["control-plane", "etcd", "lb"] : ["control-plane", "etcd"];
+  const roles: Role[] = etcd === "external" ? ["control-plane", "etcd"] : ["control-plane"];
+  return lbOnMasters ? [...roles, "lb"] : roles;
 }
 
 export interface BundleInfo {
@@ -199,7 +219,7 @@ export function labClusterFile(plan: LabPlan, bundle?: BundleInfo): ClusterFile 
   const hosts: HostFile[] = plan.machines.map((m) => ({
     name: m.name,
     address: m.address,
-    roles: clusterRoles(m.role, lbOnMasters),
+    roles: clusterRoles(m.role, lbOnMasters, plan.etcd),
     interface: "host0",
   }));
   const file: ClusterFile = {
@@ -211,7 +231,7 @@ export function labClusterFile(plan: LabPlan, bundle?: BundleInfo): ClusterFile 
       hosts,
       controlPlaneEndpoint:
         plan.endpoint === "kube-vip" ? { mode: "kube-vip", vip: plan.vip } : { mode: "haproxy-keepalived", vip: plan.vip, vipPrefix: plan.prefix },
-      etcd: { mode: "external" },
+      etcd: { mode: plan.etcd },
       packages: bundle
         ? { source: "bundle", bundle: bundle.path, proxy: plan.proxyUrl }
         : { proxy: plan.proxyUrl },

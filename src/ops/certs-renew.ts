@@ -194,6 +194,8 @@ async function reload(c: Cluster, h: Host, t: Transport, r: Reload, x: HostCtx):
     // A manifest left parked by an interrupted run goes back first.
   } else {
     if (r.drain) await setServerState(c, h, "drain", x);
+    // Stacked etcd: like etcd.service, the leader hands over before its member stops.
+    if (r.pod === "etcd") await handOverEtcdLeadership(c, h, t, x);
     try {
       await t.mustRun(`mkdir -p ${shq(PATHS.parkedManifestsDir)} && mv ${shq(m)} ${shq(parked)}`, { sudo: true });
       const stopped = await t.run(waitScript(`! ${answers200(healthUrl(c, h, r.pod))}`, POD_STOP_S), { sudo: true, timeoutMs: (POD_STOP_S + 10) * 1000 });
@@ -216,6 +218,7 @@ async function reload(c: Cluster, h: Host, t: Transport, r: Reload, x: HostCtx):
         (r.drain ? " (it stays drained in HAProxy)" : ""),
       `see journalctl -u kubelet on ${h.name}; once it is ready, run \`kubeha certs renew\` again or \`kubeha apply\``,
     );
+  if (r.pod === "etcd") await waitEtcdHealthy(c, h, t);
   if (r.drain) {
     await setServerState(c, h, "ready", x);
     await waitServerUp(c, x.pool, h.name);

@@ -65,6 +65,23 @@ async function removeDeadMember(ctx: Ctx, via: Host[], a: Extract<JoinAction, { 
   return list.filter((m) => m.id !== a.remove.id);
 }
 
+/**
+ * Stacked etcd, before `kubeadm join --control-plane` of `h` (a host without etcd data): kubeadm's
+ * join adds `h`'s member itself, but when a started member still holds `h`'s peer URL (the machine
+ * was replaced) kubeadm would reuse that dead member (it treats "peer URL exists" as done) and the
+ * fresh, empty member could never catch up. So, as for external etcd: the dead member is removed
+ * first, through the control planes that stay; a live one is refused (planJoin).
+ */
+export async function removeReplacedStackedMember(ctx: Ctx, h: Host, via: Host[]): Promise<void> {
+  const c = ctx.data.cluster;
+  if (externalEtcd(c) || !via.length || ctx.data.facts.get(h.name)?.has.etcdData) return;
+  // A dry run of a new cluster has no members to read yet: nothing can be dead.
+  const list = await memberList(ctx, via);
+  if (!list) return;
+  const planned = planJoin(c, h, list, await healthyPeers(ctx, [...via, h]));
+  if (planned.kind === "replace") await removeDeadMember(ctx, via, planned, list);
+}
+
 /** External etcd: one systemd service per member with kubeha's PKI, started together, then checked. */
 export const etcdPhase: Phase<ApplyData> = {
   id: "etcd",

@@ -8,11 +8,12 @@
 import type { Phase } from "./types.ts";
 import { wetRun, type ApplyData, type Ctx } from "./data.ts";
 import { holds, runSteps, stepsOf } from "./steps.ts";
-import { isKubernetesNode } from "../spec/topology.ts";
+import { externalEtcd, isKubernetesNode } from "../spec/topology.ts";
 import { tokenId } from "../pki/index.ts";
 import { PATHS } from "../render/paths.ts";
 import { forEachHost } from "../exec/pool.ts";
 import { firstControlPlane } from "../spec/model.ts";
+import { removeReplacedStackedMember } from "./etcd.ts";
 
 /**
  * Makes sure the bootstrap token exists and, for control-plane joins, the shared certificates are
@@ -73,8 +74,13 @@ export const controlPlanePhase: Phase<ApplyData> = {
         const c = ctx.data.cluster;
         const first = firstControlPlane(c);
         // One at a time: each join adds an etcd member (stacked) and must see the API first.
-        for (const h of c.hosts.filter((x) => x.roles.includes("control-plane") && x.name !== first.name))
+        const cps = c.hosts.filter((x) => x.roles.includes("control-plane"));
+        for (const h of cps.filter((x) => x.name !== first.name)) {
+          // Stacked etcd: a replaced machine's dead member goes before kubeadm adds the new one.
+          if (!externalEtcd(c) && !(await holds(ctx, h, { kind: "exists", path: PATHS.kubeletConf })))
+            await removeReplacedStackedMember(ctx, h, [first, ...cps.filter((x) => x !== first && x !== h)]);
           await runSteps(ctx, h, stepsOf(ctx, h, "control-plane/join"), { prepare: () => prepareJoins(ctx, true) });
+        }
       },
     },
   ],

@@ -5,7 +5,9 @@
  *
  * What loads what:
  * - etcd (external: etcd.service; stacked: its static pod) reads its server and peer certificates
- *   at start: restarted, one member at a time, waiting for it to be healthy again.
+ *   at start: restarted, one member at a time, leadership handed to another member first, waiting
+ *   until every member is healthy again. Stacked: kubeadm points the host's API server at its local
+ *   member only, so that API server is drained in HAProxy while its etcd restarts.
  * - kube-apiserver reads its serving certificate, its etcd client certificate and the CAs at
  *   start: its static pod is restarted (manifest moved away and back), after HAProxy stopped
  *   sending it new connections on every LB host, and put back once its /readyz answers 200.
@@ -26,7 +28,10 @@ export type StaticPod = "kube-apiserver" | "kube-controller-manager" | "kube-sch
 export type Reload =
   /** External etcd member: `systemctl restart etcd`, then wait until the member is healthy. */
   | { kind: "etcd-unit" }
-  /** A static pod; `drain`: take this host's API server out of HAProxy on every LB host around it. */
+  /**
+   * A static pod; `drain`: take this host's API server out of HAProxy on every LB host around it
+   * (its own restart, or stacked etcd's: kubeadm points each API server at its local member only).
+   */
   | { kind: "static-pod"; pod: StaticPod; drain: boolean };
 
 export interface HostRenewal {
@@ -88,7 +93,7 @@ export function hostRenewal(c: Cluster, h: Host, changedPaths: readonly string[]
   }
   const reloads: Reload[] = [];
   if (need.has("etcd-unit")) reloads.push({ kind: "etcd-unit" });
-  if (need.has("etcd") && runsStackedEtcd(c, h)) reloads.push({ kind: "static-pod", pod: "etcd", drain: false });
+  if (need.has("etcd") && runsStackedEtcd(c, h)) reloads.push({ kind: "static-pod", pod: "etcd", drain: isControlPlane(h) });
   for (const pod of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const)
     if (need.has(pod)) reloads.push({ kind: "static-pod", pod, drain: pod === "kube-apiserver" });
   return { host: h.name, kubeadmRenew, reloads };
@@ -105,6 +110,10 @@ export function renewalOrder(plans: readonly HostRenewal[]): HostRenewal[] {
 /** One line per host for `--dry-run` and progress (pure). */
 export function describeReload(r: Reload): string {
   if (r.kind === "etcd-unit") return "restart etcd.service and wait until the member is healthy";
+  if (r.pod === "etcd") {
+    const drain = r.drain ? "; this host's API server drained in HAProxy around it" : "";
+    return `restart the etcd static pod (manifest moved away and back; leadership moved away first, then every member healthy${drain})`;
+  }
   const drain = r.drain ? " (drained in HAProxy first, put back after /readyz is 200)" : "";
   return `restart the ${r.pod} static pod (manifest moved away and back)${drain}`;
 }

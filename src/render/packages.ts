@@ -8,7 +8,7 @@ import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
-import { isKubernetesNode, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
+import { isKubernetesNode, runsExternalEtcd, runsHaproxy, runsKeepalived, runsStackedEtcd } from "../spec/topology.ts";
 
 /**
  * The shell command that adds `words` (shell words naming packages: `'etcd-server' 'haproxy'`, or
@@ -57,6 +57,9 @@ export function debianPackages(c: Cluster, h: Host): string[] {
     p.add("etcd-server");
     p.add("etcd-client");
   }
+  // Stacked etcd runs in kubeadm's static pod, but status, `etcd snapshot|restore`, certificate
+  // renewal and member removal run etcdctl on the control planes: the client only, never the server.
+  if (runsStackedEtcd(c, h)) p.add("etcd-client");
   if (isKubernetesNode(h)) {
     p.add(c.kubernetes.containerRuntime === "cri-o" ? "cri-o" : "containerd");
     if (c.packages.source !== "bundle") {

@@ -198,3 +198,18 @@ test("replaceKnownHosts: a recreated machine's old keys go, its new ones are pin
   // 198.19.10.111 is another machine, not a prefix match.
   assert.equal(replaceKnownHosts("198.19.10.111 ssh-ed25519 AAAAx\n", "198.19.10.11", []).removed, 0);
 });
+
+test("cluster.yaml with --etcd stacked: etcd.mode stacked, no etcd role (kubeadm's static pods on the masters), valid; unknown modes refused", () => {
+  const p = planLab({ name: "t5", subnet: "198.19.11.0/24", masters: 3, workers: 1, etcd: "stacked" }, "/x");
+  assert.equal(p.etcd, "stacked");
+  const text = renderClusterYaml(p, { path: "./bundle", kubernetesVersion: "1.34.2" });
+  const f = parse(text);
+  assert.deepEqual(f.spec.etcd, { mode: "stacked" });
+  assert.deepEqual(f.spec.hosts.map((h: { name: string; roles: string[] }) => `${h.name}:${h.roles.join("+")}`), [
+    "master1:control-plane+lb", "master2:control-plane+lb", "master3:control-plane+lb", "worker1:worker",
+  ]);
+  const r = parseCluster(text, { sourcePath: "/x/lab/t5/cluster.yaml", home: "/root" });
+  assert.deepEqual(r.problems.filter((x) => x.severity === "error"), []);
+  assert.equal(planLab({ name: "t6" }, "/x").etcd, "external", "the default stays external");
+  assert.throws(() => planLab({ name: "t7", etcd: "local" as never }, "/x"), /--etcd local: unknown etcd mode/);
+});

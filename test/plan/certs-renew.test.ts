@@ -38,7 +38,7 @@ test("stacked etcd: kubeadm renews the etcd certificates on each control plane, 
     const cp = hostRenewal(c, hostByName(c, "cp2"), [PATHS.controllerManagerConf], ["etcd-server", "etcd-peer", "apiserver-etcd-client"]);
     assert.deepEqual(cp.kubeadmRenew, ["etcd-server", "etcd-peer", "apiserver-etcd-client"]);
     assert.deepEqual(reloads(cp), [
-      "restart the etcd static pod (manifest moved away and back)",
+      "restart the etcd static pod (manifest moved away and back; leadership moved away first, then every member healthy; this host's API server drained in HAProxy around it)",
       "restart the kube-apiserver static pod (manifest moved away and back) (drained in HAProxy first, put back after /readyz is 200)",
       "restart the kube-controller-manager static pod (manifest moved away and back)",
     ]);

@@ -120,7 +120,7 @@ if ! [ -s /etc/apt/keyrings/kubernetes-apt-keyring.gpg ]; then
     install -d -m 0755 /etc/apt/keyrings && curl -fsSL https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.34/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
   ) || die 'fetch the signing key of https://mirrors.aliyun.com/kubernetes-new/core/stable/v1.34/deb/ failed'
 fi
-apt_install ca-certificates conntrack containerd curl ethtool gpg iptables kubeadm kubectl kubelet socat
+apt_install ca-certificates conntrack containerd curl etcd-client ethtool gpg iptables kubeadm kubectl kubelet socat
 apt-mark hold kubelet kubeadm kubectl >/dev/null
 
 # --- runtime: Container runtime.

@@ -111,7 +111,7 @@ fi
 
 # --- packages: Packages: sources, signing keys, Debian packages, the Kubernetes binaries.
 place /etc/apt/apt.conf.d/90kubeha-proxy 0644 root:root
-apt_install ca-certificates conntrack containerd curl ethtool iptables socat
+apt_install ca-certificates conntrack containerd curl etcd-client ethtool iptables socat
 # packages.source: bundle. `kubeha apply` installs the bundle's files (kubeha-bundle.json lists
 # each src -> dest, e.g. bin/kubeadm -> /usr/bin/kubeadm) and enables its units; by hand, copy
 # them the same way (from spec.packages.bundle) before running this script (docs/bundle.md).

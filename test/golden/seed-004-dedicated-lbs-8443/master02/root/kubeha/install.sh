@@ -128,7 +128,7 @@ if ! [ -s /etc/apt/keyrings/cri-o-apt-keyring.gpg ]; then
     install -d -m 0755 /etc/apt/keyrings && curl -fsSL https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.33/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/cri-o-apt-keyring.gpg
   ) || die 'fetch the signing key of https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.33/deb/ failed'
 fi
-apt_install ca-certificates conntrack cri-o curl ethtool gpg iptables kubeadm kubectl kubelet socat
+apt_install ca-certificates conntrack cri-o curl etcd-client ethtool gpg iptables kubeadm kubectl kubelet socat
 apt-mark hold kubelet kubeadm kubectl >/dev/null
 
 # --- runtime: Container runtime.
