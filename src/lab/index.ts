@@ -41,6 +41,7 @@ import {
 } from "./plan.ts";
 import { knownLabs, readState, writeState, type LabState, type MachineState } from "./state.ts";
 import { findRealKubectl, shipRealKubectl } from "./kubectl.ts";
+import { applyIgnition, IGNITION_BIN, renderLabIgnition } from "./ignition.ts";
 import { fingerprint } from "../exec/known-hosts.ts";
 
 export { planLab, renderClusterYaml, labClusterFile } from "./plan.ts";
@@ -55,8 +56,10 @@ export interface LabInfo {
   bridgeAddress: string;
   subnet: string;
   vip: string;
-  /** apt-cacher-ng on the bridge, `http://<bridge>:3142`. */
+  /** apt-cacher-ng on the bridge, `http://<bridge>:3142` (not started with `provision: ignition`). */
   proxyUrl: string;
+  /** `ignition`: the machines came up from their Ignition configs (`dir`/ignition/<host>.ign). */
+  provision: "ssh" | "ignition";
   dir: string;
   clusterFile: string;
   sshKey: string;
@@ -86,6 +89,7 @@ function infoOf(s: LabState): LabInfo {
     subnet: s.subnet,
     vip: s.vip,
     proxyUrl: s.proxyUrl,
+    provision: s.provision ?? "ssh",
     dir: s.dir,
     clusterFile: path.join(s.dir, "cluster.yaml"),
     sshKey: path.join(s.dir, "id_ed25519"),
@@ -193,7 +197,8 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
   }
   const bundle = opts.bundle ? await readBundle(path.resolve(opts.cwd ?? process.cwd(), opts.bundle)) : undefined;
 
-  const base = await ensureBase({ progress });
+  const ignition = plan.provision === "ignition";
+  const base = await ensureBase({ progress, provision: plan.provision });
   const t0 = Date.now();
   const state: LabState = {
     version: 1,
@@ -203,6 +208,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
     bridgeAddress: plan.bridgeAddress,
     vip: plan.vip,
     proxyUrl: plan.proxyUrl,
+    ...(plan.provision === "ignition" ? { provision: "ignition" as const } : {}),
     dir: plan.dir,
     cgroup: plan.cgroup,
     baseRootfs: base.rootfs,
@@ -218,9 +224,11 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
     progress(`Creating bridge ${plan.bridge} ${plan.bridgeAddress}/${plan.prefix}`);
     await createBridge(plan);
     await prepareOutputDir(plan);
-    progress(`Starting the package proxy on ${plan.proxyUrl} (apt-cacher-ng, Debian mirror only)`);
-    state.proxyPid = await startProxy(plan, base.mirrors);
-    await writeState(state);
+    if (!ignition) {
+      progress(`Starting the package proxy on ${plan.proxyUrl} (apt-cacher-ng, Debian mirror only)`);
+      state.proxyPid = await startProxy(plan, base.mirrors);
+      await writeState(state);
+    }
     const clientKey = path.join(plan.dir, "id_ed25519");
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `kubeha-lab-${plan.name}`, "-f", clientKey]);
     const pub = await fs.readFile(clientKey + ".pub", "utf8");
@@ -230,6 +238,15 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
       path.join(plan.dir, "known_hosts"),
       renderKnownHosts(state.machines.map((m, i) => ({ address: m.address, publicKeys: hostKeys[i]! }))),
     );
+    let bundleInfo: BundleInfo | undefined;
+    if (ignition) {
+      // The configs come first: the machines configure themselves at their first boot.
+      bundleInfo = await copyBundle(plan, bundle!, { realKubectl: false, progress });
+      await fs.writeFile(path.join(plan.dir, "cluster.yaml"), renderClusterYaml(plan, bundleInfo, pub));
+      const configs = await renderLabIgnition(path.join(plan.dir, "cluster.yaml"), path.join(plan.dir, "ignition"));
+      progress(`Running the real Ignition (fetch-offline, files) with each machine's config against its root (${IGNITION_BIN})`);
+      await Promise.all(state.machines.map((m) => applyIgnition(m, configs.get(m.name)!, path.join(plan.runDir, "ignition", m.name))));
+    }
     progress(`Booting ${state.machines.length} machines with systemd-nspawn`);
     for (const m of state.machines) m.launcherPid = await launch(plan.name, state, m);
     await writeState(state);
@@ -240,16 +257,10 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
         progress(`  ${m.name.padEnd(8)} ${m.address.padEnd(15)} ${st} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       }),
     );
-    let bundleInfo: BundleInfo | undefined;
-    if (bundle) {
-      await fs.cp(bundle.dir, path.join(plan.dir, "bundle"), { recursive: true });
-      const kubectl = await findRealKubectl(Number(bundle.kubernetesVersion.split(".")[1]));
-      if (kubectl && (await shipRealKubectl(path.join(plan.dir, "bundle"), kubectl))) {
-        progress(`Bundle: the real kubectl ${kubectl.version} (${kubectl.path}) replaces the kubectl stand-in`);
-      }
-      bundleInfo = { path: "./bundle", kubernetesVersion: bundle.kubernetesVersion };
+    if (!ignition) {
+      if (bundle) bundleInfo = await copyBundle(plan, bundle, { realKubectl: true, progress });
+      await fs.writeFile(path.join(plan.dir, "cluster.yaml"), renderClusterYaml(plan, bundleInfo));
     }
-    await fs.writeFile(path.join(plan.dir, "cluster.yaml"), renderClusterYaml(plan, bundleInfo));
     progress(`Lab "${plan.name}" up in ${((Date.now() - t0) / 1000).toFixed(1)} s (base ${base.built ? "built" : "cached"})`);
     return infoOf(state);
   } catch (e) {
@@ -257,6 +268,21 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
     await labDown(plan.name).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * The bundle copied beside cluster.yaml. `realKubectl`: the operator machine's real static kubectl
+ * replaces the stand-in when there is one (not for Ignition configs, which would carry its 50 MB).
+ */
+async function copyBundle(plan: LabPlan, bundle: { dir: string; kubernetesVersion: string }, o: { realKubectl: boolean; progress: (s: string) => void }): Promise<BundleInfo> {
+  await fs.cp(bundle.dir, path.join(plan.dir, "bundle"), { recursive: true });
+  if (o.realKubectl) {
+    const kubectl = await findRealKubectl(Number(bundle.kubernetesVersion.split(".")[1]));
+    if (kubectl && (await shipRealKubectl(path.join(plan.dir, "bundle"), kubectl))) {
+      o.progress(`Bundle: the real kubectl ${kubectl.version} (${kubectl.path}) replaces the kubectl stand-in`);
+    }
+  }
+  return { path: "./bundle", kubernetesVersion: bundle.kubernetesVersion };
 }
 
 async function labUsingSubnet(subnet: string): Promise<string | undefined> {
