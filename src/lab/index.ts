@@ -390,7 +390,7 @@ async function prepareMachine(plan: LabPlan, state: LabState, m: MachineState, c
 }
 
 /** A never-booted root for `m`: an empty overlay on the base, own machine-id and new host keys. */
-async function freshRoot(plan: Pick<LabPlan, "prefix">, state: LabState, m: MachineState, clientPub: string): Promise<string[]> {
+async function freshRoot(plan: Pick<LabPlan, "prefix"> & { provision?: LabPlan["provision"] }, state: LabState, m: MachineState, clientPub: string): Promise<string[]> {
   for (const d of [m.upper, m.work, m.root]) await fs.mkdir(d, { recursive: true });
   await run("mount", [
     "-t", "overlay", "overlay", "-o", `lowerdir=${state.baseRootfs},upperdir=${m.upper},workdir=${m.work}`, m.root,
@@ -644,7 +644,16 @@ export interface RecreateResult {
  * them on the new machine's console; `keepOldHostKeys` leaves the old ones, to see what a client
  * that was not told does (OpenSSH and kubeha refuse a changed host key).
  */
-export async function labRecreate(name: string, machine: string, opts: { keepOldHostKeys?: boolean; timeoutMs?: number } = {}): Promise<RecreateResult> {
+export async function labRecreate(
+  name: string,
+  machine: string,
+  opts: {
+    keepOldHostKeys?: boolean;
+    timeoutMs?: number;
+    /** Ignition lab: the config the new machine boots from. Default: the lab's `ignition/<machine>.ign`. */
+    ignitionConfig?: string;
+  } = {},
+): Promise<RecreateResult> {
   const s0 = await mustState(name);
   mustMachine(s0, machine);
   await labStop(name, machine, { hard: true });
@@ -654,7 +663,12 @@ export async function labRecreate(name: string, machine: string, opts: { keepOld
   if ((await mountsUnder(m.root)).length) throw new KubehaError(`the disk of ${machine} (${m.root}) is still mounted`, `see \`findmnt -R ${m.root}\``);
   for (const d of [m.upper, m.work]) await fs.rm(d, { recursive: true, force: true });
   const clientPub = await fs.readFile(path.join(s.dir, "id_ed25519.pub"), "utf8");
-  const keys = await freshRoot({ prefix: 24 }, s, m, clientPub);
+  const keys = await freshRoot({ prefix: 24, ...(s.provision ? { provision: s.provision } : {}) }, s, m, clientPub);
+  if (s.provision === "ignition") {
+    await applyIgnition(m, opts.ignitionConfig ?? path.join(s.dir, "ignition", `${machine}.ign`), path.join(PATHS.run, name, "ignition", `${machine}-recreate`));
+  } else if (opts.ignitionConfig) {
+    throw new UsageError(`lab "${name}" was not brought up with --provision ignition`, "an Ignition config only applies to an Ignition lab");
+  }
   const khPath = path.join(s.dir, "known_hosts");
   const kh = replaceKnownHosts(await fs.readFile(khPath, "utf8").catch(() => ""), m.address, keys);
   if (!opts.keepOldHostKeys) await fs.writeFile(khPath, kh.text, { mode: 0o600 });

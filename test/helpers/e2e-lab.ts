@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labDown, labInfo, labUp, type LabInfo } from "../../src/lab/index.ts";
-import type { LabEndpoint } from "../../src/lab/plan.ts";
+import type { LabEndpoint, LabProvision } from "../../src/lab/plan.ts";
 import { kubeha, REPO } from "./cli.ts";
 
 export interface E2eLab {
@@ -18,13 +18,14 @@ export interface E2eLab {
 }
 
 /** A fresh lab with the stand-in bundle; `apply: true` also runs `kubeha apply` and asserts it succeeded. */
-export async function freshLab(o: { name: string; subnet: string; masters: number; workers: number; lbs?: number; endpoint?: LabEndpoint; apply?: boolean }): Promise<E2eLab> {
+export async function freshLab(o: { name: string; subnet: string; masters: number; workers: number; lbs?: number; endpoint?: LabEndpoint; provision?: LabProvision; apply?: boolean }): Promise<E2eLab> {
   await labDown(o.name); // a lab left by a killed run
   const cwd = mkdtempSync(join(tmpdir(), `kubeha-${o.name}-`));
   const lab = await labUp({
     name: o.name, subnet: o.subnet, masters: o.masters, workers: o.workers, cwd, bundle: join(REPO, "test/standins/bundle"),
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     ...(o.lbs ? { lbs: o.lbs } : {}),
+    ...(o.provision ? { provision: o.provision } : {}),
   });
   if (o.apply) {
     const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 10 * 60_000 });
