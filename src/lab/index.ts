@@ -642,7 +642,8 @@ export interface RecreateResult {
  * never-booted copy of the base (same name and address, new machine-id and SSH host keys) boots
  * in its place. The lab's known_hosts then pins the new keys, as an operator does after reading
  * them on the new machine's console; `keepOldHostKeys` leaves the old ones, to see what a client
- * that was not told does (OpenSSH and kubeha refuse a changed host key).
+ * that was not told does (OpenSSH and kubeha refuse a changed host key). In an Ignition lab the new
+ * machine boots from its Ignition config (the real Ignition writes it into the fresh root first).
  */
 export async function labRecreate(
   name: string,

@@ -4,8 +4,8 @@
  * root before the first boot; 3 masters (control plane + external etcd + HAProxy/keepalived on
  * 8443) and a worker then come up into the cluster by themselves, nothing installed over SSH
  * (no package proxy, apt never ran in a machine). Asserted: `kubeha status` healthy (VIP, backends,
- * etcd, readyz through the VIP); `kubeha drill --scenario lb-haproxy-dies` moves the VIP and ends
- * healthy; a rebooted control plane keeps working (units enabled, the install unit does not run
+ * etcd, readyz through the VIP); `kubeha drill --scenario lb-haproxy-dies,lb-machine-down` moves
+ * the VIP and ends healthy (the holder powered off boots back into the cluster); a rebooted control plane keeps working (units enabled, the install unit does not run
  * again); a worker recreated from a config with a wrong CA pin fails its install unit with kubeadm's
  * reason in the journal and `status` names it. Kubernetes binaries are the stand-ins.
  * Lab name and subnet: KUBEHA_E2E_IGN_LAB / KUBEHA_E2E_IGN_SUBNET (default kt-ign, 198.19.243.0/24).
@@ -91,21 +91,23 @@ test("the machines come up into the cluster by themselves: status healthy (VIP, 
   for (const m of lab.machines) assert.match(nodes.stdout, new RegExp(`^${m.name}\\s+Ready`, "m"));
 });
 
-test("drill lb-haproxy-dies: the VIP leaves the faulted holder and the cluster ends healthy", async () => {
+test("drill lb-haproxy-dies, lb-machine-down: the VIP leaves the faulted holder, the powered-off machine comes back, the cluster ends healthy", async () => {
   const r = await kubehaLive(
-    ["drill", lab.clusterFile, "--lab", NAME, "--scenario", "lb-haproxy-dies", "--rate", "20", "--max-hold", "20", "-o", "json"],
-    { cwd: cwd!, timeoutMs: 6 * 60_000 },
+    ["drill", lab.clusterFile, "--lab", NAME, "--scenario", "lb-haproxy-dies,lb-machine-down", "--rate", "20", "--max-hold", "20", "-o", "json"],
+    { cwd: cwd!, timeoutMs: 8 * 60_000 },
     () => undefined,
   );
   assert.ok(r.code === 0 || r.code === 1, `drill exit ${r.code}\n${r.stderr}`);
   const report = JSON.parse(r.stdout) as DrillReport;
-  const s = report.scenarios.find((x) => x.scenario === "lb-haproxy-dies")!;
-  assert.ok(s, "scenario in the report");
-  console.log(`# lb-haproxy-dies on the Ignition lab: blackout ${s.figures.blackoutMs} ms, VIP moved ${s.figures.vipMovedMs} ms (not asserted: timing figures)`);
-  assert.notEqual(s.figures.vipMovedMs, null, "the VIP moved");
-  assert.ok(s.vip.some((e) => e.holders.length === 1 && e.holders[0] !== s.targets[0]), "a machine other than the target took the VIP");
-  assert.equal(s.vip[s.vip.length - 1]!.holders.length, 1, "one holder at the end");
-  assert.equal((await untilHealthy(60)).code, 0, "status healthy after the drill");
+  for (const n of ["lb-haproxy-dies", "lb-machine-down"]) {
+    const s = report.scenarios.find((x) => x.scenario === n)!;
+    assert.ok(s, `${n} in the report`);
+    console.log(`# ${n} on the Ignition lab: blackout ${s.figures.blackoutMs} ms, VIP moved ${s.figures.vipMovedMs} ms (not asserted: timing figures)`);
+    assert.notEqual(s.figures.vipMovedMs, null, `${n}: the VIP moved`);
+    assert.ok(s.vip.some((e) => e.holders.length === 1 && e.holders[0] !== s.targets[0]), `${n}: a machine other than the target took the VIP`);
+    assert.equal(s.vip[s.vip.length - 1]!.holders.length, 1, `${n}: one holder at the end`);
+  }
+  assert.equal((await untilHealthy(90)).code, 0, "status healthy after the drill (the powered-off machine rebooted into the cluster)");
 });
 
 test("a rebooted control plane keeps working: its units are enabled, the install unit does not run again", async () => {
