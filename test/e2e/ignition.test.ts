@@ -150,5 +150,5 @@ test("a worker booted from a config with a wrong CA pin: its install unit fails 
   assert.match(journal, /\[kubeha worker1\] error: kubeadm join failed/);
   const s = status();
   assert.equal(s.code, 1);
-  assert.ok(s.report.problems.some((p) => p.startsWith("worker1:")), `status names worker1: ${s.report.problems.join("; ")}`);
+  assert.ok(s.report.problems.some((p) => /^worker1: kubeha-install\.service failed \(exit-code, (activating|failed)\)/.test(p)), `status names worker1's failed install: ${s.report.problems.join("; ")}`);
 });
