@@ -5,14 +5,14 @@ import path from "node:path";
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError } from "../errors.ts";
-import type { LabEndpoint, LabEtcd } from "../lab/plan.ts";
+import type { LabEndpoint, LabEtcd, LabProvision } from "../lab/plan.ts";
 
 const help = `kubeha lab: a lab of Debian bookworm machines (systemd-nspawn) on this host
 
 Usage:
   kubeha lab up [--masters 3] [--workers 2] [--lbs 0] [--name lab] [--subnet 198.18.X.0/24]
                 [--endpoint haproxy-keepalived|kube-vip] [--etcd external|stacked] [--kube-standins]
-                [--bundle DIR] [--install-deps]
+                [--bundle DIR] [--install-deps] [--provision ssh|ignition]
   kubeha lab status [--name lab]
   kubeha lab ssh <machine> [--name lab] [-- command...]
   kubeha lab exec <machine> [--name lab] -- command [args...]
@@ -47,6 +47,12 @@ Flags:
                      kubeha checkout this runs from. The stand-ins are test tools: the npm package
                      does not ship them, so an installed kubeha needs --bundle (or a checkout)
   --install-deps     install missing host packages with apt-get
+  --provision MODE   ssh (default): fresh servers that \`kubeha apply\` installs over SSH. ignition: before
+                     each machine's first boot the real Ignition (Debian's ignition package) writes its
+                     config (lab/<name>/ignition/<host>.ign, as \`kubeha render --format ignition\`)
+                     into its root; the machines come up into the cluster by themselves, nothing is
+                     installed over SSH. Needs --kube-standins (the bundle goes in through Ignition)
+                     and a second cached base that carries the packages (docs/ignition.md)
   --hard             (stop) kill the machine's processes at once instead of a clean poweroff
   --keep-old-host-keys
                      (recreate) leave the old host keys in the lab's known_hosts: kubeha and ssh
@@ -62,6 +68,8 @@ Examples:
   sudo kubeha lab partition master1 master2 && sudo kubeha lab heal
   sudo kubeha lab recreate master2 && sudo kubeha apply lab/lab/cluster.yaml
   sudo kubeha lab down
+  sudo kubeha lab up --name ign --masters 3 --workers 1 --kube-standins --provision ignition
+  sudo kubeha status lab/ign/cluster.yaml          # healthy once the machines finished by themselves
 `;
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
@@ -105,6 +113,7 @@ export const command: Command = {
       "install-deps": { type: "boolean" },
       hard: { type: "boolean" },
       "keep-old-host-keys": { type: "boolean" },
+      provision: { type: "string" },
     });
     const [sub, ...operands] = pos;
     const name = f.name ?? "lab";
@@ -125,6 +134,7 @@ export const command: Command = {
           ...(f.subnet ? { subnet: f.subnet } : {}),
           ...(f.endpoint ? { endpoint: f.endpoint as LabEndpoint } : {}),
           ...(f.etcd ? { etcd: f.etcd as LabEtcd } : {}),
+          ...(f.provision ? { provision: f.provision as LabProvision } : {}),
           ...(f["kube-standins"] ? { bundle: f.bundle ?? checkoutBundle() } : {}),
           installDeps: f["install-deps"] ?? false,
           progress: say,
@@ -132,8 +142,12 @@ export const command: Command = {
         const rel = path.relative(process.cwd(), info.clusterFile) || info.clusterFile;
         say("");
         for (const m of info.machines) say(`  ${m.name.padEnd(8)} ${m.address}`);
-        say(`  VIP ${info.vip}, package proxy ${info.proxyUrl}`);
-        say(`\nNext: kubeha apply ${rel}`);
+        say(`  VIP ${info.vip}${info.provision === "ignition" ? " (no package proxy: the machines install nothing)" : `, package proxy ${info.proxyUrl}`}`);
+        say(
+          info.provision === "ignition"
+            ? `\nThe machines are installing themselves (journalctl -u kubeha-install). Next: kubeha status ${rel}`
+            : `\nNext: kubeha apply ${rel}`,
+        );
         return 0;
       }
       case "down": {

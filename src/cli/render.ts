@@ -118,7 +118,9 @@ export function writeHostRender(dir: string, r: HostRender): number {
 
 async function writeIgnition(out: string, cluster: Cluster, only: string[], version: IgnitionVersion): Promise<number> {
   const { secrets, extra } = await pkiFor(cluster, { sharedOnEveryControlPlane: true });
-  const outputs = ignitionOutputs(cluster, { secrets, ...extra }, version).filter((o) => only.length === 0 || only.includes(o.host));
+  const { bootBundle } = await import("../phases/steps.ts");
+  const bundle = await bootBundle(cluster);
+  const outputs = ignitionOutputs(cluster, { secrets, ...extra, ...(bundle ? { bundle } : {}) }, version).filter((o) => only.length === 0 || only.includes(o.host));
   await mkdir(out, { recursive: true, mode: 0o755 });
   for (const o of outputs) {
     const target = join(out, o.name);

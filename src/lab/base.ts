@@ -9,11 +9,14 @@ import { KubehaError } from "../errors.ts";
 import { run } from "./host.ts";
 import {
   BASE_MASKED_UNITS,
+  IGNITION_BASE_DISABLED_UNITS,
+  IGNITION_NULL_SELINUX_POLICY,
   PATHS,
   baseRecipe,
   parseMirrors,
   recipeHash,
   renderSourcesList,
+  type LabProvision,
   type Mirrors,
 } from "./plan.ts";
 
@@ -48,12 +51,14 @@ export async function ensureBase(
     progress?: (s: string) => void;
     /** Cache directory. Default /var/cache/kubeha/base (the bench builds a cold one elsewhere). */
     cacheDir?: string;
+    /** `ignition`: the base with the packages a container OS image carries (plan.ts IGNITION_BASE_PACKAGES). */
+    provision?: LabProvision;
   } = {},
 ): Promise<BaseInfo> {
   const cache = opts.cacheDir ?? PATHS.baseCache;
   const t0 = Date.now();
   const mirrors = await hostMirrors();
-  const recipe = baseRecipe(mirrors);
+  const recipe = baseRecipe(mirrors, opts.provision);
   const hash = recipeHash(recipe);
   const dir = path.join(cache, hash);
   const rootfs = path.join(dir, "rootfs");
@@ -67,7 +72,7 @@ export async function ensureBase(
   const tmpRoot = path.join(tmp, "rootfs");
   await fs.mkdir(tmpRoot, { recursive: true });
   try {
-    opts.progress?.(`Building the Debian bookworm base ${hash} with debootstrap (once; about a minute)`);
+    opts.progress?.(`Building the Debian bookworm ${recipe.flavour ? `${recipe.flavour} ` : ""}base ${hash} with debootstrap (once; about a minute)`);
     await run(
       "debootstrap",
       ["--variant=minbase", `--include=${recipe.packages.join(",")}`, recipe.suite, tmpRoot, mirrors.debian],
@@ -75,6 +80,7 @@ export async function ensureBase(
     );
     opts.progress?.("Preparing the base (machine-id, host keys, networkd, masked timers)");
     await customize(tmpRoot, mirrors);
+    if (recipe.flavour === "ignition") await customizeForIgnition(tmpRoot);
     await fs.writeFile(path.join(tmp, "recipe.json"), JSON.stringify(recipe, null, 2) + "\n");
     await fs.writeFile(path.join(tmp, COMPLETE), hash + "\n");
     try {
@@ -154,4 +160,26 @@ async function customize(root: string, mirrors: Mirrors): Promise<void> {
   await chroot("systemctl", "enable", "systemd-networkd.service");
   await chroot("systemctl", "mask", ...BASE_MASKED_UNITS);
   await chroot("apt-get", "clean");
+}
+
+/**
+ * The Ignition base: what an image-based system carries for Ignition and for hosts that install
+ * nothing (lab-notes.md, docs/ignition.md):
+ * - the daemons' packages are there but their units disabled: Debian would start a default
+ *   haproxy and a single-node etcd at boot; install.sh enables and starts them once configured;
+ * - /etc/selinux/config naming a policy whose file_contexts labels nothing: Debian's Ignition is
+ *   built with SELinux relabeling and runs the real `setfiles` with the root's policy at the end of
+ *   its files stage (a root without one fails there);
+ * - sshd reads Ignition's `~/.ssh/authorized_keys.d/ignition` (Fedora CoreOS does the same with
+ *   its ssh-key-dir helper), where Ignition writes `passwd.users[].sshAuthorizedKeys`.
+ */
+async function customizeForIgnition(root: string): Promise<void> {
+  await run("chroot", [root, "systemctl", "disable", ...IGNITION_BASE_DISABLED_UNITS], { what: "chroot systemctl disable" });
+  await write(root, "etc/selinux/config", `# kubeha lab: SELinux is not used; Ignition relabels with this policy, which labels nothing.\nSELINUX=disabled\nSELINUXTYPE=${IGNITION_NULL_SELINUX_POLICY}\n`);
+  await write(root, `etc/selinux/${IGNITION_NULL_SELINUX_POLICY}/contexts/files/file_contexts`, "/.*\t<<none>>\n");
+  await write(
+    root,
+    "etc/ssh/sshd_config.d/kubeha-lab-ignition-keys.conf",
+    "# kubeha lab (Ignition base): the keys Ignition writes for passwd.users[].sshAuthorizedKeys.\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys.d/ignition\n",
+  );
 }

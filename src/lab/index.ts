@@ -42,6 +42,7 @@ import {
 import { knownLabs, readState, writeState, type LabState, type MachineState } from "./state.ts";
 import { findRealKubectl, shipRealKubectl } from "./kubectl.ts";
 import { HOST_ETCD, shipRealEtcd } from "./etcd-image.ts";
+import { applyIgnition, IGNITION_BIN, renderLabIgnition } from "./ignition.ts";
 import { fingerprint } from "../exec/known-hosts.ts";
 
 export { planLab, renderClusterYaml, labClusterFile } from "./plan.ts";
@@ -56,8 +57,10 @@ export interface LabInfo {
   bridgeAddress: string;
   subnet: string;
   vip: string;
-  /** apt-cacher-ng on the bridge, `http://<bridge>:3142`. */
+  /** apt-cacher-ng on the bridge, `http://<bridge>:3142` (not started with `provision: ignition`). */
   proxyUrl: string;
+  /** `ignition`: the machines came up from their Ignition configs (`dir`/ignition/<host>.ign). */
+  provision: "ssh" | "ignition";
   dir: string;
   clusterFile: string;
   sshKey: string;
@@ -87,6 +90,7 @@ function infoOf(s: LabState): LabInfo {
     subnet: s.subnet,
     vip: s.vip,
     proxyUrl: s.proxyUrl,
+    provision: s.provision ?? "ssh",
     dir: s.dir,
     clusterFile: path.join(s.dir, "cluster.yaml"),
     sshKey: path.join(s.dir, "id_ed25519"),
@@ -194,7 +198,8 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
   }
   const bundle = opts.bundle ? await readBundle(path.resolve(opts.cwd ?? process.cwd(), opts.bundle)) : undefined;
 
-  const base = await ensureBase({ progress });
+  const ignition = plan.provision === "ignition";
+  const base = await ensureBase({ progress, provision: plan.provision });
   const t0 = Date.now();
   const state: LabState = {
     version: 1,
@@ -204,6 +209,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
     bridgeAddress: plan.bridgeAddress,
     vip: plan.vip,
     proxyUrl: plan.proxyUrl,
+    ...(plan.provision === "ignition" ? { provision: "ignition" as const } : {}),
     dir: plan.dir,
     cgroup: plan.cgroup,
     baseRootfs: base.rootfs,
@@ -219,9 +225,11 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
     progress(`Creating bridge ${plan.bridge} ${plan.bridgeAddress}/${plan.prefix}`);
     await createBridge(plan);
     await prepareOutputDir(plan);
-    progress(`Starting the package proxy on ${plan.proxyUrl} (apt-cacher-ng, Debian mirror only)`);
-    state.proxyPid = await startProxy(plan, base.mirrors);
-    await writeState(state);
+    if (!ignition) {
+      progress(`Starting the package proxy on ${plan.proxyUrl} (apt-cacher-ng, Debian mirror only)`);
+      state.proxyPid = await startProxy(plan, base.mirrors);
+      await writeState(state);
+    }
     const clientKey = path.join(plan.dir, "id_ed25519");
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `kubeha-lab-${plan.name}`, "-f", clientKey]);
     const pub = await fs.readFile(clientKey + ".pub", "utf8");
@@ -231,6 +239,15 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
       path.join(plan.dir, "known_hosts"),
       renderKnownHosts(state.machines.map((m, i) => ({ address: m.address, publicKeys: hostKeys[i]! }))),
     );
+    let bundleInfo: BundleInfo | undefined;
+    if (ignition) {
+      // The configs come first: the machines configure themselves at their first boot.
+      bundleInfo = await copyBundle(plan, bundle!, { realKubectl: false, progress });
+      await fs.writeFile(path.join(plan.dir, "cluster.yaml"), renderClusterYaml(plan, bundleInfo, pub));
+      const configs = await renderLabIgnition(path.join(plan.dir, "cluster.yaml"), path.join(plan.dir, "ignition"));
+      progress(`Running the real Ignition (fetch-offline, files) with each machine's config against its root (${IGNITION_BIN})`);
+      await Promise.all(state.machines.map((m) => applyIgnition(m, configs.get(m.name)!, path.join(plan.runDir, "ignition", m.name))));
+    }
     progress(`Booting ${state.machines.length} machines with systemd-nspawn`);
     for (const m of state.machines) m.launcherPid = await launch(plan.name, state, m);
     await writeState(state);
@@ -241,20 +258,10 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
         progress(`  ${m.name.padEnd(8)} ${m.address.padEnd(15)} ${st} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       }),
     );
-    let bundleInfo: BundleInfo | undefined;
-    if (bundle) {
-      await fs.cp(bundle.dir, path.join(plan.dir, "bundle"), { recursive: true });
-      const kubectl = await findRealKubectl(Number(bundle.kubernetesVersion.split(".")[1]));
-      if (kubectl && (await shipRealKubectl(path.join(plan.dir, "bundle"), kubectl))) {
-        progress(`Bundle: the real kubectl ${kubectl.version} (${kubectl.path}) replaces the kubectl stand-in`);
-      }
-      if (plan.etcd === "stacked") {
-        const v = await shipRealEtcd(path.join(plan.dir, "bundle"));
-        progress(`Bundle: the real etcd ${v} (${HOST_ETCD}) is the etcd static pod's image`);
-      }
-      bundleInfo = { path: "./bundle", kubernetesVersion: bundle.kubernetesVersion };
+    if (!ignition) {
+      if (bundle) bundleInfo = await copyBundle(plan, bundle, { realKubectl: true, progress });
+      await fs.writeFile(path.join(plan.dir, "cluster.yaml"), renderClusterYaml(plan, bundleInfo));
     }
-    await fs.writeFile(path.join(plan.dir, "cluster.yaml"), renderClusterYaml(plan, bundleInfo));
     progress(`Lab "${plan.name}" up in ${((Date.now() - t0) / 1000).toFixed(1)} s (base ${base.built ? "built" : "cached"})`);
     return infoOf(state);
   } catch (e) {
@@ -262,6 +269,25 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
     await labDown(plan.name).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * The bundle copied beside cluster.yaml. `realKubectl`: the operator machine's real static kubectl
+ * replaces the stand-in when there is one (not for Ignition configs, which would carry its 50 MB).
+ */
+async function copyBundle(plan: LabPlan, bundle: { dir: string; kubernetesVersion: string }, o: { realKubectl: boolean; progress: (s: string) => void }): Promise<BundleInfo> {
+  await fs.cp(bundle.dir, path.join(plan.dir, "bundle"), { recursive: true });
+  if (o.realKubectl) {
+    const kubectl = await findRealKubectl(Number(bundle.kubernetesVersion.split(".")[1]));
+    if (kubectl && (await shipRealKubectl(path.join(plan.dir, "bundle"), kubectl))) {
+      o.progress(`Bundle: the real kubectl ${kubectl.version} (${kubectl.path}) replaces the kubectl stand-in`);
+    }
+  }
+  if (plan.etcd === "stacked") {
+    const v = await shipRealEtcd(path.join(plan.dir, "bundle"));
+    o.progress(`Bundle: the real etcd ${v} (${HOST_ETCD}) is the etcd static pod's image`);
+  }
+  return { path: "./bundle", kubernetesVersion: bundle.kubernetesVersion };
 }
 
 async function labUsingSubnet(subnet: string): Promise<string | undefined> {
@@ -369,7 +395,7 @@ async function prepareMachine(plan: LabPlan, state: LabState, m: MachineState, c
 }
 
 /** A never-booted root for `m`: an empty overlay on the base, own machine-id and new host keys. */
-async function freshRoot(plan: Pick<LabPlan, "prefix">, state: LabState, m: MachineState, clientPub: string): Promise<string[]> {
+async function freshRoot(plan: Pick<LabPlan, "prefix"> & { provision?: LabPlan["provision"] }, state: LabState, m: MachineState, clientPub: string): Promise<string[]> {
   for (const d of [m.upper, m.work, m.root]) await fs.mkdir(d, { recursive: true });
   await run("mount", [
     "-t", "overlay", "overlay", "-o", `lowerdir=${state.baseRootfs},upperdir=${m.upper},workdir=${m.work}`, m.root,
@@ -621,9 +647,19 @@ export interface RecreateResult {
  * never-booted copy of the base (same name and address, new machine-id and SSH host keys) boots
  * in its place. The lab's known_hosts then pins the new keys, as an operator does after reading
  * them on the new machine's console; `keepOldHostKeys` leaves the old ones, to see what a client
- * that was not told does (OpenSSH and kubeha refuse a changed host key).
+ * that was not told does (OpenSSH and kubeha refuse a changed host key). In an Ignition lab the new
+ * machine boots from its Ignition config (the real Ignition writes it into the fresh root first).
  */
-export async function labRecreate(name: string, machine: string, opts: { keepOldHostKeys?: boolean; timeoutMs?: number } = {}): Promise<RecreateResult> {
+export async function labRecreate(
+  name: string,
+  machine: string,
+  opts: {
+    keepOldHostKeys?: boolean;
+    timeoutMs?: number;
+    /** Ignition lab: the config the new machine boots from. Default: the lab's `ignition/<machine>.ign`. */
+    ignitionConfig?: string;
+  } = {},
+): Promise<RecreateResult> {
   const s0 = await mustState(name);
   mustMachine(s0, machine);
   await labStop(name, machine, { hard: true });
@@ -633,7 +669,12 @@ export async function labRecreate(name: string, machine: string, opts: { keepOld
   if ((await mountsUnder(m.root)).length) throw new KubehaError(`the disk of ${machine} (${m.root}) is still mounted`, `see \`findmnt -R ${m.root}\``);
   for (const d of [m.upper, m.work]) await fs.rm(d, { recursive: true, force: true });
   const clientPub = await fs.readFile(path.join(s.dir, "id_ed25519.pub"), "utf8");
-  const keys = await freshRoot({ prefix: 24 }, s, m, clientPub);
+  const keys = await freshRoot({ prefix: 24, ...(s.provision ? { provision: s.provision } : {}) }, s, m, clientPub);
+  if (s.provision === "ignition") {
+    await applyIgnition(m, opts.ignitionConfig ?? path.join(s.dir, "ignition", `${machine}.ign`), path.join(PATHS.run, name, "ignition", `${machine}-recreate`));
+  } else if (opts.ignitionConfig) {
+    throw new UsageError(`lab "${name}" was not brought up with --provision ignition`, "an Ignition config only applies to an Ignition lab");
+  }
   const khPath = path.join(s.dir, "known_hosts");
   const kh = replaceKnownHosts(await fs.readFile(khPath, "utf8").catch(() => ""), m.address, keys);
   if (!opts.keepOldHostKeys) await fs.writeFile(khPath, kh.text, { mode: 0o600 });

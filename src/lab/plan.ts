@@ -60,11 +60,21 @@ export interface LabOptions {
    * the operator machine's real etcd binary as that pod's image.
    */
   etcd?: LabEtcd;
+  /**
+   * How the machines get their part of the cluster. `ssh` (default): they boot as fresh servers and
+   * `kubeha apply` installs them over SSH. `ignition`: before its first boot the real Ignition
+   * writes each machine's config (`kubeha render --format ignition`) into its root, and the
+   * machines come up into the cluster by themselves on a base that carries the packages.
+   */
+  provision?: LabProvision;
 }
 
 /** etcd modes a lab's cluster file can have. */
 export const LAB_ETCD = ["external", "stacked"] as const;
 export type LabEtcd = (typeof LAB_ETCD)[number];
+
+export const LAB_PROVISIONS = ["ssh", "ignition"] as const;
+export type LabProvision = (typeof LAB_PROVISIONS)[number];
 
 export interface PlannedMachine {
   /** Host name inside the machine (master1, worker2, lb1). */
@@ -84,6 +94,7 @@ export interface LabPlan {
   vip: string;
   endpoint: LabEndpoint;
   etcd: LabEtcd;
+  provision: LabProvision;
   proxyUrl: string;
   machines: PlannedMachine[];
   /** Output directory (cluster.yaml, id_ed25519, known_hosts). */
@@ -160,6 +171,13 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
   if (!(LAB_ETCD as readonly string[]).includes(etcd)) {
     throw new UsageError(`--etcd ${etcd}: unknown etcd mode`, `one of: ${LAB_ETCD.join(", ")}`);
   }
+  const provision = opts.provision ?? "ssh";
+  if (!(LAB_PROVISIONS as readonly string[]).includes(provision)) {
+    throw new UsageError(`--provision ${provision}: unknown provisioning`, `one of: ${LAB_PROVISIONS.join(", ")}`);
+  }
+  if (provision === "ignition" && !opts.bundle) {
+    throw new UsageError("--provision ignition needs --kube-standins", "the machines carry no Kubernetes packages: the stand-in bundle goes in through Ignition");
+  }
   if (endpoint === "kube-vip" && lbs > 0) {
     throw new UsageError("--lbs does not go with --endpoint kube-vip", "kube-vip runs on the control planes: drop --lbs");
   }
@@ -187,6 +205,7 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
     vip: at(VIP_HOST),
     endpoint,
     etcd,
+    provision,
     proxyUrl: `http://${at(1)}:${PROXY_PORT}`,
     machines,
     dir: path.resolve(cwd, opts.dir ?? path.join("lab", name)),
@@ -214,7 +233,7 @@ export interface BundleInfo {
 }
 
 /** The lab's cluster file as an object (type-checked against the cluster file format). */
-export function labClusterFile(plan: LabPlan, bundle?: BundleInfo): ClusterFile {
+export function labClusterFile(plan: LabPlan, bundle?: BundleInfo, authorizedKey?: string): ClusterFile {
   const lbOnMasters = plan.endpoint === "haproxy-keepalived" && !plan.machines.some((m) => m.role === "lb");
   const hosts: HostFile[] = plan.machines.map((m) => ({
     name: m.name,
@@ -238,17 +257,27 @@ export function labClusterFile(plan: LabPlan, bundle?: BundleInfo): ClusterFile 
     },
   };
   if (bundle) file.spec.kubernetes = { version: bundle.kubernetesVersion };
+  if (plan.provision === "ignition") {
+    // No package proxy: the machines carry their packages (IGNITION_BASE_PACKAGES) and install nothing.
+    file.spec.packages = bundle ? { source: "bundle", bundle: bundle.path } : {};
+    file.spec.provisioning = {
+      network: { prefixLength: plan.prefix },
+      ...(authorizedKey ? { sshAuthorizedKeys: [authorizedKey.trim()] } : {}),
+    };
+  }
   return file;
 }
 
 /** cluster.yaml text: a header saying where it came from, then the file. Deterministic. */
-export function renderClusterYaml(plan: LabPlan, bundle?: BundleInfo): string {
+export function renderClusterYaml(plan: LabPlan, bundle?: BundleInfo, authorizedKey?: string): string {
   const head = [
     `# kubeha lab "${plan.name}": ${plan.machines.length} systemd-nspawn machines on bridge ${plan.bridge} (${plan.subnet}).`,
-    `# Written by \`kubeha lab up\`; next: kubeha apply ${path.join("lab", plan.name, "cluster.yaml")}`,
+    plan.provision === "ignition"
+      ? "# Written by `kubeha lab up --provision ignition`: each machine came up from its Ignition config (ignition/<host>.ign); next: kubeha status cluster.yaml"
+      : `# Written by \`kubeha lab up\`; next: kubeha apply ${path.join("lab", plan.name, "cluster.yaml")}`,
     bundle ? "# Kubernetes binaries come from the stand-in bundle in ./bundle (not real Kubernetes)." : undefined,
   ].filter((l): l is string => l !== undefined);
-  return head.join("\n") + "\n" + stringify(labClusterFile(plan, bundle), { lineWidth: 0 });
+  return head.join("\n") + "\n" + stringify(labClusterFile(plan, bundle, authorizedKey), { lineWidth: 0 });
 }
 
 // ---------------------------------------------------------------- the base image
@@ -265,6 +294,25 @@ export const BASE_PACKAGES = [
   "ca-certificates", "procps", "sudo", "python3",
 ] as const;
 
+/**
+ * What the Ignition lab's base carries on top (`lab up --provision ignition`), as a container OS
+ * image carries its packages: nothing can be installed there. Exactly the Debian packages
+ * install.sh would otherwise install (render/packages.ts debianPackages) for a host with every
+ * role: HAProxy (+ socat for its runtime socket) and keepalived for the LB role, etcd server and
+ * client for external etcd, containerd as the runtime, and conntrack/iptables/ethtool that kubeadm's
+ * preflight wants on the PATH. The Kubernetes binaries are not here: the stand-in bundle comes in
+ * through Ignition.
+ */
+export const IGNITION_BASE_PACKAGES = [
+  "haproxy", "socat", "keepalived", "etcd-server", "etcd-client", "containerd", "conntrack", "iptables", "ethtool",
+] as const;
+
+/** Services those packages enable at boot with their defaults; disabled in the Ignition base (install.sh starts them configured). */
+export const IGNITION_BASE_DISABLED_UNITS = ["haproxy.service", "keepalived.service", "etcd.service", "containerd.service"] as const;
+
+/** SELinux policy name of the Ignition base: labels nothing, so Ignition's relabel step (setfiles) succeeds. */
+export const IGNITION_NULL_SELINUX_POLICY = "kubeha-none";
+
 /** Bump when the customization in base.ts changes: it is part of the cache key. */
 export const BASE_SCRIPT_VERSION = 3;
 
@@ -280,10 +328,13 @@ export interface BaseRecipe {
   packages: readonly string[];
   mirrors: Mirrors;
   script: number;
+  /** Only for the Ignition base (absent in the SSH base, whose cache key stays as it was). */
+  flavour?: "ignition";
 }
 
-export function baseRecipe(mirrors: Mirrors): BaseRecipe {
-  return { suite: "bookworm", variant: "minbase", packages: BASE_PACKAGES, mirrors, script: BASE_SCRIPT_VERSION };
+export function baseRecipe(mirrors: Mirrors, provision: LabProvision = "ssh"): BaseRecipe {
+  const r: BaseRecipe = { suite: "bookworm", variant: "minbase", packages: BASE_PACKAGES, mirrors, script: BASE_SCRIPT_VERSION };
+  return provision === "ignition" ? { ...r, packages: [...BASE_PACKAGES, ...IGNITION_BASE_PACKAGES], flavour: "ignition" } : r;
 }
 
 /** Cache key of a base: changes whenever anything that goes into it changes. */
@@ -331,7 +382,15 @@ export interface MachineFile {
 }
 
 /** Files written into one machine's own layer (hostname, hosts, network, ssh access). */
-export function machineFiles(plan: Pick<LabPlan, "prefix">, m: PlannedMachine, machineId: string, authorizedKey: string): MachineFile[] {
+export function machineFiles(plan: Pick<LabPlan, "prefix"> & { provision?: LabProvision }, m: PlannedMachine, machineId: string, authorizedKey: string): MachineFile[] {
+  if (plan.provision === "ignition") {
+    // What an image's first boot gives every machine (its own machine-id; host keys are made by
+    // the caller). Hostname, address and SSH keys come from the machine's Ignition config.
+    return [
+      { path: "/etc/hosts", content: "127.0.0.1\tlocalhost\n\n::1\tlocalhost ip6-localhost ip6-loopback\n", mode: 0o644 },
+      { path: "/etc/machine-id", content: `${machineId}\n`, mode: 0o444 },
+    ];
+  }
   return [
     { path: "/etc/hostname", content: `${m.name}\n`, mode: 0o644 },
     {

@@ -30,6 +30,8 @@ export interface LabState {
   bridgeAddress: string;
   vip: string;
   proxyUrl: string;
+  /** How the machines were provisioned (absent: `ssh`, as before this field). */
+  provision?: "ssh" | "ignition";
   /** Where cluster.yaml, keys and known_hosts were written. */
   dir: string;
   cgroup: string;

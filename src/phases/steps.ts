@@ -11,7 +11,8 @@ import { shq } from "../util/shell.ts";
 import { recordInstalledCommand } from "../render/packages.ts";
 import { KubehaError, StepError } from "../errors.ts";
 import { retry } from "../util/retry.ts";
-import type { Host } from "../spec/model.ts";
+import type { Cluster, Host } from "../spec/model.ts";
+import type { BootBundle } from "../render/ignition.ts";
 import type { RenderedFile } from "../render/types.ts";
 import { isUnitFile, unitTriggers, type Check, type FilesStep, type PackagesStep, type RunStep, type Step, type StepPhase } from "../plan/host.ts";
 
@@ -153,6 +154,13 @@ export function loadBundle(dir: string, version: string) {
     b.catch(() => bundles.delete(key));
   }
   return b;
+}
+
+/** The offline bundle's files for Ignition configs (packages.source: bundle), read as `kubeha apply` reads them. */
+export async function bootBundle(c: Cluster): Promise<BootBundle | undefined> {
+  if (c.packages.source !== "bundle" || !c.packages.bundle) return undefined;
+  const { manifest, files } = await loadBundle(c.packages.bundle, c.kubernetes.version);
+  return { ...(manifest.description ? { description: manifest.description } : {}), files, enable: manifest.enable ?? [] };
 }
 
 async function installBundle(ctx: Ctx, h: Host): Promise<void> {

@@ -149,6 +149,9 @@ export function statusScript(c: Cluster, h: Host): string {
   const lines = ["export LC_ALL=C"];
   const units = expectedUnits(c, h);
   lines.push(`echo "@@units"; for u in ${units.join(" ") || "none"}; do echo "$u $(systemctl is-active "$u" 2>/dev/null)"; done`);
+  // Hosts from Ignition configs: whether their install unit succeeded (nothing printed where it is absent).
+  const installUnit = PATHS.installUnit.replace(/^.*\//, "");
+  lines.push(`echo "@@install"; [ -e ${PATHS.installUnit} ] && { systemctl show ${installUnit} -p ActiveState -p Result 2>/dev/null; [ -e ${PATHS.installedMarker} ] && echo Installed=yes; }; true`);
   if (vipCandidate(c, h)) lines.push(`echo "@@vip"; ip -o -4 addr show to ${c.endpoint.address}/32 2>/dev/null; true`);
   if (runsHaproxy(c, h)) {
     lines.push(
@@ -226,6 +229,11 @@ export interface HostReading {
   readyzEndpoint?: number;
   /** The certificate files read from the host; undefined when the output has no `@@certs` section. */
   certs?: Map<string, CertReading>;
+  /**
+   * The first-boot install unit of a host provisioned from an Ignition config (absent elsewhere):
+   * `systemctl show`'s ActiveState and Result.
+   */
+  install?: { active: string; result: string; installed: boolean };
 }
 
 /** Parses a status script's output. Throws when the output is truncated. */
@@ -238,6 +246,11 @@ export function parseStatus(out: string): HostReading {
     if (u && u !== "none") r.units.set(u, state || "unknown");
   }
   if (s.has("vip")) r.holdsVip = (s.get("vip") ?? []).length > 0;
+  const install = s.get("install") ?? [];
+  if (install.length) {
+    const v = (k: string) => install.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1).trim() ?? "unknown";
+    r.install = { active: v("ActiveState"), result: v("Result"), installed: v("Installed") === "yes" };
+  }
   if (s.has("haproxy")) {
     const lines = s.get("haproxy") ?? [];
     const bang = lines.find((l) => l.startsWith("!"));
@@ -309,6 +322,12 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     readings.set(h.name, r);
     const services = expected.map((name) => ({ name, state: r.units.get(name) ?? "unknown" }));
     for (const s of services) if (s.state !== "active") problems.push(`${h.name}: ${s.name} is ${s.state}`);
+    // After a success the marker stays and later boots skip the unit (inactive, Result=success).
+    if (r.install && !r.install.installed && r.install.result !== "success") {
+      problems.push(`${h.name}: kubeha-install.service failed (${r.install.result}, ${r.install.active}): its reason is in \`journalctl -u kubeha-install\` on ${h.name}`);
+    } else if (r.install && !r.install.installed) {
+      problems.push(`${h.name}: kubeha-install.service is ${r.install.active} (the host is still installing itself from its Ignition config)`);
+    }
     return { ...base, reachable: true, services };
   });
 

@@ -6,7 +6,7 @@
  * Pure and byte-deterministic.
  */
 import { Document, Scalar, YAMLMap, YAMLSeq, isMap } from "yaml";
-import { BUTANE_VERSION, DEFAULT_IGNITION_VERSION, INSTALL_ATTEMPTS, type FirstBoot, type IgnitionVersion } from "./ignition.ts";
+import { BUTANE_VERSION, DEFAULT_IGNITION_VERSION, INSTALL_ATTEMPTS, dataUrl, type FirstBoot, type IgnitionVersion } from "./ignition.ts";
 import { PATHS } from "./paths.ts";
 
 function octal(mode: number): Scalar {
@@ -30,9 +30,14 @@ export function renderButane(fb: FirstBoot, version: IgnitionVersion = DEFAULT_I
               filesystems: [{ device: `/dev/disk/by-partlabel/${d.label}`, format: d.format, wipe_filesystem: true, label: d.label }],
             }
           : {}),
-        files: fb.files.map((f) => ({ path: f.path, mode: 0, overwrite: true, contents: { inline: f.content } })),
+        files: fb.files.map((f) => ({
+          path: f.path,
+          mode: 0,
+          overwrite: true,
+          contents: typeof f.content === "string" ? { inline: f.content } : { source: dataUrl(f.content) },
+        })),
       },
-      systemd: { units: fb.units.map((u) => ({ name: u.name, enabled: u.enabled, contents: u.contents })) },
+      systemd: { units: fb.units.map((u) => ({ name: u.name, enabled: u.enabled, ...(u.contents !== undefined ? { contents: u.contents } : {}) })) },
     },
     // YAML 1.1 so modes print as 0644, the way Butane's documentation writes them.
     { version: "1.1" },

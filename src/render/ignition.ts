@@ -35,7 +35,8 @@ export const INSTALL_RETRY_SECONDS = 30;
 /** A file Ignition writes, with the reason a reviewer reads in the Butane file. */
 export interface BootFile {
   path: string;
-  content: string;
+  /** Text, or bytes (an offline bundle's binaries): written base64 in both files. */
+  content: string | Uint8Array;
   mode: number;
   secret: boolean;
   /** Why it is there (a comment in the Butane file). */
@@ -45,8 +46,16 @@ export interface BootFile {
 export interface BootUnit {
   name: string;
   enabled: boolean;
-  contents: string;
+  /** Absent: a unit the image (or a file of this config) provides, only enabled here. */
+  contents?: string;
   why: string;
+}
+
+/** An offline bundle's files and units (spec.packages.source: bundle), read by the caller (phases/steps.ts loadBundle). */
+export interface BootBundle {
+  description?: string;
+  files: { path: string; content: Uint8Array; mode: number }[];
+  enable: string[];
 }
 
 /** One host's first-boot content, before it is written as Ignition JSON or Butane YAML. */
@@ -67,6 +76,21 @@ export interface IgnitionInputs {
    * config carry no certificate key.
    */
   pkiFiles?: (host: string) => RenderedFile[];
+  /**
+   * The offline bundle, when `packages.source` is `bundle`: its files go to their destinations
+   * and its units are enabled on every Kubernetes node, as `kubeha apply` installs them
+   * (install.sh only checks that they are there).
+   */
+  bundle?: BootBundle;
+}
+
+/** Bytes that are UTF-8 text as a string (readable in the Butane file), others as they are. */
+function asText(b: Uint8Array): string | Uint8Array {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(b);
+  } catch {
+    return b;
+  }
 }
 
 /** `/var/mnt/data` -> `var-mnt-data.mount` (systemd-escape --path --suffix=mount). */
@@ -162,8 +186,14 @@ export function firstBoot(c: Cluster, h: Host, inputs: IgnitionInputs): FirstBoo
     why: `plan step ${phaseOf.get(f.path)}: install.sh places it at ${f.path}${f.owner ? ` (${f.owner})` : ""}${f.secret ? "; secret" : ""}`,
   }));
   const d = c.provisioning.dataDisk;
+  const bundle = c.packages.source === "bundle" && steps.some((s) => s.kind === "bundle") ? inputs.bundle : undefined;
+  if (c.packages.source === "bundle" && steps.some((s) => s.kind === "bundle") && !inputs.bundle) {
+    throw new InternalError(`host ${h.name}: packages.source is bundle but the bundle's files were not given`);
+  }
+  const bundleWhy = `offline bundle (packages.source: bundle)${bundle?.description ? `: ${bundle.description}` : ""}`;
   const files: BootFile[] = [
     ...staged,
+    ...(bundle?.files ?? []).map((f) => ({ path: f.path, content: asText(f.content), mode: f.mode, secret: false, why: bundleWhy })),
     { path: PATHS.installScript, content: renderInstallScript(c, h, steps), mode: 0o755, secret: false, why: "the host's plan as a script; the install unit runs it" },
     { path: PATHS.etcHostname, content: h.name + "\n", mode: 0o644, secret: false, why: "hostname (also the node name)" },
     { path: PATHS.networkdWired, content: networkFile(c, h), mode: 0o644, secret: false, why: "static address (systemd-networkd), as seed 004's 20-wired.network" },
@@ -176,6 +206,7 @@ export function firstBoot(c: Cluster, h: Host, inputs: IgnitionInputs): FirstBoo
   const units: BootUnit[] = [
     { name: PATHS.installUnit.replace(/^.*\//, ""), enabled: true, contents: installUnit(c), why: "runs install.sh at boot until it succeeds once (bounded)" },
     ...(d ? [{ name: mountUnitName(d.path), enabled: true, contents: mountUnit(d), why: `mounts the data disk at ${d.path}` }] : []),
+    ...(bundle?.enable ?? []).map((name) => ({ name, enabled: true, why: `enabled as \`kubeha apply\` does after installing the ${bundleWhy}` })),
   ];
   const keys = c.provisioning.sshAuthorizedKeys;
   return {
@@ -192,7 +223,8 @@ export function firstBoot(c: Cluster, h: Host, inputs: IgnitionInputs): FirstBoo
  * A file's contents as a data URL, as Butane writes them without compression: RFC 2396
  * escaping (`data:,`), or base64 (`data:;base64,`) when that is shorter.
  */
-export function dataUrl(content: string): string {
+export function dataUrl(content: string | Uint8Array): string {
+  if (typeof content !== "string") return "data:;base64," + Buffer.from(content).toString("base64");
   const escaped = "," + encodeURIComponent(content);
   const b64 = ";base64," + Buffer.from(content, "utf8").toString("base64");
   return "data:" + (b64.length < escaped.length ? b64 : escaped);
@@ -213,7 +245,7 @@ export function ignitionConfig(fb: FirstBoot, version: IgnitionVersion = DEFAULT
         : {}),
       files: fb.files.map((f) => ({ path: f.path, contents: { source: dataUrl(f.content) }, mode: f.mode, overwrite: true })),
     },
-    systemd: { units: fb.units.map((u) => ({ contents: u.contents, enabled: u.enabled, name: u.name })) },
+    systemd: { units: fb.units.map((u) => ({ ...(u.contents !== undefined ? { contents: u.contents } : {}), enabled: u.enabled, name: u.name })) },
   };
 }
 

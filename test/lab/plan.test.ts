@@ -213,3 +213,38 @@ test("cluster.yaml with --etcd stacked: etcd.mode stacked, no etcd role (kubeadm
   assert.equal(planLab({ name: "t6" }, "/x").etcd, "external", "the default stays external");
   assert.throws(() => planLab({ name: "t7", etcd: "local" as never }, "/x"), /--etcd local: unknown etcd mode/);
 });
+
+test("--provision ignition: needs the stand-in bundle; cluster.yaml has no proxy, the lab's key and prefix under provisioning; valid", () => {
+  assert.throws(() => planLab({ name: "t5", subnet: "198.19.11.0/24", provision: "ignition" }, "/x"), (e: unknown) => e instanceof UsageError && /needs --kube-standins/.test(e.message));
+  assert.throws(() => planLab({ name: "t5", provision: "cloud-init" as "ssh" }, "/x"), (e: unknown) => e instanceof UsageError && /unknown provisioning/.test(e.message));
+  assert.equal(planLab({ name: "t5" }, "/x").provision, "ssh");
+  const p = planLab({ name: "t5", subnet: "198.19.11.0/24", masters: 3, workers: 1, bundle: "b", provision: "ignition" }, "/x");
+  const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake kubeha-lab-t5";
+  const text = renderClusterYaml(p, { path: "./bundle", kubernetesVersion: "1.34.2" }, key + "\n");
+  const r = parseCluster(text, { sourcePath: "/x/lab/t5/cluster.yaml", home: "/root" });
+  assert.deepEqual(r.problems.filter((x) => x.severity === "error"), []);
+  const f = parse(text);
+  assert.deepEqual(f.spec.packages, { source: "bundle", bundle: "./bundle" }, "no package proxy: the machines install nothing");
+  assert.deepEqual(f.spec.provisioning, { network: { prefixLength: 24 }, sshAuthorizedKeys: [key] });
+  assert.match(text, /--provision ignition/);
+});
+
+test("Ignition base: its own cache key with the daemons' packages; the SSH base's key is unchanged by the new field", () => {
+  const m = { debian: "http://deb.debian.org/debian" };
+  const ssh = baseRecipe(m);
+  assert.equal("flavour" in ssh, false, "the SSH recipe (and so its cached base) is as before");
+  assert.deepEqual(baseRecipe(m, "ssh"), ssh);
+  const ign = baseRecipe(m, "ignition");
+  assert.equal(ign.flavour, "ignition");
+  for (const p of ["haproxy", "keepalived", "etcd-server", "etcd-client", "containerd", "socat", "conntrack", "iptables", "ethtool", ...ssh.packages]) {
+    assert.ok(ign.packages.includes(p), p);
+  }
+  assert.notEqual(recipeHash(ign), recipeHash(ssh));
+});
+
+test("Ignition machine files: only what an image's first boot gives (machine-id, localhost); hostname, address and SSH key come from Ignition", () => {
+  const p = planLab({ name: "t6", subnet: "198.19.12.0/24", masters: 1, workers: 0, bundle: "b", provision: "ignition" }, "/x");
+  const files = machineFiles(p, p.machines[0]!, "ab".repeat(16), "ssh-ed25519 AAAA k");
+  assert.deepEqual(files.map((f) => f.path).sort(), ["/etc/hosts", "/etc/machine-id"]);
+  assert.ok(!files.some((f) => f.content.includes("master1")));
+});

@@ -211,3 +211,18 @@ test("kube-vip mode: the control planes are asked for the VIP; healthy with exac
   assert.ok(two.problems.some((p) => /^split brain: the VIP 198\.19\.246\.100 is on 2 hosts: master1, master2$/.test(p)), two.problems.join("\n"));
   assertValid(two);
 });
+
+test("a host from an Ignition config: a failed install unit is a problem naming the host; installed (marker) or absent is not", () => {
+  const base = readFileSync(join(DIR, "healthy-master1.txt"), "utf8");
+  const withInstall = (lines: string) => ({ master1: { output: base.replace("@@end", `@@install\n${lines}@@end`) } });
+  assert.equal(evaluate(cluster, observe("healthy")).healthy, true, "no @@install section: not an Ignition host");
+  const failed = evaluate(cluster, observe("healthy", withInstall("ActiveState=activating\nResult=exit-code\n")));
+  assert.equal(failed.healthy, false);
+  assert.ok(failed.problems.some((p) => /^master1: kubeha-install\.service failed \(exit-code, activating\): .*journalctl -u kubeha-install/.test(p)), failed.problems.join("; "));
+  const running = evaluate(cluster, observe("healthy", withInstall("ActiveState=activating\nResult=success\n")));
+  assert.ok(running.problems.some((p) => /^master1: kubeha-install\.service is activating \(the host is still installing/.test(p)), running.problems.join("; "));
+  // A later boot skips the unit by its marker: inactive, yet installed.
+  assert.equal(evaluate(cluster, observe("healthy", withInstall("ActiveState=inactive\nResult=success\nInstalled=yes\n"))).healthy, true);
+  assert.equal(evaluate(cluster, observe("healthy", withInstall("ActiveState=active\nResult=success\nInstalled=yes\n"))).healthy, true);
+  assert.match(statusScript(cluster, cluster.hosts[0]!), /echo "@@install"; \[ -e \/etc\/systemd\/system\/kubeha-install\.service \]/);
+});

@@ -17,7 +17,7 @@ import { ensureState, pkiFilesForHost } from "../../src/pki/index.ts";
 import { planFiles, planHost } from "../../src/plan/host.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import { firstControlPlane, type Cluster } from "../../src/spec/model.ts";
-import { firstBoots, ignitionOutputs, renderIgnition, mountUnitName, dataUrl, IGNITION_VERSIONS, type FirstBoot } from "../../src/render/ignition.ts";
+import { firstBoots, ignitionOutputs, renderIgnition, mountUnitName, dataUrl, IGNITION_VERSIONS, type BootBundle, type FirstBoot } from "../../src/render/ignition.ts";
 import { renderButane } from "../../src/render/butane.ts";
 
 const GOLDEN = join(REPO, "test", "golden-ignition");
@@ -57,13 +57,24 @@ function validate(dir: string, name: string, content: string): void {
 
 const ksm = (m: number) => "0" + m.toString(8);
 
+/** An offline bundle for the clusters with packages.source: bundle: a text file, a binary one, a unit to enable. */
+const BUNDLE: BootBundle = {
+  description: "test bundle",
+  files: [
+    { path: "/usr/bin/kubeadm", content: Buffer.from("#!/bin/sh\necho kubeadm\n"), mode: 0o755 },
+    { path: "/usr/bin/kubelet", content: Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 0xff, 0x00, 0xc3]), mode: 0o755 },
+  ],
+  enable: ["kubelet.service"],
+};
+const bundleFor = (c: Cluster) => (c.packages.source === "bundle" ? { bundle: BUNDLE } : {});
+
 for (const { name, cluster: base } of clustersUnderTest()) {
   test(`${name}: every host's Ignition config (3.2.0, 3.3.0) passes ignition-validate and carries exactly its plan, install.sh and the unit`, () =>
     withTmp(async (dir) => {
       const cluster: Cluster = { ...base, pki: { ...base.pki, stateDir: join(dir, "state") } };
       const state = await ensureState(cluster);
       const pkiFiles = (h: string) => pkiFilesForHost(cluster, state, h, { sharedOnEveryControlPlane: true });
-      const boots = firstBoots(cluster, { secrets: state.secrets, pkiFiles });
+      const boots = firstBoots(cluster, { secrets: state.secrets, pkiFiles, ...bundleFor(cluster) });
       assert.equal(boots.length, cluster.hosts.length);
       for (const fb of boots) {
         const h = cluster.hosts.find((x) => x.name === fb.host)!;
@@ -77,6 +88,8 @@ for (const { name, cluster: base } of clustersUnderTest()) {
         want.set(PATHS.installScript, 0o755);
         want.set(PATHS.etcHostname, 0o644);
         want.set(PATHS.networkdWired, 0o644);
+        const bundled = cluster.packages.source === "bundle" && steps.some((s) => s.kind === "bundle");
+        if (bundled) for (const f of BUNDLE.files) want.set(f.path, f.mode);
         const have = new Map(v33.storage.files.map((f) => [f.path, f.mode]));
         assert.deepEqual([...have.entries()].sort(), [...want.entries()].sort(), `${fb.host}: files and modes`);
         for (const f of planFiles(steps)) {
@@ -93,7 +106,18 @@ for (const { name, cluster: base } of clustersUnderTest()) {
         assert.ok(unit?.enabled, `${fb.host}: kubeha-install.service enabled`);
         assert.ok(unit.contents.includes(`ExecStart=/bin/bash ${PATHS.installScript}\n`));
         assert.ok(unit.contents.includes(`ConditionPathExists=!${PATHS.installedMarker}\n`));
-        assert.equal(v33.systemd.units.length, cluster.provisioning.dataDisk ? 2 : 1);
+        assert.equal(v33.systemd.units.length, (cluster.provisioning.dataDisk ? 2 : 1) + (bundled ? 1 : 0));
+        if (bundled) {
+          // The bundle's files at their destinations, byte for byte (text percent-encoded, binaries base64); its unit enabled.
+          for (const f of BUNDLE.files) {
+            const g = v33.storage.files.find((x) => x.path === f.path)!;
+            const m = /^data:([^,]*),(.*)$/s.exec(g.contents.source)!;
+            const bytes = m[1]!.endsWith(";base64") ? Buffer.from(m[2]!, "base64") : Buffer.from(decodeURIComponent(m[2]!), "utf8");
+            assert.deepEqual(bytes, Buffer.from(f.content), `${fb.host}: bundle file ${f.path}`);
+          }
+          assert.deepEqual(v33.systemd.units.find((u) => u.name === "kubelet.service"), { name: "kubelet.service", enabled: true });
+          assert.match(renderButane(fb, "3.3.0"), /path: \/usr\/bin\/kubelet\n\s+mode: 0755\n\s+overwrite: true\n\s+contents:\n\s+source: "?data:;base64,f0VMRv8Aww=="?/);
+        }
         if (cluster.provisioning.sshAuthorizedKeys.length) assert.deepEqual(v33.passwd?.users, [{ name: h.ssh.user, sshAuthorizedKeys: cluster.provisioning.sshAuthorizedKeys }]);
         else assert.equal(v33.passwd, undefined);
       }
@@ -105,7 +129,7 @@ test("the shared certificates reach every control plane, and joins carry no cert
     for (const { name, cluster: base } of clustersUnderTest()) {
       const cluster: Cluster = { ...base, pki: { ...base.pki, stateDir: join(dir, name) } };
       const state = await ensureState(cluster);
-      const boots = firstBoots(cluster, { secrets: state.secrets, pkiFiles: (h) => pkiFilesForHost(cluster, state, h, { sharedOnEveryControlPlane: true }) });
+      const boots = firstBoots(cluster, { secrets: state.secrets, pkiFiles: (h) => pkiFilesForHost(cluster, state, h, { sharedOnEveryControlPlane: true }), ...bundleFor(cluster) });
       const first = firstControlPlane(cluster).name;
       const shared = ["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key", ...(cluster.etcd.mode === "stacked" ? ["etcd/ca.crt", "etcd/ca.key"] : ["etcd/ca.crt", "apiserver-etcd-client.crt", "apiserver-etcd-client.key"])];
       for (const h of cluster.hosts) {
@@ -113,7 +137,8 @@ test("the shared certificates reach every control plane, and joins carry no cert
         const paths = new Set(fb.files.map((f) => f.path));
         const cp = h.roles.includes("control-plane");
         for (const s of shared) assert.equal(paths.has(`${PATHS.installRoot}/etc/kubernetes/pki/${s}`), cp, `${name}/${h.name}: ${s}`);
-        const join = fb.files.find((f) => f.path === PATHS.installRoot + PATHS.kubeadmJoin);
+        const joinFile = fb.files.find((f) => f.path === PATHS.installRoot + PATHS.kubeadmJoin);
+        const join = joinFile && { content: String(joinFile.content) };
         if (h.name === first) assert.ok(fb.files.some((f) => f.path === PATHS.installRoot + PATHS.kubeadmInit));
         else if (join) {
           assert.ok(!join.content.includes("certificateKey"), `${name}/${h.name}: join.yaml has no certificateKey`);
@@ -128,7 +153,7 @@ test("the install unit passes systemd-analyze verify; the data disk's mount unit
   withTmp(async (dir) => {
     const { cluster } = clustersUnderTest().find((x) => x.name === "seed-004-dedicated-lbs-8443")!;
     const fb = firstBoots(cluster, { secrets: FIXTURE_SECRETS })[0]!;
-    for (const u of fb.units) writeFileSync(join(dir, u.name), u.contents);
+    for (const u of fb.units) writeFileSync(join(dir, u.name), u.contents ?? "");
     mkdirSync(join(dir, cluster.provisioning.dataDisk!.path.slice(1)), { recursive: true });
     const r = run("systemd-analyze", ["verify", ...fb.units.map((u) => join(dir, u.name))]);
     assert.equal(r.code, 0, r.out);

@@ -61,10 +61,10 @@ nodeRegistration:
 ${opts.controlPlane ?? ""}`;
 }
 
-function cpBlock(certificateKey?: string): string {
+function cpBlock(certificateKey?: string, address = "127.0.0.2"): string {
   return `controlPlane:
   localAPIEndpoint:
-    advertiseAddress: 127.0.0.2
+    advertiseAddress: ${address}
     bindPort: ${port}
 ${certificateKey ? `  certificateKey: "${certificateKey}"\n` : ""}`;
 }
@@ -110,15 +110,15 @@ function failMessage(r: Run): string {
 before(async () => {
   cleanStale(PREFIX);
   work = mkdtempSync(join(tmpdir(), PREFIX));
-  // A port free on both loopback addresses the two control planes use.
+  // A port free on every loopback address the control planes use.
+  const freeOn = (address: string) => new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, address, () => s.close(() => resolve(true)));
+  });
   for (let i = 0; i < 20; i++) {
     port = await freePort();
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once("error", () => resolve(false));
-      s.listen(port, "127.0.0.2", () => s.close(() => resolve(true)));
-    });
-    if (ok) break;
+    if ((await freeOn("127.0.0.2")) && (await freeOn("127.0.0.3"))) break;
   }
   const ca = join(work, "ca");
   openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${ca}.key`, "-out", `${ca}.crt`, "-days", "1",
@@ -126,7 +126,7 @@ before(async () => {
   caPem = readFileSync(`${ca}.crt`, "utf8");
   caHash = "sha256:" + execFileSync("bash", ["-c",
     `openssl x509 -pubkey -noout -in '${ca}.crt' | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1`], { encoding: "utf8" }).trim();
-  for (const [node, ip] of [["cp1", "127.0.0.1"], ["cp2", "127.0.0.2"]] as const) {
+  for (const [node, ip] of [["cp1", "127.0.0.1"], ["cp2", "127.0.0.2"], ["cp3", "127.0.0.3"]] as const) {
     const root = nodeRoot(node);
     const pki = join(root, "etc/kubernetes/pki");
     openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", join(pki, "apiserver.key"), "-out", join(work, `${node}.csr`), "-subj", "/CN=kube-apiserver"]);
@@ -198,7 +198,9 @@ test("join fails on a wrong CA hash, a wrong or unknown token, an unreachable en
     ["unknown token", joinConfig({ name: "bad3", token: "zzzzzz.0123456789abcdef" }), /couldn't validate the identity of the API Server .*could not find a JWS signature in the cluster-info ConfigMap for token ID "zzzzzz"/],
     ["malformed token", joinConfig({ name: "bad4", token: "abcdef.0123" }), /discovery\.bootstrapToken\.token: Invalid value/],
     ["unreachable endpoint", joinConfig({ name: "bad5", endpoint: `127.0.0.1:${await freePort()}` }), /couldn't validate the identity of the API Server .*Connection refused/],
-    ["control plane without certificateKey", joinConfig({ name: "bad6", controlPlane: cpBlock() }), /controlPlane\.certificateKey is required/],
+    // kubeadm's join preflight without a certificate key: the shared certificates must be on disk.
+    ["control plane without certificateKey nor shared certificates", joinConfig({ name: "bad6", controlPlane: cpBlock() }),
+      /error execution phase preflight: \nOne or more conditions for hosting a new control plane instance is not satisfied\.\n\n\[failure loading certificate for CA: couldn't load the certificate file \/etc\/kubernetes\/pki\/ca\.crt: open \/etc\/kubernetes\/pki\/ca\.crt: no such file or directory, failure loading key for service account: couldn't load the private key file \/etc\/kubernetes\/pki\/sa\.key: open \/etc\/kubernetes\/pki\/sa\.key: no such file or directory, failure loading certificate for front-proxy CA: .*front-proxy-ca\.crt: no such file or directory, failure loading certificate for etcd CA: .*etcd\/ca\.crt: no such file or directory\]\n\nPlease ensure that:\n\* The cluster has a stable controlPlaneEndpoint address\.\n\* The certificates that must be shared among control plane instances are provided\./],
     ["control plane with a wrong certificateKey", joinConfig({ name: "bad7", controlPlane: cpBlock("7a".repeat(32)) }), /message authentication failed/],
   ];
   for (const [what, text, re] of cases) {
@@ -246,6 +248,31 @@ test("token create --ttl: the bootstrap-token Secret carries the expiration; a j
   assert.match(noPin.stderr, /caCertHashes: Invalid value: using token-based discovery without caCertHashes/);
 });
 
+test("join: a control plane without a certificate key joins with the shared certificates already on disk (kubeadm's manual distribution)", async () => {
+  const root = join(work, "cp3");
+  const pki = join(root, "etc/kubernetes/pki");
+  const partial = kubeadm(root, ["join", "--config", writeConfig("cp3.yaml", joinConfig({ name: "cp3", controlPlane: cpBlock(undefined, "127.0.0.3") }))]);
+  assert.equal(partial.status, 1, "refused while the shared certificates are missing");
+  assert.match(partial.stderr, /One or more conditions for hosting a new control plane instance is not satisfied/);
+  // What kubeha places on every control plane of an Ignition config: the CAs, the service-account keys.
+  copyFileSync(join(work, "ca.crt"), join(pki, "ca.crt"));
+  copyFileSync(join(work, "ca.key"), join(pki, "ca.key"));
+  openssl(["genpkey", "-algorithm", "RSA", "-out", join(pki, "sa.key")]);
+  openssl(["pkey", "-in", join(pki, "sa.key"), "-pubout", "-out", join(pki, "sa.pub")]);
+  mkdirSync(join(pki, "etcd"), { recursive: true });
+  for (const [base, cn] of [["front-proxy-ca", "front-proxy-ca"], ["etcd/ca", "etcd-ca"]] as const) {
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(pki, `${base}.key`), "-out", join(pki, `${base}.crt`), "-days", "1",
+      "-subj", `/CN=${cn}`, "-addext", "basicConstraints=critical,CA:TRUE"]);
+  }
+  const onlySa = kubeadm(root, ["join", "--config", join(work, "cp3.yaml")]);
+  assert.equal(onlySa.status, 0, failMessage(onlySa));
+  assert.match(onlySa.stdout, /download-certs\] Skipping: no certificate key/);
+  assert.match(onlySa.stdout, /This node has joined the cluster as a control plane/);
+  assertNoSecrets(onlySa, "control-plane join without a certificate key");
+  const ready = await get(`https://127.0.0.3:${port}/readyz`);
+  assert.equal(ready.status, 200, "the third control plane's apiserver stand-in answers");
+});
+
 test("join: a worker and a second control plane join; nodes are shared; the second survives the first", async () => {
   const w = kubeadm(nodeRoot("w1"), ["join", "--config", writeConfig("w1.yaml", joinConfig({ name: "w1" }))]);
   assert.equal(w.status, 0, failMessage(w));
@@ -264,7 +291,7 @@ test("join: a worker and a second control plane join; nodes are shared; the seco
   const nodes = runBin("kubectl", ["--kubeconfig", admin, "get", "nodes", "-o", "json"]);
   assert.equal(nodes.status, 0, nodes.stderr);
   const list = JSON.parse(nodes.stdout) as { items: Array<{ metadata: { name: string; labels: Record<string, string> } }> };
-  assert.deepEqual(list.items.map((n) => n.metadata.name).sort(), ["cp1", "cp2", "w1", "wf"]);
+  assert.deepEqual(list.items.map((n) => n.metadata.name).sort(), ["cp1", "cp2", "cp3", "w1", "wf"]);
   assert.ok("node-role.kubernetes.io/control-plane" in list.items.find((n) => n.metadata.name === "cp2")!.metadata.labels);
   assert.ok(!("node-role.kubernetes.io/control-plane" in list.items.find((n) => n.metadata.name === "w1")!.metadata.labels));
 
