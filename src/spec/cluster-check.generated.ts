@@ -5,15 +5,14 @@ import runtime0 from "ajv/dist/runtime/equal.js";
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$ref":"#/definitions/ClusterFile","definitions":{"ClusterFile":{"type":"object","properties":{"apiVersion":{"type":"string","const":"kubeha.dev/v1alpha1","description":"Version of this file format. Must be `kubeha.dev/v1alpha1`."},"kind":{"type":"string","const":"Cluster","description":"Must be `Cluster`."},"metadata":{"$ref":"#/definitions/Metadata"},"spec":{"$ref":"#/definitions/ClusterSpec"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false,"description":"A kubeha cluster file."},"Metadata":{"type":"object","properties":{"name":{"type":"string","description":"Cluster name: lower-case letters, digits and `-`, at most 40 characters. Used as the kubeadm `clusterName`, in kubeconfig context names and for the state directory.","pattern":"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"ClusterSpec":{"type":"object","properties":{"hosts":{"type":"array","items":{"$ref":"#/definitions/HostFile"},"description":"The machines. Each host has one or more roles; a minimal HA cluster is three hosts with roles `[control-plane, lb]` (or three control planes plus LB hosts) and a VIP.","minItems":1},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings applied to every host that does not set its own."},"kubernetes":{"$ref":"#/definitions/KubernetesFile","description":"Kubernetes version, networks, images, runtime and CNI."},"controlPlaneEndpoint":{"$ref":"#/definitions/EndpointFile","description":"How clients reach the API servers: VIP + HAProxy, a single proxy, kube-vip or a cloud LB."},"etcd":{"$ref":"#/definitions/EtcdFile","description":"Where etcd runs. Default: `stacked` (managed by kubeadm on the control planes)."},"packages":{"$ref":"#/definitions/PackagesFile","description":"Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io."},"install":{"$ref":"#/definitions/InstallFile","description":"How the control plane is installed."},"pki":{"$ref":"#/definitions/PkiFile","description":"The cluster's certificate authorities and keys, owned by kubeha."},"provisioning":{"$ref":"#/definitions/ProvisioningFile","description":"What a host needs at first boot when it configures itself from an Ignition config (`kubeha render FILE --format ignition`): static address, login keys, a data disk. Not used by `kubeha apply`."}},"required":["hosts","controlPlaneEndpoint"],"additionalProperties":false},"HostFile":{"type":"object","properties":{"name":{"type":"string","description":"Host name; becomes the node name and the machine's hostname. Lower-case RFC 1123 label.","pattern":"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},"address":{"type":"string","description":"IPv4 address kubeha connects to over SSH (and the node address when `internalAddress` is unset)."},"internalAddress":{"type":"string","description":"IPv4 address on the cluster network, when it differs from `address` (the node IP, etcd and apiserver bind here)."},"roles":{"type":"array","items":{"$ref":"#/definitions/Role"},"description":"Roles of this host.","minItems":1,"uniqueItems":true},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings for this host; fields left out come from `spec.ssh`."},"interface":{"type":"string","description":"Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip): a Linux interface name (1-15 letters, digits, `-`, `_`, `.`). Default: `eth0`."},"labels":{"type":"object","additionalProperties":{"type":"string"},"description":"Node labels applied at registration (kubelet `--node-labels`). Keys are `[prefix/]name`, values at most 63 characters. kubelet refuses keys under `kubernetes.io` / `k8s.io` outside its allowed set (`node.kubernetes.io/`, `kubelet.kubernetes.io/`, `topology.kubernetes.io/zone`...): `node-role.kubernetes.io/worker` has to be set with `kubectl label` after the join."},"taints":{"type":"array","items":{"type":"string"},"description":"Node taints applied at registration, as `key[=value]:Effect` with Effect `NoSchedule`, `PreferNoSchedule` or `NoExecute`. Control planes get `node-role.kubernetes.io/control-plane:NoSchedule` when this is left out; `[]` removes it."}},"required":["name","address","roles"],"additionalProperties":false},"Role":{"type":"string","enum":["control-plane","worker","etcd","lb"],"description":"A role a host plays. A host may have several."},"SshFile":{"type":"object","properties":{"user":{"type":"string","description":"Login user. Default `root`; any other user needs passwordless sudo."},"port":{"type":"number","description":"SSH port. Default 22.","minimum":1,"maximum":65535},"keyPath":{"type":"string","description":"Private key file. `~` expands to the operator's home. Default `~/.ssh/id_ed25519`."},"knownHostsPath":{"type":"string","description":"known_hosts file used to verify host keys. Default `~/.ssh/known_hosts`."},"bastion":{"$ref":"#/definitions/BastionFile","description":"A jump host to reach this host through."}},"additionalProperties":false},"BastionFile":{"type":"object","properties":{"address":{"type":"string","description":"Address (IP or DNS name) of the jump host."},"user":{"type":"string","description":"Login user on the jump host. Default: the host's SSH user."},"port":{"type":"number","description":"SSH port of the jump host. Default 22.","minimum":1,"maximum":65535},"keyPath":{"type":"string","description":"Private key for the jump host. Default: the host's key."}},"required":["address"],"additionalProperties":false},"KubernetesFile":{"type":"object","properties":{"version":{"type":"string","description":"Kubernetes version, `1.MINOR.PATCH` (a leading `v` is accepted). kubeha supports 1.29 to 1.36. Default `1.34.2`."},"podSubnet":{"type":"string","description":"Pod network CIDR, wired into kubeadm and the CNI. Default `10.244.0.0/16`."},"serviceSubnet":{"type":"string","description":"Service CIDR. Its first address is the `kubernetes` service IP. Default `10.96.0.0/12`."},"dnsDomain":{"type":"string","description":"Cluster DNS domain. Default `cluster.local`."},"imageRepository":{"type":"string","description":"Registry for control-plane images, e.g. `registry.aliyuncs.com/google_containers`. Also used for the runtime's pause (sandbox) image. Default `registry.k8s.io`."},"apiServerPort":{"type":"number","description":"Bind port of every kube-apiserver. Default 6443.","minimum":1,"maximum":65535},"containerRuntime":{"type":"string","enum":["containerd","cri-o"],"description":"Container runtime. Default `containerd`."},"cni":{"$ref":"#/definitions/CniFile","description":"Pod network plugin."},"certSANs":{"type":"array","items":{"type":"string"},"description":"Extra names and IPs for the API server certificate (the VIP and endpoint name are always added)."}},"additionalProperties":false},"CniFile":{"type":"object","properties":{"plugin":{"type":"string","enum":["flannel","calico"],"description":"CNI plugin. Default `flannel`."},"interface":{"type":"string","description":"Interface flannel/calico uses for node-to-node traffic. Default: the interface of the node IP."},"imageRepository":{"type":"string","description":"Registry (and path) the CNI images are pulled from instead of the upstream ones (`docker.io/flannel`, `quay.io/tigera` and calico's own), e.g. a mirror such as `registry.example.com/cni`; the image names and pinned tags stay as upstream. Default: the upstream registries."}},"additionalProperties":false},"EndpointFile":{"type":"object","properties":{"mode":{"enum":["haproxy-keepalived","haproxy","kube-vip","external"]}},"required":["mode"],"allOf":[{"if":{"properties":{"mode":{"type":"string","const":"haproxy-keepalived"}}},"then":{"$ref":"#/definitions/HaproxyKeepalivedFile"}},{"if":{"properties":{"mode":{"type":"string","const":"haproxy"}}},"then":{"$ref":"#/definitions/HaproxyOnlyFile"}},{"if":{"properties":{"mode":{"type":"string","const":"kube-vip"}}},"then":{"$ref":"#/definitions/KubeVipFile"}},{"if":{"properties":{"mode":{"type":"string","const":"external"}}},"then":{"$ref":"#/definitions/ExternalLbFile"}}],"description":"The control-plane endpoint: one of four modes, chosen by `mode`."},"HaproxyKeepalivedFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy-keepalived"},"vip":{"type":"string","description":"The virtual IP. Must be unused and in the subnet of the `lb` hosts' interface."},"vipPrefix":{"type":"number","description":"Prefix length of the VIP, which is also the subnet the `lb` hosts share on `interface` (the VIP must lie in it). Default 24.","minimum":1,"maximum":32},"haproxy":{"$ref":"#/definitions/HaproxyFile"},"keepalived":{"$ref":"#/definitions/KeepalivedFile"}},"required":["mode","vip"],"additionalProperties":false,"description":"HAProxy (TCP) on the `lb` hosts, with a keepalived VRRP virtual IP floating between them."},"HaproxyFile":{"type":"object","properties":{"checkIntervalMs":{"type":"number","description":"Health check interval in milliseconds. Default 1000.","minimum":100,"maximum":60000},"fall":{"type":"number","description":"Failed checks before a backend is marked down. Default 2.","minimum":1,"maximum":10},"rise":{"type":"number","description":"Passed checks before a backend is marked up. Default 2.","minimum":1,"maximum":10},"connectTimeoutMs":{"type":"number","description":"Connect timeout to a backend, in milliseconds. Default 300 (a LAN connect takes well under 1 ms; a short timeout lets HAProxy redispatch quickly when a backend machine is gone).","minimum":100,"maximum":60000},"tunnelTimeoutSeconds":{"type":"number","description":"Client/server inactivity timeout in seconds (long watches need a large value). Default 3600.","minimum":10},"statsPage":{"$ref":"#/definitions/StatsPageFile","description":"Stats page (HTTP basic auth with a generated password, kept in the state directory)."}},"additionalProperties":false},"StatsPageFile":{"type":"object","properties":{"enabled":{"type":"boolean","description":"Serve the stats page. Default false (the runtime socket is always on)."},"port":{"type":"number","description":"Port of the stats page. Default 9000.","minimum":1,"maximum":65535},"bind":{"type":"string","description":"Address to bind; default the host's internal address."}},"additionalProperties":false},"KeepalivedFile":{"type":"object","properties":{"routerId":{"type":"number","description":"VRRP virtual router id, unique on the L2 segment. Default 51.","minimum":1,"maximum":255},"unicast":{"type":"boolean","description":"Unicast VRRP to the other `lb` hosts (works where multicast is filtered, e.g. clouds). Default true."},"advertInterval":{"type":"number","description":"VRRP advertisement interval in seconds. Default 0.1 (VRRPv3, sub-second failover); values of 1 or more use VRRPv2."},"preempt":{"type":"string","enum":["never","delay","always"],"description":"Whether the VIP moves back to a higher-priority host when it recovers: `never` (keepalived's `nopreempt`), `delay` (preempt after `preemptDelaySeconds`) or `always`. Default `never`."},"preemptDelaySeconds":{"type":"number","description":"Delay before preempting back, when `preempt: delay`. Default 60.","minimum":1,"maximum":1000}},"additionalProperties":false},"HaproxyOnlyFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy"},"address":{"type":"string","description":"Address clients (kubeconfigs, kubeadm's controlPlaneEndpoint, joins) use to reach the proxy, when it is not the proxy host's `internalAddress`, e.g. a second interface facing the users. Goes into the API server certificate. Default: the `lb` host's `internalAddress`."},"haproxy":{"$ref":"#/definitions/HaproxyFile"}},"required":["mode"],"additionalProperties":false,"description":"One HAProxy host, no VIP (the proxy itself is a single point of failure)."},"KubeVipFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"kube-vip"},"vip":{"type":"string","description":"The virtual IP."},"image":{"type":"string","description":"kube-vip image. Default `ghcr.io/kube-vip/kube-vip:v0.8.9`."}},"required":["mode","vip"],"additionalProperties":false,"description":"kube-vip as a static pod on the control planes, holding the VIP by ARP."},"ExternalLbFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"external"},"address":{"type":"string","description":"Address of the load balancer (IP or DNS name)."},"hairpin":{"type":"boolean","description":"Whether the LB's own backends can reach it. Most cloud L4 LBs (Alibaba SLB/CLB) cannot: set `false`, and kubeha resolves `dnsName` to 127.0.0.1 on control planes and to the LB elsewhere (with `dnsName` defaulting to `k8s-api.<cluster name>.internal`). Required: kubeha will not guess."}},"required":["mode","address","hairpin"],"additionalProperties":false,"description":"A load balancer kubeha does not manage, e.g. a cloud L4 LB (Alibaba SLB, AWS NLB)."},"EtcdFile":{"type":"object","properties":{"mode":{"type":"string","enum":["stacked","external"],"description":"`stacked`: kubeadm runs etcd on each control plane. `external`: kubeha runs etcd as a systemd service on the hosts with role `etcd`, with its own PKI."},"dataDir":{"type":"string","description":"etcd data directory. Default `/var/lib/etcd`."},"clientPort":{"type":"number","description":"Client port. Default 2379.","minimum":1,"maximum":65535},"peerPort":{"type":"number","description":"Peer port. Default 2380.","minimum":1,"maximum":65535}},"additionalProperties":false},"PackagesFile":{"type":"object","properties":{"source":{"type":"string","enum":["upstream","mirror","bundle"],"description":"Where Kubernetes packages come from: `upstream` (pkgs.k8s.io, one repository per minor), `mirror` (a mirror of the pkgs.k8s.io layout, set `mirror`), or `bundle` (an offline directory of binaries you ship, set `bundle`). Default `upstream`."},"mirror":{"type":"string","description":"Base URL of a pkgs.k8s.io mirror, e.g. `https://mirrors.aliyun.com/kubernetes-new/core/stable`."},"bundle":{"type":"string","description":"Offline bundle directory on the operator machine (its layout: docs/bundle.md in the kubeha package)."},"proxy":{"type":"string","description":"HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`."}},"additionalProperties":false},"InstallFile":{"type":"object","properties":{"method":{"type":"string","const":"kubeadm","description":"How Kubernetes is installed. Default `kubeadm`; `binary` and `ignition` are planned."}},"additionalProperties":false},"PkiFile":{"type":"object","properties":{"keyAlgorithm":{"type":"string","enum":["ecdsa-p256","rsa-2048"],"description":"Key algorithm for every key kubeha generates. Default `ecdsa-p256`."},"caValidityDays":{"type":"number","description":"CA validity in days. Default 3650.","minimum":1},"leafValidityDays":{"type":"number","description":"Leaf certificate validity in days. Default 365.","minimum":1},"tokenTtlHours":{"type":"number","description":"Bootstrap token lifetime in hours. Default 24.","minimum":1,"maximum":8760},"stateDir":{"type":"string","description":"State directory holding the PKI and secrets. Default `.kubeha/<name>` beside the cluster file. Mode 0700; kubeha refuses looser permissions."}},"additionalProperties":false},"ProvisioningFile":{"type":"object","properties":{"network":{"$ref":"#/definitions/ProvisioningNetworkFile","description":"The static address written to /etc/systemd/network/20-wired.network: the host's `address` on its `interface`, with this prefix, gateway and DNS servers."},"sshAuthorizedKeys":{"type":"array","items":{"type":"string"},"description":"SSH public keys (`ssh-ed25519 AAAA... comment`) authorized for each host's SSH user (`ssh.user`), so `kubeha status` and `kubeha drill` can reach hosts that were never reached over SSH before. Default: none."},"dataDisk":{"$ref":"#/definitions/DataDiskFile","description":"A data disk formatted at first boot (e.g. btrfs for container storage). Default: none."}},"additionalProperties":false},"ProvisioningNetworkFile":{"type":"object","properties":{"prefixLength":{"type":"number","description":"Prefix length of the hosts' subnet. Default 24.","minimum":1,"maximum":32},"gateway":{"type":"string","description":"Default gateway (IPv4). Default: none (no default route)."},"dns":{"type":"array","items":{"type":"string"},"description":"DNS servers (IPv4). Default: none."}},"additionalProperties":false},"DataDiskFile":{"type":"object","properties":{"device":{"type":"string","description":"Whole-disk device, e.g. `/dev/sdb` or `/dev/vdb`. Its partition table is wiped."},"format":{"type":"string","enum":["btrfs","ext4","xfs"],"description":"Filesystem of its one partition. Default `btrfs`."},"label":{"type":"string","description":"Partition and filesystem label. Default `data`.","pattern":"^[A-Za-z0-9_-]{1,16}$"},"path":{"type":"string","description":"Absolute mount point; Ignition writes a mount unit for it. Default `/var/mnt/data`."}},"required":["device"],"additionalProperties":false}},"$id":"https://kubeha.dev/schemas/cluster.v1alpha1.json","title":"kubeha cluster file"};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$ref":"#/definitions/ClusterFile","definitions":{"ClusterFile":{"type":"object","properties":{"apiVersion":{"type":"string","const":"kubeha.dev/v1alpha1","description":"Version of this file format. Must be `kubeha.dev/v1alpha1`."},"kind":{"type":"string","const":"Cluster","description":"Must be `Cluster`."},"metadata":{"$ref":"#/definitions/Metadata"},"spec":{"$ref":"#/definitions/ClusterSpec"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false,"description":"A kubeha cluster file."},"Metadata":{"type":"object","properties":{"name":{"type":"string","description":"Cluster name: lower-case letters, digits and `-`, at most 40 characters. Used as the kubeadm `clusterName`, in kubeconfig context names and for the state directory.","pattern":"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"ClusterSpec":{"type":"object","properties":{"hosts":{"type":"array","items":{"$ref":"#/definitions/HostFile"},"description":"The machines. Each host has one or more roles; a minimal HA cluster is three hosts with roles `[control-plane, lb]` (or three control planes plus LB hosts) and a VIP.","minItems":1},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings applied to every host that does not set its own."},"kubernetes":{"$ref":"#/definitions/KubernetesFile","description":"Kubernetes version, networks, images, runtime and CNI."},"controlPlaneEndpoint":{"$ref":"#/definitions/EndpointFile","description":"How clients reach the API servers: VIP + HAProxy, a single proxy, kube-vip or a cloud LB."},"etcd":{"$ref":"#/definitions/EtcdFile","description":"Where etcd runs. Default: `stacked` (managed by kubeadm on the control planes)."},"packages":{"$ref":"#/definitions/PackagesFile","description":"Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io."},"bootstrap":{"type":"string","enum":["kubeadm","binary"],"description":"How the control plane is brought up. `kubeadm`: kubeadm init/join, the control plane as static pods. `binary` (the \"hard way\"): no kubeadm; kubeha writes a systemd unit and a flag or config file for kube-apiserver, kube-controller-manager and kube-scheduler on the control planes and kubelet and kube-proxy on every node, every kubeconfig from its own PKI, and bootstraps kubelets with TLS bootstrap tokens. `binary` needs `etcd.mode: external` (an etcd systemd service; the etcd role may sit on the control planes) and `packages.source: bundle` with the control-plane binaries (pkgs.k8s.io ships no kube-apiserver package). Default `kubeadm`."},"pki":{"$ref":"#/definitions/PkiFile","description":"The cluster's certificate authorities and keys, owned by kubeha."},"provisioning":{"$ref":"#/definitions/ProvisioningFile","description":"What a host needs at first boot when it configures itself from an Ignition config (`kubeha render FILE --format ignition`): static address, login keys, a data disk. Not used by `kubeha apply`."}},"required":["hosts","controlPlaneEndpoint"],"additionalProperties":false},"HostFile":{"type":"object","properties":{"name":{"type":"string","description":"Host name; becomes the node name and the machine's hostname. Lower-case RFC 1123 label.","pattern":"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},"address":{"type":"string","description":"IPv4 address kubeha connects to over SSH (and the node address when `internalAddress` is unset)."},"internalAddress":{"type":"string","description":"IPv4 address on the cluster network, when it differs from `address` (the node IP, etcd and apiserver bind here)."},"roles":{"type":"array","items":{"$ref":"#/definitions/Role"},"description":"Roles of this host.","minItems":1,"uniqueItems":true},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings for this host; fields left out come from `spec.ssh`."},"interface":{"type":"string","description":"Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip): a Linux interface name (1-15 letters, digits, `-`, `_`, `.`). Default: `eth0`."},"labels":{"type":"object","additionalProperties":{"type":"string"},"description":"Node labels applied at registration (kubelet `--node-labels`). Keys are `[prefix/]name`, values at most 63 characters. kubelet refuses keys under `kubernetes.io` / `k8s.io` outside its allowed set (`node.kubernetes.io/`, `kubelet.kubernetes.io/`, `topology.kubernetes.io/zone`...): `node-role.kubernetes.io/worker` has to be set with `kubectl label` after the join."},"taints":{"type":"array","items":{"type":"string"},"description":"Node taints applied at registration, as `key[=value]:Effect` with Effect `NoSchedule`, `PreferNoSchedule` or `NoExecute`. Control planes get `node-role.kubernetes.io/control-plane:NoSchedule` when this is left out; `[]` removes it."}},"required":["name","address","roles"],"additionalProperties":false},"Role":{"type":"string","enum":["control-plane","worker","etcd","lb"],"description":"A role a host plays. A host may have several."},"SshFile":{"type":"object","properties":{"user":{"type":"string","description":"Login user. Default `root`; any other user needs passwordless sudo."},"port":{"type":"number","description":"SSH port. Default 22.","minimum":1,"maximum":65535},"keyPath":{"type":"string","description":"Private key file. `~` expands to the operator's home. Default `~/.ssh/id_ed25519`."},"knownHostsPath":{"type":"string","description":"known_hosts file used to verify host keys. Default `~/.ssh/known_hosts`."},"bastion":{"$ref":"#/definitions/BastionFile","description":"A jump host to reach this host through."}},"additionalProperties":false},"BastionFile":{"type":"object","properties":{"address":{"type":"string","description":"Address (IP or DNS name) of the jump host."},"user":{"type":"string","description":"Login user on the jump host. Default: the host's SSH user."},"port":{"type":"number","description":"SSH port of the jump host. Default 22.","minimum":1,"maximum":65535},"keyPath":{"type":"string","description":"Private key for the jump host. Default: the host's key."}},"required":["address"],"additionalProperties":false},"KubernetesFile":{"type":"object","properties":{"version":{"type":"string","description":"Kubernetes version, `1.MINOR.PATCH` (a leading `v` is accepted). kubeha supports 1.29 to 1.36. Default `1.34.2`."},"podSubnet":{"type":"string","description":"Pod network CIDR, wired into kubeadm and the CNI. Default `10.244.0.0/16`."},"serviceSubnet":{"type":"string","description":"Service CIDR. Its first address is the `kubernetes` service IP. Default `10.96.0.0/12`."},"dnsDomain":{"type":"string","description":"Cluster DNS domain. Default `cluster.local`."},"imageRepository":{"type":"string","description":"Registry for control-plane images, e.g. `registry.aliyuncs.com/google_containers`. Also used for the runtime's pause (sandbox) image. Default `registry.k8s.io`."},"apiServerPort":{"type":"number","description":"Bind port of every kube-apiserver. Default 6443.","minimum":1,"maximum":65535},"containerRuntime":{"type":"string","enum":["containerd","cri-o"],"description":"Container runtime. Default `containerd`."},"cni":{"$ref":"#/definitions/CniFile","description":"Pod network plugin."},"certSANs":{"type":"array","items":{"type":"string"},"description":"Extra names and IPs for the API server certificate (the VIP and endpoint name are always added)."}},"additionalProperties":false},"CniFile":{"type":"object","properties":{"plugin":{"type":"string","enum":["flannel","calico"],"description":"CNI plugin. Default `flannel`."},"interface":{"type":"string","description":"Interface flannel/calico uses for node-to-node traffic. Default: the interface of the node IP."},"imageRepository":{"type":"string","description":"Registry (and path) the CNI images are pulled from instead of the upstream ones (`docker.io/flannel`, `quay.io/tigera` and calico's own), e.g. a mirror such as `registry.example.com/cni`; the image names and pinned tags stay as upstream. Default: the upstream registries."}},"additionalProperties":false},"EndpointFile":{"type":"object","properties":{"mode":{"enum":["haproxy-keepalived","haproxy","kube-vip","external"]}},"required":["mode"],"allOf":[{"if":{"properties":{"mode":{"type":"string","const":"haproxy-keepalived"}}},"then":{"$ref":"#/definitions/HaproxyKeepalivedFile"}},{"if":{"properties":{"mode":{"type":"string","const":"haproxy"}}},"then":{"$ref":"#/definitions/HaproxyOnlyFile"}},{"if":{"properties":{"mode":{"type":"string","const":"kube-vip"}}},"then":{"$ref":"#/definitions/KubeVipFile"}},{"if":{"properties":{"mode":{"type":"string","const":"external"}}},"then":{"$ref":"#/definitions/ExternalLbFile"}}],"description":"The control-plane endpoint: one of four modes, chosen by `mode`."},"HaproxyKeepalivedFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy-keepalived"},"vip":{"type":"string","description":"The virtual IP. Must be unused and in the subnet of the `lb` hosts' interface."},"vipPrefix":{"type":"number","description":"Prefix length of the VIP, which is also the subnet the `lb` hosts share on `interface` (the VIP must lie in it). Default 24.","minimum":1,"maximum":32},"haproxy":{"$ref":"#/definitions/HaproxyFile"},"keepalived":{"$ref":"#/definitions/KeepalivedFile"}},"required":["mode","vip"],"additionalProperties":false,"description":"HAProxy (TCP) on the `lb` hosts, with a keepalived VRRP virtual IP floating between them."},"HaproxyFile":{"type":"object","properties":{"checkIntervalMs":{"type":"number","description":"Health check interval in milliseconds. Default 1000.","minimum":100,"maximum":60000},"fall":{"type":"number","description":"Failed checks before a backend is marked down. Default 2.","minimum":1,"maximum":10},"rise":{"type":"number","description":"Passed checks before a backend is marked up. Default 2.","minimum":1,"maximum":10},"connectTimeoutMs":{"type":"number","description":"Connect timeout to a backend, in milliseconds. Default 300 (a LAN connect takes well under 1 ms; a short timeout lets HAProxy redispatch quickly when a backend machine is gone).","minimum":100,"maximum":60000},"tunnelTimeoutSeconds":{"type":"number","description":"Client/server inactivity timeout in seconds (long watches need a large value). Default 3600.","minimum":10},"statsPage":{"$ref":"#/definitions/StatsPageFile","description":"Stats page (HTTP basic auth with a generated password, kept in the state directory)."}},"additionalProperties":false},"StatsPageFile":{"type":"object","properties":{"enabled":{"type":"boolean","description":"Serve the stats page. Default false (the runtime socket is always on)."},"port":{"type":"number","description":"Port of the stats page. Default 9000.","minimum":1,"maximum":65535},"bind":{"type":"string","description":"Address to bind; default the host's internal address."}},"additionalProperties":false},"KeepalivedFile":{"type":"object","properties":{"routerId":{"type":"number","description":"VRRP virtual router id, unique on the L2 segment. Default 51.","minimum":1,"maximum":255},"unicast":{"type":"boolean","description":"Unicast VRRP to the other `lb` hosts (works where multicast is filtered, e.g. clouds). Default true."},"advertInterval":{"type":"number","description":"VRRP advertisement interval in seconds. Default 0.1 (VRRPv3, sub-second failover); values of 1 or more use VRRPv2."},"preempt":{"type":"string","enum":["never","delay","always"],"description":"Whether the VIP moves back to a higher-priority host when it recovers: `never` (keepalived's `nopreempt`), `delay` (preempt after `preemptDelaySeconds`) or `always`. Default `never`."},"preemptDelaySeconds":{"type":"number","description":"Delay before preempting back, when `preempt: delay`. Default 60.","minimum":1,"maximum":1000}},"additionalProperties":false},"HaproxyOnlyFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy"},"address":{"type":"string","description":"Address clients (kubeconfigs, kubeadm's controlPlaneEndpoint, joins) use to reach the proxy, when it is not the proxy host's `internalAddress`, e.g. a second interface facing the users. Goes into the API server certificate. Default: the `lb` host's `internalAddress`."},"haproxy":{"$ref":"#/definitions/HaproxyFile"}},"required":["mode"],"additionalProperties":false,"description":"One HAProxy host, no VIP (the proxy itself is a single point of failure)."},"KubeVipFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"kube-vip"},"vip":{"type":"string","description":"The virtual IP."},"image":{"type":"string","description":"kube-vip image. Default `ghcr.io/kube-vip/kube-vip:v0.8.9`."}},"required":["mode","vip"],"additionalProperties":false,"description":"kube-vip as a static pod on the control planes, holding the VIP by ARP."},"ExternalLbFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"external"},"address":{"type":"string","description":"Address of the load balancer (IP or DNS name)."},"hairpin":{"type":"boolean","description":"Whether the LB's own backends can reach it. Most cloud L4 LBs (Alibaba SLB/CLB) cannot: set `false`, and kubeha resolves `dnsName` to 127.0.0.1 on control planes and to the LB elsewhere (with `dnsName` defaulting to `k8s-api.<cluster name>.internal`). Required: kubeha will not guess."}},"required":["mode","address","hairpin"],"additionalProperties":false,"description":"A load balancer kubeha does not manage, e.g. a cloud L4 LB (Alibaba SLB, AWS NLB)."},"EtcdFile":{"type":"object","properties":{"mode":{"type":"string","enum":["stacked","external"],"description":"`stacked`: kubeadm runs etcd on each control plane. `external`: kubeha runs etcd as a systemd service on the hosts with role `etcd`, with its own PKI."},"dataDir":{"type":"string","description":"etcd data directory. Default `/var/lib/etcd`."},"clientPort":{"type":"number","description":"Client port. Default 2379.","minimum":1,"maximum":65535},"peerPort":{"type":"number","description":"Peer port. Default 2380.","minimum":1,"maximum":65535}},"additionalProperties":false},"PackagesFile":{"type":"object","properties":{"source":{"type":"string","enum":["upstream","mirror","bundle"],"description":"Where Kubernetes packages come from: `upstream` (pkgs.k8s.io, one repository per minor), `mirror` (a mirror of the pkgs.k8s.io layout, set `mirror`), or `bundle` (an offline directory of binaries you ship, set `bundle`). Default `upstream`."},"mirror":{"type":"string","description":"Base URL of a pkgs.k8s.io mirror, e.g. `https://mirrors.aliyun.com/kubernetes-new/core/stable`."},"bundle":{"type":"string","description":"Offline bundle directory on the operator machine (its layout: docs/bundle.md in the kubeha package)."},"proxy":{"type":"string","description":"HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`."}},"additionalProperties":false},"PkiFile":{"type":"object","properties":{"keyAlgorithm":{"type":"string","enum":["ecdsa-p256","rsa-2048"],"description":"Key algorithm for every key kubeha generates. Default `ecdsa-p256`."},"caValidityDays":{"type":"number","description":"CA validity in days. Default 3650.","minimum":1},"leafValidityDays":{"type":"number","description":"Leaf certificate validity in days. Default 365.","minimum":1},"tokenTtlHours":{"type":"number","description":"Bootstrap token lifetime in hours. Default 24.","minimum":1,"maximum":8760},"stateDir":{"type":"string","description":"State directory holding the PKI and secrets. Default `.kubeha/<name>` beside the cluster file. Mode 0700; kubeha refuses looser permissions."}},"additionalProperties":false},"ProvisioningFile":{"type":"object","properties":{"network":{"$ref":"#/definitions/ProvisioningNetworkFile","description":"The static address written to /etc/systemd/network/20-wired.network: the host's `address` on its `interface`, with this prefix, gateway and DNS servers."},"sshAuthorizedKeys":{"type":"array","items":{"type":"string"},"description":"SSH public keys (`ssh-ed25519 AAAA... comment`) authorized for each host's SSH user (`ssh.user`), so `kubeha status` and `kubeha drill` can reach hosts that were never reached over SSH before. Default: none."},"dataDisk":{"$ref":"#/definitions/DataDiskFile","description":"A data disk formatted at first boot (e.g. btrfs for container storage). Default: none."}},"additionalProperties":false},"ProvisioningNetworkFile":{"type":"object","properties":{"prefixLength":{"type":"number","description":"Prefix length of the hosts' subnet. Default 24.","minimum":1,"maximum":32},"gateway":{"type":"string","description":"Default gateway (IPv4). Default: none (no default route)."},"dns":{"type":"array","items":{"type":"string"},"description":"DNS servers (IPv4). Default: none."}},"additionalProperties":false},"DataDiskFile":{"type":"object","properties":{"device":{"type":"string","description":"Whole-disk device, e.g. `/dev/sdb` or `/dev/vdb`. Its partition table is wiped."},"format":{"type":"string","enum":["btrfs","ext4","xfs"],"description":"Filesystem of its one partition. Default `btrfs`."},"label":{"type":"string","description":"Partition and filesystem label. Default `data`.","pattern":"^[A-Za-z0-9_-]{1,16}$"},"path":{"type":"string","description":"Absolute mount point; Ignition writes a mount unit for it. Default `/var/mnt/data`."}},"required":["device"],"additionalProperties":false}},"$id":"https://kubeha.dev/schemas/cluster.v1alpha1.json","title":"kubeha cluster file"};
 const schema12 = {"type":"object","properties":{"apiVersion":{"type":"string","const":"kubeha.dev/v1alpha1","description":"Version of this file format. Must be `kubeha.dev/v1alpha1`."},"kind":{"type":"string","const":"Cluster","description":"Must be `Cluster`."},"metadata":{"$ref":"#/definitions/Metadata"},"spec":{"$ref":"#/definitions/ClusterSpec"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false,"description":"A kubeha cluster file."};
 const schema13 = {"type":"object","properties":{"name":{"type":"string","description":"Cluster name: lower-case letters, digits and `-`, at most 40 characters. Used as the kubeadm `clusterName`, in kubeconfig context names and for the state directory.","pattern":"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"}},"required":["name"],"additionalProperties":false};
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$", "u");
-const schema14 = {"type":"object","properties":{"hosts":{"type":"array","items":{"$ref":"#/definitions/HostFile"},"description":"The machines. Each host has one or more roles; a minimal HA cluster is three hosts with roles `[control-plane, lb]` (or three control planes plus LB hosts) and a VIP.","minItems":1},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings applied to every host that does not set its own."},"kubernetes":{"$ref":"#/definitions/KubernetesFile","description":"Kubernetes version, networks, images, runtime and CNI."},"controlPlaneEndpoint":{"$ref":"#/definitions/EndpointFile","description":"How clients reach the API servers: VIP + HAProxy, a single proxy, kube-vip or a cloud LB."},"etcd":{"$ref":"#/definitions/EtcdFile","description":"Where etcd runs. Default: `stacked` (managed by kubeadm on the control planes)."},"packages":{"$ref":"#/definitions/PackagesFile","description":"Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io."},"install":{"$ref":"#/definitions/InstallFile","description":"How the control plane is installed."},"pki":{"$ref":"#/definitions/PkiFile","description":"The cluster's certificate authorities and keys, owned by kubeha."},"provisioning":{"$ref":"#/definitions/ProvisioningFile","description":"What a host needs at first boot when it configures itself from an Ignition config (`kubeha render FILE --format ignition`): static address, login keys, a data disk. Not used by `kubeha apply`."}},"required":["hosts","controlPlaneEndpoint"],"additionalProperties":false};
+const schema14 = {"type":"object","properties":{"hosts":{"type":"array","items":{"$ref":"#/definitions/HostFile"},"description":"The machines. Each host has one or more roles; a minimal HA cluster is three hosts with roles `[control-plane, lb]` (or three control planes plus LB hosts) and a VIP.","minItems":1},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings applied to every host that does not set its own."},"kubernetes":{"$ref":"#/definitions/KubernetesFile","description":"Kubernetes version, networks, images, runtime and CNI."},"controlPlaneEndpoint":{"$ref":"#/definitions/EndpointFile","description":"How clients reach the API servers: VIP + HAProxy, a single proxy, kube-vip or a cloud LB."},"etcd":{"$ref":"#/definitions/EtcdFile","description":"Where etcd runs. Default: `stacked` (managed by kubeadm on the control planes)."},"packages":{"$ref":"#/definitions/PackagesFile","description":"Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io."},"bootstrap":{"type":"string","enum":["kubeadm","binary"],"description":"How the control plane is brought up. `kubeadm`: kubeadm init/join, the control plane as static pods. `binary` (the \"hard way\"): no kubeadm; kubeha writes a systemd unit and a flag or config file for kube-apiserver, kube-controller-manager and kube-scheduler on the control planes and kubelet and kube-proxy on every node, every kubeconfig from its own PKI, and bootstraps kubelets with TLS bootstrap tokens. `binary` needs `etcd.mode: external` (an etcd systemd service; the etcd role may sit on the control planes) and `packages.source: bundle` with the control-plane binaries (pkgs.k8s.io ships no kube-apiserver package). Default `kubeadm`."},"pki":{"$ref":"#/definitions/PkiFile","description":"The cluster's certificate authorities and keys, owned by kubeha."},"provisioning":{"$ref":"#/definitions/ProvisioningFile","description":"What a host needs at first boot when it configures itself from an Ignition config (`kubeha render FILE --format ignition`): static address, login keys, a data disk. Not used by `kubeha apply`."}},"required":["hosts","controlPlaneEndpoint"],"additionalProperties":false};
 const schema29 = {"type":"object","properties":{"mode":{"type":"string","enum":["stacked","external"],"description":"`stacked`: kubeadm runs etcd on each control plane. `external`: kubeha runs etcd as a systemd service on the hosts with role `etcd`, with its own PKI."},"dataDir":{"type":"string","description":"etcd data directory. Default `/var/lib/etcd`."},"clientPort":{"type":"number","description":"Client port. Default 2379.","minimum":1,"maximum":65535},"peerPort":{"type":"number","description":"Peer port. Default 2380.","minimum":1,"maximum":65535}},"additionalProperties":false};
 const schema30 = {"type":"object","properties":{"source":{"type":"string","enum":["upstream","mirror","bundle"],"description":"Where Kubernetes packages come from: `upstream` (pkgs.k8s.io, one repository per minor), `mirror` (a mirror of the pkgs.k8s.io layout, set `mirror`), or `bundle` (an offline directory of binaries you ship, set `bundle`). Default `upstream`."},"mirror":{"type":"string","description":"Base URL of a pkgs.k8s.io mirror, e.g. `https://mirrors.aliyun.com/kubernetes-new/core/stable`."},"bundle":{"type":"string","description":"Offline bundle directory on the operator machine (its layout: docs/bundle.md in the kubeha package)."},"proxy":{"type":"string","description":"HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`."}},"additionalProperties":false};
-const schema31 = {"type":"object","properties":{"method":{"type":"string","const":"kubeadm","description":"How Kubernetes is installed. Default `kubeadm`; `binary` and `ignition` are planned."}},"additionalProperties":false};
-const schema32 = {"type":"object","properties":{"keyAlgorithm":{"type":"string","enum":["ecdsa-p256","rsa-2048"],"description":"Key algorithm for every key kubeha generates. Default `ecdsa-p256`."},"caValidityDays":{"type":"number","description":"CA validity in days. Default 3650.","minimum":1},"leafValidityDays":{"type":"number","description":"Leaf certificate validity in days. Default 365.","minimum":1},"tokenTtlHours":{"type":"number","description":"Bootstrap token lifetime in hours. Default 24.","minimum":1,"maximum":8760},"stateDir":{"type":"string","description":"State directory holding the PKI and secrets. Default `.kubeha/<name>` beside the cluster file. Mode 0700; kubeha refuses looser permissions."}},"additionalProperties":false};
+const schema31 = {"type":"object","properties":{"keyAlgorithm":{"type":"string","enum":["ecdsa-p256","rsa-2048"],"description":"Key algorithm for every key kubeha generates. Default `ecdsa-p256`."},"caValidityDays":{"type":"number","description":"CA validity in days. Default 3650.","minimum":1},"leafValidityDays":{"type":"number","description":"Leaf certificate validity in days. Default 365.","minimum":1},"tokenTtlHours":{"type":"number","description":"Bootstrap token lifetime in hours. Default 24.","minimum":1,"maximum":8760},"stateDir":{"type":"string","description":"State directory holding the PKI and secrets. Default `.kubeha/<name>` beside the cluster file. Mode 0700; kubeha refuses looser permissions."}},"additionalProperties":false};
 const func2 = Object.prototype.hasOwnProperty;
 const schema15 = {"type":"object","properties":{"name":{"type":"string","description":"Host name; becomes the node name and the machine's hostname. Lower-case RFC 1123 label.","pattern":"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},"address":{"type":"string","description":"IPv4 address kubeha connects to over SSH (and the node address when `internalAddress` is unset)."},"internalAddress":{"type":"string","description":"IPv4 address on the cluster network, when it differs from `address` (the node IP, etcd and apiserver bind here)."},"roles":{"type":"array","items":{"$ref":"#/definitions/Role"},"description":"Roles of this host.","minItems":1,"uniqueItems":true},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings for this host; fields left out come from `spec.ssh`."},"interface":{"type":"string","description":"Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip): a Linux interface name (1-15 letters, digits, `-`, `_`, `.`). Default: `eth0`."},"labels":{"type":"object","additionalProperties":{"type":"string"},"description":"Node labels applied at registration (kubelet `--node-labels`). Keys are `[prefix/]name`, values at most 63 characters. kubelet refuses keys under `kubernetes.io` / `k8s.io` outside its allowed set (`node.kubernetes.io/`, `kubelet.kubernetes.io/`, `topology.kubernetes.io/zone`...): `node-role.kubernetes.io/worker` has to be set with `kubectl label` after the join."},"taints":{"type":"array","items":{"type":"string"},"description":"Node taints applied at registration, as `key[=value]:Effect` with Effect `NoSchedule`, `PreferNoSchedule` or `NoExecute`. Control planes get `node-role.kubernetes.io/control-plane:NoSchedule` when this is left out; `[]` removes it."}},"required":["name","address","roles"],"additionalProperties":false};
 const schema16 = {"type":"string","enum":["control-plane","worker","etcd","lb"],"description":"A role a host plays. A host may have several."};
@@ -2061,9 +2060,9 @@ validate20.errors = vErrors;
 return errors === 0;
 }
 
-const schema33 = {"type":"object","properties":{"network":{"$ref":"#/definitions/ProvisioningNetworkFile","description":"The static address written to /etc/systemd/network/20-wired.network: the host's `address` on its `interface`, with this prefix, gateway and DNS servers."},"sshAuthorizedKeys":{"type":"array","items":{"type":"string"},"description":"SSH public keys (`ssh-ed25519 AAAA... comment`) authorized for each host's SSH user (`ssh.user`), so `kubeha status` and `kubeha drill` can reach hosts that were never reached over SSH before. Default: none."},"dataDisk":{"$ref":"#/definitions/DataDiskFile","description":"A data disk formatted at first boot (e.g. btrfs for container storage). Default: none."}},"additionalProperties":false};
-const schema34 = {"type":"object","properties":{"prefixLength":{"type":"number","description":"Prefix length of the hosts' subnet. Default 24.","minimum":1,"maximum":32},"gateway":{"type":"string","description":"Default gateway (IPv4). Default: none (no default route)."},"dns":{"type":"array","items":{"type":"string"},"description":"DNS servers (IPv4). Default: none."}},"additionalProperties":false};
-const schema35 = {"type":"object","properties":{"device":{"type":"string","description":"Whole-disk device, e.g. `/dev/sdb` or `/dev/vdb`. Its partition table is wiped."},"format":{"type":"string","enum":["btrfs","ext4","xfs"],"description":"Filesystem of its one partition. Default `btrfs`."},"label":{"type":"string","description":"Partition and filesystem label. Default `data`.","pattern":"^[A-Za-z0-9_-]{1,16}$"},"path":{"type":"string","description":"Absolute mount point; Ignition writes a mount unit for it. Default `/var/mnt/data`."}},"required":["device"],"additionalProperties":false};
+const schema32 = {"type":"object","properties":{"network":{"$ref":"#/definitions/ProvisioningNetworkFile","description":"The static address written to /etc/systemd/network/20-wired.network: the host's `address` on its `interface`, with this prefix, gateway and DNS servers."},"sshAuthorizedKeys":{"type":"array","items":{"type":"string"},"description":"SSH public keys (`ssh-ed25519 AAAA... comment`) authorized for each host's SSH user (`ssh.user`), so `kubeha status` and `kubeha drill` can reach hosts that were never reached over SSH before. Default: none."},"dataDisk":{"$ref":"#/definitions/DataDiskFile","description":"A data disk formatted at first boot (e.g. btrfs for container storage). Default: none."}},"additionalProperties":false};
+const schema33 = {"type":"object","properties":{"prefixLength":{"type":"number","description":"Prefix length of the hosts' subnet. Default 24.","minimum":1,"maximum":32},"gateway":{"type":"string","description":"Default gateway (IPv4). Default: none (no default route)."},"dns":{"type":"array","items":{"type":"string"},"description":"DNS servers (IPv4). Default: none."}},"additionalProperties":false};
+const schema34 = {"type":"object","properties":{"device":{"type":"string","description":"Whole-disk device, e.g. `/dev/sdb` or `/dev/vdb`. Its partition table is wiped."},"format":{"type":"string","enum":["btrfs","ext4","xfs"],"description":"Filesystem of its one partition. Default `btrfs`."},"label":{"type":"string","description":"Partition and filesystem label. Default `data`.","pattern":"^[A-Za-z0-9_-]{1,16}$"},"path":{"type":"string","description":"Absolute mount point; Ignition writes a mount unit for it. Default `/var/mnt/data`."}},"required":["device"],"additionalProperties":false};
 const pattern2 = new RegExp("^[A-Za-z0-9_-]{1,16}$", "u");
 
 function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -2072,7 +2071,7 @@ let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 if(!(((key0 === "network") || (key0 === "sshAuthorizedKeys")) || (key0 === "dataDisk"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema33,data};
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema32,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2087,7 +2086,7 @@ let data0 = data.network;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 for(const key1 in data0){
 if(!(((key1 === "prefixLength") || (key1 === "gateway")) || (key1 === "dns"))){
-const err1 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/ProvisioningNetworkFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema34,data:data0};
+const err1 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/ProvisioningNetworkFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema33,data:data0};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2101,7 +2100,7 @@ if(data0.prefixLength !== undefined){
 let data1 = data0.prefixLength;
 if(typeof data1 == "number"){
 if(data1 > 32 || isNaN(data1)){
-const err2 = {instancePath:instancePath+"/network/prefixLength",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/prefixLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32",schema:32,parentSchema:schema34.properties.prefixLength,data:data1};
+const err2 = {instancePath:instancePath+"/network/prefixLength",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/prefixLength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32",schema:32,parentSchema:schema33.properties.prefixLength,data:data1};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -2111,7 +2110,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data1 < 1 || isNaN(data1)){
-const err3 = {instancePath:instancePath+"/network/prefixLength",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/prefixLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema34.properties.prefixLength,data:data1};
+const err3 = {instancePath:instancePath+"/network/prefixLength",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/prefixLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema33.properties.prefixLength,data:data1};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2122,7 +2121,7 @@ errors++;
 }
 }
 else {
-const err4 = {instancePath:instancePath+"/network/prefixLength",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/prefixLength/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema34.properties.prefixLength.type,parentSchema:schema34.properties.prefixLength,data:data1};
+const err4 = {instancePath:instancePath+"/network/prefixLength",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/prefixLength/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema33.properties.prefixLength.type,parentSchema:schema33.properties.prefixLength,data:data1};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -2135,7 +2134,7 @@ errors++;
 if(data0.gateway !== undefined){
 let data2 = data0.gateway;
 if(typeof data2 !== "string"){
-const err5 = {instancePath:instancePath+"/network/gateway",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/gateway/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.properties.gateway.type,parentSchema:schema34.properties.gateway,data:data2};
+const err5 = {instancePath:instancePath+"/network/gateway",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/gateway/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.properties.gateway.type,parentSchema:schema33.properties.gateway,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2152,7 +2151,7 @@ const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 let data4 = data3[i0];
 if(typeof data4 !== "string"){
-const err6 = {instancePath:instancePath+"/network/dns/" + i0,schemaPath:"#/definitions/ProvisioningNetworkFile/properties/dns/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.properties.dns.items.type,parentSchema:schema34.properties.dns.items,data:data4};
+const err6 = {instancePath:instancePath+"/network/dns/" + i0,schemaPath:"#/definitions/ProvisioningNetworkFile/properties/dns/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.properties.dns.items.type,parentSchema:schema33.properties.dns.items,data:data4};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2164,7 +2163,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/network/dns",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/dns/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema34.properties.dns.type,parentSchema:schema34.properties.dns,data:data3};
+const err7 = {instancePath:instancePath+"/network/dns",schemaPath:"#/definitions/ProvisioningNetworkFile/properties/dns/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema33.properties.dns.type,parentSchema:schema33.properties.dns,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2176,7 +2175,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/ProvisioningNetworkFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema34.type,parentSchema:schema34,data:data0};
+const err8 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/ProvisioningNetworkFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema33.type,parentSchema:schema33,data:data0};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2193,7 +2192,7 @@ const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 let data6 = data5[i1];
 if(typeof data6 !== "string"){
-const err9 = {instancePath:instancePath+"/sshAuthorizedKeys/" + i1,schemaPath:"#/properties/sshAuthorizedKeys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.properties.sshAuthorizedKeys.items.type,parentSchema:schema33.properties.sshAuthorizedKeys.items,data:data6};
+const err9 = {instancePath:instancePath+"/sshAuthorizedKeys/" + i1,schemaPath:"#/properties/sshAuthorizedKeys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.sshAuthorizedKeys.items.type,parentSchema:schema32.properties.sshAuthorizedKeys.items,data:data6};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2205,7 +2204,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/sshAuthorizedKeys",schemaPath:"#/properties/sshAuthorizedKeys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema33.properties.sshAuthorizedKeys.type,parentSchema:schema33.properties.sshAuthorizedKeys,data:data5};
+const err10 = {instancePath:instancePath+"/sshAuthorizedKeys",schemaPath:"#/properties/sshAuthorizedKeys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.properties.sshAuthorizedKeys.type,parentSchema:schema32.properties.sshAuthorizedKeys,data:data5};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2219,7 +2218,7 @@ if(data.dataDisk !== undefined){
 let data7 = data.dataDisk;
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 if(data7.device === undefined){
-const err11 = {instancePath:instancePath+"/dataDisk",schemaPath:"#/definitions/DataDiskFile/required",keyword:"required",params:{missingProperty: "device"},message:"must have required property '"+"device"+"'",schema:schema35.required,parentSchema:schema35,data:data7};
+const err11 = {instancePath:instancePath+"/dataDisk",schemaPath:"#/definitions/DataDiskFile/required",keyword:"required",params:{missingProperty: "device"},message:"must have required property '"+"device"+"'",schema:schema34.required,parentSchema:schema34,data:data7};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2230,7 +2229,7 @@ errors++;
 }
 for(const key2 in data7){
 if(!((((key2 === "device") || (key2 === "format")) || (key2 === "label")) || (key2 === "path"))){
-const err12 = {instancePath:instancePath+"/dataDisk",schemaPath:"#/definitions/DataDiskFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema35,data:data7};
+const err12 = {instancePath:instancePath+"/dataDisk",schemaPath:"#/definitions/DataDiskFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema34,data:data7};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2243,7 +2242,7 @@ errors++;
 if(data7.device !== undefined){
 let data8 = data7.device;
 if(typeof data8 !== "string"){
-const err13 = {instancePath:instancePath+"/dataDisk/device",schemaPath:"#/definitions/DataDiskFile/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.device.type,parentSchema:schema35.properties.device,data:data8};
+const err13 = {instancePath:instancePath+"/dataDisk/device",schemaPath:"#/definitions/DataDiskFile/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.properties.device.type,parentSchema:schema34.properties.device,data:data8};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2256,7 +2255,7 @@ errors++;
 if(data7.format !== undefined){
 let data9 = data7.format;
 if(typeof data9 !== "string"){
-const err14 = {instancePath:instancePath+"/dataDisk/format",schemaPath:"#/definitions/DataDiskFile/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.format.type,parentSchema:schema35.properties.format,data:data9};
+const err14 = {instancePath:instancePath+"/dataDisk/format",schemaPath:"#/definitions/DataDiskFile/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.properties.format.type,parentSchema:schema34.properties.format,data:data9};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2266,7 +2265,7 @@ vErrors.push(err14);
 errors++;
 }
 if(!(((data9 === "btrfs") || (data9 === "ext4")) || (data9 === "xfs"))){
-const err15 = {instancePath:instancePath+"/dataDisk/format",schemaPath:"#/definitions/DataDiskFile/properties/format/enum",keyword:"enum",params:{allowedValues: schema35.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema35.properties.format.enum,parentSchema:schema35.properties.format,data:data9};
+const err15 = {instancePath:instancePath+"/dataDisk/format",schemaPath:"#/definitions/DataDiskFile/properties/format/enum",keyword:"enum",params:{allowedValues: schema34.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema34.properties.format.enum,parentSchema:schema34.properties.format,data:data9};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2280,7 +2279,7 @@ if(data7.label !== undefined){
 let data10 = data7.label;
 if(typeof data10 === "string"){
 if(!pattern2.test(data10)){
-const err16 = {instancePath:instancePath+"/dataDisk/label",schemaPath:"#/definitions/DataDiskFile/properties/label/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,16}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,16}$"+"\"",schema:"^[A-Za-z0-9_-]{1,16}$",parentSchema:schema35.properties.label,data:data10};
+const err16 = {instancePath:instancePath+"/dataDisk/label",schemaPath:"#/definitions/DataDiskFile/properties/label/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,16}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,16}$"+"\"",schema:"^[A-Za-z0-9_-]{1,16}$",parentSchema:schema34.properties.label,data:data10};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -2291,7 +2290,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/dataDisk/label",schemaPath:"#/definitions/DataDiskFile/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.label.type,parentSchema:schema35.properties.label,data:data10};
+const err17 = {instancePath:instancePath+"/dataDisk/label",schemaPath:"#/definitions/DataDiskFile/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.properties.label.type,parentSchema:schema34.properties.label,data:data10};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2304,7 +2303,7 @@ errors++;
 if(data7.path !== undefined){
 let data11 = data7.path;
 if(typeof data11 !== "string"){
-const err18 = {instancePath:instancePath+"/dataDisk/path",schemaPath:"#/definitions/DataDiskFile/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.path.type,parentSchema:schema35.properties.path,data:data11};
+const err18 = {instancePath:instancePath+"/dataDisk/path",schemaPath:"#/definitions/DataDiskFile/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.properties.path.type,parentSchema:schema34.properties.path,data:data11};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2316,7 +2315,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/dataDisk",schemaPath:"#/definitions/DataDiskFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema35.type,parentSchema:schema35,data:data7};
+const err19 = {instancePath:instancePath+"/dataDisk",schemaPath:"#/definitions/DataDiskFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema34.type,parentSchema:schema34,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2328,7 +2327,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema33.type,parentSchema:schema33,data};
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.type,parentSchema:schema32,data};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2650,12 +2649,10 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.install !== undefined){
-let data15 = data.install;
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-for(const key3 in data15){
-if(!(key3 === "method")){
-const err23 = {instancePath:instancePath+"/install",schemaPath:"#/definitions/InstallFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data:data15};
+if(data.bootstrap !== undefined){
+let data15 = data.bootstrap;
+if(typeof data15 !== "string"){
+const err23 = {instancePath:instancePath+"/bootstrap",schemaPath:"#/properties/bootstrap/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema14.properties.bootstrap.type,parentSchema:schema14.properties.bootstrap,data:data15};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -2664,11 +2661,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data15.method !== undefined){
-let data16 = data15.method;
-if(typeof data16 !== "string"){
-const err24 = {instancePath:instancePath+"/install/method",schemaPath:"#/definitions/InstallFile/properties/method/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.method.type,parentSchema:schema31.properties.method,data:data16};
+if(!((data15 === "kubeadm") || (data15 === "binary"))){
+const err24 = {instancePath:instancePath+"/bootstrap",schemaPath:"#/properties/bootstrap/enum",keyword:"enum",params:{allowedValues: schema14.properties.bootstrap.enum},message:"must be equal to one of the allowed values",schema:schema14.properties.bootstrap.enum,parentSchema:schema14.properties.bootstrap,data:data15};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -2677,8 +2671,13 @@ vErrors.push(err24);
 }
 errors++;
 }
-if("kubeadm" !== data16){
-const err25 = {instancePath:instancePath+"/install/method",schemaPath:"#/definitions/InstallFile/properties/method/const",keyword:"const",params:{allowedValue: "kubeadm"},message:"must be equal to constant",schema:"kubeadm",parentSchema:schema31.properties.method,data:data16};
+}
+if(data.pki !== undefined){
+let data16 = data.pki;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+for(const key3 in data16){
+if(!(((((key3 === "keyAlgorithm") || (key3 === "caValidityDays")) || (key3 === "leafValidityDays")) || (key3 === "tokenTtlHours")) || (key3 === "stateDir"))){
+const err25 = {instancePath:instancePath+"/pki",schemaPath:"#/definitions/PkiFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data:data16};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2688,9 +2687,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/install",schemaPath:"#/definitions/InstallFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data:data15};
+if(data16.keyAlgorithm !== undefined){
+let data17 = data16.keyAlgorithm;
+if(typeof data17 !== "string"){
+const err26 = {instancePath:instancePath+"/pki/keyAlgorithm",schemaPath:"#/definitions/PkiFile/properties/keyAlgorithm/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.keyAlgorithm.type,parentSchema:schema31.properties.keyAlgorithm,data:data17};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2699,13 +2699,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data.pki !== undefined){
-let data17 = data.pki;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-for(const key4 in data17){
-if(!(((((key4 === "keyAlgorithm") || (key4 === "caValidityDays")) || (key4 === "leafValidityDays")) || (key4 === "tokenTtlHours")) || (key4 === "stateDir"))){
-const err27 = {instancePath:instancePath+"/pki",schemaPath:"#/definitions/PkiFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema32,data:data17};
+if(!((data17 === "ecdsa-p256") || (data17 === "rsa-2048"))){
+const err27 = {instancePath:instancePath+"/pki/keyAlgorithm",schemaPath:"#/definitions/PkiFile/properties/keyAlgorithm/enum",keyword:"enum",params:{allowedValues: schema31.properties.keyAlgorithm.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.keyAlgorithm.enum,parentSchema:schema31.properties.keyAlgorithm,data:data17};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2715,10 +2710,11 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data17.keyAlgorithm !== undefined){
-let data18 = data17.keyAlgorithm;
-if(typeof data18 !== "string"){
-const err28 = {instancePath:instancePath+"/pki/keyAlgorithm",schemaPath:"#/definitions/PkiFile/properties/keyAlgorithm/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.keyAlgorithm.type,parentSchema:schema32.properties.keyAlgorithm,data:data18};
+if(data16.caValidityDays !== undefined){
+let data18 = data16.caValidityDays;
+if(typeof data18 == "number"){
+if(data18 < 1 || isNaN(data18)){
+const err28 = {instancePath:instancePath+"/pki/caValidityDays",schemaPath:"#/definitions/PkiFile/properties/caValidityDays/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.caValidityDays,data:data18};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2727,8 +2723,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!((data18 === "ecdsa-p256") || (data18 === "rsa-2048"))){
-const err29 = {instancePath:instancePath+"/pki/keyAlgorithm",schemaPath:"#/definitions/PkiFile/properties/keyAlgorithm/enum",keyword:"enum",params:{allowedValues: schema32.properties.keyAlgorithm.enum},message:"must be equal to one of the allowed values",schema:schema32.properties.keyAlgorithm.enum,parentSchema:schema32.properties.keyAlgorithm,data:data18};
+}
+else {
+const err29 = {instancePath:instancePath+"/pki/caValidityDays",schemaPath:"#/definitions/PkiFile/properties/caValidityDays/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.caValidityDays.type,parentSchema:schema31.properties.caValidityDays,data:data18};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2738,11 +2735,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data17.caValidityDays !== undefined){
-let data19 = data17.caValidityDays;
+if(data16.leafValidityDays !== undefined){
+let data19 = data16.leafValidityDays;
 if(typeof data19 == "number"){
 if(data19 < 1 || isNaN(data19)){
-const err30 = {instancePath:instancePath+"/pki/caValidityDays",schemaPath:"#/definitions/PkiFile/properties/caValidityDays/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.caValidityDays,data:data19};
+const err30 = {instancePath:instancePath+"/pki/leafValidityDays",schemaPath:"#/definitions/PkiFile/properties/leafValidityDays/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.leafValidityDays,data:data19};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2753,7 +2750,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/pki/caValidityDays",schemaPath:"#/definitions/PkiFile/properties/caValidityDays/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema32.properties.caValidityDays.type,parentSchema:schema32.properties.caValidityDays,data:data19};
+const err31 = {instancePath:instancePath+"/pki/leafValidityDays",schemaPath:"#/definitions/PkiFile/properties/leafValidityDays/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.leafValidityDays.type,parentSchema:schema31.properties.leafValidityDays,data:data19};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2763,11 +2760,11 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data17.leafValidityDays !== undefined){
-let data20 = data17.leafValidityDays;
+if(data16.tokenTtlHours !== undefined){
+let data20 = data16.tokenTtlHours;
 if(typeof data20 == "number"){
-if(data20 < 1 || isNaN(data20)){
-const err32 = {instancePath:instancePath+"/pki/leafValidityDays",schemaPath:"#/definitions/PkiFile/properties/leafValidityDays/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.leafValidityDays,data:data20};
+if(data20 > 8760 || isNaN(data20)){
+const err32 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8760},message:"must be <= 8760",schema:8760,parentSchema:schema31.properties.tokenTtlHours,data:data20};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2776,9 +2773,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/pki/leafValidityDays",schemaPath:"#/definitions/PkiFile/properties/leafValidityDays/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema32.properties.leafValidityDays.type,parentSchema:schema32.properties.leafValidityDays,data:data20};
+if(data20 < 1 || isNaN(data20)){
+const err33 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.tokenTtlHours,data:data20};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -2788,11 +2784,8 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data17.tokenTtlHours !== undefined){
-let data21 = data17.tokenTtlHours;
-if(typeof data21 == "number"){
-if(data21 > 8760 || isNaN(data21)){
-const err34 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8760},message:"must be <= 8760",schema:8760,parentSchema:schema32.properties.tokenTtlHours,data:data21};
+else {
+const err34 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.tokenTtlHours.type,parentSchema:schema31.properties.tokenTtlHours,data:data20};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2801,8 +2794,11 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data21 < 1 || isNaN(data21)){
-const err35 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.tokenTtlHours,data:data21};
+}
+if(data16.stateDir !== undefined){
+let data21 = data16.stateDir;
+if(typeof data21 !== "string"){
+const err35 = {instancePath:instancePath+"/pki/stateDir",schemaPath:"#/definitions/PkiFile/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.stateDir.type,parentSchema:schema31.properties.stateDir,data:data21};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -2812,38 +2808,14 @@ vErrors.push(err35);
 errors++;
 }
 }
+}
 else {
-const err36 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema32.properties.tokenTtlHours.type,parentSchema:schema32.properties.tokenTtlHours,data:data21};
+const err36 = {instancePath:instancePath+"/pki",schemaPath:"#/definitions/PkiFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data:data16};
 if(vErrors === null){
 vErrors = [err36];
 }
 else {
 vErrors.push(err36);
-}
-errors++;
-}
-}
-if(data17.stateDir !== undefined){
-let data22 = data17.stateDir;
-if(typeof data22 !== "string"){
-const err37 = {instancePath:instancePath+"/pki/stateDir",schemaPath:"#/definitions/PkiFile/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.stateDir.type,parentSchema:schema32.properties.stateDir,data:data22};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-}
-}
-else {
-const err38 = {instancePath:instancePath+"/pki",schemaPath:"#/definitions/PkiFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.type,parentSchema:schema32,data:data17};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
 }
 errors++;
 }
@@ -2856,12 +2828,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema14.type,parentSchema:schema14,data};
+const err37 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema14.type,parentSchema:schema14,data};
 if(vErrors === null){
-vErrors = [err39];
+vErrors = [err37];
 }
 else {
-vErrors.push(err39);
+vErrors.push(err37);
 }
 errors++;
 }

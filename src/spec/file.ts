@@ -41,8 +41,16 @@ export interface ClusterSpec {
   etcd?: EtcdFile;
   /** Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io. */
   packages?: PackagesFile;
-  /** How the control plane is installed. */
-  install?: InstallFile;
+  /**
+   * How the control plane is brought up. `kubeadm`: kubeadm init/join, the control plane as
+   * static pods. `binary` (the "hard way"): no kubeadm; kubeha writes a systemd unit and a flag
+   * or config file for kube-apiserver, kube-controller-manager and kube-scheduler on the control
+   * planes and kubelet and kube-proxy on every node, every kubeconfig from its own PKI, and
+   * bootstraps kubelets with TLS bootstrap tokens. `binary` needs `etcd.mode: external` (an etcd
+   * systemd service; the etcd role may sit on the control planes) and `packages.source: bundle`
+   * with the control-plane binaries (pkgs.k8s.io ships no kube-apiserver package). Default `kubeadm`.
+   */
+  bootstrap?: "kubeadm" | "binary";
   /** The cluster's certificate authorities and keys, owned by kubeha. */
   pki?: PkiFile;
   /**
@@ -357,11 +365,6 @@ export interface PackagesFile {
   bundle?: string;
   /** HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`. */
   proxy?: string;
-}
-
-export interface InstallFile {
-  /** How Kubernetes is installed. Default `kubeadm`; `binary` and `ignition` are planned. */
-  method?: "kubeadm";
 }
 
 export interface PkiFile {

@@ -153,7 +153,8 @@ export interface Cluster {
   endpoint: Endpoint;
   etcd: Etcd;
   packages: Packages;
-  installMethod: "kubeadm";
+  /** kubeadm, or systemd units rendered by kubeha (spec.bootstrap). */
+  bootstrap: "kubeadm" | "binary";
   pki: Pki;
   provisioning: Provisioning;
   /** Absolute path of the cluster file this came from, when read from disk. */

@@ -211,7 +211,7 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     endpoint,
     etcd,
     packages,
-    installMethod: spec.install?.method ?? D.install.method,
+    bootstrap: spec.bootstrap ?? D.spec.bootstrap,
     pki,
     provisioning,
     ...(opts.sourcePath ? { sourcePath: resolve(opts.sourcePath) } : {}),

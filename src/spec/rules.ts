@@ -185,7 +185,7 @@ export const rules = {
   },
 
   "kube-vip-super-admin": (_f, c) =>
-    usesKubeVip(c) && c.kubernetes.minor >= 29
+    usesKubeVip(c) && c.bootstrap === "kubeadm" && c.kubernetes.minor >= 29
       ? [warn(`${EP}.mode`, `kube-vip with kubeadm ${c.kubernetes.version}: admin.conf has no rights until kubeadm init has finished (kube-vip#684)`, "kubeha handles it: the first control plane's kube-vip pod mounts super-admin.conf during init and is switched to admin.conf right after")]
       : [],
 
@@ -277,6 +277,19 @@ export const rules = {
     return out;
   },
 
+  /** What `bootstrap: binary` needs that kubeadm would otherwise provide. */
+  "bootstrap": (_f, c) => {
+    if (c.bootstrap !== "binary") return [];
+    const out: Finding[] = [];
+    if (c.etcd.mode === "stacked")
+      out.push(err("spec.etcd.mode", "bootstrap binary has no kubeadm to run stacked etcd as static pods", "set `spec.etcd.mode: external` and give the etcd role to 3 hosts (the control planes themselves for co-located etcd)"));
+    if (c.packages.source !== "bundle")
+      out.push(err("spec.packages.source", `bootstrap binary needs the kube-apiserver, kube-controller-manager, kube-scheduler and kube-proxy binaries, which ${c.packages.source === "mirror" ? "a pkgs.k8s.io mirror" : "pkgs.k8s.io"} does not ship`, "set `spec.packages.source: bundle` with a bundle holding them (docs/bundle.md)"));
+    if (usesKubeVip(c))
+      out.push(err(`${EP}.mode`, "bootstrap binary cannot run kube-vip: its static pod and kubeconfig come from kubeadm", "use `mode: haproxy-keepalived`, `haproxy` or `external`"));
+    return out;
+  },
+
   "workers": (_f, c) =>
     c.hosts.some((h) => h.roles.includes("worker"))
       ? []
@@ -305,6 +318,7 @@ export const RULE_READS: Record<keyof typeof rules, string[]> = {
   "kube-vip-super-admin": [E, K],
   "keepalived": [E],
   "packages": ["spec.packages"],
+  "bootstrap": ["spec.bootstrap", ETCD, "spec.packages", E],
   "workers": [H],
   "interface-names": [H, K],
   "image-repository": [K],
