@@ -163,6 +163,25 @@ export interface KubernetesFile {
   cni?: CniFile;
   /** Extra names and IPs for the API server certificate (the VIP and endpoint name are always added). */
   certSANs?: string[];
+  /**
+   * Extra command-line flags for control-plane components. kubeha checks every name against the
+   * flags the component has in the chosen minor (recorded from the upstream reference, see
+   * docs/binary.md): a flag it does not have, or one removed or deprecated upstream, is refused
+   * with what to use instead, before anything is rendered. Default: none.
+   */
+  extraArgs?: ExtraArgsFile;
+}
+
+/**
+ * Flags by name without the leading dashes, values as strings (quote numbers and booleans),
+ * e.g. `audit-log-maxage: "30"`. Flags kubeha sets from this file itself (ports, networks,
+ * etcd, leader election) are refused: set the cluster-file field instead.
+ */
+export interface ExtraArgsFile {
+  /** kube-apiserver flags. */
+  apiServer?: Record<string, string>;
+  /** kube-scheduler flags. */
+  scheduler?: Record<string, string>;
 }
 
 export interface CniFile {

@@ -8,6 +8,7 @@ import { SUPPORTED_MINORS, parseVersion } from "./normalize.ts";
 import type { Problem } from "../errors.ts";
 import { hasVip, holdsVip, listenPorts, noHairpin, usesKeepalived, usesKubeVip, vipHolders, vipPrefix } from "./topology.ts";
 import { imageRepositoryProblem, interfaceProblem, kubeletLabelProblem, labelValueProblem, qualifiedNameProblem, taintProblem } from "./names.ts";
+import { OWNED, flagProblem, type Component } from "./flags.ts";
 import { cidrContains, cidrsOverlap, isDnsName, isIPv4, parseCidr } from "../util/net.ts";
 
 type Finding = Omit<Problem, "line" | "col" | "rule">;
@@ -277,6 +278,21 @@ export const rules = {
     return out;
   },
 
+  /** Extra flags the chosen minor's component has, that are not going away, and that kubeha does not set itself. */
+  "extra-args": (_f, c) => {
+    const components: Array<[keyof Cluster["kubernetes"]["extraArgs"], Component]> = [["apiServer", "kube-apiserver"], ["scheduler", "kube-scheduler"]];
+    return components.flatMap(([field, component]) =>
+      c.kubernetes.extraArgs[field].flatMap(([name, value]): Finding[] => {
+        const path = `spec.kubernetes.extraArgs.${field}${keySegment(name)}`;
+        if (name.startsWith("-")) return [err(path, `"${name}": write the flag name without dashes`, `e.g. ${name.replace(/^-+/, "")}: "..."`)];
+        const owned = OWNED[component]?.[name];
+        if (owned) return [err(path, `kubeha sets --${name} of ${component} itself`, `set ${owned}`)];
+        const p = flagProblem(component, c.kubernetes.minor, name, value);
+        return p ? [err(path, p.message, p.hint)] : [];
+      }),
+    );
+  },
+
   /** What `bootstrap: binary` needs that kubeadm would otherwise provide. */
   "bootstrap": (_f, c) => {
     if (c.bootstrap !== "binary") return [];
@@ -319,6 +335,7 @@ export const RULE_READS: Record<keyof typeof rules, string[]> = {
   "keepalived": [E],
   "packages": ["spec.packages"],
   "bootstrap": ["spec.bootstrap", ETCD, "spec.packages", E],
+  "extra-args": [K],
   "workers": [H],
   "interface-names": [H, K],
   "image-repository": [K],
