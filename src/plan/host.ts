@@ -15,7 +15,7 @@ import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
 import type { RenderedFile, Secrets } from "../render/types.ts";
 import { PATHS } from "../render/paths.ts";
 import { shq } from "../util/shell.ts";
-import { InternalError } from "../errors.ts";
+import { EXIT, InternalError, KubehaError } from "../errors.ts";
 import { renderPackages, debianPackages, KUBERNETES_PACKAGES, crioRepository } from "../render/packages.ts";
 import { renderSysctl } from "../render/sysctl.ts";
 import { renderHosts } from "../render/hosts.ts";
@@ -206,6 +206,14 @@ function runtimeUnit(c: Cluster): string {
 
 /** The steps of one host, in the order apply and install.sh take them. */
 export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
+  // Refused here, the one place apply, plan, render and install.sh all go through, rather than
+  // letting a binary-mode file fall through to kubeadm steps.
+  if (c.bootstrap === "binary")
+    throw new KubehaError(
+      `spec.bootstrap: binary is validated (and its flags checked, docs/binary.md) but kubeha cannot render or apply it yet: no plan for ${h.name}`,
+      "use `bootstrap: kubeadm` (the default) to build this cluster today",
+      EXIT.invalid,
+    );
   const S: Step[] = [];
   const files = (phase: StepPhase, fs: RenderedFile[], ensure: string[] = []) => {
     if (fs.length || ensure.length) S.push({ kind: "files", phase, files: fs, ensure });

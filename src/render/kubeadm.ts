@@ -67,6 +67,8 @@ function clusterConfiguration(c: Cluster): Doc {
         }
       : { local: { dataDir: c.etcd.dataDir } };
   const ecdsa = c.pki.keyAlgorithm === "ecdsa-p256";
+  // Checked against the minor's flags by the extra-args rule before anything renders.
+  const { apiServer: api, scheduler: sched } = c.kubernetes.extraArgs;
   return {
     apiVersion: c.kubernetes.kubeadmApiVersion,
     kind: "ClusterConfiguration",
@@ -79,7 +81,8 @@ function clusterConfiguration(c: Cluster): Doc {
       serviceSubnet: c.kubernetes.serviceSubnet,
       dnsDomain: c.kubernetes.dnsDomain,
     },
-    apiServer: { certSANs: apiServerCertSANs(c) },
+    apiServer: { certSANs: apiServerCertSANs(c), ...(api.length ? { extraArgs: extraArgs(c, api) } : {}) },
+    ...(sched.length ? { scheduler: { extraArgs: extraArgs(c, sched) } } : {}),
     etcd,
     ...(isV1beta4(c)
       ? { encryptionAlgorithm: ecdsa ? "ECDSA-P256" : "RSA-2048" }

@@ -5,14 +5,13 @@ import runtime0 from "ajv/dist/runtime/equal.js";
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$ref":"#/definitions/ClusterFile","definitions":{"ClusterFile":{"type":"object","properties":{"apiVersion":{"type":"string","const":"kubeha.dev/v1alpha1","description":"Version of this file format. Must be `kubeha.dev/v1alpha1`."},"kind":{"type":"string","const":"Cluster","description":"Must be `Cluster`."},"metadata":{"$ref":"#/definitions/Metadata"},"spec":{"$ref":"#/definitions/ClusterSpec"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false,"description":"A kubeha cluster file."},"Metadata":{"type":"object","properties":{"name":{"type":"string","description":"Cluster name: lower-case letters, digits and `-`, at most 40 characters. Used as the kubeadm `clusterName`, in kubeconfig context names and for the state directory.","pattern":"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"ClusterSpec":{"type":"object","properties":{"hosts":{"type":"array","items":{"$ref":"#/definitions/HostFile"},"description":"The machines. Each host has one or more roles; a minimal HA cluster is three hosts with roles `[control-plane, lb]` (or three control planes plus LB hosts) and a VIP.","minItems":1},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings applied to every host that does not set its own."},"kubernetes":{"$ref":"#/definitions/KubernetesFile","description":"Kubernetes version, networks, images, runtime and CNI."},"controlPlaneEndpoint":{"$ref":"#/definitions/EndpointFile","description":"How clients reach the API servers: VIP + HAProxy, a single proxy, kube-vip or a cloud LB."},"etcd":{"$ref":"#/definitions/EtcdFile","description":"Where etcd runs. Default: `stacked` (managed by kubeadm on the control planes)."},"packages":{"$ref":"#/definitions/PackagesFile","description":"Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io."},"install":{"$ref":"#/definitions/InstallFile","description":"How the control plane is installed."},"pki":{"$ref":"#/definitions/PkiFile","description":"The cluster's certificate authorities and keys, owned by kubeha."},"provisioning":{"$ref":"#/definitions/ProvisioningFile","description":"What a host needs at first boot when it configures itself from an Ignition config (`kubeha render FILE --format ignition`): static address, login keys, a data disk. Not used by `kubeha apply`."}},"required":["hosts","controlPlaneEndpoint"],"additionalProperties":false},"HostFile":{"type":"object","properties":{"name":{"type":"string","description":"Host name; becomes the node name and the machine's hostname. Lower-case RFC 1123 label.","pattern":"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},"address":{"type":"string","description":"IPv4 address kubeha connects to over SSH (and the node address when `internalAddress` is unset)."},"internalAddress":{"type":"string","description":"IPv4 address on the cluster network, when it differs from `address` (the node IP, etcd and apiserver bind here)."},"roles":{"type":"array","items":{"$ref":"#/definitions/Role"},"description":"Roles of this host.","minItems":1,"uniqueItems":true},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings for this host; fields left out come from `spec.ssh`."},"interface":{"type":"string","description":"Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip): a Linux interface name (1-15 letters, digits, `-`, `_`, `.`). Default: `eth0`."},"labels":{"type":"object","additionalProperties":{"type":"string"},"description":"Node labels applied at registration (kubelet `--node-labels`). Keys are `[prefix/]name`, values at most 63 characters. kubelet refuses keys under `kubernetes.io` / `k8s.io` outside its allowed set (`node.kubernetes.io/`, `kubelet.kubernetes.io/`, `topology.kubernetes.io/zone`...): `node-role.kubernetes.io/worker` has to be set with `kubectl label` after the join."},"taints":{"type":"array","items":{"type":"string"},"description":"Node taints applied at registration, as `key[=value]:Effect` with Effect `NoSchedule`, `PreferNoSchedule` or `NoExecute`. Control planes get `node-role.kubernetes.io/control-plane:NoSchedule` when this is left out; `[]` removes it."}},"required":["name","address","roles"],"additionalProperties":false},"Role":{"type":"string","enum":["control-plane","worker","etcd","lb"],"description":"A role a host plays. A host may have several."},"SshFile":{"type":"object","properties":{"user":{"type":"string","description":"Login user. Default `root`; any other user needs passwordless sudo."},"port":{"type":"number","description":"SSH port. Default 22.","minimum":1,"maximum":65535},"keyPath":{"type":"string","description":"Private key file. `~` expands to the operator's home. Default `~/.ssh/id_ed25519`."},"knownHostsPath":{"type":"string","description":"known_hosts file used to verify host keys. Default `~/.ssh/known_hosts`."},"bastion":{"$ref":"#/definitions/BastionFile","description":"A jump host to reach this host through."}},"additionalProperties":false},"BastionFile":{"type":"object","properties":{"address":{"type":"string","description":"Address (IP or DNS name) of the jump host."},"user":{"type":"string","description":"Login user on the jump host. Default: the host's SSH user."},"port":{"type":"number","description":"SSH port of the jump host. Default 22.","minimum":1,"maximum":65535},"keyPath":{"type":"string","description":"Private key for the jump host. Default: the host's key."}},"required":["address"],"additionalProperties":false},"KubernetesFile":{"type":"object","properties":{"version":{"type":"string","description":"Kubernetes version, `1.MINOR.PATCH` (a leading `v` is accepted). kubeha supports 1.29 to 1.36. Default `1.34.2`."},"podSubnet":{"type":"string","description":"Pod network CIDR, wired into kubeadm and the CNI. Default `10.244.0.0/16`."},"serviceSubnet":{"type":"string","description":"Service CIDR. Its first address is the `kubernetes` service IP. Default `10.96.0.0/12`."},"dnsDomain":{"type":"string","description":"Cluster DNS domain. Default `cluster.local`."},"imageRepository":{"type":"string","description":"Registry for control-plane images, e.g. `registry.aliyuncs.com/google_containers`. Also used for the runtime's pause (sandbox) image. Default `registry.k8s.io`."},"apiServerPort":{"type":"number","description":"Bind port of every kube-apiserver. Default 6443.","minimum":1,"maximum":65535},"containerRuntime":{"type":"string","enum":["containerd","cri-o"],"description":"Container runtime. Default `containerd`."},"cni":{"$ref":"#/definitions/CniFile","description":"Pod network plugin."},"certSANs":{"type":"array","items":{"type":"string"},"description":"Extra names and IPs for the API server certificate (the VIP and endpoint name are always added)."}},"additionalProperties":false},"CniFile":{"type":"object","properties":{"plugin":{"type":"string","enum":["flannel","calico"],"description":"CNI plugin. Default `flannel`."},"interface":{"type":"string","description":"Interface flannel/calico uses for node-to-node traffic. Default: the interface of the node IP."},"imageRepository":{"type":"string","description":"Registry (and path) the CNI images are pulled from instead of the upstream ones (`docker.io/flannel`, `quay.io/tigera` and calico's own), e.g. a mirror such as `registry.example.com/cni`; the image names and pinned tags stay as upstream. Default: the upstream registries."}},"additionalProperties":false},"EndpointFile":{"type":"object","properties":{"mode":{"enum":["haproxy-keepalived","haproxy","kube-vip","external"]}},"required":["mode"],"allOf":[{"if":{"properties":{"mode":{"type":"string","const":"haproxy-keepalived"}}},"then":{"$ref":"#/definitions/HaproxyKeepalivedFile"}},{"if":{"properties":{"mode":{"type":"string","const":"haproxy"}}},"then":{"$ref":"#/definitions/HaproxyOnlyFile"}},{"if":{"properties":{"mode":{"type":"string","const":"kube-vip"}}},"then":{"$ref":"#/definitions/KubeVipFile"}},{"if":{"properties":{"mode":{"type":"string","const":"external"}}},"then":{"$ref":"#/definitions/ExternalLbFile"}}],"description":"The control-plane endpoint: one of four modes, chosen by `mode`."},"HaproxyKeepalivedFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy-keepalived"},"vip":{"type":"string","description":"The virtual IP. Must be unused and in the subnet of the `lb` hosts' interface."},"vipPrefix":{"type":"number","description":"Prefix length of the VIP, which is also the subnet the `lb` hosts share on `interface` (the VIP must lie in it). Default 24.","minimum":1,"maximum":32},"haproxy":{"$ref":"#/definitions/HaproxyFile"},"keepalived":{"$ref":"#/definitions/KeepalivedFile"}},"required":["mode","vip"],"additionalProperties":false,"description":"HAProxy (TCP) on the `lb` hosts, with a keepalived VRRP virtual IP floating between them."},"HaproxyFile":{"type":"object","properties":{"checkIntervalMs":{"type":"number","description":"Health check interval in milliseconds. Default 1000.","minimum":100,"maximum":60000},"fall":{"type":"number","description":"Failed checks before a backend is marked down. Default 2.","minimum":1,"maximum":10},"rise":{"type":"number","description":"Passed checks before a backend is marked up. Default 2.","minimum":1,"maximum":10},"connectTimeoutMs":{"type":"number","description":"Connect timeout to a backend, in milliseconds. Default 300 (a LAN connect takes well under 1 ms; a short timeout lets HAProxy redispatch quickly when a backend machine is gone).","minimum":100,"maximum":60000},"tunnelTimeoutSeconds":{"type":"number","description":"Client/server inactivity timeout in seconds (long watches need a large value). Default 3600.","minimum":10},"statsPage":{"$ref":"#/definitions/StatsPageFile","description":"Stats page (HTTP basic auth with a generated password, kept in the state directory)."}},"additionalProperties":false},"StatsPageFile":{"type":"object","properties":{"enabled":{"type":"boolean","description":"Serve the stats page. Default false (the runtime socket is always on)."},"port":{"type":"number","description":"Port of the stats page. Default 9000.","minimum":1,"maximum":65535},"bind":{"type":"string","description":"Address to bind; default the host's internal address."}},"additionalProperties":false},"KeepalivedFile":{"type":"object","properties":{"routerId":{"type":"number","description":"VRRP virtual router id, unique on the L2 segment. Default 51.","minimum":1,"maximum":255},"unicast":{"type":"boolean","description":"Unicast VRRP to the other `lb` hosts (works where multicast is filtered, e.g. clouds). Default true."},"advertInterval":{"type":"number","description":"VRRP advertisement interval in seconds. Default 0.1 (VRRPv3, sub-second failover); values of 1 or more use VRRPv2."},"preempt":{"type":"string","enum":["never","delay","always"],"description":"Whether the VIP moves back to a higher-priority host when it recovers: `never` (keepalived's `nopreempt`), `delay` (preempt after `preemptDelaySeconds`) or `always`. Default `never`."},"preemptDelaySeconds":{"type":"number","description":"Delay before preempting back, when `preempt: delay`. Default 60.","minimum":1,"maximum":1000}},"additionalProperties":false},"HaproxyOnlyFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy"},"address":{"type":"string","description":"Address clients (kubeconfigs, kubeadm's controlPlaneEndpoint, joins) use to reach the proxy, when it is not the proxy host's `internalAddress`, e.g. a second interface facing the users. Goes into the API server certificate. Default: the `lb` host's `internalAddress`."},"haproxy":{"$ref":"#/definitions/HaproxyFile"}},"required":["mode"],"additionalProperties":false,"description":"One HAProxy host, no VIP (the proxy itself is a single point of failure)."},"KubeVipFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"kube-vip"},"vip":{"type":"string","description":"The virtual IP."},"image":{"type":"string","description":"kube-vip image. Default `ghcr.io/kube-vip/kube-vip:v0.8.9`."}},"required":["mode","vip"],"additionalProperties":false,"description":"kube-vip as a static pod on the control planes, holding the VIP by ARP."},"ExternalLbFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"external"},"address":{"type":"string","description":"Address of the load balancer (IP or DNS name)."},"hairpin":{"type":"boolean","description":"Whether the LB's own backends can reach it. Most cloud L4 LBs (Alibaba SLB/CLB) cannot: set `false`, and kubeha resolves `dnsName` to 127.0.0.1 on control planes and to the LB elsewhere (with `dnsName` defaulting to `k8s-api.<cluster name>.internal`). Required: kubeha will not guess."}},"required":["mode","address","hairpin"],"additionalProperties":false,"description":"A load balancer kubeha does not manage, e.g. a cloud L4 LB (Alibaba SLB, AWS NLB)."},"EtcdFile":{"type":"object","properties":{"mode":{"type":"string","enum":["stacked","external"],"description":"`stacked`: kubeadm runs etcd on each control plane. `external`: kubeha runs etcd as a systemd service on the hosts with role `etcd`, with its own PKI."},"dataDir":{"type":"string","description":"etcd data directory. Default `/var/lib/etcd`."},"clientPort":{"type":"number","description":"Client port. Default 2379.","minimum":1,"maximum":65535},"peerPort":{"type":"number","description":"Peer port. Default 2380.","minimum":1,"maximum":65535}},"additionalProperties":false},"PackagesFile":{"type":"object","properties":{"source":{"type":"string","enum":["upstream","mirror","bundle"],"description":"Where Kubernetes packages come from: `upstream` (pkgs.k8s.io, one repository per minor), `mirror` (a mirror of the pkgs.k8s.io layout, set `mirror`), or `bundle` (an offline directory of binaries you ship, set `bundle`). Default `upstream`."},"mirror":{"type":"string","description":"Base URL of a pkgs.k8s.io mirror, e.g. `https://mirrors.aliyun.com/kubernetes-new/core/stable`."},"bundle":{"type":"string","description":"Offline bundle directory on the operator machine (its layout: docs/bundle.md in the kubeha package)."},"proxy":{"type":"string","description":"HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`."}},"additionalProperties":false},"InstallFile":{"type":"object","properties":{"method":{"type":"string","const":"kubeadm","description":"How Kubernetes is installed. Default `kubeadm`; `binary` and `ignition` are planned."}},"additionalProperties":false},"PkiFile":{"type":"object","properties":{"keyAlgorithm":{"type":"string","enum":["ecdsa-p256","rsa-2048"],"description":"Key algorithm for every key kubeha generates. Default `ecdsa-p256`."},"caValidityDays":{"type":"number","description":"CA validity in days. Default 3650.","minimum":1},"leafValidityDays":{"type":"number","description":"Leaf certificate validity in days. Default 365.","minimum":1},"tokenTtlHours":{"type":"number","description":"Bootstrap token lifetime in hours. Default 24.","minimum":1,"maximum":8760},"stateDir":{"type":"string","description":"State directory holding the PKI and secrets. Default `.kubeha/<name>` beside the cluster file. Mode 0700; kubeha refuses looser permissions."}},"additionalProperties":false},"ProvisioningFile":{"type":"object","properties":{"network":{"$ref":"#/definitions/ProvisioningNetworkFile","description":"The static address written to /etc/systemd/network/20-wired.network: the host's `address` on its `interface`, with this prefix, gateway and DNS servers."},"sshAuthorizedKeys":{"type":"array","items":{"type":"string"},"description":"SSH public keys (`ssh-ed25519 AAAA... comment`) authorized for each host's SSH user (`ssh.user`), so `kubeha status` and `kubeha drill` can reach hosts that were never reached over SSH before. Default: none."},"dataDisk":{"$ref":"#/definitions/DataDiskFile","description":"A data disk formatted at first boot (e.g. btrfs for container storage). Default: none."}},"additionalProperties":false},"ProvisioningNetworkFile":{"type":"object","properties":{"prefixLength":{"type":"number","description":"Prefix length of the hosts' subnet. Default 24.","minimum":1,"maximum":32},"gateway":{"type":"string","description":"Default gateway (IPv4). Default: none (no default route)."},"dns":{"type":"array","items":{"type":"string"},"description":"DNS servers (IPv4). Default: none."}},"additionalProperties":false},"DataDiskFile":{"type":"object","properties":{"device":{"type":"string","description":"Whole-disk device, e.g. `/dev/sdb` or `/dev/vdb`. Its partition table is wiped."},"format":{"type":"string","enum":["btrfs","ext4","xfs"],"description":"Filesystem of its one partition. Default `btrfs`."},"label":{"type":"string","description":"Partition and filesystem label. Default `data`.","pattern":"^[A-Za-z0-9_-]{1,16}$"},"path":{"type":"string","description":"Absolute mount point; Ignition writes a mount unit for it. Default `/var/mnt/data`."}},"required":["device"],"additionalProperties":false}},"$id":"https://kubeha.dev/schemas/cluster.v1alpha1.json","title":"kubeha cluster file"};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$ref":"#/definitions/ClusterFile","definitions":{"ClusterFile":{"type":"object","properties":{"apiVersion":{"type":"string","const":"kubeha.dev/v1alpha1","description":"Version of this file format. Must be `kubeha.dev/v1alpha1`."},"kind":{"type":"string","const":"Cluster","description":"Must be `Cluster`."},"metadata":{"$ref":"#/definitions/Metadata"},"spec":{"$ref":"#/definitions/ClusterSpec"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false,"description":"A kubeha cluster file."},"Metadata":{"type":"object","properties":{"name":{"type":"string","description":"Cluster name: lower-case letters, digits and `-`, at most 40 characters. Used as the kubeadm `clusterName`, in kubeconfig context names and for the state directory.","pattern":"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"}},"required":["name"],"additionalProperties":false},"ClusterSpec":{"type":"object","properties":{"hosts":{"type":"array","items":{"$ref":"#/definitions/HostFile"},"description":"The machines. Each host has one or more roles; a minimal HA cluster is three hosts with roles `[control-plane, lb]` (or three control planes plus LB hosts) and a VIP.","minItems":1},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings applied to every host that does not set its own."},"kubernetes":{"$ref":"#/definitions/KubernetesFile","description":"Kubernetes version, networks, images, runtime and CNI."},"controlPlaneEndpoint":{"$ref":"#/definitions/EndpointFile","description":"How clients reach the API servers: VIP + HAProxy, a single proxy, kube-vip or a cloud LB."},"etcd":{"$ref":"#/definitions/EtcdFile","description":"Where etcd runs. Default: `stacked` (managed by kubeadm on the control planes)."},"packages":{"$ref":"#/definitions/PackagesFile","description":"Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io."},"bootstrap":{"type":"string","enum":["kubeadm","binary"],"description":"How the control plane is brought up. `kubeadm`: kubeadm init/join, the control plane as static pods. `binary` (the \"hard way\"): no kubeadm; kubeha writes a systemd unit and a flag or config file for kube-apiserver, kube-controller-manager and kube-scheduler on the control planes and kubelet and kube-proxy on every node, every kubeconfig from its own PKI, and bootstraps kubelets with TLS bootstrap tokens. `binary` needs `etcd.mode: external` (an etcd systemd service; the etcd role may sit on the control planes) and `packages.source: bundle` with the control-plane binaries (pkgs.k8s.io ships no kube-apiserver package). Default `kubeadm`."},"pki":{"$ref":"#/definitions/PkiFile","description":"The cluster's certificate authorities and keys, owned by kubeha."},"provisioning":{"$ref":"#/definitions/ProvisioningFile","description":"What a host needs at first boot when it configures itself from an Ignition config (`kubeha render FILE --format ignition`): static address, login keys, a data disk. Not used by `kubeha apply`."}},"required":["hosts","controlPlaneEndpoint"],"additionalProperties":false},"HostFile":{"type":"object","properties":{"name":{"type":"string","description":"Host name; becomes the node name and the machine's hostname. Lower-case RFC 1123 label.","pattern":"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},"address":{"type":"string","description":"IPv4 address kubeha connects to over SSH (and the node address when `internalAddress` is unset)."},"internalAddress":{"type":"string","description":"IPv4 address on the cluster network, when it differs from `address` (the node IP, etcd and apiserver bind here)."},"roles":{"type":"array","items":{"$ref":"#/definitions/Role"},"description":"Roles of this host.","minItems":1,"uniqueItems":true},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings for this host; fields left out come from `spec.ssh`."},"interface":{"type":"string","description":"Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip): a Linux interface name (1-15 letters, digits, `-`, `_`, `.`). Default: `eth0`."},"labels":{"type":"object","additionalProperties":{"type":"string"},"description":"Node labels applied at registration (kubelet `--node-labels`). Keys are `[prefix/]name`, values at most 63 characters. kubelet refuses keys under `kubernetes.io` / `k8s.io` outside its allowed set (`node.kubernetes.io/`, `kubelet.kubernetes.io/`, `topology.kubernetes.io/zone`...): `node-role.kubernetes.io/worker` has to be set with `kubectl label` after the join."},"taints":{"type":"array","items":{"type":"string"},"description":"Node taints applied at registration, as `key[=value]:Effect` with Effect `NoSchedule`, `PreferNoSchedule` or `NoExecute`. Control planes get `node-role.kubernetes.io/control-plane:NoSchedule` when this is left out; `[]` removes it."}},"required":["name","address","roles"],"additionalProperties":false},"Role":{"type":"string","enum":["control-plane","worker","etcd","lb"],"description":"A role a host plays. A host may have several."},"SshFile":{"type":"object","properties":{"user":{"type":"string","description":"Login user. Default `root`; any other user needs passwordless sudo."},"port":{"type":"number","description":"SSH port. Default 22.","minimum":1,"maximum":65535},"keyPath":{"type":"string","description":"Private key file. `~` expands to the operator's home. Default `~/.ssh/id_ed25519`."},"knownHostsPath":{"type":"string","description":"known_hosts file used to verify host keys. Default `~/.ssh/known_hosts`."},"bastion":{"$ref":"#/definitions/BastionFile","description":"A jump host to reach this host through."}},"additionalProperties":false},"BastionFile":{"type":"object","properties":{"address":{"type":"string","description":"Address (IP or DNS name) of the jump host."},"user":{"type":"string","description":"Login user on the jump host. Default: the host's SSH user."},"port":{"type":"number","description":"SSH port of the jump host. Default 22.","minimum":1,"maximum":65535},"keyPath":{"type":"string","description":"Private key for the jump host. Default: the host's key."}},"required":["address"],"additionalProperties":false},"KubernetesFile":{"type":"object","properties":{"version":{"type":"string","description":"Kubernetes version, `1.MINOR.PATCH` (a leading `v` is accepted). kubeha supports 1.29 to 1.36. Default `1.34.2`."},"podSubnet":{"type":"string","description":"Pod network CIDR, wired into kubeadm and the CNI. Default `10.244.0.0/16`."},"serviceSubnet":{"type":"string","description":"Service CIDR. Its first address is the `kubernetes` service IP. Default `10.96.0.0/12`."},"dnsDomain":{"type":"string","description":"Cluster DNS domain. Default `cluster.local`."},"imageRepository":{"type":"string","description":"Registry for control-plane images, e.g. `registry.aliyuncs.com/google_containers`. Also used for the runtime's pause (sandbox) image. Default `registry.k8s.io`."},"apiServerPort":{"type":"number","description":"Bind port of every kube-apiserver. Default 6443.","minimum":1,"maximum":65535},"containerRuntime":{"type":"string","enum":["containerd","cri-o"],"description":"Container runtime. Default `containerd`."},"cni":{"$ref":"#/definitions/CniFile","description":"Pod network plugin."},"certSANs":{"type":"array","items":{"type":"string"},"description":"Extra names and IPs for the API server certificate (the VIP and endpoint name are always added)."},"extraArgs":{"$ref":"#/definitions/ExtraArgsFile","description":"Extra command-line flags for control-plane components. kubeha checks every name against the flags the component has in the chosen minor (recorded from the upstream reference, see docs/binary.md): a flag it does not have, or one removed or deprecated upstream, is refused with what to use instead, before anything is rendered. Default: none."}},"additionalProperties":false},"CniFile":{"type":"object","properties":{"plugin":{"type":"string","enum":["flannel","calico"],"description":"CNI plugin. Default `flannel`."},"interface":{"type":"string","description":"Interface flannel/calico uses for node-to-node traffic. Default: the interface of the node IP."},"imageRepository":{"type":"string","description":"Registry (and path) the CNI images are pulled from instead of the upstream ones (`docker.io/flannel`, `quay.io/tigera` and calico's own), e.g. a mirror such as `registry.example.com/cni`; the image names and pinned tags stay as upstream. Default: the upstream registries."}},"additionalProperties":false},"ExtraArgsFile":{"type":"object","properties":{"apiServer":{"type":"object","additionalProperties":{"type":"string"},"description":"kube-apiserver flags."},"scheduler":{"type":"object","additionalProperties":{"type":"string"},"description":"kube-scheduler flags."}},"additionalProperties":false,"description":"Flags by name without the leading dashes, values as strings (quote numbers and booleans), e.g. `audit-log-maxage: \"30\"`. Flags kubeha sets from this file itself (ports, networks, etcd, leader election) are refused: set the cluster-file field instead."},"EndpointFile":{"type":"object","properties":{"mode":{"enum":["haproxy-keepalived","haproxy","kube-vip","external"]}},"required":["mode"],"allOf":[{"if":{"properties":{"mode":{"type":"string","const":"haproxy-keepalived"}}},"then":{"$ref":"#/definitions/HaproxyKeepalivedFile"}},{"if":{"properties":{"mode":{"type":"string","const":"haproxy"}}},"then":{"$ref":"#/definitions/HaproxyOnlyFile"}},{"if":{"properties":{"mode":{"type":"string","const":"kube-vip"}}},"then":{"$ref":"#/definitions/KubeVipFile"}},{"if":{"properties":{"mode":{"type":"string","const":"external"}}},"then":{"$ref":"#/definitions/ExternalLbFile"}}],"description":"The control-plane endpoint: one of four modes, chosen by `mode`."},"HaproxyKeepalivedFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy-keepalived"},"vip":{"type":"string","description":"The virtual IP. Must be unused and in the subnet of the `lb` hosts' interface."},"vipPrefix":{"type":"number","description":"Prefix length of the VIP, which is also the subnet the `lb` hosts share on `interface` (the VIP must lie in it). Default 24.","minimum":1,"maximum":32},"haproxy":{"$ref":"#/definitions/HaproxyFile"},"keepalived":{"$ref":"#/definitions/KeepalivedFile"}},"required":["mode","vip"],"additionalProperties":false,"description":"HAProxy (TCP) on the `lb` hosts, with a keepalived VRRP virtual IP floating between them."},"HaproxyFile":{"type":"object","properties":{"checkIntervalMs":{"type":"number","description":"Health check interval in milliseconds. Default 1000.","minimum":100,"maximum":60000},"fall":{"type":"number","description":"Failed checks before a backend is marked down. Default 2.","minimum":1,"maximum":10},"rise":{"type":"number","description":"Passed checks before a backend is marked up. Default 2.","minimum":1,"maximum":10},"connectTimeoutMs":{"type":"number","description":"Connect timeout to a backend, in milliseconds. Default 300 (a LAN connect takes well under 1 ms; a short timeout lets HAProxy redispatch quickly when a backend machine is gone).","minimum":100,"maximum":60000},"tunnelTimeoutSeconds":{"type":"number","description":"Client/server inactivity timeout in seconds (long watches need a large value). Default 3600.","minimum":10},"statsPage":{"$ref":"#/definitions/StatsPageFile","description":"Stats page (HTTP basic auth with a generated password, kept in the state directory)."}},"additionalProperties":false},"StatsPageFile":{"type":"object","properties":{"enabled":{"type":"boolean","description":"Serve the stats page. Default false (the runtime socket is always on)."},"port":{"type":"number","description":"Port of the stats page. Default 9000.","minimum":1,"maximum":65535},"bind":{"type":"string","description":"Address to bind; default the host's internal address."}},"additionalProperties":false},"KeepalivedFile":{"type":"object","properties":{"routerId":{"type":"number","description":"VRRP virtual router id, unique on the L2 segment. Default 51.","minimum":1,"maximum":255},"unicast":{"type":"boolean","description":"Unicast VRRP to the other `lb` hosts (works where multicast is filtered, e.g. clouds). Default true."},"advertInterval":{"type":"number","description":"VRRP advertisement interval in seconds. Default 0.1 (VRRPv3, sub-second failover); values of 1 or more use VRRPv2."},"preempt":{"type":"string","enum":["never","delay","always"],"description":"Whether the VIP moves back to a higher-priority host when it recovers: `never` (keepalived's `nopreempt`), `delay` (preempt after `preemptDelaySeconds`) or `always`. Default `never`."},"preemptDelaySeconds":{"type":"number","description":"Delay before preempting back, when `preempt: delay`. Default 60.","minimum":1,"maximum":1000}},"additionalProperties":false},"HaproxyOnlyFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy"},"address":{"type":"string","description":"Address clients (kubeconfigs, kubeadm's controlPlaneEndpoint, joins) use to reach the proxy, when it is not the proxy host's `internalAddress`, e.g. a second interface facing the users. Goes into the API server certificate. Default: the `lb` host's `internalAddress`."},"haproxy":{"$ref":"#/definitions/HaproxyFile"}},"required":["mode"],"additionalProperties":false,"description":"One HAProxy host, no VIP (the proxy itself is a single point of failure)."},"KubeVipFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"kube-vip"},"vip":{"type":"string","description":"The virtual IP."},"image":{"type":"string","description":"kube-vip image. Default `ghcr.io/kube-vip/kube-vip:v0.8.9`."}},"required":["mode","vip"],"additionalProperties":false,"description":"kube-vip as a static pod on the control planes, holding the VIP by ARP."},"ExternalLbFile":{"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"external"},"address":{"type":"string","description":"Address of the load balancer (IP or DNS name)."},"hairpin":{"type":"boolean","description":"Whether the LB's own backends can reach it. Most cloud L4 LBs (Alibaba SLB/CLB) cannot: set `false`, and kubeha resolves `dnsName` to 127.0.0.1 on control planes and to the LB elsewhere (with `dnsName` defaulting to `k8s-api.<cluster name>.internal`). Required: kubeha will not guess."}},"required":["mode","address","hairpin"],"additionalProperties":false,"description":"A load balancer kubeha does not manage, e.g. a cloud L4 LB (Alibaba SLB, AWS NLB)."},"EtcdFile":{"type":"object","properties":{"mode":{"type":"string","enum":["stacked","external"],"description":"`stacked`: kubeadm runs etcd on each control plane. `external`: kubeha runs etcd as a systemd service on the hosts with role `etcd`, with its own PKI."},"dataDir":{"type":"string","description":"etcd data directory. Default `/var/lib/etcd`."},"clientPort":{"type":"number","description":"Client port. Default 2379.","minimum":1,"maximum":65535},"peerPort":{"type":"number","description":"Peer port. Default 2380.","minimum":1,"maximum":65535}},"additionalProperties":false},"PackagesFile":{"type":"object","properties":{"source":{"type":"string","enum":["upstream","mirror","bundle"],"description":"Where Kubernetes packages come from: `upstream` (pkgs.k8s.io, one repository per minor), `mirror` (a mirror of the pkgs.k8s.io layout, set `mirror`), or `bundle` (an offline directory of binaries you ship, set `bundle`). Default `upstream`."},"mirror":{"type":"string","description":"Base URL of a pkgs.k8s.io mirror, e.g. `https://mirrors.aliyun.com/kubernetes-new/core/stable`."},"bundle":{"type":"string","description":"Offline bundle directory on the operator machine (its layout: docs/bundle.md in the kubeha package)."},"proxy":{"type":"string","description":"HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`."}},"additionalProperties":false},"PkiFile":{"type":"object","properties":{"keyAlgorithm":{"type":"string","enum":["ecdsa-p256","rsa-2048"],"description":"Key algorithm for every key kubeha generates. Default `ecdsa-p256`."},"caValidityDays":{"type":"number","description":"CA validity in days. Default 3650.","minimum":1},"leafValidityDays":{"type":"number","description":"Leaf certificate validity in days. Default 365.","minimum":1},"tokenTtlHours":{"type":"number","description":"Bootstrap token lifetime in hours. Default 24.","minimum":1,"maximum":8760},"stateDir":{"type":"string","description":"State directory holding the PKI and secrets. Default `.kubeha/<name>` beside the cluster file. Mode 0700; kubeha refuses looser permissions."}},"additionalProperties":false},"ProvisioningFile":{"type":"object","properties":{"network":{"$ref":"#/definitions/ProvisioningNetworkFile","description":"The static address written to /etc/systemd/network/20-wired.network: the host's `address` on its `interface`, with this prefix, gateway and DNS servers."},"sshAuthorizedKeys":{"type":"array","items":{"type":"string"},"description":"SSH public keys (`ssh-ed25519 AAAA... comment`) authorized for each host's SSH user (`ssh.user`), so `kubeha status` and `kubeha drill` can reach hosts that were never reached over SSH before. Default: none."},"dataDisk":{"$ref":"#/definitions/DataDiskFile","description":"A data disk formatted at first boot (e.g. btrfs for container storage). Default: none."}},"additionalProperties":false},"ProvisioningNetworkFile":{"type":"object","properties":{"prefixLength":{"type":"number","description":"Prefix length of the hosts' subnet. Default 24.","minimum":1,"maximum":32},"gateway":{"type":"string","description":"Default gateway (IPv4). Default: none (no default route)."},"dns":{"type":"array","items":{"type":"string"},"description":"DNS servers (IPv4). Default: none."}},"additionalProperties":false},"DataDiskFile":{"type":"object","properties":{"device":{"type":"string","description":"Whole-disk device, e.g. `/dev/sdb` or `/dev/vdb`. Its partition table is wiped."},"format":{"type":"string","enum":["btrfs","ext4","xfs"],"description":"Filesystem of its one partition. Default `btrfs`."},"label":{"type":"string","description":"Partition and filesystem label. Default `data`.","pattern":"^[A-Za-z0-9_-]{1,16}$"},"path":{"type":"string","description":"Absolute mount point; Ignition writes a mount unit for it. Default `/var/mnt/data`."}},"required":["device"],"additionalProperties":false}},"$id":"https://kubeha.dev/schemas/cluster.v1alpha1.json","title":"kubeha cluster file"};
 const schema12 = {"type":"object","properties":{"apiVersion":{"type":"string","const":"kubeha.dev/v1alpha1","description":"Version of this file format. Must be `kubeha.dev/v1alpha1`."},"kind":{"type":"string","const":"Cluster","description":"Must be `Cluster`."},"metadata":{"$ref":"#/definitions/Metadata"},"spec":{"$ref":"#/definitions/ClusterSpec"}},"required":["apiVersion","kind","metadata","spec"],"additionalProperties":false,"description":"A kubeha cluster file."};
 const schema13 = {"type":"object","properties":{"name":{"type":"string","description":"Cluster name: lower-case letters, digits and `-`, at most 40 characters. Used as the kubeadm `clusterName`, in kubeconfig context names and for the state directory.","pattern":"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"}},"required":["name"],"additionalProperties":false};
 const pattern0 = new RegExp("^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$", "u");
-const schema14 = {"type":"object","properties":{"hosts":{"type":"array","items":{"$ref":"#/definitions/HostFile"},"description":"The machines. Each host has one or more roles; a minimal HA cluster is three hosts with roles `[control-plane, lb]` (or three control planes plus LB hosts) and a VIP.","minItems":1},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings applied to every host that does not set its own."},"kubernetes":{"$ref":"#/definitions/KubernetesFile","description":"Kubernetes version, networks, images, runtime and CNI."},"controlPlaneEndpoint":{"$ref":"#/definitions/EndpointFile","description":"How clients reach the API servers: VIP + HAProxy, a single proxy, kube-vip or a cloud LB."},"etcd":{"$ref":"#/definitions/EtcdFile","description":"Where etcd runs. Default: `stacked` (managed by kubeadm on the control planes)."},"packages":{"$ref":"#/definitions/PackagesFile","description":"Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io."},"install":{"$ref":"#/definitions/InstallFile","description":"How the control plane is installed."},"pki":{"$ref":"#/definitions/PkiFile","description":"The cluster's certificate authorities and keys, owned by kubeha."},"provisioning":{"$ref":"#/definitions/ProvisioningFile","description":"What a host needs at first boot when it configures itself from an Ignition config (`kubeha render FILE --format ignition`): static address, login keys, a data disk. Not used by `kubeha apply`."}},"required":["hosts","controlPlaneEndpoint"],"additionalProperties":false};
-const schema29 = {"type":"object","properties":{"mode":{"type":"string","enum":["stacked","external"],"description":"`stacked`: kubeadm runs etcd on each control plane. `external`: kubeha runs etcd as a systemd service on the hosts with role `etcd`, with its own PKI."},"dataDir":{"type":"string","description":"etcd data directory. Default `/var/lib/etcd`."},"clientPort":{"type":"number","description":"Client port. Default 2379.","minimum":1,"maximum":65535},"peerPort":{"type":"number","description":"Peer port. Default 2380.","minimum":1,"maximum":65535}},"additionalProperties":false};
-const schema30 = {"type":"object","properties":{"source":{"type":"string","enum":["upstream","mirror","bundle"],"description":"Where Kubernetes packages come from: `upstream` (pkgs.k8s.io, one repository per minor), `mirror` (a mirror of the pkgs.k8s.io layout, set `mirror`), or `bundle` (an offline directory of binaries you ship, set `bundle`). Default `upstream`."},"mirror":{"type":"string","description":"Base URL of a pkgs.k8s.io mirror, e.g. `https://mirrors.aliyun.com/kubernetes-new/core/stable`."},"bundle":{"type":"string","description":"Offline bundle directory on the operator machine (its layout: docs/bundle.md in the kubeha package)."},"proxy":{"type":"string","description":"HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`."}},"additionalProperties":false};
-const schema31 = {"type":"object","properties":{"method":{"type":"string","const":"kubeadm","description":"How Kubernetes is installed. Default `kubeadm`; `binary` and `ignition` are planned."}},"additionalProperties":false};
+const schema14 = {"type":"object","properties":{"hosts":{"type":"array","items":{"$ref":"#/definitions/HostFile"},"description":"The machines. Each host has one or more roles; a minimal HA cluster is three hosts with roles `[control-plane, lb]` (or three control planes plus LB hosts) and a VIP.","minItems":1},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings applied to every host that does not set its own."},"kubernetes":{"$ref":"#/definitions/KubernetesFile","description":"Kubernetes version, networks, images, runtime and CNI."},"controlPlaneEndpoint":{"$ref":"#/definitions/EndpointFile","description":"How clients reach the API servers: VIP + HAProxy, a single proxy, kube-vip or a cloud LB."},"etcd":{"$ref":"#/definitions/EtcdFile","description":"Where etcd runs. Default: `stacked` (managed by kubeadm on the control planes)."},"packages":{"$ref":"#/definitions/PackagesFile","description":"Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io."},"bootstrap":{"type":"string","enum":["kubeadm","binary"],"description":"How the control plane is brought up. `kubeadm`: kubeadm init/join, the control plane as static pods. `binary` (the \"hard way\"): no kubeadm; kubeha writes a systemd unit and a flag or config file for kube-apiserver, kube-controller-manager and kube-scheduler on the control planes and kubelet and kube-proxy on every node, every kubeconfig from its own PKI, and bootstraps kubelets with TLS bootstrap tokens. `binary` needs `etcd.mode: external` (an etcd systemd service; the etcd role may sit on the control planes) and `packages.source: bundle` with the control-plane binaries (pkgs.k8s.io ships no kube-apiserver package). Default `kubeadm`."},"pki":{"$ref":"#/definitions/PkiFile","description":"The cluster's certificate authorities and keys, owned by kubeha."},"provisioning":{"$ref":"#/definitions/ProvisioningFile","description":"What a host needs at first boot when it configures itself from an Ignition config (`kubeha render FILE --format ignition`): static address, login keys, a data disk. Not used by `kubeha apply`."}},"required":["hosts","controlPlaneEndpoint"],"additionalProperties":false};
+const schema30 = {"type":"object","properties":{"mode":{"type":"string","enum":["stacked","external"],"description":"`stacked`: kubeadm runs etcd on each control plane. `external`: kubeha runs etcd as a systemd service on the hosts with role `etcd`, with its own PKI."},"dataDir":{"type":"string","description":"etcd data directory. Default `/var/lib/etcd`."},"clientPort":{"type":"number","description":"Client port. Default 2379.","minimum":1,"maximum":65535},"peerPort":{"type":"number","description":"Peer port. Default 2380.","minimum":1,"maximum":65535}},"additionalProperties":false};
+const schema31 = {"type":"object","properties":{"source":{"type":"string","enum":["upstream","mirror","bundle"],"description":"Where Kubernetes packages come from: `upstream` (pkgs.k8s.io, one repository per minor), `mirror` (a mirror of the pkgs.k8s.io layout, set `mirror`), or `bundle` (an offline directory of binaries you ship, set `bundle`). Default `upstream`."},"mirror":{"type":"string","description":"Base URL of a pkgs.k8s.io mirror, e.g. `https://mirrors.aliyun.com/kubernetes-new/core/stable`."},"bundle":{"type":"string","description":"Offline bundle directory on the operator machine (its layout: docs/bundle.md in the kubeha package)."},"proxy":{"type":"string","description":"HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`."}},"additionalProperties":false};
 const schema32 = {"type":"object","properties":{"keyAlgorithm":{"type":"string","enum":["ecdsa-p256","rsa-2048"],"description":"Key algorithm for every key kubeha generates. Default `ecdsa-p256`."},"caValidityDays":{"type":"number","description":"CA validity in days. Default 3650.","minimum":1},"leafValidityDays":{"type":"number","description":"Leaf certificate validity in days. Default 365.","minimum":1},"tokenTtlHours":{"type":"number","description":"Bootstrap token lifetime in hours. Default 24.","minimum":1,"maximum":8760},"stateDir":{"type":"string","description":"State directory holding the PKI and secrets. Default `.kubeha/<name>` beside the cluster file. Mode 0700; kubeha refuses looser permissions."}},"additionalProperties":false};
 const func2 = Object.prototype.hasOwnProperty;
 const schema15 = {"type":"object","properties":{"name":{"type":"string","description":"Host name; becomes the node name and the machine's hostname. Lower-case RFC 1123 label.","pattern":"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},"address":{"type":"string","description":"IPv4 address kubeha connects to over SSH (and the node address when `internalAddress` is unset)."},"internalAddress":{"type":"string","description":"IPv4 address on the cluster network, when it differs from `address` (the node IP, etcd and apiserver bind here)."},"roles":{"type":"array","items":{"$ref":"#/definitions/Role"},"description":"Roles of this host.","minItems":1,"uniqueItems":true},"ssh":{"$ref":"#/definitions/SshFile","description":"SSH settings for this host; fields left out come from `spec.ssh`."},"interface":{"type":"string","description":"Network interface that carries the VIP and VRRP traffic on `lb` hosts (and kube-vip): a Linux interface name (1-15 letters, digits, `-`, `_`, `.`). Default: `eth0`."},"labels":{"type":"object","additionalProperties":{"type":"string"},"description":"Node labels applied at registration (kubelet `--node-labels`). Keys are `[prefix/]name`, values at most 63 characters. kubelet refuses keys under `kubernetes.io` / `k8s.io` outside its allowed set (`node.kubernetes.io/`, `kubelet.kubernetes.io/`, `topology.kubernetes.io/zone`...): `node-role.kubernetes.io/worker` has to be set with `kubectl label` after the join."},"taints":{"type":"array","items":{"type":"string"},"description":"Node taints applied at registration, as `key[=value]:Effect` with Effect `NoSchedule`, `PreferNoSchedule` or `NoExecute`. Control planes get `node-role.kubernetes.io/control-plane:NoSchedule` when this is left out; `[]` removes it."}},"required":["name","address","roles"],"additionalProperties":false};
@@ -496,8 +495,9 @@ validate13.errors = vErrors;
 return errors === 0;
 }
 
-const schema19 = {"type":"object","properties":{"version":{"type":"string","description":"Kubernetes version, `1.MINOR.PATCH` (a leading `v` is accepted). kubeha supports 1.29 to 1.36. Default `1.34.2`."},"podSubnet":{"type":"string","description":"Pod network CIDR, wired into kubeadm and the CNI. Default `10.244.0.0/16`."},"serviceSubnet":{"type":"string","description":"Service CIDR. Its first address is the `kubernetes` service IP. Default `10.96.0.0/12`."},"dnsDomain":{"type":"string","description":"Cluster DNS domain. Default `cluster.local`."},"imageRepository":{"type":"string","description":"Registry for control-plane images, e.g. `registry.aliyuncs.com/google_containers`. Also used for the runtime's pause (sandbox) image. Default `registry.k8s.io`."},"apiServerPort":{"type":"number","description":"Bind port of every kube-apiserver. Default 6443.","minimum":1,"maximum":65535},"containerRuntime":{"type":"string","enum":["containerd","cri-o"],"description":"Container runtime. Default `containerd`."},"cni":{"$ref":"#/definitions/CniFile","description":"Pod network plugin."},"certSANs":{"type":"array","items":{"type":"string"},"description":"Extra names and IPs for the API server certificate (the VIP and endpoint name are always added)."}},"additionalProperties":false};
+const schema19 = {"type":"object","properties":{"version":{"type":"string","description":"Kubernetes version, `1.MINOR.PATCH` (a leading `v` is accepted). kubeha supports 1.29 to 1.36. Default `1.34.2`."},"podSubnet":{"type":"string","description":"Pod network CIDR, wired into kubeadm and the CNI. Default `10.244.0.0/16`."},"serviceSubnet":{"type":"string","description":"Service CIDR. Its first address is the `kubernetes` service IP. Default `10.96.0.0/12`."},"dnsDomain":{"type":"string","description":"Cluster DNS domain. Default `cluster.local`."},"imageRepository":{"type":"string","description":"Registry for control-plane images, e.g. `registry.aliyuncs.com/google_containers`. Also used for the runtime's pause (sandbox) image. Default `registry.k8s.io`."},"apiServerPort":{"type":"number","description":"Bind port of every kube-apiserver. Default 6443.","minimum":1,"maximum":65535},"containerRuntime":{"type":"string","enum":["containerd","cri-o"],"description":"Container runtime. Default `containerd`."},"cni":{"$ref":"#/definitions/CniFile","description":"Pod network plugin."},"certSANs":{"type":"array","items":{"type":"string"},"description":"Extra names and IPs for the API server certificate (the VIP and endpoint name are always added)."},"extraArgs":{"$ref":"#/definitions/ExtraArgsFile","description":"Extra command-line flags for control-plane components. kubeha checks every name against the flags the component has in the chosen minor (recorded from the upstream reference, see docs/binary.md): a flag it does not have, or one removed or deprecated upstream, is refused with what to use instead, before anything is rendered. Default: none."}},"additionalProperties":false};
 const schema20 = {"type":"object","properties":{"plugin":{"type":"string","enum":["flannel","calico"],"description":"CNI plugin. Default `flannel`."},"interface":{"type":"string","description":"Interface flannel/calico uses for node-to-node traffic. Default: the interface of the node IP."},"imageRepository":{"type":"string","description":"Registry (and path) the CNI images are pulled from instead of the upstream ones (`docker.io/flannel`, `quay.io/tigera` and calico's own), e.g. a mirror such as `registry.example.com/cni`; the image names and pinned tags stay as upstream. Default: the upstream registries."}},"additionalProperties":false};
+const schema21 = {"type":"object","properties":{"apiServer":{"type":"object","additionalProperties":{"type":"string"},"description":"kube-apiserver flags."},"scheduler":{"type":"object","additionalProperties":{"type":"string"},"description":"kube-scheduler flags."}},"additionalProperties":false,"description":"Flags by name without the leading dashes, values as strings (quote numbers and booleans), e.g. `audit-log-maxage: \"30\"`. Flags kubeha sets from this file itself (ports, networks, etcd, leader election) are refused: set the cluster-file field instead."};
 
 function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -743,9 +743,12 @@ vErrors.push(err18);
 errors++;
 }
 }
-}
-else {
-const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.type,parentSchema:schema19,data};
+if(data.extraArgs !== undefined){
+let data13 = data.extraArgs;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+for(const key2 in data13){
+if(!((key2 === "apiServer") || (key2 === "scheduler"))){
+const err19 = {instancePath:instancePath+"/extraArgs",schemaPath:"#/definitions/ExtraArgsFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data13};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -754,17 +757,97 @@ vErrors.push(err19);
 }
 errors++;
 }
+}
+if(data13.apiServer !== undefined){
+let data14 = data13.apiServer;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+for(const key3 in data14){
+let data15 = data14[key3];
+if(typeof data15 !== "string"){
+const err20 = {instancePath:instancePath+"/extraArgs/apiServer/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/ExtraArgsFile/properties/apiServer/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema21.properties.apiServer.additionalProperties.type,parentSchema:schema21.properties.apiServer.additionalProperties,data:data15};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/extraArgs/apiServer",schemaPath:"#/definitions/ExtraArgsFile/properties/apiServer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema21.properties.apiServer.type,parentSchema:schema21.properties.apiServer,data:data14};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data13.scheduler !== undefined){
+let data16 = data13.scheduler;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+for(const key4 in data16){
+let data17 = data16[key4];
+if(typeof data17 !== "string"){
+const err22 = {instancePath:instancePath+"/extraArgs/scheduler/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/ExtraArgsFile/properties/scheduler/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema21.properties.scheduler.additionalProperties.type,parentSchema:schema21.properties.scheduler.additionalProperties,data:data17};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/extraArgs/scheduler",schemaPath:"#/definitions/ExtraArgsFile/properties/scheduler/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema21.properties.scheduler.type,parentSchema:schema21.properties.scheduler,data:data16};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/extraArgs",schemaPath:"#/definitions/ExtraArgsFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema21.type,parentSchema:schema21,data:data13};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+else {
+const err25 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.type,parentSchema:schema19,data};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
 validate18.errors = vErrors;
 return errors === 0;
 }
 
-const schema21 = {"type":"object","properties":{"mode":{"enum":["haproxy-keepalived","haproxy","kube-vip","external"]}},"required":["mode"],"allOf":[{"if":{"properties":{"mode":{"type":"string","const":"haproxy-keepalived"}}},"then":{"$ref":"#/definitions/HaproxyKeepalivedFile"}},{"if":{"properties":{"mode":{"type":"string","const":"haproxy"}}},"then":{"$ref":"#/definitions/HaproxyOnlyFile"}},{"if":{"properties":{"mode":{"type":"string","const":"kube-vip"}}},"then":{"$ref":"#/definitions/KubeVipFile"}},{"if":{"properties":{"mode":{"type":"string","const":"external"}}},"then":{"$ref":"#/definitions/ExternalLbFile"}}],"description":"The control-plane endpoint: one of four modes, chosen by `mode`."};
-const schema27 = {"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"kube-vip"},"vip":{"type":"string","description":"The virtual IP."},"image":{"type":"string","description":"kube-vip image. Default `ghcr.io/kube-vip/kube-vip:v0.8.9`."}},"required":["mode","vip"],"additionalProperties":false,"description":"kube-vip as a static pod on the control planes, holding the VIP by ARP."};
-const schema28 = {"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"external"},"address":{"type":"string","description":"Address of the load balancer (IP or DNS name)."},"hairpin":{"type":"boolean","description":"Whether the LB's own backends can reach it. Most cloud L4 LBs (Alibaba SLB/CLB) cannot: set `false`, and kubeha resolves `dnsName` to 127.0.0.1 on control planes and to the LB elsewhere (with `dnsName` defaulting to `k8s-api.<cluster name>.internal`). Required: kubeha will not guess."}},"required":["mode","address","hairpin"],"additionalProperties":false,"description":"A load balancer kubeha does not manage, e.g. a cloud L4 LB (Alibaba SLB, AWS NLB)."};
-const schema22 = {"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy-keepalived"},"vip":{"type":"string","description":"The virtual IP. Must be unused and in the subnet of the `lb` hosts' interface."},"vipPrefix":{"type":"number","description":"Prefix length of the VIP, which is also the subnet the `lb` hosts share on `interface` (the VIP must lie in it). Default 24.","minimum":1,"maximum":32},"haproxy":{"$ref":"#/definitions/HaproxyFile"},"keepalived":{"$ref":"#/definitions/KeepalivedFile"}},"required":["mode","vip"],"additionalProperties":false,"description":"HAProxy (TCP) on the `lb` hosts, with a keepalived VRRP virtual IP floating between them."};
-const schema25 = {"type":"object","properties":{"routerId":{"type":"number","description":"VRRP virtual router id, unique on the L2 segment. Default 51.","minimum":1,"maximum":255},"unicast":{"type":"boolean","description":"Unicast VRRP to the other `lb` hosts (works where multicast is filtered, e.g. clouds). Default true."},"advertInterval":{"type":"number","description":"VRRP advertisement interval in seconds. Default 0.1 (VRRPv3, sub-second failover); values of 1 or more use VRRPv2."},"preempt":{"type":"string","enum":["never","delay","always"],"description":"Whether the VIP moves back to a higher-priority host when it recovers: `never` (keepalived's `nopreempt`), `delay` (preempt after `preemptDelaySeconds`) or `always`. Default `never`."},"preemptDelaySeconds":{"type":"number","description":"Delay before preempting back, when `preempt: delay`. Default 60.","minimum":1,"maximum":1000}},"additionalProperties":false};
-const schema23 = {"type":"object","properties":{"checkIntervalMs":{"type":"number","description":"Health check interval in milliseconds. Default 1000.","minimum":100,"maximum":60000},"fall":{"type":"number","description":"Failed checks before a backend is marked down. Default 2.","minimum":1,"maximum":10},"rise":{"type":"number","description":"Passed checks before a backend is marked up. Default 2.","minimum":1,"maximum":10},"connectTimeoutMs":{"type":"number","description":"Connect timeout to a backend, in milliseconds. Default 300 (a LAN connect takes well under 1 ms; a short timeout lets HAProxy redispatch quickly when a backend machine is gone).","minimum":100,"maximum":60000},"tunnelTimeoutSeconds":{"type":"number","description":"Client/server inactivity timeout in seconds (long watches need a large value). Default 3600.","minimum":10},"statsPage":{"$ref":"#/definitions/StatsPageFile","description":"Stats page (HTTP basic auth with a generated password, kept in the state directory)."}},"additionalProperties":false};
-const schema24 = {"type":"object","properties":{"enabled":{"type":"boolean","description":"Serve the stats page. Default false (the runtime socket is always on)."},"port":{"type":"number","description":"Port of the stats page. Default 9000.","minimum":1,"maximum":65535},"bind":{"type":"string","description":"Address to bind; default the host's internal address."}},"additionalProperties":false};
+const schema22 = {"type":"object","properties":{"mode":{"enum":["haproxy-keepalived","haproxy","kube-vip","external"]}},"required":["mode"],"allOf":[{"if":{"properties":{"mode":{"type":"string","const":"haproxy-keepalived"}}},"then":{"$ref":"#/definitions/HaproxyKeepalivedFile"}},{"if":{"properties":{"mode":{"type":"string","const":"haproxy"}}},"then":{"$ref":"#/definitions/HaproxyOnlyFile"}},{"if":{"properties":{"mode":{"type":"string","const":"kube-vip"}}},"then":{"$ref":"#/definitions/KubeVipFile"}},{"if":{"properties":{"mode":{"type":"string","const":"external"}}},"then":{"$ref":"#/definitions/ExternalLbFile"}}],"description":"The control-plane endpoint: one of four modes, chosen by `mode`."};
+const schema28 = {"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"kube-vip"},"vip":{"type":"string","description":"The virtual IP."},"image":{"type":"string","description":"kube-vip image. Default `ghcr.io/kube-vip/kube-vip:v0.8.9`."}},"required":["mode","vip"],"additionalProperties":false,"description":"kube-vip as a static pod on the control planes, holding the VIP by ARP."};
+const schema29 = {"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"external"},"address":{"type":"string","description":"Address of the load balancer (IP or DNS name)."},"hairpin":{"type":"boolean","description":"Whether the LB's own backends can reach it. Most cloud L4 LBs (Alibaba SLB/CLB) cannot: set `false`, and kubeha resolves `dnsName` to 127.0.0.1 on control planes and to the LB elsewhere (with `dnsName` defaulting to `k8s-api.<cluster name>.internal`). Required: kubeha will not guess."}},"required":["mode","address","hairpin"],"additionalProperties":false,"description":"A load balancer kubeha does not manage, e.g. a cloud L4 LB (Alibaba SLB, AWS NLB)."};
+const schema23 = {"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy-keepalived"},"vip":{"type":"string","description":"The virtual IP. Must be unused and in the subnet of the `lb` hosts' interface."},"vipPrefix":{"type":"number","description":"Prefix length of the VIP, which is also the subnet the `lb` hosts share on `interface` (the VIP must lie in it). Default 24.","minimum":1,"maximum":32},"haproxy":{"$ref":"#/definitions/HaproxyFile"},"keepalived":{"$ref":"#/definitions/KeepalivedFile"}},"required":["mode","vip"],"additionalProperties":false,"description":"HAProxy (TCP) on the `lb` hosts, with a keepalived VRRP virtual IP floating between them."};
+const schema26 = {"type":"object","properties":{"routerId":{"type":"number","description":"VRRP virtual router id, unique on the L2 segment. Default 51.","minimum":1,"maximum":255},"unicast":{"type":"boolean","description":"Unicast VRRP to the other `lb` hosts (works where multicast is filtered, e.g. clouds). Default true."},"advertInterval":{"type":"number","description":"VRRP advertisement interval in seconds. Default 0.1 (VRRPv3, sub-second failover); values of 1 or more use VRRPv2."},"preempt":{"type":"string","enum":["never","delay","always"],"description":"Whether the VIP moves back to a higher-priority host when it recovers: `never` (keepalived's `nopreempt`), `delay` (preempt after `preemptDelaySeconds`) or `always`. Default `never`."},"preemptDelaySeconds":{"type":"number","description":"Delay before preempting back, when `preempt: delay`. Default 60.","minimum":1,"maximum":1000}},"additionalProperties":false};
+const schema24 = {"type":"object","properties":{"checkIntervalMs":{"type":"number","description":"Health check interval in milliseconds. Default 1000.","minimum":100,"maximum":60000},"fall":{"type":"number","description":"Failed checks before a backend is marked down. Default 2.","minimum":1,"maximum":10},"rise":{"type":"number","description":"Passed checks before a backend is marked up. Default 2.","minimum":1,"maximum":10},"connectTimeoutMs":{"type":"number","description":"Connect timeout to a backend, in milliseconds. Default 300 (a LAN connect takes well under 1 ms; a short timeout lets HAProxy redispatch quickly when a backend machine is gone).","minimum":100,"maximum":60000},"tunnelTimeoutSeconds":{"type":"number","description":"Client/server inactivity timeout in seconds (long watches need a large value). Default 3600.","minimum":10},"statsPage":{"$ref":"#/definitions/StatsPageFile","description":"Stats page (HTTP basic auth with a generated password, kept in the state directory)."}},"additionalProperties":false};
+const schema25 = {"type":"object","properties":{"enabled":{"type":"boolean","description":"Serve the stats page. Default false (the runtime socket is always on)."},"port":{"type":"number","description":"Port of the stats page. Default 9000.","minimum":1,"maximum":65535},"bind":{"type":"string","description":"Address to bind; default the host's internal address."}},"additionalProperties":false};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -772,7 +855,7 @@ let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 if(!((((((key0 === "checkIntervalMs") || (key0 === "fall")) || (key0 === "rise")) || (key0 === "connectTimeoutMs")) || (key0 === "tunnelTimeoutSeconds")) || (key0 === "statsPage"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema23,data};
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -786,7 +869,7 @@ if(data.checkIntervalMs !== undefined){
 let data0 = data.checkIntervalMs;
 if(typeof data0 == "number"){
 if(data0 > 60000 || isNaN(data0)){
-const err1 = {instancePath:instancePath+"/checkIntervalMs",schemaPath:"#/properties/checkIntervalMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60000},message:"must be <= 60000",schema:60000,parentSchema:schema23.properties.checkIntervalMs,data:data0};
+const err1 = {instancePath:instancePath+"/checkIntervalMs",schemaPath:"#/properties/checkIntervalMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60000},message:"must be <= 60000",schema:60000,parentSchema:schema24.properties.checkIntervalMs,data:data0};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -796,7 +879,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data0 < 100 || isNaN(data0)){
-const err2 = {instancePath:instancePath+"/checkIntervalMs",schemaPath:"#/properties/checkIntervalMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema23.properties.checkIntervalMs,data:data0};
+const err2 = {instancePath:instancePath+"/checkIntervalMs",schemaPath:"#/properties/checkIntervalMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema24.properties.checkIntervalMs,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -807,7 +890,7 @@ errors++;
 }
 }
 else {
-const err3 = {instancePath:instancePath+"/checkIntervalMs",schemaPath:"#/properties/checkIntervalMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.checkIntervalMs.type,parentSchema:schema23.properties.checkIntervalMs,data:data0};
+const err3 = {instancePath:instancePath+"/checkIntervalMs",schemaPath:"#/properties/checkIntervalMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema24.properties.checkIntervalMs.type,parentSchema:schema24.properties.checkIntervalMs,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -821,7 +904,7 @@ if(data.fall !== undefined){
 let data1 = data.fall;
 if(typeof data1 == "number"){
 if(data1 > 10 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/fall",schemaPath:"#/properties/fall/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema23.properties.fall,data:data1};
+const err4 = {instancePath:instancePath+"/fall",schemaPath:"#/properties/fall/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema24.properties.fall,data:data1};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -831,7 +914,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data1 < 1 || isNaN(data1)){
-const err5 = {instancePath:instancePath+"/fall",schemaPath:"#/properties/fall/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema23.properties.fall,data:data1};
+const err5 = {instancePath:instancePath+"/fall",schemaPath:"#/properties/fall/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema24.properties.fall,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -842,7 +925,7 @@ errors++;
 }
 }
 else {
-const err6 = {instancePath:instancePath+"/fall",schemaPath:"#/properties/fall/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.fall.type,parentSchema:schema23.properties.fall,data:data1};
+const err6 = {instancePath:instancePath+"/fall",schemaPath:"#/properties/fall/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema24.properties.fall.type,parentSchema:schema24.properties.fall,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -856,7 +939,7 @@ if(data.rise !== undefined){
 let data2 = data.rise;
 if(typeof data2 == "number"){
 if(data2 > 10 || isNaN(data2)){
-const err7 = {instancePath:instancePath+"/rise",schemaPath:"#/properties/rise/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema23.properties.rise,data:data2};
+const err7 = {instancePath:instancePath+"/rise",schemaPath:"#/properties/rise/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema24.properties.rise,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -866,7 +949,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data2 < 1 || isNaN(data2)){
-const err8 = {instancePath:instancePath+"/rise",schemaPath:"#/properties/rise/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema23.properties.rise,data:data2};
+const err8 = {instancePath:instancePath+"/rise",schemaPath:"#/properties/rise/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema24.properties.rise,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -877,7 +960,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/rise",schemaPath:"#/properties/rise/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.rise.type,parentSchema:schema23.properties.rise,data:data2};
+const err9 = {instancePath:instancePath+"/rise",schemaPath:"#/properties/rise/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema24.properties.rise.type,parentSchema:schema24.properties.rise,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -891,7 +974,7 @@ if(data.connectTimeoutMs !== undefined){
 let data3 = data.connectTimeoutMs;
 if(typeof data3 == "number"){
 if(data3 > 60000 || isNaN(data3)){
-const err10 = {instancePath:instancePath+"/connectTimeoutMs",schemaPath:"#/properties/connectTimeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60000},message:"must be <= 60000",schema:60000,parentSchema:schema23.properties.connectTimeoutMs,data:data3};
+const err10 = {instancePath:instancePath+"/connectTimeoutMs",schemaPath:"#/properties/connectTimeoutMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60000},message:"must be <= 60000",schema:60000,parentSchema:schema24.properties.connectTimeoutMs,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -901,7 +984,7 @@ vErrors.push(err10);
 errors++;
 }
 if(data3 < 100 || isNaN(data3)){
-const err11 = {instancePath:instancePath+"/connectTimeoutMs",schemaPath:"#/properties/connectTimeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema23.properties.connectTimeoutMs,data:data3};
+const err11 = {instancePath:instancePath+"/connectTimeoutMs",schemaPath:"#/properties/connectTimeoutMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema24.properties.connectTimeoutMs,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -912,7 +995,7 @@ errors++;
 }
 }
 else {
-const err12 = {instancePath:instancePath+"/connectTimeoutMs",schemaPath:"#/properties/connectTimeoutMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.connectTimeoutMs.type,parentSchema:schema23.properties.connectTimeoutMs,data:data3};
+const err12 = {instancePath:instancePath+"/connectTimeoutMs",schemaPath:"#/properties/connectTimeoutMs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema24.properties.connectTimeoutMs.type,parentSchema:schema24.properties.connectTimeoutMs,data:data3};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -926,7 +1009,7 @@ if(data.tunnelTimeoutSeconds !== undefined){
 let data4 = data.tunnelTimeoutSeconds;
 if(typeof data4 == "number"){
 if(data4 < 10 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/tunnelTimeoutSeconds",schemaPath:"#/properties/tunnelTimeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema23.properties.tunnelTimeoutSeconds,data:data4};
+const err13 = {instancePath:instancePath+"/tunnelTimeoutSeconds",schemaPath:"#/properties/tunnelTimeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema24.properties.tunnelTimeoutSeconds,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -937,7 +1020,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/tunnelTimeoutSeconds",schemaPath:"#/properties/tunnelTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.tunnelTimeoutSeconds.type,parentSchema:schema23.properties.tunnelTimeoutSeconds,data:data4};
+const err14 = {instancePath:instancePath+"/tunnelTimeoutSeconds",schemaPath:"#/properties/tunnelTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema24.properties.tunnelTimeoutSeconds.type,parentSchema:schema24.properties.tunnelTimeoutSeconds,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -952,7 +1035,7 @@ let data5 = data.statsPage;
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 for(const key1 in data5){
 if(!(((key1 === "enabled") || (key1 === "port")) || (key1 === "bind"))){
-const err15 = {instancePath:instancePath+"/statsPage",schemaPath:"#/definitions/StatsPageFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data5};
+const err15 = {instancePath:instancePath+"/statsPage",schemaPath:"#/definitions/StatsPageFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema25,data:data5};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -965,7 +1048,7 @@ errors++;
 if(data5.enabled !== undefined){
 let data6 = data5.enabled;
 if(typeof data6 !== "boolean"){
-const err16 = {instancePath:instancePath+"/statsPage/enabled",schemaPath:"#/definitions/StatsPageFile/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema24.properties.enabled.type,parentSchema:schema24.properties.enabled,data:data6};
+const err16 = {instancePath:instancePath+"/statsPage/enabled",schemaPath:"#/definitions/StatsPageFile/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema25.properties.enabled.type,parentSchema:schema25.properties.enabled,data:data6};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -979,7 +1062,7 @@ if(data5.port !== undefined){
 let data7 = data5.port;
 if(typeof data7 == "number"){
 if(data7 > 65535 || isNaN(data7)){
-const err17 = {instancePath:instancePath+"/statsPage/port",schemaPath:"#/definitions/StatsPageFile/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema24.properties.port,data:data7};
+const err17 = {instancePath:instancePath+"/statsPage/port",schemaPath:"#/definitions/StatsPageFile/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema25.properties.port,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -989,7 +1072,7 @@ vErrors.push(err17);
 errors++;
 }
 if(data7 < 1 || isNaN(data7)){
-const err18 = {instancePath:instancePath+"/statsPage/port",schemaPath:"#/definitions/StatsPageFile/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema24.properties.port,data:data7};
+const err18 = {instancePath:instancePath+"/statsPage/port",schemaPath:"#/definitions/StatsPageFile/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema25.properties.port,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1000,7 +1083,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/statsPage/port",schemaPath:"#/definitions/StatsPageFile/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema24.properties.port.type,parentSchema:schema24.properties.port,data:data7};
+const err19 = {instancePath:instancePath+"/statsPage/port",schemaPath:"#/definitions/StatsPageFile/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema25.properties.port.type,parentSchema:schema25.properties.port,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1013,7 +1096,7 @@ errors++;
 if(data5.bind !== undefined){
 let data8 = data5.bind;
 if(typeof data8 !== "string"){
-const err20 = {instancePath:instancePath+"/statsPage/bind",schemaPath:"#/definitions/StatsPageFile/properties/bind/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema24.properties.bind.type,parentSchema:schema24.properties.bind,data:data8};
+const err20 = {instancePath:instancePath+"/statsPage/bind",schemaPath:"#/definitions/StatsPageFile/properties/bind/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.properties.bind.type,parentSchema:schema25.properties.bind,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1025,7 +1108,7 @@ errors++;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/statsPage",schemaPath:"#/definitions/StatsPageFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema24.type,parentSchema:schema24,data:data5};
+const err21 = {instancePath:instancePath+"/statsPage",schemaPath:"#/definitions/StatsPageFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema25.type,parentSchema:schema25,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1037,7 +1120,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.type,parentSchema:schema23,data};
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema24.type,parentSchema:schema24,data};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1056,7 +1139,7 @@ let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema22.required,parentSchema:schema22,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema23.required,parentSchema:schema23,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1066,7 +1149,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.vip === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "vip"},message:"must have required property '"+"vip"+"'",schema:schema22.required,parentSchema:schema22,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "vip"},message:"must have required property '"+"vip"+"'",schema:schema23.required,parentSchema:schema23,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1077,7 +1160,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((((key0 === "dnsName") || (key0 === "port")) || (key0 === "mode")) || (key0 === "vip")) || (key0 === "vipPrefix")) || (key0 === "haproxy")) || (key0 === "keepalived"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema22,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema23,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1090,7 +1173,7 @@ errors++;
 if(data.dnsName !== undefined){
 let data0 = data.dnsName;
 if(typeof data0 !== "string"){
-const err3 = {instancePath:instancePath+"/dnsName",schemaPath:"#/properties/dnsName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.dnsName.type,parentSchema:schema22.properties.dnsName,data:data0};
+const err3 = {instancePath:instancePath+"/dnsName",schemaPath:"#/properties/dnsName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.dnsName.type,parentSchema:schema23.properties.dnsName,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1104,7 +1187,7 @@ if(data.port !== undefined){
 let data1 = data.port;
 if(typeof data1 == "number"){
 if(data1 > 65535 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema22.properties.port,data:data1};
+const err4 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema23.properties.port,data:data1};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1114,7 +1197,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data1 < 1 || isNaN(data1)){
-const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema22.properties.port,data:data1};
+const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema23.properties.port,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1125,7 +1208,7 @@ errors++;
 }
 }
 else {
-const err6 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema22.properties.port.type,parentSchema:schema22.properties.port,data:data1};
+const err6 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.port.type,parentSchema:schema23.properties.port,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1138,7 +1221,7 @@ errors++;
 if(data.mode !== undefined){
 let data2 = data.mode;
 if(typeof data2 !== "string"){
-const err7 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.mode.type,parentSchema:schema22.properties.mode,data:data2};
+const err7 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.mode.type,parentSchema:schema23.properties.mode,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1148,7 +1231,7 @@ vErrors.push(err7);
 errors++;
 }
 if("haproxy-keepalived" !== data2){
-const err8 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/const",keyword:"const",params:{allowedValue: "haproxy-keepalived"},message:"must be equal to constant",schema:"haproxy-keepalived",parentSchema:schema22.properties.mode,data:data2};
+const err8 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/const",keyword:"const",params:{allowedValue: "haproxy-keepalived"},message:"must be equal to constant",schema:"haproxy-keepalived",parentSchema:schema23.properties.mode,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1161,7 +1244,7 @@ errors++;
 if(data.vip !== undefined){
 let data3 = data.vip;
 if(typeof data3 !== "string"){
-const err9 = {instancePath:instancePath+"/vip",schemaPath:"#/properties/vip/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.vip.type,parentSchema:schema22.properties.vip,data:data3};
+const err9 = {instancePath:instancePath+"/vip",schemaPath:"#/properties/vip/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.vip.type,parentSchema:schema23.properties.vip,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1175,7 +1258,7 @@ if(data.vipPrefix !== undefined){
 let data4 = data.vipPrefix;
 if(typeof data4 == "number"){
 if(data4 > 32 || isNaN(data4)){
-const err10 = {instancePath:instancePath+"/vipPrefix",schemaPath:"#/properties/vipPrefix/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32",schema:32,parentSchema:schema22.properties.vipPrefix,data:data4};
+const err10 = {instancePath:instancePath+"/vipPrefix",schemaPath:"#/properties/vipPrefix/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32",schema:32,parentSchema:schema23.properties.vipPrefix,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1185,7 +1268,7 @@ vErrors.push(err10);
 errors++;
 }
 if(data4 < 1 || isNaN(data4)){
-const err11 = {instancePath:instancePath+"/vipPrefix",schemaPath:"#/properties/vipPrefix/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema22.properties.vipPrefix,data:data4};
+const err11 = {instancePath:instancePath+"/vipPrefix",schemaPath:"#/properties/vipPrefix/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema23.properties.vipPrefix,data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1196,7 +1279,7 @@ errors++;
 }
 }
 else {
-const err12 = {instancePath:instancePath+"/vipPrefix",schemaPath:"#/properties/vipPrefix/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema22.properties.vipPrefix.type,parentSchema:schema22.properties.vipPrefix,data:data4};
+const err12 = {instancePath:instancePath+"/vipPrefix",schemaPath:"#/properties/vipPrefix/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.vipPrefix.type,parentSchema:schema23.properties.vipPrefix,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1217,7 +1300,7 @@ let data6 = data.keepalived;
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 for(const key1 in data6){
 if(!(((((key1 === "routerId") || (key1 === "unicast")) || (key1 === "advertInterval")) || (key1 === "preempt")) || (key1 === "preemptDelaySeconds"))){
-const err13 = {instancePath:instancePath+"/keepalived",schemaPath:"#/definitions/KeepalivedFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema25,data:data6};
+const err13 = {instancePath:instancePath+"/keepalived",schemaPath:"#/definitions/KeepalivedFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema26,data:data6};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1231,7 +1314,7 @@ if(data6.routerId !== undefined){
 let data7 = data6.routerId;
 if(typeof data7 == "number"){
 if(data7 > 255 || isNaN(data7)){
-const err14 = {instancePath:instancePath+"/keepalived/routerId",schemaPath:"#/definitions/KeepalivedFile/properties/routerId/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema25.properties.routerId,data:data7};
+const err14 = {instancePath:instancePath+"/keepalived/routerId",schemaPath:"#/definitions/KeepalivedFile/properties/routerId/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema26.properties.routerId,data:data7};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1241,7 +1324,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data7 < 1 || isNaN(data7)){
-const err15 = {instancePath:instancePath+"/keepalived/routerId",schemaPath:"#/definitions/KeepalivedFile/properties/routerId/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema25.properties.routerId,data:data7};
+const err15 = {instancePath:instancePath+"/keepalived/routerId",schemaPath:"#/definitions/KeepalivedFile/properties/routerId/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema26.properties.routerId,data:data7};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1252,7 +1335,7 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/keepalived/routerId",schemaPath:"#/definitions/KeepalivedFile/properties/routerId/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema25.properties.routerId.type,parentSchema:schema25.properties.routerId,data:data7};
+const err16 = {instancePath:instancePath+"/keepalived/routerId",schemaPath:"#/definitions/KeepalivedFile/properties/routerId/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema26.properties.routerId.type,parentSchema:schema26.properties.routerId,data:data7};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1265,7 +1348,7 @@ errors++;
 if(data6.unicast !== undefined){
 let data8 = data6.unicast;
 if(typeof data8 !== "boolean"){
-const err17 = {instancePath:instancePath+"/keepalived/unicast",schemaPath:"#/definitions/KeepalivedFile/properties/unicast/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema25.properties.unicast.type,parentSchema:schema25.properties.unicast,data:data8};
+const err17 = {instancePath:instancePath+"/keepalived/unicast",schemaPath:"#/definitions/KeepalivedFile/properties/unicast/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema26.properties.unicast.type,parentSchema:schema26.properties.unicast,data:data8};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1278,7 +1361,7 @@ errors++;
 if(data6.advertInterval !== undefined){
 let data9 = data6.advertInterval;
 if(!(typeof data9 == "number")){
-const err18 = {instancePath:instancePath+"/keepalived/advertInterval",schemaPath:"#/definitions/KeepalivedFile/properties/advertInterval/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema25.properties.advertInterval.type,parentSchema:schema25.properties.advertInterval,data:data9};
+const err18 = {instancePath:instancePath+"/keepalived/advertInterval",schemaPath:"#/definitions/KeepalivedFile/properties/advertInterval/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema26.properties.advertInterval.type,parentSchema:schema26.properties.advertInterval,data:data9};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1291,7 +1374,7 @@ errors++;
 if(data6.preempt !== undefined){
 let data10 = data6.preempt;
 if(typeof data10 !== "string"){
-const err19 = {instancePath:instancePath+"/keepalived/preempt",schemaPath:"#/definitions/KeepalivedFile/properties/preempt/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.properties.preempt.type,parentSchema:schema25.properties.preempt,data:data10};
+const err19 = {instancePath:instancePath+"/keepalived/preempt",schemaPath:"#/definitions/KeepalivedFile/properties/preempt/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema26.properties.preempt.type,parentSchema:schema26.properties.preempt,data:data10};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1301,7 +1384,7 @@ vErrors.push(err19);
 errors++;
 }
 if(!(((data10 === "never") || (data10 === "delay")) || (data10 === "always"))){
-const err20 = {instancePath:instancePath+"/keepalived/preempt",schemaPath:"#/definitions/KeepalivedFile/properties/preempt/enum",keyword:"enum",params:{allowedValues: schema25.properties.preempt.enum},message:"must be equal to one of the allowed values",schema:schema25.properties.preempt.enum,parentSchema:schema25.properties.preempt,data:data10};
+const err20 = {instancePath:instancePath+"/keepalived/preempt",schemaPath:"#/definitions/KeepalivedFile/properties/preempt/enum",keyword:"enum",params:{allowedValues: schema26.properties.preempt.enum},message:"must be equal to one of the allowed values",schema:schema26.properties.preempt.enum,parentSchema:schema26.properties.preempt,data:data10};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1315,7 +1398,7 @@ if(data6.preemptDelaySeconds !== undefined){
 let data11 = data6.preemptDelaySeconds;
 if(typeof data11 == "number"){
 if(data11 > 1000 || isNaN(data11)){
-const err21 = {instancePath:instancePath+"/keepalived/preemptDelaySeconds",schemaPath:"#/definitions/KeepalivedFile/properties/preemptDelaySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema25.properties.preemptDelaySeconds,data:data11};
+const err21 = {instancePath:instancePath+"/keepalived/preemptDelaySeconds",schemaPath:"#/definitions/KeepalivedFile/properties/preemptDelaySeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema26.properties.preemptDelaySeconds,data:data11};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1325,7 +1408,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data11 < 1 || isNaN(data11)){
-const err22 = {instancePath:instancePath+"/keepalived/preemptDelaySeconds",schemaPath:"#/definitions/KeepalivedFile/properties/preemptDelaySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema25.properties.preemptDelaySeconds,data:data11};
+const err22 = {instancePath:instancePath+"/keepalived/preemptDelaySeconds",schemaPath:"#/definitions/KeepalivedFile/properties/preemptDelaySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema26.properties.preemptDelaySeconds,data:data11};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1336,7 +1419,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath:instancePath+"/keepalived/preemptDelaySeconds",schemaPath:"#/definitions/KeepalivedFile/properties/preemptDelaySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema25.properties.preemptDelaySeconds.type,parentSchema:schema25.properties.preemptDelaySeconds,data:data11};
+const err23 = {instancePath:instancePath+"/keepalived/preemptDelaySeconds",schemaPath:"#/definitions/KeepalivedFile/properties/preemptDelaySeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema26.properties.preemptDelaySeconds.type,parentSchema:schema26.properties.preemptDelaySeconds,data:data11};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1348,7 +1431,7 @@ errors++;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/keepalived",schemaPath:"#/definitions/KeepalivedFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema25.type,parentSchema:schema25,data:data6};
+const err24 = {instancePath:instancePath+"/keepalived",schemaPath:"#/definitions/KeepalivedFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema26.type,parentSchema:schema26,data:data6};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1360,7 +1443,7 @@ errors++;
 }
 }
 else {
-const err25 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.type,parentSchema:schema22,data};
+const err25 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema23.type,parentSchema:schema23,data};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1373,14 +1456,14 @@ validate21.errors = vErrors;
 return errors === 0;
 }
 
-const schema26 = {"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy"},"address":{"type":"string","description":"Address clients (kubeconfigs, kubeadm's controlPlaneEndpoint, joins) use to reach the proxy, when it is not the proxy host's `internalAddress`, e.g. a second interface facing the users. Goes into the API server certificate. Default: the `lb` host's `internalAddress`."},"haproxy":{"$ref":"#/definitions/HaproxyFile"}},"required":["mode"],"additionalProperties":false,"description":"One HAProxy host, no VIP (the proxy itself is a single point of failure)."};
+const schema27 = {"type":"object","properties":{"dnsName":{"type":"string","description":"DNS name for the endpoint, added to the API server certificate. When set, kubeconfigs and joins use it instead of the IP (kubeha writes it into /etc/hosts on every node)."},"port":{"type":"number","description":"Port clients connect to. Default: the API servers' port (`apiServerPort`) when the load balancer does not share hosts with an API server, 8443 when HAProxy runs on the control planes (the apiserver holds its own port there).","minimum":1,"maximum":65535},"mode":{"type":"string","const":"haproxy"},"address":{"type":"string","description":"Address clients (kubeconfigs, kubeadm's controlPlaneEndpoint, joins) use to reach the proxy, when it is not the proxy host's `internalAddress`, e.g. a second interface facing the users. Goes into the API server certificate. Default: the `lb` host's `internalAddress`."},"haproxy":{"$ref":"#/definitions/HaproxyFile"}},"required":["mode"],"additionalProperties":false,"description":"One HAProxy host, no VIP (the proxy itself is a single point of failure)."};
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema26.required,parentSchema:schema26,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema27.required,parentSchema:schema27,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1391,7 +1474,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "dnsName") || (key0 === "port")) || (key0 === "mode")) || (key0 === "address")) || (key0 === "haproxy"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema26,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema27,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1404,7 +1487,7 @@ errors++;
 if(data.dnsName !== undefined){
 let data0 = data.dnsName;
 if(typeof data0 !== "string"){
-const err2 = {instancePath:instancePath+"/dnsName",schemaPath:"#/properties/dnsName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema26.properties.dnsName.type,parentSchema:schema26.properties.dnsName,data:data0};
+const err2 = {instancePath:instancePath+"/dnsName",schemaPath:"#/properties/dnsName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.dnsName.type,parentSchema:schema27.properties.dnsName,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1418,7 +1501,7 @@ if(data.port !== undefined){
 let data1 = data.port;
 if(typeof data1 == "number"){
 if(data1 > 65535 || isNaN(data1)){
-const err3 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema26.properties.port,data:data1};
+const err3 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema27.properties.port,data:data1};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1428,7 +1511,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data1 < 1 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema26.properties.port,data:data1};
+const err4 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema27.properties.port,data:data1};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1439,7 +1522,7 @@ errors++;
 }
 }
 else {
-const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema26.properties.port.type,parentSchema:schema26.properties.port,data:data1};
+const err5 = {instancePath:instancePath+"/port",schemaPath:"#/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema27.properties.port.type,parentSchema:schema27.properties.port,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1452,7 +1535,7 @@ errors++;
 if(data.mode !== undefined){
 let data2 = data.mode;
 if(typeof data2 !== "string"){
-const err6 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema26.properties.mode.type,parentSchema:schema26.properties.mode,data:data2};
+const err6 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.mode.type,parentSchema:schema27.properties.mode,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1462,7 +1545,7 @@ vErrors.push(err6);
 errors++;
 }
 if("haproxy" !== data2){
-const err7 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/const",keyword:"const",params:{allowedValue: "haproxy"},message:"must be equal to constant",schema:"haproxy",parentSchema:schema26.properties.mode,data:data2};
+const err7 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/const",keyword:"const",params:{allowedValue: "haproxy"},message:"must be equal to constant",schema:"haproxy",parentSchema:schema27.properties.mode,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1475,7 +1558,7 @@ errors++;
 if(data.address !== undefined){
 let data3 = data.address;
 if(typeof data3 !== "string"){
-const err8 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema26.properties.address.type,parentSchema:schema26.properties.address,data:data3};
+const err8 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.address.type,parentSchema:schema27.properties.address,data:data3};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1493,7 +1576,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema26.type,parentSchema:schema26,data};
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema27.type,parentSchema:schema27,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1558,7 +1641,7 @@ var _valid0 = _errs6 === errors;
 valid1 = _valid0;
 }
 if(!valid1){
-const err2 = {instancePath,schemaPath:"#/allOf/0/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema21.allOf[0].if,parentSchema:schema21.allOf[0],data};
+const err2 = {instancePath,schemaPath:"#/allOf/0/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema22.allOf[0].if,parentSchema:schema22.allOf[0],data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1615,7 +1698,7 @@ var _valid1 = _errs12 === errors;
 valid3 = _valid1;
 }
 if(!valid3){
-const err5 = {instancePath,schemaPath:"#/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema21.allOf[1].if,parentSchema:schema21.allOf[1],data};
+const err5 = {instancePath,schemaPath:"#/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema22.allOf[1].if,parentSchema:schema22.allOf[1],data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1666,7 +1749,7 @@ if(_valid2){
 const _errs18 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
-const err8 = {instancePath,schemaPath:"#/definitions/KubeVipFile/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema27.required,parentSchema:schema27,data};
+const err8 = {instancePath,schemaPath:"#/definitions/KubeVipFile/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema28.required,parentSchema:schema28,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1676,7 +1759,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.vip === undefined){
-const err9 = {instancePath,schemaPath:"#/definitions/KubeVipFile/required",keyword:"required",params:{missingProperty: "vip"},message:"must have required property '"+"vip"+"'",schema:schema27.required,parentSchema:schema27,data};
+const err9 = {instancePath,schemaPath:"#/definitions/KubeVipFile/required",keyword:"required",params:{missingProperty: "vip"},message:"must have required property '"+"vip"+"'",schema:schema28.required,parentSchema:schema28,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1687,7 +1770,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "dnsName") || (key0 === "port")) || (key0 === "mode")) || (key0 === "vip")) || (key0 === "image"))){
-const err10 = {instancePath,schemaPath:"#/definitions/KubeVipFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema27,data};
+const err10 = {instancePath,schemaPath:"#/definitions/KubeVipFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema28,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1700,7 +1783,7 @@ errors++;
 if(data.dnsName !== undefined){
 let data3 = data.dnsName;
 if(typeof data3 !== "string"){
-const err11 = {instancePath:instancePath+"/dnsName",schemaPath:"#/definitions/KubeVipFile/properties/dnsName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.dnsName.type,parentSchema:schema27.properties.dnsName,data:data3};
+const err11 = {instancePath:instancePath+"/dnsName",schemaPath:"#/definitions/KubeVipFile/properties/dnsName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.dnsName.type,parentSchema:schema28.properties.dnsName,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1714,7 +1797,7 @@ if(data.port !== undefined){
 let data4 = data.port;
 if(typeof data4 == "number"){
 if(data4 > 65535 || isNaN(data4)){
-const err12 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/KubeVipFile/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema27.properties.port,data:data4};
+const err12 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/KubeVipFile/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema28.properties.port,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1724,7 +1807,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data4 < 1 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/KubeVipFile/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema27.properties.port,data:data4};
+const err13 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/KubeVipFile/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema28.properties.port,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1735,7 +1818,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/KubeVipFile/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema27.properties.port.type,parentSchema:schema27.properties.port,data:data4};
+const err14 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/KubeVipFile/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema28.properties.port.type,parentSchema:schema28.properties.port,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1748,7 +1831,7 @@ errors++;
 if(data.mode !== undefined){
 let data5 = data.mode;
 if(typeof data5 !== "string"){
-const err15 = {instancePath:instancePath+"/mode",schemaPath:"#/definitions/KubeVipFile/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.mode.type,parentSchema:schema27.properties.mode,data:data5};
+const err15 = {instancePath:instancePath+"/mode",schemaPath:"#/definitions/KubeVipFile/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.mode.type,parentSchema:schema28.properties.mode,data:data5};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1758,7 +1841,7 @@ vErrors.push(err15);
 errors++;
 }
 if("kube-vip" !== data5){
-const err16 = {instancePath:instancePath+"/mode",schemaPath:"#/definitions/KubeVipFile/properties/mode/const",keyword:"const",params:{allowedValue: "kube-vip"},message:"must be equal to constant",schema:"kube-vip",parentSchema:schema27.properties.mode,data:data5};
+const err16 = {instancePath:instancePath+"/mode",schemaPath:"#/definitions/KubeVipFile/properties/mode/const",keyword:"const",params:{allowedValue: "kube-vip"},message:"must be equal to constant",schema:"kube-vip",parentSchema:schema28.properties.mode,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1771,7 +1854,7 @@ errors++;
 if(data.vip !== undefined){
 let data6 = data.vip;
 if(typeof data6 !== "string"){
-const err17 = {instancePath:instancePath+"/vip",schemaPath:"#/definitions/KubeVipFile/properties/vip/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.vip.type,parentSchema:schema27.properties.vip,data:data6};
+const err17 = {instancePath:instancePath+"/vip",schemaPath:"#/definitions/KubeVipFile/properties/vip/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.vip.type,parentSchema:schema28.properties.vip,data:data6};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1784,7 +1867,7 @@ errors++;
 if(data.image !== undefined){
 let data7 = data.image;
 if(typeof data7 !== "string"){
-const err18 = {instancePath:instancePath+"/image",schemaPath:"#/definitions/KubeVipFile/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema27.properties.image.type,parentSchema:schema27.properties.image,data:data7};
+const err18 = {instancePath:instancePath+"/image",schemaPath:"#/definitions/KubeVipFile/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.image.type,parentSchema:schema28.properties.image,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1796,7 +1879,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath,schemaPath:"#/definitions/KubeVipFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema27.type,parentSchema:schema27,data};
+const err19 = {instancePath,schemaPath:"#/definitions/KubeVipFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema28.type,parentSchema:schema28,data};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1809,7 +1892,7 @@ var _valid2 = _errs18 === errors;
 valid5 = _valid2;
 }
 if(!valid5){
-const err20 = {instancePath,schemaPath:"#/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema21.allOf[2].if,parentSchema:schema21.allOf[2],data};
+const err20 = {instancePath,schemaPath:"#/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema22.allOf[2].if,parentSchema:schema22.allOf[2],data};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1860,7 +1943,7 @@ if(_valid3){
 const _errs37 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
-const err23 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema28.required,parentSchema:schema28,data};
+const err23 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema29.required,parentSchema:schema29,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1870,7 +1953,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data.address === undefined){
-const err24 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/required",keyword:"required",params:{missingProperty: "address"},message:"must have required property '"+"address"+"'",schema:schema28.required,parentSchema:schema28,data};
+const err24 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/required",keyword:"required",params:{missingProperty: "address"},message:"must have required property '"+"address"+"'",schema:schema29.required,parentSchema:schema29,data};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1880,7 +1963,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data.hairpin === undefined){
-const err25 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/required",keyword:"required",params:{missingProperty: "hairpin"},message:"must have required property '"+"hairpin"+"'",schema:schema28.required,parentSchema:schema28,data};
+const err25 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/required",keyword:"required",params:{missingProperty: "hairpin"},message:"must have required property '"+"hairpin"+"'",schema:schema29.required,parentSchema:schema29,data};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1891,7 +1974,7 @@ errors++;
 }
 for(const key1 in data){
 if(!(((((key1 === "dnsName") || (key1 === "port")) || (key1 === "mode")) || (key1 === "address")) || (key1 === "hairpin"))){
-const err26 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema28,data};
+const err26 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema29,data};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1904,7 +1987,7 @@ errors++;
 if(data.dnsName !== undefined){
 let data9 = data.dnsName;
 if(typeof data9 !== "string"){
-const err27 = {instancePath:instancePath+"/dnsName",schemaPath:"#/definitions/ExternalLbFile/properties/dnsName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.dnsName.type,parentSchema:schema28.properties.dnsName,data:data9};
+const err27 = {instancePath:instancePath+"/dnsName",schemaPath:"#/definitions/ExternalLbFile/properties/dnsName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.properties.dnsName.type,parentSchema:schema29.properties.dnsName,data:data9};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1918,7 +2001,7 @@ if(data.port !== undefined){
 let data10 = data.port;
 if(typeof data10 == "number"){
 if(data10 > 65535 || isNaN(data10)){
-const err28 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/ExternalLbFile/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema28.properties.port,data:data10};
+const err28 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/ExternalLbFile/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema29.properties.port,data:data10};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1928,7 +2011,7 @@ vErrors.push(err28);
 errors++;
 }
 if(data10 < 1 || isNaN(data10)){
-const err29 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/ExternalLbFile/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema28.properties.port,data:data10};
+const err29 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/ExternalLbFile/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema29.properties.port,data:data10};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1939,7 +2022,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/ExternalLbFile/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema28.properties.port.type,parentSchema:schema28.properties.port,data:data10};
+const err30 = {instancePath:instancePath+"/port",schemaPath:"#/definitions/ExternalLbFile/properties/port/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema29.properties.port.type,parentSchema:schema29.properties.port,data:data10};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1952,7 +2035,7 @@ errors++;
 if(data.mode !== undefined){
 let data11 = data.mode;
 if(typeof data11 !== "string"){
-const err31 = {instancePath:instancePath+"/mode",schemaPath:"#/definitions/ExternalLbFile/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.mode.type,parentSchema:schema28.properties.mode,data:data11};
+const err31 = {instancePath:instancePath+"/mode",schemaPath:"#/definitions/ExternalLbFile/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.properties.mode.type,parentSchema:schema29.properties.mode,data:data11};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1962,7 +2045,7 @@ vErrors.push(err31);
 errors++;
 }
 if("external" !== data11){
-const err32 = {instancePath:instancePath+"/mode",schemaPath:"#/definitions/ExternalLbFile/properties/mode/const",keyword:"const",params:{allowedValue: "external"},message:"must be equal to constant",schema:"external",parentSchema:schema28.properties.mode,data:data11};
+const err32 = {instancePath:instancePath+"/mode",schemaPath:"#/definitions/ExternalLbFile/properties/mode/const",keyword:"const",params:{allowedValue: "external"},message:"must be equal to constant",schema:"external",parentSchema:schema29.properties.mode,data:data11};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1975,7 +2058,7 @@ errors++;
 if(data.address !== undefined){
 let data12 = data.address;
 if(typeof data12 !== "string"){
-const err33 = {instancePath:instancePath+"/address",schemaPath:"#/definitions/ExternalLbFile/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.address.type,parentSchema:schema28.properties.address,data:data12};
+const err33 = {instancePath:instancePath+"/address",schemaPath:"#/definitions/ExternalLbFile/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.properties.address.type,parentSchema:schema29.properties.address,data:data12};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1988,7 +2071,7 @@ errors++;
 if(data.hairpin !== undefined){
 let data13 = data.hairpin;
 if(typeof data13 !== "boolean"){
-const err34 = {instancePath:instancePath+"/hairpin",schemaPath:"#/definitions/ExternalLbFile/properties/hairpin/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema28.properties.hairpin.type,parentSchema:schema28.properties.hairpin,data:data13};
+const err34 = {instancePath:instancePath+"/hairpin",schemaPath:"#/definitions/ExternalLbFile/properties/hairpin/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema29.properties.hairpin.type,parentSchema:schema29.properties.hairpin,data:data13};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2000,7 +2083,7 @@ errors++;
 }
 }
 else {
-const err35 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema28.type,parentSchema:schema28,data};
+const err35 = {instancePath,schemaPath:"#/definitions/ExternalLbFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema29.type,parentSchema:schema29,data};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -2013,7 +2096,7 @@ var _valid3 = _errs37 === errors;
 valid9 = _valid3;
 }
 if(!valid9){
-const err36 = {instancePath,schemaPath:"#/allOf/3/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema21.allOf[3].if,parentSchema:schema21.allOf[3],data};
+const err36 = {instancePath,schemaPath:"#/allOf/3/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema",schema:schema22.allOf[3].if,parentSchema:schema22.allOf[3],data};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -2024,7 +2107,7 @@ errors++;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
-const err37 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema21.required,parentSchema:schema21,data};
+const err37 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema22.required,parentSchema:schema22,data};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2036,7 +2119,7 @@ errors++;
 if(data.mode !== undefined){
 let data14 = data.mode;
 if(!((((data14 === "haproxy-keepalived") || (data14 === "haproxy")) || (data14 === "kube-vip")) || (data14 === "external"))){
-const err38 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema21.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema21.properties.mode.enum,parentSchema:schema21.properties.mode,data:data14};
+const err38 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema22.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema22.properties.mode.enum,parentSchema:schema22.properties.mode,data:data14};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2048,7 +2131,7 @@ errors++;
 }
 }
 else {
-const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema21.type,parentSchema:schema21,data};
+const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.type,parentSchema:schema22,data};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2433,7 +2516,7 @@ let data5 = data.etcd;
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 for(const key1 in data5){
 if(!((((key1 === "mode") || (key1 === "dataDir")) || (key1 === "clientPort")) || (key1 === "peerPort"))){
-const err5 = {instancePath:instancePath+"/etcd",schemaPath:"#/definitions/EtcdFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema29,data:data5};
+const err5 = {instancePath:instancePath+"/etcd",schemaPath:"#/definitions/EtcdFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema30,data:data5};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2446,7 +2529,7 @@ errors++;
 if(data5.mode !== undefined){
 let data6 = data5.mode;
 if(typeof data6 !== "string"){
-const err6 = {instancePath:instancePath+"/etcd/mode",schemaPath:"#/definitions/EtcdFile/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.properties.mode.type,parentSchema:schema29.properties.mode,data:data6};
+const err6 = {instancePath:instancePath+"/etcd/mode",schemaPath:"#/definitions/EtcdFile/properties/mode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema30.properties.mode.type,parentSchema:schema30.properties.mode,data:data6};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2456,7 +2539,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!((data6 === "stacked") || (data6 === "external"))){
-const err7 = {instancePath:instancePath+"/etcd/mode",schemaPath:"#/definitions/EtcdFile/properties/mode/enum",keyword:"enum",params:{allowedValues: schema29.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema29.properties.mode.enum,parentSchema:schema29.properties.mode,data:data6};
+const err7 = {instancePath:instancePath+"/etcd/mode",schemaPath:"#/definitions/EtcdFile/properties/mode/enum",keyword:"enum",params:{allowedValues: schema30.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema30.properties.mode.enum,parentSchema:schema30.properties.mode,data:data6};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2469,7 +2552,7 @@ errors++;
 if(data5.dataDir !== undefined){
 let data7 = data5.dataDir;
 if(typeof data7 !== "string"){
-const err8 = {instancePath:instancePath+"/etcd/dataDir",schemaPath:"#/definitions/EtcdFile/properties/dataDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema29.properties.dataDir.type,parentSchema:schema29.properties.dataDir,data:data7};
+const err8 = {instancePath:instancePath+"/etcd/dataDir",schemaPath:"#/definitions/EtcdFile/properties/dataDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema30.properties.dataDir.type,parentSchema:schema30.properties.dataDir,data:data7};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2483,7 +2566,7 @@ if(data5.clientPort !== undefined){
 let data8 = data5.clientPort;
 if(typeof data8 == "number"){
 if(data8 > 65535 || isNaN(data8)){
-const err9 = {instancePath:instancePath+"/etcd/clientPort",schemaPath:"#/definitions/EtcdFile/properties/clientPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema29.properties.clientPort,data:data8};
+const err9 = {instancePath:instancePath+"/etcd/clientPort",schemaPath:"#/definitions/EtcdFile/properties/clientPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema30.properties.clientPort,data:data8};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2493,7 +2576,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data8 < 1 || isNaN(data8)){
-const err10 = {instancePath:instancePath+"/etcd/clientPort",schemaPath:"#/definitions/EtcdFile/properties/clientPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema29.properties.clientPort,data:data8};
+const err10 = {instancePath:instancePath+"/etcd/clientPort",schemaPath:"#/definitions/EtcdFile/properties/clientPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema30.properties.clientPort,data:data8};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2504,7 +2587,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/etcd/clientPort",schemaPath:"#/definitions/EtcdFile/properties/clientPort/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema29.properties.clientPort.type,parentSchema:schema29.properties.clientPort,data:data8};
+const err11 = {instancePath:instancePath+"/etcd/clientPort",schemaPath:"#/definitions/EtcdFile/properties/clientPort/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema30.properties.clientPort.type,parentSchema:schema30.properties.clientPort,data:data8};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2518,7 +2601,7 @@ if(data5.peerPort !== undefined){
 let data9 = data5.peerPort;
 if(typeof data9 == "number"){
 if(data9 > 65535 || isNaN(data9)){
-const err12 = {instancePath:instancePath+"/etcd/peerPort",schemaPath:"#/definitions/EtcdFile/properties/peerPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema29.properties.peerPort,data:data9};
+const err12 = {instancePath:instancePath+"/etcd/peerPort",schemaPath:"#/definitions/EtcdFile/properties/peerPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema30.properties.peerPort,data:data9};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2528,7 +2611,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data9 < 1 || isNaN(data9)){
-const err13 = {instancePath:instancePath+"/etcd/peerPort",schemaPath:"#/definitions/EtcdFile/properties/peerPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema29.properties.peerPort,data:data9};
+const err13 = {instancePath:instancePath+"/etcd/peerPort",schemaPath:"#/definitions/EtcdFile/properties/peerPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema30.properties.peerPort,data:data9};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2539,7 +2622,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/etcd/peerPort",schemaPath:"#/definitions/EtcdFile/properties/peerPort/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema29.properties.peerPort.type,parentSchema:schema29.properties.peerPort,data:data9};
+const err14 = {instancePath:instancePath+"/etcd/peerPort",schemaPath:"#/definitions/EtcdFile/properties/peerPort/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema30.properties.peerPort.type,parentSchema:schema30.properties.peerPort,data:data9};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2551,7 +2634,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/etcd",schemaPath:"#/definitions/EtcdFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema29.type,parentSchema:schema29,data:data5};
+const err15 = {instancePath:instancePath+"/etcd",schemaPath:"#/definitions/EtcdFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema30.type,parentSchema:schema30,data:data5};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2566,7 +2649,7 @@ let data10 = data.packages;
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 for(const key2 in data10){
 if(!((((key2 === "source") || (key2 === "mirror")) || (key2 === "bundle")) || (key2 === "proxy"))){
-const err16 = {instancePath:instancePath+"/packages",schemaPath:"#/definitions/PackagesFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema30,data:data10};
+const err16 = {instancePath:instancePath+"/packages",schemaPath:"#/definitions/PackagesFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data:data10};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -2579,7 +2662,7 @@ errors++;
 if(data10.source !== undefined){
 let data11 = data10.source;
 if(typeof data11 !== "string"){
-const err17 = {instancePath:instancePath+"/packages/source",schemaPath:"#/definitions/PackagesFile/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema30.properties.source.type,parentSchema:schema30.properties.source,data:data11};
+const err17 = {instancePath:instancePath+"/packages/source",schemaPath:"#/definitions/PackagesFile/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.source.type,parentSchema:schema31.properties.source,data:data11};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2589,7 +2672,7 @@ vErrors.push(err17);
 errors++;
 }
 if(!(((data11 === "upstream") || (data11 === "mirror")) || (data11 === "bundle"))){
-const err18 = {instancePath:instancePath+"/packages/source",schemaPath:"#/definitions/PackagesFile/properties/source/enum",keyword:"enum",params:{allowedValues: schema30.properties.source.enum},message:"must be equal to one of the allowed values",schema:schema30.properties.source.enum,parentSchema:schema30.properties.source,data:data11};
+const err18 = {instancePath:instancePath+"/packages/source",schemaPath:"#/definitions/PackagesFile/properties/source/enum",keyword:"enum",params:{allowedValues: schema31.properties.source.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.source.enum,parentSchema:schema31.properties.source,data:data11};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2602,7 +2685,7 @@ errors++;
 if(data10.mirror !== undefined){
 let data12 = data10.mirror;
 if(typeof data12 !== "string"){
-const err19 = {instancePath:instancePath+"/packages/mirror",schemaPath:"#/definitions/PackagesFile/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema30.properties.mirror.type,parentSchema:schema30.properties.mirror,data:data12};
+const err19 = {instancePath:instancePath+"/packages/mirror",schemaPath:"#/definitions/PackagesFile/properties/mirror/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.mirror.type,parentSchema:schema31.properties.mirror,data:data12};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2615,7 +2698,7 @@ errors++;
 if(data10.bundle !== undefined){
 let data13 = data10.bundle;
 if(typeof data13 !== "string"){
-const err20 = {instancePath:instancePath+"/packages/bundle",schemaPath:"#/definitions/PackagesFile/properties/bundle/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema30.properties.bundle.type,parentSchema:schema30.properties.bundle,data:data13};
+const err20 = {instancePath:instancePath+"/packages/bundle",schemaPath:"#/definitions/PackagesFile/properties/bundle/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.bundle.type,parentSchema:schema31.properties.bundle,data:data13};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2628,7 +2711,7 @@ errors++;
 if(data10.proxy !== undefined){
 let data14 = data10.proxy;
 if(typeof data14 !== "string"){
-const err21 = {instancePath:instancePath+"/packages/proxy",schemaPath:"#/definitions/PackagesFile/properties/proxy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema30.properties.proxy.type,parentSchema:schema30.properties.proxy,data:data14};
+const err21 = {instancePath:instancePath+"/packages/proxy",schemaPath:"#/definitions/PackagesFile/properties/proxy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.proxy.type,parentSchema:schema31.properties.proxy,data:data14};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2640,7 +2723,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/packages",schemaPath:"#/definitions/PackagesFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema30.type,parentSchema:schema30,data:data10};
+const err22 = {instancePath:instancePath+"/packages",schemaPath:"#/definitions/PackagesFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data:data10};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2650,12 +2733,10 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.install !== undefined){
-let data15 = data.install;
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-for(const key3 in data15){
-if(!(key3 === "method")){
-const err23 = {instancePath:instancePath+"/install",schemaPath:"#/definitions/InstallFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data:data15};
+if(data.bootstrap !== undefined){
+let data15 = data.bootstrap;
+if(typeof data15 !== "string"){
+const err23 = {instancePath:instancePath+"/bootstrap",schemaPath:"#/properties/bootstrap/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema14.properties.bootstrap.type,parentSchema:schema14.properties.bootstrap,data:data15};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -2664,11 +2745,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data15.method !== undefined){
-let data16 = data15.method;
-if(typeof data16 !== "string"){
-const err24 = {instancePath:instancePath+"/install/method",schemaPath:"#/definitions/InstallFile/properties/method/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.method.type,parentSchema:schema31.properties.method,data:data16};
+if(!((data15 === "kubeadm") || (data15 === "binary"))){
+const err24 = {instancePath:instancePath+"/bootstrap",schemaPath:"#/properties/bootstrap/enum",keyword:"enum",params:{allowedValues: schema14.properties.bootstrap.enum},message:"must be equal to one of the allowed values",schema:schema14.properties.bootstrap.enum,parentSchema:schema14.properties.bootstrap,data:data15};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -2677,8 +2755,13 @@ vErrors.push(err24);
 }
 errors++;
 }
-if("kubeadm" !== data16){
-const err25 = {instancePath:instancePath+"/install/method",schemaPath:"#/definitions/InstallFile/properties/method/const",keyword:"const",params:{allowedValue: "kubeadm"},message:"must be equal to constant",schema:"kubeadm",parentSchema:schema31.properties.method,data:data16};
+}
+if(data.pki !== undefined){
+let data16 = data.pki;
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+for(const key3 in data16){
+if(!(((((key3 === "keyAlgorithm") || (key3 === "caValidityDays")) || (key3 === "leafValidityDays")) || (key3 === "tokenTtlHours")) || (key3 === "stateDir"))){
+const err25 = {instancePath:instancePath+"/pki",schemaPath:"#/definitions/PkiFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema32,data:data16};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2688,9 +2771,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/install",schemaPath:"#/definitions/InstallFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data:data15};
+if(data16.keyAlgorithm !== undefined){
+let data17 = data16.keyAlgorithm;
+if(typeof data17 !== "string"){
+const err26 = {instancePath:instancePath+"/pki/keyAlgorithm",schemaPath:"#/definitions/PkiFile/properties/keyAlgorithm/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.keyAlgorithm.type,parentSchema:schema32.properties.keyAlgorithm,data:data17};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2699,13 +2783,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data.pki !== undefined){
-let data17 = data.pki;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-for(const key4 in data17){
-if(!(((((key4 === "keyAlgorithm") || (key4 === "caValidityDays")) || (key4 === "leafValidityDays")) || (key4 === "tokenTtlHours")) || (key4 === "stateDir"))){
-const err27 = {instancePath:instancePath+"/pki",schemaPath:"#/definitions/PkiFile/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema32,data:data17};
+if(!((data17 === "ecdsa-p256") || (data17 === "rsa-2048"))){
+const err27 = {instancePath:instancePath+"/pki/keyAlgorithm",schemaPath:"#/definitions/PkiFile/properties/keyAlgorithm/enum",keyword:"enum",params:{allowedValues: schema32.properties.keyAlgorithm.enum},message:"must be equal to one of the allowed values",schema:schema32.properties.keyAlgorithm.enum,parentSchema:schema32.properties.keyAlgorithm,data:data17};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2715,10 +2794,11 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data17.keyAlgorithm !== undefined){
-let data18 = data17.keyAlgorithm;
-if(typeof data18 !== "string"){
-const err28 = {instancePath:instancePath+"/pki/keyAlgorithm",schemaPath:"#/definitions/PkiFile/properties/keyAlgorithm/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.keyAlgorithm.type,parentSchema:schema32.properties.keyAlgorithm,data:data18};
+if(data16.caValidityDays !== undefined){
+let data18 = data16.caValidityDays;
+if(typeof data18 == "number"){
+if(data18 < 1 || isNaN(data18)){
+const err28 = {instancePath:instancePath+"/pki/caValidityDays",schemaPath:"#/definitions/PkiFile/properties/caValidityDays/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.caValidityDays,data:data18};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2727,8 +2807,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!((data18 === "ecdsa-p256") || (data18 === "rsa-2048"))){
-const err29 = {instancePath:instancePath+"/pki/keyAlgorithm",schemaPath:"#/definitions/PkiFile/properties/keyAlgorithm/enum",keyword:"enum",params:{allowedValues: schema32.properties.keyAlgorithm.enum},message:"must be equal to one of the allowed values",schema:schema32.properties.keyAlgorithm.enum,parentSchema:schema32.properties.keyAlgorithm,data:data18};
+}
+else {
+const err29 = {instancePath:instancePath+"/pki/caValidityDays",schemaPath:"#/definitions/PkiFile/properties/caValidityDays/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema32.properties.caValidityDays.type,parentSchema:schema32.properties.caValidityDays,data:data18};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2738,11 +2819,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data17.caValidityDays !== undefined){
-let data19 = data17.caValidityDays;
+if(data16.leafValidityDays !== undefined){
+let data19 = data16.leafValidityDays;
 if(typeof data19 == "number"){
 if(data19 < 1 || isNaN(data19)){
-const err30 = {instancePath:instancePath+"/pki/caValidityDays",schemaPath:"#/definitions/PkiFile/properties/caValidityDays/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.caValidityDays,data:data19};
+const err30 = {instancePath:instancePath+"/pki/leafValidityDays",schemaPath:"#/definitions/PkiFile/properties/leafValidityDays/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.leafValidityDays,data:data19};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2753,7 +2834,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/pki/caValidityDays",schemaPath:"#/definitions/PkiFile/properties/caValidityDays/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema32.properties.caValidityDays.type,parentSchema:schema32.properties.caValidityDays,data:data19};
+const err31 = {instancePath:instancePath+"/pki/leafValidityDays",schemaPath:"#/definitions/PkiFile/properties/leafValidityDays/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema32.properties.leafValidityDays.type,parentSchema:schema32.properties.leafValidityDays,data:data19};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2763,11 +2844,11 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data17.leafValidityDays !== undefined){
-let data20 = data17.leafValidityDays;
+if(data16.tokenTtlHours !== undefined){
+let data20 = data16.tokenTtlHours;
 if(typeof data20 == "number"){
-if(data20 < 1 || isNaN(data20)){
-const err32 = {instancePath:instancePath+"/pki/leafValidityDays",schemaPath:"#/definitions/PkiFile/properties/leafValidityDays/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.leafValidityDays,data:data20};
+if(data20 > 8760 || isNaN(data20)){
+const err32 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8760},message:"must be <= 8760",schema:8760,parentSchema:schema32.properties.tokenTtlHours,data:data20};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2776,9 +2857,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/pki/leafValidityDays",schemaPath:"#/definitions/PkiFile/properties/leafValidityDays/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema32.properties.leafValidityDays.type,parentSchema:schema32.properties.leafValidityDays,data:data20};
+if(data20 < 1 || isNaN(data20)){
+const err33 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.tokenTtlHours,data:data20};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -2788,11 +2868,8 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data17.tokenTtlHours !== undefined){
-let data21 = data17.tokenTtlHours;
-if(typeof data21 == "number"){
-if(data21 > 8760 || isNaN(data21)){
-const err34 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8760},message:"must be <= 8760",schema:8760,parentSchema:schema32.properties.tokenTtlHours,data:data21};
+else {
+const err34 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema32.properties.tokenTtlHours.type,parentSchema:schema32.properties.tokenTtlHours,data:data20};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2801,8 +2878,11 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data21 < 1 || isNaN(data21)){
-const err35 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema32.properties.tokenTtlHours,data:data21};
+}
+if(data16.stateDir !== undefined){
+let data21 = data16.stateDir;
+if(typeof data21 !== "string"){
+const err35 = {instancePath:instancePath+"/pki/stateDir",schemaPath:"#/definitions/PkiFile/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.stateDir.type,parentSchema:schema32.properties.stateDir,data:data21};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -2812,38 +2892,14 @@ vErrors.push(err35);
 errors++;
 }
 }
+}
 else {
-const err36 = {instancePath:instancePath+"/pki/tokenTtlHours",schemaPath:"#/definitions/PkiFile/properties/tokenTtlHours/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema32.properties.tokenTtlHours.type,parentSchema:schema32.properties.tokenTtlHours,data:data21};
+const err36 = {instancePath:instancePath+"/pki",schemaPath:"#/definitions/PkiFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.type,parentSchema:schema32,data:data16};
 if(vErrors === null){
 vErrors = [err36];
 }
 else {
 vErrors.push(err36);
-}
-errors++;
-}
-}
-if(data17.stateDir !== undefined){
-let data22 = data17.stateDir;
-if(typeof data22 !== "string"){
-const err37 = {instancePath:instancePath+"/pki/stateDir",schemaPath:"#/definitions/PkiFile/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.stateDir.type,parentSchema:schema32.properties.stateDir,data:data22};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-}
-}
-else {
-const err38 = {instancePath:instancePath+"/pki",schemaPath:"#/definitions/PkiFile/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.type,parentSchema:schema32,data:data17};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
 }
 errors++;
 }
@@ -2856,12 +2912,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema14.type,parentSchema:schema14,data};
+const err37 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema14.type,parentSchema:schema14,data};
 if(vErrors === null){
-vErrors = [err39];
+vErrors = [err37];
 }
 else {
-vErrors.push(err39);
+vErrors.push(err37);
 }
 errors++;
 }

@@ -38,8 +38,8 @@ export const DEFAULTS = {
   etcd: { mode: "stacked", dataDir: "/var/lib/etcd", clientPort: 2379, peerPort: 2380 },
   /** PackagesFile */
   packages: { source: "upstream" },
-  /** InstallFile */
-  install: { method: "kubeadm" },
+  /** ClusterSpec */
+  spec: { bootstrap: "kubeadm" },
   /** ProvisioningNetworkFile */
   provisioningNetwork: { prefixLength: 24 },
   /** DataDiskFile */

@@ -41,8 +41,16 @@ export interface ClusterSpec {
   etcd?: EtcdFile;
   /** Where packages come from. Default: the distribution's repositories plus pkgs.k8s.io. */
   packages?: PackagesFile;
-  /** How the control plane is installed. */
-  install?: InstallFile;
+  /**
+   * How the control plane is brought up. `kubeadm`: kubeadm init/join, the control plane as
+   * static pods. `binary` (the "hard way"): no kubeadm; kubeha writes a systemd unit and a flag
+   * or config file for kube-apiserver, kube-controller-manager and kube-scheduler on the control
+   * planes and kubelet and kube-proxy on every node, every kubeconfig from its own PKI, and
+   * bootstraps kubelets with TLS bootstrap tokens. `binary` needs `etcd.mode: external` (an etcd
+   * systemd service; the etcd role may sit on the control planes) and `packages.source: bundle`
+   * with the control-plane binaries (pkgs.k8s.io ships no kube-apiserver package). Default `kubeadm`.
+   */
+  bootstrap?: "kubeadm" | "binary";
   /** The cluster's certificate authorities and keys, owned by kubeha. */
   pki?: PkiFile;
   /**
@@ -155,6 +163,25 @@ export interface KubernetesFile {
   cni?: CniFile;
   /** Extra names and IPs for the API server certificate (the VIP and endpoint name are always added). */
   certSANs?: string[];
+  /**
+   * Extra command-line flags for control-plane components. kubeha checks every name against the
+   * flags the component has in the chosen minor (recorded from the upstream reference, see
+   * docs/binary.md): a flag it does not have, or one removed or deprecated upstream, is refused
+   * with what to use instead, before anything is rendered. Default: none.
+   */
+  extraArgs?: ExtraArgsFile;
+}
+
+/**
+ * Flags by name without the leading dashes, values as strings (quote numbers and booleans),
+ * e.g. `audit-log-maxage: "30"`. Flags kubeha sets from this file itself (ports, networks,
+ * etcd, leader election) are refused: set the cluster-file field instead.
+ */
+export interface ExtraArgsFile {
+  /** kube-apiserver flags. */
+  apiServer?: Record<string, string>;
+  /** kube-scheduler flags. */
+  scheduler?: Record<string, string>;
 }
 
 export interface CniFile {
@@ -357,11 +384,6 @@ export interface PackagesFile {
   bundle?: string;
   /** HTTP proxy for package downloads only, e.g. `http://198.18.0.1:3142`. */
   proxy?: string;
-}
-
-export interface InstallFile {
-  /** How Kubernetes is installed. Default `kubeadm`; `binary` and `ignition` are planned. */
-  method?: "kubeadm";
 }
 
 export interface PkiFile {

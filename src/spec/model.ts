@@ -104,6 +104,8 @@ export interface Kubernetes {
   containerRuntime: "containerd" | "cri-o";
   cni: { plugin: "flannel" | "calico"; interface?: string; imageRepository?: string };
   certSANs: string[];
+  /** spec.kubernetes.extraArgs, each list sorted by flag name (renders are deterministic). */
+  extraArgs: { apiServer: Array<[string, string]>; scheduler: Array<[string, string]> };
   /** `kubeadm.k8s.io/v1beta4` from 1.31, `v1beta3` below. */
   kubeadmApiVersion: "kubeadm.k8s.io/v1beta3" | "kubeadm.k8s.io/v1beta4";
   /** First address of the service subnet (the `kubernetes` service). */
@@ -153,7 +155,8 @@ export interface Cluster {
   endpoint: Endpoint;
   etcd: Etcd;
   packages: Packages;
-  installMethod: "kubeadm";
+  /** kubeadm, or systemd units rendered by kubeha (spec.bootstrap). */
+  bootstrap: "kubeadm" | "binary";
   pki: Pki;
   provisioning: Provisioning;
   /** Absolute path of the cluster file this came from, when read from disk. */

@@ -33,6 +33,10 @@ export function parseVersion(v: string): { version: string; minor: number } | un
   return { version: `1.${m[1]}.${m[2]}`, minor: Number(m[1]) };
 }
 
+function sortedArgs(args: Record<string, string> | undefined): Array<[string, string]> {
+  return Object.entries(args ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 function normalizeSsh(own: SshFile | undefined, shared: SshFile | undefined, base: string, home: string): Ssh {
   const user = own?.user ?? shared?.user ?? D.ssh.user;
   const keyPath = expandPath(own?.keyPath ?? shared?.keyPath ?? D.ssh.keyPath, base, home);
@@ -154,6 +158,7 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
       ...(k.cni?.imageRepository ? { imageRepository: k.cni.imageRepository.replace(/\/+$/, "") } : {}),
     },
     certSANs: [...(k.certSANs ?? [])],
+    extraArgs: { apiServer: sortedArgs(k.extraArgs?.apiServer), scheduler: sortedArgs(k.extraArgs?.scheduler) },
     kubeadmApiVersion: parsed.minor >= 31 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3",
     serviceIp: svc ? nthAddress(svc, 1) : "",
     criSocket: runtime === "cri-o" ? "unix:///var/run/crio/crio.sock" : "unix:///run/containerd/containerd.sock",
@@ -211,7 +216,7 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
     endpoint,
     etcd,
     packages,
-    installMethod: spec.install?.method ?? D.install.method,
+    bootstrap: spec.bootstrap ?? D.spec.bootstrap,
     pki,
     provisioning,
     ...(opts.sourcePath ? { sourcePath: resolve(opts.sourcePath) } : {}),

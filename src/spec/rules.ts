@@ -8,6 +8,7 @@ import { SUPPORTED_MINORS, parseVersion } from "./normalize.ts";
 import type { Problem } from "../errors.ts";
 import { hasVip, holdsVip, listenPorts, noHairpin, usesKeepalived, usesKubeVip, vipHolders, vipPrefix } from "./topology.ts";
 import { imageRepositoryProblem, interfaceProblem, kubeletLabelProblem, labelValueProblem, qualifiedNameProblem, taintProblem } from "./names.ts";
+import { OWNED, flagProblem, type Component } from "./flags.ts";
 import { cidrContains, cidrsOverlap, isDnsName, isIPv4, parseCidr } from "../util/net.ts";
 
 type Finding = Omit<Problem, "line" | "col" | "rule">;
@@ -185,7 +186,7 @@ export const rules = {
   },
 
   "kube-vip-super-admin": (_f, c) =>
-    usesKubeVip(c) && c.kubernetes.minor >= 29
+    usesKubeVip(c) && c.bootstrap === "kubeadm" && c.kubernetes.minor >= 29
       ? [warn(`${EP}.mode`, `kube-vip with kubeadm ${c.kubernetes.version}: admin.conf has no rights until kubeadm init has finished (kube-vip#684)`, "kubeha handles it: the first control plane's kube-vip pod mounts super-admin.conf during init and is switched to admin.conf right after")]
       : [],
 
@@ -277,6 +278,34 @@ export const rules = {
     return out;
   },
 
+  /** Extra flags the chosen minor's component has, that are not going away, and that kubeha does not set itself. */
+  "extra-args": (_f, c) => {
+    const components: Array<[keyof Cluster["kubernetes"]["extraArgs"], Component]> = [["apiServer", "kube-apiserver"], ["scheduler", "kube-scheduler"]];
+    return components.flatMap(([field, component]) =>
+      c.kubernetes.extraArgs[field].flatMap(([name, value]): Finding[] => {
+        const path = `spec.kubernetes.extraArgs.${field}${keySegment(name)}`;
+        if (name.startsWith("-")) return [err(path, `"${name}": write the flag name without dashes`, `e.g. ${name.replace(/^-+/, "")}: "..."`)];
+        const owned = OWNED[component]?.[name];
+        if (owned) return [err(path, `kubeha sets --${name} of ${component} itself`, `set ${owned}`)];
+        const p = flagProblem(component, c.kubernetes.minor, name, value);
+        return p ? [err(path, p.message, p.hint)] : [];
+      }),
+    );
+  },
+
+  /** What `bootstrap: binary` needs that kubeadm would otherwise provide. */
+  "bootstrap": (_f, c) => {
+    if (c.bootstrap !== "binary") return [];
+    const out: Finding[] = [];
+    if (c.etcd.mode === "stacked")
+      out.push(err("spec.etcd.mode", "bootstrap binary has no kubeadm to run stacked etcd as static pods", "set `spec.etcd.mode: external` and give the etcd role to 3 hosts (the control planes themselves for co-located etcd)"));
+    if (c.packages.source !== "bundle")
+      out.push(err("spec.packages.source", `bootstrap binary needs the kube-apiserver, kube-controller-manager, kube-scheduler and kube-proxy binaries, which ${c.packages.source === "mirror" ? "a pkgs.k8s.io mirror" : "pkgs.k8s.io"} does not ship`, "set `spec.packages.source: bundle` with a bundle holding them (docs/bundle.md)"));
+    if (usesKubeVip(c))
+      out.push(err(`${EP}.mode`, "bootstrap binary cannot run kube-vip: its static pod and kubeconfig come from kubeadm", "use `mode: haproxy-keepalived`, `haproxy` or `external`"));
+    return out;
+  },
+
   "workers": (_f, c) =>
     c.hosts.some((h) => h.roles.includes("worker"))
       ? []
@@ -305,6 +334,8 @@ export const RULE_READS: Record<keyof typeof rules, string[]> = {
   "kube-vip-super-admin": [E, K],
   "keepalived": [E],
   "packages": ["spec.packages"],
+  "bootstrap": ["spec.bootstrap", ETCD, "spec.packages", E],
+  "extra-args": [K],
   "workers": [H],
   "interface-names": [H, K],
   "image-repository": [K],

@@ -168,3 +168,14 @@ test("a host whose facts show it done has nothing left in its plan's guarded ste
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("bootstrap binary: the host plan refuses it (not renderable yet) instead of planning kubeadm steps", () => {
+  const { cluster } = clustersUnderTest().find((x) => x.name === "seed-001-external-etcd-2lbs")!;
+  const binary: Cluster = { ...cluster, bootstrap: "binary" };
+  const h = binary.hosts.find((x) => x.roles.includes("control-plane"))!;
+  assert.throws(() => planHost(binary, h, { secrets: undefined as never }), (e: Error & { hint?: string }) => {
+    assert.match(e.message, /spec\.bootstrap: binary .* cannot render or apply it yet: no plan for /);
+    assert.match(e.hint ?? "", /bootstrap: kubeadm/);
+    return true;
+  });
+});

@@ -28,7 +28,7 @@ const SECTIONS: Record<string, keyof typeof DEFAULTS> = {
   KeepalivedFile: "keepalived",
   EtcdFile: "etcd",
   PackagesFile: "packages",
-  InstallFile: "install",
+  ClusterSpec: "spec",
   PkiFile: "pki",
   ProvisioningNetworkFile: "provisioningNetwork",
   DataDiskFile: "dataDisk",
@@ -91,6 +91,6 @@ spec:
   assert.equal(c.hosts[0]!.ssh.keyPath, "/h/.ssh/id_ed25519");
   assert.equal(c.etcd.mode, DEFAULTS.etcd.mode);
   assert.equal(c.pki.stateDir, "/w/.kubeha/d");
-  assert.equal(c.installMethod, DEFAULTS.install.method);
+  assert.equal(c.bootstrap, DEFAULTS.spec.bootstrap);
   assert.equal(c.endpoint.port, DEFAULTS.kubernetes.apiServerPort);
 });

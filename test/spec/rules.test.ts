@@ -59,6 +59,9 @@ const lineOf = (text: string, marker: string, nth = 1) => {
   return hits[nth - 1]!;
 };
 
+/** External etcd co-located on the three control planes (what `bootstrap: binary` needs). */
+const binaryEtcd = (s: string) => s.replace(/roles: \[control-plane, lb\]/g, "roles: [control-plane, etcd, lb]") + "  etcd:\n    mode: external\n";
+
 const cases: Case[] = [
   { name: "unknown field (typo)", edit: (s) => s.replace("      interface: eth0\n    - name: m2", "      interfcae: eth0\n    - name: m2"), rule: "schema", severity: "error", path: "spec.hosts[0].interfcae", at: "interfcae", col: 7 },
   { name: "unknown top-level spec field", edit: (s) => s + "  etdc: {}\n", rule: "schema", severity: "error", path: "spec.etdc", at: "etdc:" },
@@ -111,6 +114,9 @@ const cases: Case[] = [
   { name: "provisioning gateway not IPv4", edit: (s) => s + "  provisioning:\n    network: { gateway: router.lan }\n", rule: "provisioning", severity: "error", path: "spec.provisioning.network.gateway", at: "gateway: router.lan" },
   { name: "provisioning SSH key not a key line", edit: (s) => s + "  provisioning:\n    sshAuthorizedKeys:\n      - /root/.ssh/id_ed25519.pub\n", rule: "provisioning", severity: "error", path: "spec.provisioning.sshAuthorizedKeys[0]", at: "id_ed25519.pub" },
   { name: "provisioning data disk path relative", edit: (s) => s + "  provisioning:\n    dataDisk: { device: /dev/vdb, path: var/mnt/data }\n", rule: "provisioning", severity: "error", path: "spec.provisioning.dataDisk.path", at: "dataDisk:" },
+  { name: "binary bootstrap with stacked etcd", edit: (s) => s + "  bootstrap: binary\n  etcd:\n    mode: stacked\n  packages: { source: bundle, bundle: ./bundle }\n", rule: "bootstrap", severity: "error", path: "spec.etcd.mode", at: "mode: stacked" },
+  { name: "binary bootstrap from pkgs.k8s.io", edit: (s) => binaryEtcd(s) + "  bootstrap: binary\n  packages:\n    source: upstream\n", rule: "bootstrap", severity: "error", path: "spec.packages.source", at: "source: upstream" },
+  { name: "binary bootstrap with kube-vip", edit: (s) => binaryEtcd(s).replace("    mode: haproxy-keepalived\n    vip: 198.18.0.100\n    vipPrefix: 24\n    keepalived:\n      routerId: 51\n", "    mode: kube-vip\n    vip: 198.18.0.100\n").replace(/, lb\]/g, "]") + "  bootstrap: binary\n  packages: { source: bundle, bundle: ./bundle }\n", rule: "bootstrap", severity: "error", path: "spec.controlPlaneEndpoint.mode", at: "mode: kube-vip" },
   { name: "no workers", edit: (s) => s.replace("    - name: w1\n      address: 198.18.0.21\n      roles: [worker]\n", ""), rule: "workers", severity: "warning", path: "spec.hosts", at: "  hosts:" },
 ];
 
@@ -132,6 +138,13 @@ for (const c of cases) {
     assert.equal(r.cluster === undefined, r.problems.some((p) => p.severity === "error"), "errors block, warnings do not");
   });
 }
+
+test("accepted: bootstrap binary with co-located external etcd and a bundle", () => {
+  const r = parseCluster(binaryEtcd(BASE) + "  bootstrap: binary\n  packages: { source: bundle, bundle: ./bundle }\n");
+  assert.deepEqual(r.problems.filter((p) => p.severity === "error"), []);
+  assert.equal(r.cluster?.bootstrap, "binary");
+  assert.equal(parseCluster(BASE).cluster?.bootstrap, "kubeadm");
+});
 
 test("accepted: allowed kubelet labels, own prefixes, empty values, all taint effects, registry references", () => {
   const text = BASE.replace("      roles: [worker]\n", `      roles: [worker]
