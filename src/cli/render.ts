@@ -116,6 +116,21 @@ export function writeHostRender(dir: string, r: HostRender): number {
   return r.files.length + 1;
 }
 
+/**
+ * Writes every host's render under DIR/<host>/ and returns the lines `render` prints, one per host.
+ * `fresh`: DIR was empty before this run, so no host folder needs replacing.
+ */
+export function writeRenders(out: string, renders: readonly HostRender[], opts: { fresh: boolean }): string {
+  let text = "";
+  for (const r of renders) {
+    const n = writeHostRender(out, r);
+    const secret = r.files.filter((f) => f.secret).length;
+    text += `${r.host}: ${n} files (${secret} secret, mode 0600) -> ${join(out, r.host)}/\n`;
+  }
+  void opts;
+  return text;
+}
+
 async function writeIgnition(out: string, cluster: Cluster, only: string[], version: IgnitionVersion): Promise<number> {
   const { secrets, extra } = await pkiFor(cluster, { sharedOnEveryControlPlane: true });
   const outputs = ignitionOutputs(cluster, { secrets, ...extra }, version).filter((o) => only.length === 0 || only.includes(o.host));
@@ -174,11 +189,7 @@ export const command: Command = {
     const renders = renderCluster(cluster, secrets, pki).filter((r) => only.length === 0 || only.includes(r.host));
     if (renders.length === 0) throw new KubehaError("render: nothing to render", "check --host");
     await prepareOutDir(out, cluster);
-    for (const r of renders) {
-      const n = writeHostRender(out, r);
-      const secret = r.files.filter((f) => f.secret).length;
-      process.stdout.write(`${r.host}: ${n} files (${secret} secret, mode 0600) -> ${join(out, r.host)}/\n`);
-    }
+    process.stdout.write(writeRenders(out, renders, { fresh: false }));
     process.stdout.write(`rendered ${renders.length} host${renders.length === 1 ? "" : "s"}; run each DIR/<host>/install.sh as root on that host\n`);
     return 0;
   },
