@@ -17,6 +17,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { clusterYaml } from "../test/helpers/big-cluster.ts";
 
 const { values } = parseArgs({ options: { runs: { type: "string" }, hosts: { type: "string" }, big: { type: "string" } } });
 const runs = Number(values.runs ?? "5");
@@ -26,18 +27,6 @@ const repo = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(repo, "bin/kubeha.mjs");
 const preload = join(repo, "bench/cli-usage.mjs");
 if (!existsSync(join(repo, "dist/cli/main.js"))) throw new Error("run `npm run build` first: the benchmark times the compiled CLI");
-
-/** A valid cluster file: 3 colocated control planes + LBs, the rest workers, addresses in 198.18.0.0/15. */
-export function clusterYaml(n: number): string {
-  const ip = (i: number) => `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-  const lines = ["apiVersion: kubeha.dev/v1alpha1", "kind: Cluster", "metadata:", `  name: bench${n}`, "spec:", "  ssh: { user: root }", "  hosts:"];
-  for (let i = 0; i < n; i++) {
-    const cp = i < 3;
-    lines.push(`    - { name: ${cp ? "master" : "worker"}${i}, address: ${ip(i + 10)}, roles: [${cp ? "control-plane, lb" : "worker"}]${cp ? ", interface: eth0" : ""} }`);
-  }
-  lines.push("  controlPlaneEndpoint:", "    mode: haproxy-keepalived", "    vip: 198.18.0.5", "    vipPrefix: 15", "");
-  return lines.join("\n");
-}
 
 interface Sample {
   wallS: number;

@@ -77,9 +77,9 @@ async function isNonEmptyDir(dir: string): Promise<boolean> {
 
 /**
  * Creates DIR 0700 and puts a note in it: the render holds the cluster's CA keys, join token and
- * passwords, so the folder is as sensitive as the state directory.
+ * passwords, so the folder is as sensitive as the state directory. True when DIR was empty or absent.
  */
-async function prepareOutDir(out: string, cluster: Cluster): Promise<void> {
+async function prepareOutDir(out: string, cluster: Cluster): Promise<boolean> {
   const existed = await isNonEmptyDir(out);
   await mkdir(out, { recursive: true, mode: 0o700 });
   // A folder of the user's with other content (--force) keeps its mode, with a warning if it is open.
@@ -93,27 +93,51 @@ as sensitive as the state directory ${cluster.pki.stateDir}. Keep it mode 0700, 
 `;
   await writeFile(join(out, RENDER_NOTE), note, { mode: 0o600 });
   await chmod(join(out, RENDER_NOTE), 0o600);
+  return !existed;
 }
 
 /**
- * Writes one host's render under DIR/<host>/. Secret files are created 0600 from the start.
+ * Writes one host's folder, DIR/<host>/. Secret files are created 0600 from the start.
  * Synchronous on purpose: thousands of small files, one after another, cost a third of the time
- * through the promise API; each directory is made once.
+ * through the promise API. Each directory is made once, parents first (`dirs` holds every
+ * ancestor), so no mkdir fails and is retried. `encoded` holds the previous host's bytes by path:
+ * most files are the same text on every host of a role, and are then encoded once.
  */
-export function writeHostRender(dir: string, r: HostRender): number {
+function writeHostFolder(dir: string, r: HostRender, w: { fresh: boolean; umask: number; encoded: Map<string, { text: string; bytes: Buffer }> }): number {
   const base = join(dir, r.host);
-  rmSync(base, { recursive: true, force: true });
-  const targets = r.files.map((f) => join(base, f.path));
-  for (const d of [...new Set([base, ...targets.map((t) => dirname(t))])].sort()) mkdirSync(d, { recursive: true, mode: 0o755 });
-  // The umask only ever removes bits; chmod puts back what it removed (a 077 umask and a 0644 file).
-  const umask = process.umask();
-  const put = (target: string, content: string, mode: number) => {
-    writeFileSync(target, content, { mode });
-    if (mode & umask) chmodSync(target, mode);
+  if (!w.fresh) rmSync(base, { recursive: true, force: true });
+  const dirs = new Set<string>([base]);
+  for (const f of r.files) {
+    for (let d = dirname(join(base, f.path)); d.length > base.length && !dirs.has(d); d = dirname(d)) dirs.add(d);
+  }
+  for (const d of [...dirs].sort()) mkdirSync(d, { mode: 0o755 });
+  const put = (rel: string, text: string, mode: number) => {
+    let e = w.encoded.get(rel);
+    if (e?.text !== text) w.encoded.set(rel, (e = { text, bytes: Buffer.from(text, "utf8") }));
+    const target = join(base, rel);
+    writeFileSync(target, e.bytes, { mode });
+    // The umask only ever removes bits; chmod puts back what it removed (a 077 umask and a 0644 file).
+    if (mode & w.umask) chmodSync(target, mode);
   };
-  r.files.forEach((f, i) => put(targets[i]!, f.content, f.secret ? 0o600 : f.mode));
-  put(join(base, "install.sh"), r.installScript, 0o755);
+  for (const f of r.files) put(f.path, f.content, f.secret ? 0o600 : f.mode);
+  put("install.sh", r.installScript, 0o755);
   return r.files.length + 1;
+}
+
+/**
+ * Writes every host's render under DIR/<host>/ and returns the lines `render` prints, one per host.
+ * `fresh`: DIR was empty before this run, so no host folder needs replacing.
+ */
+export function writeRenders(out: string, renders: readonly HostRender[], opts: { fresh: boolean }): string {
+  const w = { fresh: opts.fresh, umask: process.umask(), encoded: new Map<string, { text: string; bytes: Buffer }>() };
+  let text = "";
+  for (const r of renders) {
+    const n = writeHostFolder(out, r, w);
+    let secret = 0;
+    for (const f of r.files) if (f.secret) secret++;
+    text += `${r.host}: ${n} files (${secret} secret, mode 0600) -> ${join(out, r.host)}/\n`;
+  }
+  return text;
 }
 
 async function writeIgnition(out: string, cluster: Cluster, only: string[], version: IgnitionVersion): Promise<number> {
@@ -175,12 +199,8 @@ export const command: Command = {
     const { secrets, extra: pki } = await pkiFor(cluster);
     const renders = renderCluster(cluster, secrets, pki).filter((r) => only.length === 0 || only.includes(r.host));
     if (renders.length === 0) throw new KubehaError("render: nothing to render", "check --host");
-    await prepareOutDir(out, cluster);
-    for (const r of renders) {
-      const n = writeHostRender(out, r);
-      const secret = r.files.filter((f) => f.secret).length;
-      process.stdout.write(`${r.host}: ${n} files (${secret} secret, mode 0600) -> ${join(out, r.host)}/\n`);
-    }
+    const fresh = await prepareOutDir(out, cluster);
+    process.stdout.write(writeRenders(out, renders, { fresh }));
     process.stdout.write(`rendered ${renders.length} host${renders.length === 1 ? "" : "s"}; run each DIR/<host>/install.sh as root on that host\n`);
     return 0;
   },

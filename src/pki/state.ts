@@ -20,6 +20,7 @@ import {
   issueLeaf,
   keyMatches,
   profileDiff,
+  quickCertInfo,
   signedBy,
   type CertInfo,
   type KeyPairPem,
@@ -226,6 +227,25 @@ export function evaluate(
   return { status: "ok", info };
 }
 
+/**
+ * The notAfter of a stored CA or leaf that `evaluate` would reuse without a warning, decided from
+ * node:crypto alone (quickCertInfo), so a run that changes nothing never loads the X.509 library.
+ * Undefined whenever the quick reading is unsure or anything is off: `evaluate` then decides, with
+ * its reasons. Holds every condition of evaluate's plain "ok" for these kinds.
+ */
+function reusableUntil(c: Cluster, inst: CertInstance, have: Partial<KeyPairPem>, ca: KeyPairPem | undefined, now: Date, renewBefore: number): Date | undefined {
+  const { spec } = inst;
+  if ((spec.kind !== "ca" && spec.kind !== "leaf") || !have.cert || !have.key) return undefined;
+  const info = quickCertInfo(have.cert);
+  if (!info || info.keyAlgorithm !== c.pki.keyAlgorithm) return undefined;
+  const left = info.notAfter.getTime() - now.getTime();
+  if (left <= 0 || left < renewBefore) return undefined;
+  if (!safe(() => keyMatches(have.key!, { cert: have.cert! }), false)) return undefined;
+  if (spec.kind === "ca") return info.isCA && safe(() => signedBy(have.cert!, have.cert!), false) ? info.notAfter : undefined;
+  if (!ca?.cert || !safe(() => signedBy(have.cert!, ca.cert!), false)) return undefined;
+  return profileDiff(info, spec.profile!(c, inst.host)) === "" ? info.notAfter : undefined;
+}
+
 async function issue(c: Cluster, inst: CertInstance, ca: KeyPairPem | undefined, now: Date): Promise<KeyPairPem> {
   const alg = c.pki.keyAlgorithm;
   const { spec } = inst;
@@ -310,9 +330,15 @@ async function ensureLocked(c: Cluster, opts: EnsureOptions, created: boolean, m
   const handle = async (inst: CertInstance): Promise<void> => {
     const have = await load(dir, inst);
     const ca = inst.spec.ca ? material.get(inst.spec.ca) : undefined;
+    const base = { id: inst.id, name: inst.spec.name, ...(inst.host ? { host: inst.host.name } : {}) };
+    const until = opts.force?.has(inst.id) ? undefined : reusableUntil(c, inst, have, ca, now, renewBefore);
+    if (until) {
+      material.set(inst.id, have as KeyPairPem);
+      reports.set(inst.id, { ...base, action: "reused", notAfter: until.toISOString() });
+      return;
+    }
     let v = evaluate(c, inst, have, ca, now, renewBefore);
     if (v.status === "ok" && inst.spec.kind === "leaf" && opts.force?.has(inst.id)) v = { status: "renew", reason: "renewal requested" };
-    const base = { id: inst.id, name: inst.spec.name, ...(inst.host ? { host: inst.host.name } : {}) };
     if (v.status === "broken") throw brokenError(v, dir);
     if (v.status === "ok") {
       let m = have as KeyPairPem;

@@ -8,13 +8,20 @@ import type * as X509 from "@peculiar/x509";
 
 // @peculiar/x509 (CommonJS) needs a Reflect polyfill installed before it loads. Static imports
 // of CommonJS packages may be executed in load order rather than import order, so load both
-// explicitly, in sequence.
+// explicitly, in sequence. Loaded on first use: it is ~200 modules, and a run that only reuses
+// a valid state directory (render, apply) reads its certificates with node:crypto (quickCertInfo).
 const require = createRequire(import.meta.url);
-require("reflect-metadata");
-const x509 = require("@peculiar/x509") as typeof X509;
+let loaded: typeof X509 | undefined;
+function lib(): typeof X509 {
+  if (!loaded) {
+    require("reflect-metadata");
+    loaded = require("@peculiar/x509") as typeof X509;
+    loaded.cryptoProvider.set(webcrypto as unknown as Crypto);
+  }
+  return loaded;
+}
 
 const subtle = webcrypto.subtle as SubtleCrypto;
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export type KeyAlgorithm = "ecdsa-p256" | "rsa-2048";
 export type ExtUsage = "serverAuth" | "clientAuth";
@@ -71,6 +78,7 @@ function signingAlgorithm(key: CryptoKey): Algorithm | EcdsaParams {
 }
 
 function pem(label: string, der: ArrayBuffer): string {
+  const x509 = lib();
   return x509.PemConverter.encode(der, label) + "\n";
 }
 
@@ -106,6 +114,7 @@ function subjectName(p: CertProfile): X509.JsonName {
 }
 
 function extensions(p: CertProfile, pathLength0: boolean): X509.Extension[] {
+  const x509 = lib();
   const ext: X509.Extension[] = [];
   if (p.isCA) {
     ext.push(new x509.BasicConstraintsExtension(true, pathLength0 ? 0 : undefined, true));
@@ -133,6 +142,7 @@ function extensions(p: CertProfile, pathLength0: boolean): X509.Extension[] {
 
 /** Issues a self-signed CA certificate with a fresh key. CAs sign only leaves: path length 0. */
 export async function issueCA(p: CertProfile, alg: KeyAlgorithm, now: Date, days: number): Promise<KeyPairPem> {
+  const x509 = lib();
   const keys = await generate(alg);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -161,6 +171,7 @@ export async function issueLeaf(
   now: Date,
   days: number,
 ): Promise<KeyPairPem> {
+  const x509 = lib();
   const caCert = new x509.X509Certificate(ca.cert);
   const [keys, caKey] = await Promise.all([generate(alg), importSigningKey(ca.key)]);
   const notAfter = new Date(Math.min(now.getTime() + days * DAY_MS, caCert.notAfter.getTime()));
@@ -233,6 +244,7 @@ export function certFingerprint(certPem: string): string {
 }
 
 export function certInfo(certPem: string): CertInfo {
+  const x509 = lib();
   const c = new x509.X509Certificate(certPem);
   const bc = c.getExtension(x509.BasicConstraintsExtension);
   const eku = c.getExtension(x509.ExtendedKeyUsageExtension);
@@ -263,6 +275,59 @@ export function certInfo(certPem: string): CertInfo {
           ? "rsa-2048"
           : "other",
   };
+}
+
+/** What quickCertInfo reads: the fields reuse decisions compare. */
+export type QuickCertInfo = CertProfile & Pick<CertInfo, "notAfter" | "keyAlgorithm">;
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const EKU_OIDS = new Map<string, ExtUsage>([
+  ["1.3.6.1.5.5.7.3.1", "serverAuth"],
+  ["1.3.6.1.5.5.7.3.2", "clientAuth"],
+]);
+
+/**
+ * certInfo's profile fields, notAfter and key algorithm read with node:crypto alone (no X.509
+ * library to load), for certificates in the forms kubeha issues: plain CN/O values, DNS names
+ * and IPv4 addresses as SANs, an EC P-256 or RSA key. Undefined when anything is in another form
+ * (an escaped name, an IPv6 or URI SAN, another key type): certInfo then decides. Equal to
+ * certInfo's fields whenever defined (test/pki/x509-quick.test.ts).
+ */
+export function quickCertInfo(certPem: string): QuickCertInfo | undefined {
+  let c: NodeCert;
+  try {
+    c = new NodeCert(certPem);
+  } catch {
+    return undefined;
+  }
+  const t = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}) GMT$/.exec(c.validTo);
+  const month = t ? MONTHS.indexOf(t[1]!) : -1;
+  if (!t || month < 0) return undefined;
+  const notAfter = new Date(Date.UTC(Number(t[6]), month, Number(t[2]), Number(t[3]), Number(t[4]), Number(t[5])));
+  const cn: string[] = [];
+  const o: string[] = [];
+  for (const line of c.subject.split("\n")) {
+    const m = /^([A-Za-z]+)=([^\\"+,<>;=]*)$/.exec(line);
+    if (!m || m[2] !== m[2]!.trim() || m[2]!.startsWith("#")) return undefined;
+    if (m[1] === "CN") cn.push(m[2]!);
+    else if (m[1] === "O") o.push(m[2]!);
+  }
+  const dns: string[] = [];
+  const ips: string[] = [];
+  for (const entry of c.subjectAltName ? c.subjectAltName.split(", ") : []) {
+    const d = /^DNS:([A-Za-z0-9.*_-]+)$/.exec(entry);
+    const ip = /^IP Address:((?:\d{1,3}\.){3}\d{1,3})$/.exec(entry);
+    if (d) dns.push(d[1]!);
+    else if (ip) ips.push(ip[1]!);
+    else return undefined;
+  }
+  const key = c.publicKey;
+  const details = key.asymmetricKeyDetails ?? {};
+  const keyAlgorithm =
+    key.asymmetricKeyType === "ec" && details.namedCurve === "prime256v1" ? "ecdsa-p256" : key.asymmetricKeyType === "rsa" && details.modulusLength === 2048 ? "rsa-2048" : undefined;
+  if (!keyAlgorithm) return undefined;
+  const usages = (c.keyUsage ?? []).map((u) => EKU_OIDS.get(u)).filter((u): u is ExtUsage => !!u);
+  return { cn: cn[0] ?? "", o, isCA: c.ca, extUsages: usages, dns, ips, notAfter, keyAlgorithm };
 }
 
 /** Differences between what a certificate says and what it should say ("" when none). */

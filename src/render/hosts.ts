@@ -28,18 +28,26 @@ export function endpointAddressFor(c: Cluster, h: Host): string | undefined {
   return e.dnsName ? e.address : undefined;
 }
 
-/** Every host's line, the same for all hosts: made once per host list, not once per host. */
-const hostLines = new WeakMap<Host[], { count: number; text: string }>();
+/**
+ * Every host's line, the same for all hosts: made once per host list, not once per host; and the
+ * whole file by its endpoint line, so hosts with the same file share one string (one copy in
+ * memory, encoded once when written).
+ */
+const hostLines = new WeakMap<Host[], { count: number; text: string; files: Map<string, string> }>();
 
 export function renderHosts(c: Cluster, h: Host): RenderedFile[] {
   let all = hostLines.get(c.hosts);
   if (!all || all.count !== c.hosts.length) {
-    all = { count: c.hosts.length, text: c.hosts.map((x) => `${x.internalAddress} ${x.name}`).join("\n") };
+    all = { count: c.hosts.length, text: c.hosts.map((x) => `${x.internalAddress} ${x.name}`).join("\n"), files: new Map() };
     hostLines.set(c.hosts, all);
   }
-  let text = header("#", "Lines install.sh keeps in /etc/hosts between kubeha markers.") + all.text;
   const ep = endpointAddressFor(c, h);
   // A load balancer known only by a DNS name cannot go into /etc/hosts: DNS resolves it.
-  if (ep && isIPv4(ep) && c.endpoint.dnsName) text += `${all.count ? "\n" : ""}${ep} ${c.endpoint.dnsName}`;
+  const epLine = ep && isIPv4(ep) && c.endpoint.dnsName ? `${all.count ? "\n" : ""}${ep} ${c.endpoint.dnsName}` : "";
+  let text = all.files.get(epLine);
+  if (text === undefined) {
+    text = file(PATHS.hostsFragment, header("#", "Lines install.sh keeps in /etc/hosts between kubeha markers.") + all.text + epLine).content;
+    all.files.set(epLine, text);
+  }
   return [file(PATHS.hostsFragment, text)];
 }

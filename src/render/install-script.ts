@@ -143,6 +143,16 @@ function stepLines(s: Step, c: Cluster): string[] {
   }
 }
 
+// The same text for every host, joined once (a host's script is its lines joined by newlines).
+const PRELUDE_TEXT = PRELUDE.join("\n");
+const HELPERS_TEXT = [
+  "",
+  ...HELPERS,
+  "",
+  '[ "$(id -u)" -eq 0 ] || die "run as root"',
+  'command -v apt-get >/dev/null || die "kubeha supports Debian-family hosts (apt-get not found)"',
+].join("\n");
+
 const SECTION: Record<Step["phase"], string> = {
   os: "Operating system: hostname, /etc/hosts block, kernel settings, swap.",
   packages: "Packages: sources, signing keys, Debian packages, the Kubernetes binaries.",
@@ -179,14 +189,10 @@ export function renderInstallScript(c: Cluster, h: Host, steps: readonly Step[])
     `# Order across hosts: ${order.join(", then ")}.`,
     "# Joins by hand use the token and certificates `kubeadm init --upload-certs` created (valid 24 h",
     "# and 2 h); `kubeha apply` renews them when they are older.",
-    ...PRELUDE,
+    PRELUDE_TEXT,
     `log() { printf '[kubeha ${h.name}] %s\\n' "$*"; }`,
     `die() { printf '[kubeha ${h.name}] error: %s\\n' "$*" >&2; exit 1; }`,
-    "",
-    ...HELPERS,
-    "",
-    '[ "$(id -u)" -eq 0 ] || die "run as root"',
-    'command -v apt-get >/dev/null || die "kubeha supports Debian-family hosts (apt-get not found)"',
+    HELPERS_TEXT,
   ];
   let phase: string | undefined;
   for (const s of steps) {
@@ -194,7 +200,7 @@ export function renderInstallScript(c: Cluster, h: Host, steps: readonly Step[])
       phase = s.phase;
       S.push("", `# --- ${s.phase}: ${SECTION[s.phase]}`);
     }
-    S.push(...stepLines(s, c));
+    for (const l of stepLines(s, c)) S.push(l);
   }
   S.push("", `log "done: ${h.name} has its part of cluster ${c.name}"`);
   return S.join("\n") + "\n";

@@ -27,8 +27,23 @@ const shapes = new Map<string, string>();
 const values = new Map<string, string>();
 const items = new Map<string, string>();
 
+/**
+ * Strings the yaml package writes as they are in both contexts, so their form needs no stringify:
+ * a name (letters first; none of the YAML 1.1 words below) or a dotted-quad IPv4 address, which is
+ * what most of a big cluster's strings are (every host's name and address). test/util/yaml.test.ts
+ * holds this against the yaml package.
+ */
+const PLAIN = /^(?:[A-Za-z][A-Za-z0-9._/-]*|[0-9]{1,3}(?:\.[0-9]{1,3}){3})$/;
+/**
+ * Names the yaml package's YAML 1.1 schema reads as something else: booleans and null in any letter
+ * case (a superset: `yEs` is a string, but stringify decides it) and exponents without a mantissa
+ * (`e1`, `E-5` are floats to it).
+ */
+const WORDS = /^(?:y|yes|n|no|true|false|on|off|null|e-?[0-9]+)$/i;
+
 /** The YAML form of string `s` as a map value (`k: FORM`) or a list item (`- FORM`). */
 function form(s: string, item: boolean): string {
+  if (PLAIN.test(s) && !WORDS.test(s)) return s;
   const cache = item ? items : values;
   let y = cache.get(s);
   if (y === undefined) {

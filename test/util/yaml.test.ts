@@ -48,3 +48,17 @@ test("documents with multi-line strings, slot-like text or no plain objects take
   for (const doc of [{ script: "line1\nline2\n" }, { s: "kubehaval0x" }, { kubehaitem1x: "k" }, { d: new Date(0) }, "top", 5, null, [[]]]) same(doc, JSON.stringify(doc));
   assert.equal(toYamlStream([{ a: "no" }, { b: 1 }]), `a: "no"\n---\nb: 1\n`);
 });
+
+test("names and IPv4 addresses, which skip stringify: byte-identical, YAML 1.1 words in every letter case included", () => {
+  const cases = (w: string): string[] => (w.length === 0 ? [""] : cases(w.slice(1)).flatMap((rest) => [w[0]!.toLowerCase() + rest, w[0]!.toUpperCase() + rest]));
+  const words = ["y", "yes", "n", "no", "true", "false", "on", "off", "null", "nULL", "inf", "nan", "e1", "E5", "e-5", "E-12", "e1x", "ex1", "x0", "b101", "o17"].flatMap(cases);
+  const alphabet = "aAyYnNoOeEfF0159._/-:";
+  const short = [...alphabet].flatMap((a) => [a, ...[...alphabet].map((b) => a + b)]);
+  const quads = ["0.0.0.0", "1.2.3.4", "198.18.0.5", "255.255.255.255", "999.999.999.999", "010.001.000.01", "00.0.0.0", "1.2.3", "1.2.3.4.5", "1.2.3.4/24", "1_0.1.1.1"];
+  const r = rng(Number(process.env.KUBEHA_FUZZ_SEED ?? 20261202));
+  const pick = (s: string, n: number) => Array.from({ length: n }, () => s[Math.floor(r() * s.length)]).join("");
+  const random = Array.from({ length: 300 }, (_, i) =>
+    i % 2 ? `${pick("abcxyzNOY", 1)}${pick("abyn019._/-", Math.floor(r() * 10))}` : Array.from({ length: 4 }, () => String(Math.floor(r() * 1000))).join("."),
+  );
+  for (const s of [...words, ...short, ...quads, ...random]) for (const doc of [{ k: s }, [s], { l: [s] }]) same(doc, JSON.stringify(s));
+});
