@@ -207,6 +207,36 @@ function secureContext(material: { ca: string; cert?: string; key?: string }, wh
   }
 }
 
+/** What the API probe's schedule says at one moment: slots to send now, then how long to wait. */
+export interface SlotStep {
+  /** Slots due and not sent yet: send them now, in order (a late event loop catches up, it does not drift). */
+  fire: number;
+  /** Time until the next slot is due; undefined when no slot is left (maxCount or maxMs reached). */
+  waitMs?: number;
+}
+
+/**
+ * The API probe's fixed schedule, pure: slot i is due at i * periodMs after the start, no slot is
+ * due at maxMs or later, at most maxCount slots. `sent` slots went out already; `elapsedMs` is
+ * the time since the start.
+ */
+export function nextSlots(s: { periodMs: number; maxCount: number; maxMs: number }, sent: number, elapsedMs: number): SlotStep {
+  // Counted with the same products the due times use (i * periodMs), so that a period such as
+  // 1000/30 ms cannot gain or lose a slot to division rounding.
+  let inTime = Math.ceil(s.maxMs / s.periodMs);
+  while (inTime > 0 && (inTime - 1) * s.periodMs >= s.maxMs) inTime--;
+  while (inTime * s.periodMs < s.maxMs) inTime++;
+  const last = Math.min(s.maxCount, inTime) - 1;
+  let due = Math.floor(elapsedMs / s.periodMs);
+  while (due >= 0 && due * s.periodMs > elapsedMs) due--;
+  while ((due + 1) * s.periodMs <= elapsedMs) due++;
+  const dueNow = Math.min(last, due);
+  const fire = Math.max(0, dueNow - sent + 1);
+  const after = sent + fire;
+  if (after > last) return { fire };
+  return { fire, waitMs: Math.max(0, after * s.periodMs - elapsedMs) };
+}
+
 /**
  * Starts the API probe: GET `url` on a fixed schedule (one slot every 1000/rateHz ms from the
  * start), each on a new TLS connection with the server certificate verified against `ca` and
@@ -269,16 +299,12 @@ export function startApiProbe(o: ApiProbeOptions): RunningProbe<ApiSample> {
 
   const tick = () => {
     timer = undefined;
-    while (!stopped) {
-      const due = slot * period;
-      if (slot >= o.maxCount || due >= o.maxMs) return end();
-      const wait = start + due - performance.now();
-      if (wait > 0) {
-        timer = setTimeout(tick, wait);
-        return;
-      }
-      fire(slot++);
-    }
+    if (stopped) return;
+    const next = nextSlots({ periodMs: period, maxCount: o.maxCount, maxMs: o.maxMs }, slot, performance.now() - start);
+    for (let k = 0; k < next.fire && !stopped; k++) fire(slot++);
+    if (stopped) return;
+    if (next.waitMs === undefined) return end();
+    timer = setTimeout(tick, next.waitMs);
   };
   tick();
 
