@@ -74,6 +74,8 @@ export interface LaneResult {
 export interface RunningLane {
   /** Resolves once the protocol is known and every client has its first connection. */
   ready: Promise<Protocol>;
+  /** Each client's record so far (live; read it, do not change it). */
+  peek(): readonly ClientRecord[];
   stop(): Promise<LaneResult>;
 }
 
@@ -150,7 +152,7 @@ export function startPersistentClients(opts: PersistentOptions): RunningLane {
     }
     return { protocol, from, to: now(), clients: records, settings: { clients: o.clients, intervalMs: o.intervalMs, readIdleMs: o.readIdleMs, pingTimeoutMs: o.pingTimeoutMs, watchPath: o.watchPath } };
   }
-  return { ready, stop };
+  return { ready, stop, peek: () => records };
 }
 
 type Conf = { url: URL; ca: string; verifyName: string; intervalMs: number; readIdleMs: number; pingTimeoutMs: number; watchPath: string | null };
