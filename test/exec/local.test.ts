@@ -42,7 +42,8 @@ test("LocalTransport streaming: onStdout sees output before exit; abort ends the
   assert.deepEqual(seen, ["up\n"]);
   assert.equal(r.stdout, "up\n");
   assert.notEqual(r.code, 0);
-  assert.ok(Date.now() - t0 < 5000);
+  // Ended by the abort, not waited for: far below the command's 30 s at any load.
+  assert.ok(Date.now() - t0 < 20_000);
 });
 
 test("shq and uploadScript survive quotes, spaces and binary content", async () => {

@@ -55,12 +55,26 @@ test("retry: retries until success, with backoff, bounded by attempts", async ()
   await assert.rejects(retry(async () => { throw new Error(`fail ${++n}`); }, { attempts: 3, delayMs: 1 }), /fail 3/);
 });
 
-test("retry: retryIf false and the deadline stop early", async () => {
+test("retry: retryIf false and the deadline stop early", async (t) => {
   let n = 0;
   await assert.rejects(retry(async () => { n++; throw new Error("fatal"); }, { retryIf: () => false, delayMs: 1 }), /fatal/);
   assert.equal(n, 1);
+  // The deadline on a fake clock (Date and setTimeout): exact, at any machine load.
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 0 });
   n = 0;
-  const t0 = Date.now();
-  await assert.rejects(retry(async () => { n++; throw new Error("slow"); }, { attempts: 100, delayMs: 30, backoff: 1, deadlineMs: 100 }), /slow/);
-  assert.ok(n < 10 && Date.now() - t0 < 1000, `attempts ${n}`);
+  const waits: number[] = [];
+  let outcome: string | undefined;
+  let at = -1;
+  retry(async () => { n++; throw new Error("slow"); }, { attempts: 100, delayMs: 30, backoff: 1, deadlineMs: 100, onRetry: (_e, _a, w) => waits.push(w) })
+    .then(() => (outcome = "resolved"), (e: Error) => ((at = Date.now()), (outcome = e.message)));
+  // Let each attempt run (setImmediate is not faked), then move the clock on: bounded to 1 s of fake time.
+  for (let ms = 0; outcome === undefined && ms <= 1000; ms += 5) {
+    await new Promise((r) => setImmediate(r));
+    t.mock.timers.tick(5);
+  }
+  assert.equal(outcome, "slow");
+  // 30 + 30 + 30, then only the 10 ms left before the deadline; the attempt after it is the last.
+  assert.deepEqual(waits, [30, 30, 30, 10]);
+  assert.equal(n, 5);
+  assert.equal(at, 100, "gave up at the deadline, on the fake clock");
 });

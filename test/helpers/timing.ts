@@ -17,6 +17,15 @@ export async function until(cond: () => boolean, what: string, maxMs = 30_000, e
   }
 }
 
+/** `until` for a condition that has to read something (a log file). */
+export async function untilAsync(cond: () => Promise<boolean>, what: string, maxMs = 30_000, everyMs = 50): Promise<void> {
+  const end = performance.now() + maxMs;
+  while (!(await cond())) {
+    if (performance.now() > end) throw new Error(`timed out after ${maxMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
 /** How late this process's event loop ran, from now until `stop()`. */
 export interface LoopLag {
   /** Stops watching; returns the longest delay seen, in ms, plus the sampling resolution. */
