@@ -237,7 +237,10 @@ function h2Client(o: Conf, rec: ClientRecord, now: () => number, isStopped: () =
     if (!s || s.destroyed) return;
     const t = now();
     if (pingSent !== undefined) {
-      if (t - pingSent >= o.pingTimeoutMs) drop(s, "PING timeout");
+      // Decided after this turn's I/O: when kubeha's own event loop stalled, the timers run before
+      // the socket is read, and an acknowledgement that arrived in time must not count as missing.
+      const sent = pingSent;
+      if (t - sent >= o.pingTimeoutMs) setImmediate(() => pingSent === sent && drop(s, "PING timeout"));
       return;
     }
     if (t - lastRead >= o.readIdleMs) {

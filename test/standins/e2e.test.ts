@@ -221,7 +221,9 @@ test("join fails on a wrong CA hash, a wrong or unknown token, an unreachable en
 test("token create --ttl: the bootstrap-token Secret carries the expiration; a join line from flags is refused once it passed", async () => {
   const admin = join(work, "cp1/etc/kubernetes/admin.conf");
   const short = "shortt.0123456789abcdef";
+  const createdFrom = Date.now();
   const c = kubeadm(join(work, "cp1"), ["token", "create", short, "--ttl", "2s", "--kubeconfig", admin]);
+  const createdBy = Date.now();
   assert.equal(c.status, 0, failMessage(c));
   // The kubeadm stand-in's admin.conf carries a bearer token (it signs no client certificate).
   const bearer = /^\s*token: (\S+)$/m.exec(readFileSync(admin, "utf8"))![1]!;
@@ -232,8 +234,10 @@ test("token create --ttl: the bootstrap-token Secret carries the expiration; a j
   assert.equal(secret.type, "bootstrap.kubernetes.io/token");
   assert.equal(field("token-id"), "shortt");
   assert.equal(field("usage-bootstrap-authentication"), "true");
-  const left = Date.parse(field("expiration")) - Date.now();
-  assert.ok(left > -2000 && left <= 3000, `expiration ${field("expiration")}`);
+  // Creation time + 2 s, in whole seconds (RFC 3339): bounded by when the command ran, however long it took.
+  const expires = Date.parse(field("expiration"));
+  assert.ok(expires >= createdFrom + 2000 - 1000 && expires <= createdBy + 2000, `expiration ${field("expiration")}, created between ${new Date(createdFrom).toISOString()} and ${new Date(createdBy).toISOString()}`);
+  const left = expires - Date.now();
   await new Promise((r) => setTimeout(r, Math.max(0, left) + 1500));
   const root = nodeRoot("expired");
   const r = kubeadm(root, ["join", `127.0.0.1:${port}`, "--token", short, "--discovery-token-ca-cert-hash", caHash, "--node-name", "expired"]);
