@@ -1,8 +1,9 @@
 /**
- * Timing tests that hold on a loaded machine: wait for events, not for the wall clock, and bound
- * lateness by how late this process actually ran, measured beside the code under test.
+ * Timing tests that hold on a loaded machine: wait for events (bounded), not for the wall clock.
+ * A CPU-starved test process can take seconds for a loopback TLS request while its event loop is
+ * never more than a few hundred ms late, so upper bounds on durations prove little and fail often;
+ * a test proves the mechanism (what ended a request, who saw what) and a lower bound instead.
  */
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
@@ -24,27 +25,4 @@ export async function untilAsync(cond: () => Promise<boolean>, what: string, max
     if (performance.now() > end) throw new Error(`timed out after ${maxMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
-}
-
-/** How late this process's event loop ran, from now until `stop()`. */
-export interface LoopLag {
-  /** Stops watching; returns the longest delay seen, in ms, plus the sampling resolution. */
-  stop(): number;
-}
-
-/**
- * Watches the event loop's delay with a timer of its own (node's histogram): when the machine
- * is loaded or this process is descheduled, every timer of the code under test is late by about
- * as much as this one. A timer that is late by more than this (plus a small constant) is late
- * for a reason of its own, which is what a test should catch.
- */
-export function loopLag(resolutionMs = 5): LoopLag {
-  const h = monitorEventLoopDelay({ resolution: resolutionMs });
-  h.enable();
-  return {
-    stop() {
-      h.disable();
-      return h.max / 1e6 + resolutionMs;
-    },
-  };
 }
