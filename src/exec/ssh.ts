@@ -148,6 +148,10 @@ export async function openClient(ep: SshEndpoint, opts: SshOptions = {}, sock?: 
   return new Promise((resolve, reject) => {
     const fail = (err: Error & { level?: string; code?: string }) => {
       client.removeAllListeners("ready");
+      // ssh2 can report a second error after the first (a handshake timeout, then "Connection
+      // lost before handshake" when the socket closes): without a listener it would be thrown
+      // as an unhandled 'error' event and end the whole process (seen in a drill under load).
+      client.on("error", () => {});
       client.end();
       if (keyProblem) return reject(keyProblem);
       const where = `${ep.user}@${ep.address}:${ep.port}`;
