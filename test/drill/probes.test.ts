@@ -302,7 +302,7 @@ describe("etcd writer and read-back against a real etcd with mutual TLS", () => 
 
   test("writes are acked and read back; the checker reports a deleted and a changed key by seq", async () => {
     const prefix = `/kubeha-drill-test/${process.pid}/basic`;
-    const writes = await startEtcdWriter({ ...client, prefix, intervalMs: 5, maxCount: 25, maxMs: 10_000, t0: performance.now() }).done;
+    const writes = await startEtcdWriter({ ...client, prefix, intervalMs: 5, maxCount: 25, maxMs: 600_000, t0: performance.now() }).done;
     assert.deepEqual(writes.map((w) => w.seq), Array.from({ length: 25 }, (_, i) => i + 1));
     assert.ok(writes.every((w) => w.acked && w.error === undefined), JSON.stringify(writes.filter((w) => !w.acked)));
     // Times are rounded to 0.1 ms, hence the 0.15 ms slack.
@@ -380,7 +380,7 @@ describe("etcd writer and read-back against a real etcd with mutual TLS", () => 
     const prefix = `/kubeha-drill-test/${process.pid}/failover`;
     const dead = `https://127.0.0.1:${await freePort()}`;
     const endpoints = [dead, etcd.endpoint];
-    const writes = await startEtcdWriter({ ...client, endpoints, prefix, intervalMs: 5, maxCount: 15, maxMs: 10_000, t0: performance.now() }).done;
+    const writes = await startEtcdWriter({ ...client, endpoints, prefix, intervalMs: 5, maxCount: 15, maxMs: 600_000, t0: performance.now() }).done;
     assert.equal(writes.length, 15);
     assert.deepEqual(writes[0], { ...writes[0]!, seq: 1, acked: false, error: `ECONNREFUSED at ${dead.replace("https://", "")}` });
     assert.ok(writes.slice(1).every((w) => w.acked), JSON.stringify(writes));
@@ -411,7 +411,7 @@ describe("etcd writer and read-back against a real etcd with mutual TLS", () => 
       prefix: `/kubeha-drill-test/${process.pid}/intruder`,
       intervalMs: 5,
       maxCount: 3,
-      maxMs: 5000,
+      maxMs: 600_000,
       t0: performance.now(),
     }).done;
     assert.equal(writes.length, 3);
