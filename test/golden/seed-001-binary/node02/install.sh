@@ -8,8 +8,8 @@
 # (uploaded by `kubeha apply`) are used as they are. Safe to run again: unchanged files are left
 # alone, services restart only when one of their files changed, init/join run only once.
 # Order across hosts: the etcd hosts, then the LB hosts, then the first control plane (master01), then the other control planes one at a time, then the workers.
-# Joins by hand use the token and certificates `kubeadm init --upload-certs` created (valid 24 h
-# and 2 h); `kubeha apply` renews them when they are older.
+# bootstrap: binary: the kubelets join through TLS bootstrap with the token the first control
+# plane applies (/etc/kubeha/binary/tls-bootstrap.yaml); `kubeha apply` does not build this mode yet.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")" && pwd)"
