@@ -27,6 +27,7 @@ import { ensureState, pkiFilesForHost } from "../../src/pki/index.ts";
 import { isKubernetesNode } from "../../src/spec/topology.ts";
 import { binaryNotBuilt } from "../../src/ops/not-built.ts";
 import { apply } from "../../src/apply.ts";
+import { planHost, type Step } from "../../src/plan/host.ts";
 import { FIXTURE_SECRETS, REPO } from "./helpers.ts";
 
 const FILE = join(REPO, "examples", "seed-001-binary.yaml");
@@ -218,4 +219,21 @@ test("apply refuses binary mode before touching the state directory or a host; p
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the host plans: files and units per phase, the bootstrap objects applied after the API answers, no kubeadm step", () => {
+  const plan = (name: string) => planHost(cluster, cluster.hosts.find((h) => h.name === name)!, { secrets: FIXTURE_SECRETS });
+  const m1 = plan("master01");
+  const endpoint = m1.filter((s) => s.phase === "control-plane/endpoint");
+  assert.deepEqual(endpoint.map((s) => s.kind), ["wait", "run"]);
+  const applyStep = endpoint[1] as Extract<Step, { kind: "run" }>;
+  assert.match(applyStep.script, new RegExp(`^kubectl --kubeconfig ${PATHS.superAdminConf} apply -f ${PATHS.tlsBootstrapManifest}$`));
+  assert.deepEqual(applyStep.onChange, [PATHS.tlsBootstrapManifest]);
+  const files = (steps: Step[], phase: string) => steps.find((s): s is Extract<Step, { kind: "files" }> => s.kind === "files" && s.phase === phase)!;
+  assert.deepEqual(files(m1, "control-plane/init").ensure, ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"]);
+  assert.deepEqual(files(plan("master02"), "control-plane/join").ensure, ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"]);
+  const n1 = plan("node01");
+  assert.deepEqual(files(n1, "workers").ensure, ["kubelet", "kube-proxy"]);
+  assert.deepEqual((n1.find((s) => s.kind === "bundle") as Extract<Step, { kind: "bundle" }>).binaries, ["kubelet", "kube-proxy", "kubectl"]);
+  for (const s of [...m1, ...n1]) if (s.kind === "run") assert.doesNotMatch(s.script, /kubeadm/, s.description);
 });
