@@ -12,6 +12,7 @@ import { newApplyData } from "./phases/data.ts";
 import type { Reporter } from "./report/index.ts";
 import { registerSecret } from "./util/redact.ts";
 import { KubehaError } from "./errors.ts";
+import { binaryNotBuilt } from "./ops/not-built.ts";
 import { versionDrift } from "./ops/upgrade.ts";
 import { formerHostNotice, formerHosts, mergeManaged, readManagedHosts, writeManagedHosts } from "./pki/managed-hosts.ts";
 
@@ -40,12 +41,14 @@ export interface ApplyResult extends RunSummary {
 }
 
 export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const refused = opts.dryRun ? undefined : binaryNotBuilt(cluster, "apply");
+  if (refused) throw refused;
   // A dry run reads the PKI and writes nothing: missing certificates exist in memory only.
   const state = await ensureState(cluster, { readOnly: opts.dryRun ?? false });
   if (state.report.wouldCreateDir)
     opts.notice?.(`the state directory ${state.dir} does not exist; this dry run used throw-away certificates and created nothing. apply will create it with new CAs and keys.`);
   const s = state.secrets;
-  registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
+  registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass, s.encryptionKey);
   // Hosts deleted from the file stay in the cluster until `kubeha node remove`: say so, change nothing for them.
   const recorded = await readManagedHosts(state.dir);
   const former = formerHosts(recorded, cluster);

@@ -35,6 +35,7 @@ import { shq } from "../util/shell.ts";
 import { registerSecret } from "../util/redact.ts";
 import type { Reporter } from "../report/index.ts";
 import type { Change } from "../report/summary.ts";
+import { binaryNotBuilt } from "./not-built.ts";
 
 /** `--drain-timeout` default: long enough for pods with a normal grace period, bounded. */
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 120;
@@ -327,6 +328,8 @@ export async function removeNodes(opts: RemoveOptions): Promise<RemoveResult> {
   if (names.length === 0) throw new UsageError("node remove: name at least one host", "kubeha node remove cluster.yaml worker2");
   const warn = opts.warn ?? (() => undefined);
   const { before, after, text, inFile, managedStaying } = await removalClusters(opts.file, names);
+  const refused = binaryNotBuilt(before, "node remove");
+  if (refused) throw refused;
   const refusals = removalRefusals(before, names);
   if (refusals.length && !opts.force)
     throw new UsageError(
@@ -338,7 +341,7 @@ export async function removeNodes(opts: RemoveOptions): Promise<RemoveResult> {
   const state = await ensureState(after, { readOnly: true });
   if (state.report.wouldCreateDir) throw new KubehaError(`node remove: the state directory ${state.dir} does not exist: kubeha never applied this cluster from here`, "run node remove where the cluster was applied from (the state directory holds its CAs and the hosts it manages)");
   const s = state.secrets;
-  registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
+  registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass, s.encryptionKey);
   const pool = new ConnectionPool({ trustNewHostKeys: opts.trustNewHostKeys ?? false });
   const gone = new ConnectionPool({ trustNewHostKeys: false, connectAttempts: 1, connectTimeoutMs: 8000 });
   const r: RemovalRun = { before, names, force: opts.force ?? false, drainTimeoutSeconds: opts.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS, gone, managedStaying, warn };

@@ -16,13 +16,14 @@ import { withHostLocks } from "../exec/lock.ts";
 import { ensureState, type State } from "../pki/index.ts";
 import { newApplyData, type Ctx } from "../phases/data.ts";
 import { convergeFiles, runSteps } from "../phases/steps.ts";
-import { renderPackages } from "../render/packages.ts";
+import { KUBERNETES_PACKAGES, renderPackages } from "../render/packages.ts";
 import { PATHS } from "../render/paths.ts";
 import { registerSecret } from "../util/redact.ts";
 import { shq } from "../util/shell.ts";
 import { KubehaError, StepError, UnreachableError } from "../errors.ts";
 import { checkKubeadm, describeUpgrade, fmt, parseVersion, planUpgrade, upgradeDone, type NodeTask, type NodeVersions, type UpgradePlan } from "../plan/upgrade.ts";
 import { withServerDrained, setServerState, haproxyHosts } from "./haproxy-drain.ts";
+import { binaryNotBuilt } from "./not-built.ts";
 
 /** The progress record in the state directory (what each host was upgraded to, and when). */
 export const UPGRADE_RECORD = "upgrade.json";
@@ -191,7 +192,7 @@ async function must(r: Run, h: Host, description: string, cmd: string, opts: { t
 async function installKubeadm(r: Run, h: Host): Promise<void> {
   const c = r.c;
   if (c.packages.source === "bundle") {
-    await runSteps(r.ctx, h, [{ kind: "bundle", phase: "packages" }]);
+    await runSteps(r.ctx, h, [{ kind: "bundle", phase: "packages", binaries: [...KUBERNETES_PACKAGES] }]);
   } else {
     // The per-minor repository and the pin of the new version, then kubeadm alone (kubelet after the drain).
     await convergeFiles(r.ctx, h, renderPackages(c, h));
@@ -284,11 +285,13 @@ async function upgradeNode(r: Run, task: NodeTask): Promise<void> {
  * rule is broken; a dry run returns the plan only.
  */
 export async function upgrade(c: Cluster, opts: UpgradeOptions = {}): Promise<UpgradeResult> {
+  const refused = binaryNotBuilt(c, "upgrade");
+  if (refused) throw refused;
   const log = opts.log ?? (() => {});
   const maxUnavailable = opts.maxUnavailable ?? 1;
   const state = await ensureState(c, { readOnly: true });
   const s = state.secrets;
-  registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
+  registerSecret(s.join.token, s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass, s.encryptionKey);
   const pool = new ConnectionPool({ trustNewHostKeys: opts.trustNewHostKeys ?? false });
   try {
     const { plan, versions } = await planFromHosts(c, pool, maxUnavailable);

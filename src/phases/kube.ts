@@ -8,7 +8,7 @@
 import type { Phase } from "./types.ts";
 import { wetRun, type ApplyData, type Ctx } from "./data.ts";
 import { holds, runSteps, stepsOf } from "./steps.ts";
-import { externalEtcd, isKubernetesNode } from "../spec/topology.ts";
+import { binaryBootstrap, externalEtcd, isKubernetesNode } from "../spec/topology.ts";
 import { tokenId } from "../pki/index.ts";
 import { PATHS } from "../render/paths.ts";
 import { forEachHost } from "../exec/pool.ts";
@@ -42,6 +42,11 @@ function prepareJoins(ctx: Ctx, controlPlanes: boolean): Promise<void> {
   return p;
 }
 
+/** kubeadm joins need the token (and certificates) first; binary-mode kubelets bootstrap with the applied token Secret. */
+function joinPreparation(ctx: Ctx, controlPlanes: boolean): { prepare?: () => Promise<void> } {
+  return binaryBootstrap(ctx.data.cluster) ? {} : { prepare: () => prepareJoins(ctx, controlPlanes) };
+}
+
 export const controlPlanePhase: Phase<ApplyData> = {
   id: "control-plane",
   title: "Bring up the control plane",
@@ -53,7 +58,8 @@ export const controlPlanePhase: Phase<ApplyData> = {
       async runHost(ctx, h) {
         const initialized = await holds(ctx, h, { kind: "exists", path: PATHS.kubeletConf });
         await runSteps(ctx, h, stepsOf(ctx, h, "control-plane/init"));
-        if (initialized) return;
+        // Binary mode has no kubeadm: its token is a Secret the first control plane applies.
+        if (initialized || binaryBootstrap(ctx.data.cluster)) return;
         // `kubeadm init --upload-certs` created the token and uploaded the certificates itself.
         const done = Promise.resolve();
         ctx.data.joinMaterial = new Map([["token", done], ["cp", done], ["worker", done]]);
@@ -79,7 +85,7 @@ export const controlPlanePhase: Phase<ApplyData> = {
           // Stacked etcd: a replaced machine's dead member goes before kubeadm adds the new one.
           if (!externalEtcd(c) && !(await holds(ctx, h, { kind: "exists", path: PATHS.kubeletConf })))
             await removeReplacedStackedMember(ctx, h, [first, ...cps.filter((x) => x !== first && x !== h)]);
-          await runSteps(ctx, h, stepsOf(ctx, h, "control-plane/join"), { prepare: () => prepareJoins(ctx, true) });
+          await runSteps(ctx, h, stepsOf(ctx, h, "control-plane/join"), joinPreparation(ctx, true));
         }
       },
     },
@@ -91,7 +97,7 @@ export const workersPhase: Phase<ApplyData> = {
   title: "Join the workers",
   async run(ctx) {
     const workers = ctx.data.cluster.hosts.filter((h) => isKubernetesNode(h) && !h.roles.includes("control-plane"));
-    await forEachHost(workers, 5, (h) => runSteps(ctx, h, stepsOf(ctx, h, "workers"), { prepare: () => prepareJoins(ctx, false) }));
+    await forEachHost(workers, 5, (h) => runSteps(ctx, h, stepsOf(ctx, h, "workers"), joinPreparation(ctx, false)));
   },
 };
 

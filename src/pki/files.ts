@@ -5,13 +5,15 @@ import type { RenderedFile } from "../render/types.ts";
 import { PLACEMENTS, certSpec, type Target } from "./table.ts";
 import { KUBECONFIG_PLACEMENTS, kubeconfig, kubeconfigServer } from "./kubeconfig.ts";
 import type { State } from "./state.ts";
-import { isControlPlane, runsExternalEtcd } from "../spec/topology.ts";
+import { binaryBootstrap, isControlPlane, isKubernetesNode, runsExternalEtcd } from "../spec/topology.ts";
 
 /** Whether placement target `to` includes host `hostName` (`sharedOnEveryControlPlane`: see pkiFilesForHost). */
 export function placedOn(c: Cluster, to: Target, hostName: string, sharedOnEveryControlPlane = false): boolean {
   const h = hostByName(c, hostName);
   if (to === "first-control-plane") return sharedOnEveryControlPlane ? isControlPlane(h) : firstControlPlane(c).name === h.name;
   if (to === "control-planes") return isControlPlane(h);
+  if (to === "nodes") return isKubernetesNode(h);
+  if (to === "other-nodes") return isKubernetesNode(h) && !isControlPlane(h);
   return runsExternalEtcd(c, h);
 }
 
@@ -22,12 +24,14 @@ export function placedOn(c: Cluster, to: Target, hostName: string, sharedOnEvery
  *
  * `sharedOnEveryControlPlane`: the shared material kubeadm init needs (CAs with their keys, the
  * service-account key pair) goes to every control plane, not only the first, so joins need no
- * certificate upload (Ignition: a host may join after the uploaded copy has expired).
+ * certificate upload (Ignition: a host may join after the uploaded copy has expired). Binary mode
+ * always does so: every control plane runs its own API server and controller-manager from them.
  */
 export function pkiFilesForHost(c: Cluster, state: State, hostName: string, opts: { sharedOnEveryControlPlane?: boolean } = {}): RenderedFile[] {
   const out: RenderedFile[] = [];
+  const shared = (opts.sharedOnEveryControlPlane ?? false) || binaryBootstrap(c);
   for (const p of PLACEMENTS) {
-    if (!p.when(c) || !placedOn(c, p.to, hostName, opts.sharedOnEveryControlPlane ?? false)) continue;
+    if (!p.when(c) || !placedOn(c, p.to, hostName, shared)) continue;
     const spec = certSpec(p.cert);
     const m = state.material(spec.scope === "cluster" ? spec.name : `${spec.name}/${hostName}`);
     const restarts = p.restarts ? { restarts: [...p.restarts] } : {};
@@ -37,7 +41,7 @@ export function pkiFilesForHost(c: Cluster, state: State, hostName: string, opts
   }
   const ids = new Set(state.ids());
   for (const k of KUBECONFIG_PLACEMENTS) {
-    if (!ids.has(k.kind) || !placedOn(c, k.to, hostName)) continue;
+    if (!k.when(c) || (k.kind !== "bootstrap-kubelet" && !ids.has(k.kind)) || !placedOn(c, k.to, hostName)) continue;
     const server = kubeconfigServer(c, hostByName(c, hostName), k.kind);
     out.push({ path: k.path, content: kubeconfig(c, state, k.kind, server), mode: 0o600, secret: true });
   }

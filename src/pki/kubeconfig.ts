@@ -6,15 +6,21 @@ import { PATHS } from "../render/paths.ts";
 import { KubehaError } from "../errors.ts";
 import type { State } from "./state.ts";
 import type { Target } from "./table.ts";
+import { binaryBootstrap } from "../spec/topology.ts";
+import { tokenId } from "./secrets.ts";
 
-export type KubeconfigKind = "admin" | "super-admin" | "controller-manager" | "scheduler";
+export type KubeconfigKind = "admin" | "super-admin" | "controller-manager" | "scheduler" | "kube-proxy" | "bootstrap-kubelet";
 
-/** User name in the kubeconfig = the client certificate's CN (kubeadm's names). */
-const USERS: Record<KubeconfigKind, string> = {
+/**
+ * User name in the kubeconfig = the client certificate's CN (kubeadm's names). The bootstrap
+ * kubeconfig has no certificate: its user is the bootstrap token (`system:bootstrap:<id>`).
+ */
+const USERS: Record<Exclude<KubeconfigKind, "bootstrap-kubelet">, string> = {
   admin: "kubernetes-admin",
   "super-admin": "kubernetes-super-admin",
   "controller-manager": "system:kube-controller-manager",
   scheduler: "system:kube-scheduler",
+  "kube-proxy": "system:kube-proxy",
 };
 
 /**
@@ -24,12 +30,23 @@ const USERS: Record<KubeconfigKind, string> = {
  * the node that ran `kubeadm init`; joins write admin, controller-manager and scheduler.
  * kubeadm reuses an existing file with the same CA (a different server is only a warning), so
  * these files, placed before init/join, are the ones the cluster runs with.
+ * Binary mode adds what kubeadm would otherwise write on every node: kube-proxy's kubeconfig
+ * (kubeadm's kube-proxy DaemonSet reaches the endpoint) and the kubelet's bootstrap kubeconfig
+ * (the discovery endpoint). Which unit restarts when one changes is the binary plan's to say.
  */
-export const KUBECONFIG_PLACEMENTS: readonly { kind: KubeconfigKind; path: string; to: Target; server: "endpoint" | "local" }[] = [
-  { kind: "admin", path: PATHS.adminConf, to: "control-planes", server: "endpoint" },
-  { kind: "super-admin", path: PATHS.superAdminConf, to: "first-control-plane", server: "endpoint" },
-  { kind: "controller-manager", path: PATHS.controllerManagerConf, to: "control-planes", server: "local" },
-  { kind: "scheduler", path: PATHS.schedulerConf, to: "control-planes", server: "local" },
+export const KUBECONFIG_PLACEMENTS: readonly {
+  kind: KubeconfigKind;
+  path: string;
+  to: Target;
+  server: "endpoint" | "local";
+  when: (c: Cluster) => boolean;
+}[] = [
+  { kind: "admin", path: PATHS.adminConf, to: "control-planes", server: "endpoint", when: () => true },
+  { kind: "super-admin", path: PATHS.superAdminConf, to: "first-control-plane", server: "endpoint", when: () => true },
+  { kind: "controller-manager", path: PATHS.controllerManagerConf, to: "control-planes", server: "local", when: () => true },
+  { kind: "scheduler", path: PATHS.schedulerConf, to: "control-planes", server: "local", when: () => true },
+  { kind: "kube-proxy", path: PATHS.kubeProxyConf, to: "nodes", server: "endpoint", when: binaryBootstrap },
+  { kind: "bootstrap-kubelet", path: PATHS.bootstrapKubeletConf, to: "nodes", server: "endpoint", when: binaryBootstrap },
 ];
 
 function placementOf(kind: KubeconfigKind) {
@@ -50,21 +67,29 @@ const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
  * Embeds the client key: the result is a secret (write 0600, never print).
  */
 export function kubeconfig(c: Cluster, state: State, kind: KubeconfigKind, server: string): string {
+  const ca = state.material("ca").cert ?? "";
+  const url = /^https?:\/\//.test(server) ? server : `https://${server}`;
+  if (kind === "bootstrap-kubelet") {
+    // The kubelet presents the token until its CSR is signed, then writes kubelet.conf itself.
+    const token = state.secrets.join.token;
+    return kubeconfigYaml(c, ca, url, `kubelet-bootstrap-${tokenId(token)}`, { token });
+  }
   if (!(kind in USERS)) throw new KubehaError(`unknown kubeconfig kind ${kind}`, `use one of ${Object.keys(USERS).join(", ")}`);
   const ids = state.ids();
   if (!ids.includes(kind))
-    throw new KubehaError(`${placementOf(kind).path} is not part of this cluster`, "super-admin.conf exists for Kubernetes 1.29 and later");
-  const ca = state.material("ca").cert ?? "";
+    throw new KubehaError(`${placementOf(kind).path} is not part of this cluster`, kind === "super-admin" ? "super-admin.conf exists for Kubernetes 1.29 and later" : "it exists in `bootstrap: binary` clusters only");
   const client = state.material(kind);
-  const user = USERS[kind];
-  const url = /^https?:\/\//.test(server) ? server : `https://${server}`;
+  return kubeconfigYaml(c, ca, url, USERS[kind], { "client-certificate-data": b64(client.cert ?? ""), "client-key-data": b64(client.key) });
+}
+
+function kubeconfigYaml(c: Cluster, caPem: string, url: string, user: string, credentials: Record<string, string>): string {
   return toYaml({
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: c.name, cluster: { "certificate-authority-data": b64(ca), server: url } }],
+    clusters: [{ name: c.name, cluster: { "certificate-authority-data": b64(caPem), server: url } }],
     contexts: [{ name: `${user}@${c.name}`, context: { cluster: c.name, user } }],
     "current-context": `${user}@${c.name}`,
     preferences: {},
-    users: [{ name: user, user: { "client-certificate-data": b64(client.cert ?? ""), "client-key-data": b64(client.key) } }],
+    users: [{ name: user, user: credentials }],
   });
 }

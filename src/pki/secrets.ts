@@ -26,6 +26,16 @@ export function newCertificateKey(): string {
   return randomBytes(32).toString("hex");
 }
 
+/** 32 random bytes, base64: a secretbox key for EncryptionConfiguration (binary mode). */
+export function newEncryptionKey(): string {
+  return randomBytes(32).toString("base64");
+}
+
+/** True when `k` is base64 of exactly 32 bytes (what the API server's secretbox provider takes). */
+export function isEncryptionKey(k: unknown): boolean {
+  return typeof k === "string" && /^[A-Za-z0-9+/]{43}=$/.test(k) && Buffer.from(k, "base64").length === 32;
+}
+
 /** The public half of a bootstrap token (safe to print; `kubeadm token list` shows it). */
 export function tokenId(token: string): string {
   return token.split(".")[0] ?? "";
@@ -60,5 +70,6 @@ export function secretsProblems(s: unknown): string[] {
   if (typeof j.issuedAt !== "string" || Number.isNaN(Date.parse(j.issuedAt))) bad.push("join.issuedAt");
   if (typeof o.haproxyStatsPassword !== "string" || o.haproxyStatsPassword.length < 16) bad.push("haproxyStatsPassword");
   if (typeof o.vrrpAuthPass !== "string" || o.vrrpAuthPass.length !== 8) bad.push("vrrpAuthPass");
+  if (o.encryptionKey !== undefined && !isEncryptionKey(o.encryptionKey)) bad.push("encryptionKey");
   return bad;
 }

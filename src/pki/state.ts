@@ -10,7 +10,8 @@ import { KubehaError } from "../errors.ts";
 import { registerSecret } from "../util/redact.ts";
 import { instances, type CertInstance } from "./table.ts";
 import { openStateDir, readOptional, stateDirError, withStateLock, writeSecretFile } from "./store.ts";
-import { newJoinMaterial, newSecrets, secretsProblems } from "./secrets.ts";
+import { newEncryptionKey, newJoinMaterial, newSecrets, secretsProblems } from "./secrets.ts";
+import { binaryBootstrap } from "../spec/topology.ts";
 import {
   caCertHash,
   certFingerprint,
@@ -290,7 +291,7 @@ async function loadSecrets(dir: string): Promise<Secrets | undefined> {
 
 /** So the exec layer's redaction hides them wherever they end up in a command line or an error. */
 function registerSecrets(s: Secrets): void {
-  registerSecret(s.join.token, s.join.token.split(".")[1], s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass);
+  registerSecret(s.join.token, s.join.token.split(".")[1], s.join.certificateKey, s.haproxyStatsPassword, s.vrrpAuthPass, s.encryptionKey);
 }
 
 async function writeSecrets(dir: string, s: Secrets): Promise<void> {
@@ -384,6 +385,12 @@ async function ensureLocked(c: Cluster, opts: EnsureOptions, created: boolean, m
   } else if (secrets.join.caCertHash !== hash || secrets.join.tokenTtlHours !== c.pki.tokenTtlHours) {
     secrets = { ...secrets, join: { ...secrets.join, caCertHash: hash, tokenTtlHours: c.pki.tokenTtlHours } };
     secretsAction = "updated";
+    await saveSecrets(dir, secrets);
+  }
+  // Binary mode encrypts Secrets at rest; a state directory from before gains the key once.
+  if (binaryBootstrap(c) && !secrets.encryptionKey) {
+    secrets = { ...secrets, encryptionKey: newEncryptionKey() };
+    if (secretsAction === "reused") secretsAction = "updated";
     await saveSecrets(dir, secrets);
   }
 

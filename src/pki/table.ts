@@ -7,7 +7,8 @@ import type { Cluster, Host } from "../spec/model.ts";
 import { hostsWithRole, hostByName } from "../spec/model.ts";
 import { isIPv4 } from "../util/net.ts";
 import type { CertProfile, ExtUsage } from "./x509.ts";
-import { endpointNames, externalEtcd } from "../spec/topology.ts";
+import { binaryBootstrap, endpointNames, externalEtcd } from "../spec/topology.ts";
+import { PATHS } from "../render/paths.ts";
 
 /** Which hosts get their own instance of a certificate. */
 export type Scope = "cluster" | "control-plane" | "etcd-member";
@@ -196,6 +197,35 @@ export const CERTS: readonly CertSpec[] = [
     needed: always,
     profile: () => client("system:kube-scheduler"),
   },
+  // kubeadm issues these itself; in binary mode kubeha does (kubeadm's names, CNs and Os).
+  {
+    name: "apiserver-kubelet-client",
+    kind: "leaf",
+    ca: "ca",
+    scope: "cluster",
+    purpose: "kube-apiserver's client certificate for the kubelets (logs, exec, port-forward)",
+    needed: binaryBootstrap,
+    profile: (c) => client("kube-apiserver-kubelet-client", [splitAdmin(c) ? "kubeadm:cluster-admins" : "system:masters"]),
+  },
+  {
+    name: "front-proxy-client",
+    kind: "leaf",
+    ca: "front-proxy-ca",
+    scope: "cluster",
+    purpose: "kube-apiserver's client certificate towards aggregated API servers",
+    needed: binaryBootstrap,
+    profile: () => client("front-proxy-client"),
+  },
+  {
+    name: "kube-proxy",
+    kind: "leaf",
+    ca: "ca",
+    scope: "cluster",
+    // The default ClusterRoleBinding system:node-proxier binds this user.
+    purpose: "kube-proxy.conf client",
+    needed: binaryBootstrap,
+    profile: () => client("system:kube-proxy"),
+  },
 ];
 
 export function certSpec(name: string): CertSpec {
@@ -233,8 +263,12 @@ export function instances(c: Cluster): CertInstance[] {
   return out;
 }
 
-/** Which hosts get a file. */
-export type Target = "first-control-plane" | "control-planes" | "etcd-members";
+/**
+ * Which hosts get a file. `first-control-plane` is every control plane when the shared material
+ * goes everywhere (Ignition, binary mode: see pkiFilesForHost); `nodes` is every Kubernetes node;
+ * `other-nodes` the Kubernetes nodes that are not control planes (workers).
+ */
+export type Target = "first-control-plane" | "control-planes" | "etcd-members" | "nodes" | "other-nodes";
 
 /**
  * Where a certificate's parts go on a host. Per-host certificates put each host's own
@@ -276,6 +310,11 @@ export const PLACEMENTS: readonly Placement[] = [
   { cert: "etcd-ca", to: "etcd-members", when: externalEtcd, crt: `${E}/ca.crt`, restarts: ["etcd"] },
   { cert: "etcd-server", to: "etcd-members", when: externalEtcd, crt: `${E}/server.crt`, key: `${E}/server.key`, restarts: ["etcd"] },
   { cert: "etcd-peer", to: "etcd-members", when: externalEtcd, crt: `${E}/peer.crt`, key: `${E}/peer.key`, restarts: ["etcd"] },
+  // Binary mode: what kubeadm would write itself. The shared material above goes to every control plane there.
+  { cert: "apiserver-kubelet-client", to: "control-planes", when: binaryBootstrap, crt: PATHS.apiserverKubeletClientCert, key: PATHS.apiserverKubeletClientKey },
+  { cert: "front-proxy-client", to: "control-planes", when: binaryBootstrap, crt: PATHS.frontProxyClientCert, key: PATHS.frontProxyClientKey },
+  // Workers' kubelets verify API clients (the API server) against the cluster CA.
+  { cert: "ca", to: "other-nodes", when: binaryBootstrap, crt: PATHS.kubernetesCa },
   {
     cert: "etcd-healthcheck-client",
     to: "etcd-members",

@@ -15,7 +15,7 @@ import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
 import type { RenderedFile, Secrets } from "../render/types.ts";
 import { PATHS } from "../render/paths.ts";
 import { shq } from "../util/shell.ts";
-import { EXIT, InternalError, KubehaError } from "../errors.ts";
+import { InternalError } from "../errors.ts";
 import { renderPackages, debianPackages, KUBERNETES_PACKAGES, crioRepository } from "../render/packages.ts";
 import { renderSysctl } from "../render/sysctl.ts";
 import { renderHosts } from "../render/hosts.ts";
@@ -28,6 +28,9 @@ import { isKubernetesNode, noHairpin, runsExternalEtcd, runsHaproxy, runsKeepali
 import { renderKubeVip, needsSuperAdminSwap } from "../render/kubevip.ts";
 import { renderKubeadm } from "../render/kubeadm.ts";
 import { renderCni, cniActions } from "../render/cni.ts";
+import { binaryUnits, renderBinary } from "../render/binary/index.ts";
+import { runtimeUnit } from "../render/binary/node.ts";
+import { binaryBootstrap } from "../spec/topology.ts";
 
 /** A yes/no question about a host, answered from its facts by apply and by a shell test in install.sh. */
 export type Check =
@@ -84,6 +87,8 @@ export interface PackagesStep extends StepBase {
 /** The offline bundle's binaries and units (spec.packages.source: bundle), from the operator machine. */
 export interface BundleStep extends StepBase {
   kind: "bundle";
+  /** The commands the rest of the plan runs from the bundle (install.sh checks they are there). */
+  binaries: string[];
 }
 
 /**
@@ -199,21 +204,8 @@ function kubeadmJoinScript(c: Cluster, h: Host): string {
   ].join("\n");
 }
 
-/** The unit that runs the container runtime of this cluster. */
-function runtimeUnit(c: Cluster): string {
-  return c.kubernetes.containerRuntime === "cri-o" ? "crio" : "containerd";
-}
-
 /** The steps of one host, in the order apply and install.sh take them. */
 export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
-  // Refused here, the one place apply, plan, render and install.sh all go through, rather than
-  // letting a binary-mode file fall through to kubeadm steps.
-  if (c.bootstrap === "binary")
-    throw new KubehaError(
-      `spec.bootstrap: binary is validated (and its flags checked, docs/binary.md) but kubeha cannot render or apply it yet: no plan for ${h.name}`,
-      "use `bootstrap: kubeadm` (the default) to build this cluster today",
-      EXIT.invalid,
-    );
   const S: Step[] = [];
   const files = (phase: StepPhase, fs: RenderedFile[], ensure: string[] = []) => {
     if (fs.length || ensure.length) S.push({ kind: "files", phase, files: fs, ensure });
@@ -271,7 +263,8 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
     hold: k8s && c.packages.source !== "bundle" ? [...KUBERNETES_PACKAGES] : [],
     quiet: pkgs.filter((p) => ["haproxy", "keepalived", "etcd-server"].includes(p)).map((p) => (p === "etcd-server" ? "etcd" : p)),
   });
-  if (k8s && c.packages.source === "bundle") S.push({ kind: "bundle", phase: "packages" });
+  if (k8s && c.packages.source === "bundle")
+    S.push({ kind: "bundle", phase: "packages", binaries: binaryBootstrap(c) ? [...binaryUnits(c, h), "kubectl"] : [...KUBERNETES_PACKAGES] });
 
   // runtime
   if (k8s) files("runtime", [...renderContainerd(c, h), ...renderCrio(c, h)], [runtimeUnit(c)]);
@@ -288,8 +281,33 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
     files("etcd", [...renderEtcd(c, h, initial), ...etcdPki], ["etcd"]);
   }
 
+  // binary: kubeha's own units, configuration, certificates and kubeconfigs; the kubelet joins
+  // through TLS bootstrap once the first control plane has applied the bootstrap objects.
+  if (k8s && binaryBootstrap(c)) {
+    const phase: StepPhase = first ? "control-plane/init" : cp ? "control-plane/join" : "workers";
+    const kube = pki.filter((f) => f.path.startsWith(PATHS.kubernetesDir + "/"));
+    placed.push(...kube);
+    files(phase, renderBinary(c, h, inputs.secrets, kube), binaryUnits(c, h));
+    if (first) {
+      S.push({
+        kind: "wait",
+        phase: "control-plane/endpoint",
+        description: `wait for the API through ${endpointHostPort(c)}`,
+        script: waitForApiScript(c),
+        timeoutMs: 11 * MINUTES,
+        hint: `check the load balancer (kubeha status) and \`journalctl -u kube-apiserver\` on ${h.name}`,
+      });
+      const kc = `--kubeconfig ${c.kubernetes.minor >= 29 ? PATHS.superAdminConf : PATHS.adminConf}`;
+      run("control-plane/endpoint", "kubectl apply the TLS bootstrap token and RBAC bindings", `kubectl ${kc} apply -f ${PATHS.tlsBootstrapManifest}`, {
+        onChange: [PATHS.tlsBootstrapManifest],
+        unless: { kind: "command", script: `kubectl ${kc} get -f ${PATHS.tlsBootstrapManifest}` },
+        hint: "the objects are in the file; check `kubectl get --raw /readyz` and the API server's journal",
+      });
+    }
+  }
+
   // kubeadm: configuration, certificates, kubeconfigs and static pods, then init or join once.
-  if (k8s) {
+  if (k8s && !binaryBootstrap(c)) {
     const phase: StepPhase = first ? "control-plane/init" : cp ? "control-plane/join" : "workers";
     const kube = pki.filter((f) => f.path.startsWith(PATHS.kubernetesDir + "/"));
     placed.push(...kube);

@@ -12,6 +12,11 @@ import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
 import { runsExternalEtcd } from "../spec/topology.ts";
 
+/** `https://ip:clientPort` of every member, in file order: what the API servers dial. */
+export function etcdClientUrls(c: Cluster): string[] {
+  return c.etcd.members.map((n) => `https://${hostByName(c, n).internalAddress}:${c.etcd.clientPort}`);
+}
+
 /** `name=https://ip:peerPort,...` for every member, in file order. */
 export function initialCluster(c: Cluster): string {
   return c.etcd.members

@@ -12,6 +12,7 @@ import type { Cluster, Host } from "../spec/model.ts";
 import { firstControlPlane } from "../spec/model.ts";
 import { externalEtcd, managesLb } from "../spec/topology.ts";
 import type { RenderedFile } from "./types.ts";
+import { PATHS } from "./paths.ts";
 import { shq } from "../util/shell.ts";
 import { recordInstalledCommand } from "./packages.ts";
 import { checkShell, isUnitFile, unitTriggers, type Step } from "../plan/host.ts";
@@ -124,7 +125,7 @@ function stepLines(s: Step, c: Cluster): string[] {
         "# each src -> dest, e.g. bin/kubeadm -> /usr/bin/kubeadm) and enables its units; by hand, copy",
         "# them the same way (from spec.packages.bundle) before running this script (docs/bundle.md).",
         "step 'install the offline bundle'",
-        "for b in kubeadm kubelet kubectl; do",
+        `for b in ${s.binaries.join(" ")}; do`,
         '  command -v "$b" >/dev/null || die "$b not found: install the offline bundle\'s files first"',
         "done",
       ];
@@ -187,8 +188,15 @@ export function renderInstallScript(c: Cluster, h: Host, steps: readonly Step[])
     "# (uploaded by `kubeha apply`) are used as they are. Safe to run again: unchanged files are left",
     "# alone, services restart only when one of their files changed, init/join run only once.",
     `# Order across hosts: ${order.join(", then ")}.`,
-    "# Joins by hand use the token and certificates `kubeadm init --upload-certs` created (valid 24 h",
-    "# and 2 h); `kubeha apply` renews them when they are older.",
+    ...(c.bootstrap === "binary"
+      ? [
+          "# bootstrap: binary: the kubelets join through TLS bootstrap with the token the first control",
+          `# plane applies (${PATHS.tlsBootstrapManifest}); \`kubeha apply\` does not build this mode yet.`,
+        ]
+      : [
+          "# Joins by hand use the token and certificates `kubeadm init --upload-certs` created (valid 24 h",
+          "# and 2 h); `kubeha apply` renews them when they are older.",
+        ]),
     PRELUDE_TEXT,
     `log() { printf '[kubeha ${h.name}] %s\\n' "$*"; }`,
     `die() { printf '[kubeha ${h.name}] error: %s\\n' "$*" >&2; exit 1; }`,

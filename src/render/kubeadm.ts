@@ -6,7 +6,9 @@
  */
 import { toYamlStream as yamlStream } from "../util/yaml.ts";
 import type { Cluster, Host } from "../spec/model.ts";
-import { endpointHostPort, firstControlPlane, hostsWithRole } from "../spec/model.ts";
+import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
+import { etcdClientUrls } from "./etcd.ts";
+import { BOOTSTRAP_GROUP } from "./binary/tls-bootstrap.ts";
 import type { RenderedFile, Secrets } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
@@ -59,7 +61,7 @@ function clusterConfiguration(c: Cluster): Doc {
     externalEtcd(c)
       ? {
           external: {
-            endpoints: hostsWithRole(c, "etcd").map((e) => `https://${e.internalAddress}:${c.etcd.clientPort}`),
+            endpoints: etcdClientUrls(c),
             caFile: PATHS.apiserverEtcdCa,
             certFile: PATHS.apiserverEtcdCert,
             keyFile: PATHS.apiserverEtcdKey,
@@ -102,7 +104,7 @@ function initConfiguration(c: Cluster, h: Host, s: Secrets): Doc {
         ttl: `${s.join.tokenTtlHours}h0m0s`,
         description: "kubeha join token",
         usages: ["signing", "authentication"],
-        groups: ["system:bootstrappers:kubeadm:default-node-token"],
+        groups: [BOOTSTRAP_GROUP],
       },
     ],
     certificateKey: s.join.certificateKey,

@@ -93,6 +93,41 @@ export const PATHS = {
   /** Stacked etcd: kubeadm issues the members' certificates here from kubeha's etcd CA. */
   stackedEtcdPkiDir: "/etc/kubernetes/pki/etcd",
 
+  /**
+   * `bootstrap: binary`: where the bundle installs the Kubernetes binaries (kube-apiserver,
+   * kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl); every unit's ExecStart
+   * is `<kubeBinDir>/<component>`.
+   */
+  kubeBinDir: "/usr/bin",
+  /** `bootstrap: binary`: kubeha's own unit per component, `<systemdUnitDir>/<component>.service`. */
+  systemdUnitDir: "/etc/systemd/system",
+  /** The cluster CA as every component reads it (kubeadm's name; key beside it on control planes). */
+  kubernetesCa: "/etc/kubernetes/pki/ca.crt",
+  kubernetesCaKey: "/etc/kubernetes/pki/ca.key",
+  frontProxyCa: "/etc/kubernetes/pki/front-proxy-ca.crt",
+  frontProxyClientCert: "/etc/kubernetes/pki/front-proxy-client.crt",
+  frontProxyClientKey: "/etc/kubernetes/pki/front-proxy-client.key",
+  apiserverKey: "/etc/kubernetes/pki/apiserver.key",
+  apiserverKubeletClientCert: "/etc/kubernetes/pki/apiserver-kubelet-client.crt",
+  apiserverKubeletClientKey: "/etc/kubernetes/pki/apiserver-kubelet-client.key",
+  saKey: "/etc/kubernetes/pki/sa.key",
+  saPub: "/etc/kubernetes/pki/sa.pub",
+  /** kubelet TLS bootstrap: the bootstrap-token kubeconfig (kubeadm's name), read until kubelet.conf exists. */
+  bootstrapKubeletConf: "/etc/kubernetes/bootstrap-kubelet.conf",
+  kubeProxyConf: "/etc/kubernetes/kube-proxy.conf",
+  /** KubeletConfiguration (kubeadm's path). */
+  kubeletConfig: "/var/lib/kubelet/config.yaml",
+  /** Where the kubelet keeps its bootstrapped, rotated certificates (its default --cert-dir). */
+  kubeletPkiDir: "/var/lib/kubelet/pki",
+  kubeProxyConfig: "/var/lib/kube-proxy/config.yaml",
+  schedulerConfig: "/etc/kubernetes/kube-scheduler.yaml",
+  auditPolicy: "/etc/kubernetes/audit-policy.yaml",
+  auditLog: "/var/log/kubernetes/audit/audit.log",
+  /** EncryptionConfiguration for Secrets at rest: holds the key, 0600. */
+  encryptionConfig: "/etc/kubernetes/encryption-config.yaml",
+  /** The TLS bootstrap objects (bootstrap token Secret, RBAC bindings), applied from the first control plane. */
+  tlsBootstrapManifest: "/etc/kubeha/binary/tls-bootstrap.yaml",
+
   etcdDefaults: "/etc/default/etcd",
   etcdDropIn: "/etc/systemd/system/etcd.service.d/10-kubeha.conf",
   etcdPkiDir: "/etc/etcd/pki",

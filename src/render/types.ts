@@ -36,6 +36,12 @@ export interface Secrets {
   haproxyStatsPassword: string;
   /** VRRP auth_pass: 8 characters (keepalived truncates longer ones). */
   vrrpAuthPass: string;
+  /**
+   * `bootstrap: binary`: base64 of 32 random bytes, the secretbox key that encrypts Secrets at rest
+   * (EncryptionConfiguration). Created once and never replaced: the data written with it would
+   * become unreadable.
+   */
+  encryptionKey?: string;
 }
 
 /** Everything rendered for one host. */

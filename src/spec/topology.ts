@@ -55,6 +55,11 @@ export function externalEtcd(c: Cluster): boolean {
   return c.etcd.mode === "external";
 }
 
+/** `bootstrap: binary`: the control plane as kubeha's systemd units, no kubeadm. */
+export function binaryBootstrap(c: Cluster): boolean {
+  return c.bootstrap === "binary";
+}
+
 // ------------------------------------------------------------------ per host
 
 export function isControlPlane(h: Host): boolean {

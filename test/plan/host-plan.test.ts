@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { clustersUnderTest } from "../render/helpers.ts";
+import { FIXTURE_SECRETS, clustersUnderTest } from "../render/helpers.ts";
 import { ensureState } from "../../src/pki/index.ts";
 import { pkiFilesForHost } from "../../src/pki/index.ts";
 import { renderCluster } from "../../src/render/index.ts";
@@ -169,13 +169,15 @@ test("a host whose facts show it done has nothing left in its plan's guarded ste
   }
 });
 
-test("bootstrap binary: the host plan refuses it (not renderable yet) instead of planning kubeadm steps", () => {
+test("bootstrap binary: the host plan has kubeha's units instead of kubeadm steps, never a kubeadm file", () => {
   const { cluster } = clustersUnderTest().find((x) => x.name === "seed-001-external-etcd-2lbs")!;
   const binary: Cluster = { ...cluster, bootstrap: "binary" };
-  const h = binary.hosts.find((x) => x.roles.includes("control-plane"))!;
-  assert.throws(() => planHost(binary, h, { secrets: undefined as never }), (e: Error & { hint?: string }) => {
-    assert.match(e.message, /spec\.bootstrap: binary .* cannot render or apply it yet: no plan for /);
-    assert.match(e.hint ?? "", /bootstrap: kubeadm/);
-    return true;
-  });
+  for (const h of binary.hosts.filter((x) => x.roles.includes("control-plane") || x.roles.includes("worker"))) {
+    const steps = planHost(binary, h, { secrets: FIXTURE_SECRETS });
+    for (const s of steps) {
+      if (s.kind === "run") assert.doesNotMatch(s.script, /kubeadm/, `${h.name}: ${s.description}`);
+      if (s.kind === "files") for (const f of s.files) assert.ok(!f.path.startsWith("/etc/kubeha/kubeadm/"), `${h.name}: ${f.path}`);
+    }
+    assert.ok(steps.some((s) => s.kind === "files" && s.ensure.includes("kubelet") && s.ensure.includes("kube-proxy")), h.name);
+  }
 });

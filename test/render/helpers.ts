@@ -17,6 +17,8 @@ export const FIXTURE_SECRETS: Secrets = {
   },
   haproxyStatsPassword: "FixtureStatsPassw0rd",
   vrrpAuthPass: "Fixture8",
+  // base64 of 32 bytes, as newEncryptionKey makes them ("FixtureEncryptionKey" padded with dots).
+  encryptionKey: Buffer.from("FixtureEncryptionKey............").toString("base64"),
 };
 
 export const REPO = join(import.meta.dirname, "..", "..");

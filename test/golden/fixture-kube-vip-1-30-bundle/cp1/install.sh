@@ -116,7 +116,7 @@ apt_install ca-certificates conntrack containerd curl etcd-client ethtool iptabl
 # each src -> dest, e.g. bin/kubeadm -> /usr/bin/kubeadm) and enables its units; by hand, copy
 # them the same way (from spec.packages.bundle) before running this script (docs/bundle.md).
 step 'install the offline bundle'
-for b in kubeadm kubelet kubectl; do
+for b in kubelet kubeadm kubectl; do
   command -v "$b" >/dev/null || die "$b not found: install the offline bundle's files first"
 done
 
