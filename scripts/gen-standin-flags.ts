@@ -69,8 +69,10 @@ export function generateStandinFlags(): string {
         minors: perMinor("kube-scheduler", (m) => [...acceptedFlags("kube-scheduler", m)!]),
       },
       "kube-controller-manager": {
-        source: "kubeha's interim list (scripts/gen-standin-flags.ts CONTROLLER_MANAGER_UNTIL_TABLE): flag-tables.ts records no set yet",
-        minors: perMinor("kube-controller-manager", () => acceptedFlags("kube-controller-manager", 0) ?? CONTROLLER_MANAGER_UNTIL_TABLE),
+        source:
+          flagSource("kube-controller-manager") ??
+          "kubeha's interim list (scripts/gen-standin-flags.ts CONTROLLER_MANAGER_UNTIL_TABLE): flag-tables.ts records no set yet",
+        minors: perMinor("kube-controller-manager", (m) => [...(acceptedFlags("kube-controller-manager", m) ?? CONTROLLER_MANAGER_UNTIL_TABLE)]),
       },
     },
   };

@@ -16,7 +16,7 @@ import { createServer } from "node:tls";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { BIN, LIB, freePort } from "./helpers.ts";
+import { BIN, LIB, freePort, runPy } from "./helpers.ts";
 import { generateStandinFlags } from "../../scripts/gen-standin-flags.ts";
 
 let work: string;
@@ -179,4 +179,31 @@ test("leader election through the kube-apiserver stand-in: one holder, no releas
   const s = steps.get("scheduler leader")!;
   assert.match(s.holder as string, id);
   assert.equal(s.duration, 3, "leaderElection.leaseDuration from the KubeSchedulerConfiguration");
+});
+
+test("kubeadm's static pod command lines (kubeadm stand-in) pass the stand-ins' own flag check, extraArgs included", () => {
+  const r = runPy(
+    "import json, standin_control as c, standin_control_pods as p, standin_common as common\n" +
+      "doc = {'clusterName': 'k', 'networking': {'podSubnet': '10.244.0.0/16', 'serviceSubnet': '10.96.0.0/12'},\n" +
+      "       'scheduler': {'extraArgs': [{'name': 'v', 'value': '2'}]}}\n" +
+      "minor = int(common.KUBERNETES_VERSION.split('.')[1])\n" +
+      "out = {}\n" +
+      "for comp in p.COMPONENTS:\n" +
+      "    cmd = p.command(comp, doc, '/etc/kubernetes/pki')\n" +
+      "    accepted, booleans = c.flag_table(comp, minor)\n" +
+      "    out[comp] = {'cmd': cmd, 'opts': c.parse_flags(cmd[1:], accepted, booleans),\n" +
+      "                 'found': p.pod_command(p.manifest_text(comp, doc, '/etc/kubernetes/pki', '1.34.2'), comp, 'x') == cmd}\n" +
+      "print(json.dumps(out))\n",
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, { cmd: string[]; opts: Record<string, unknown>; found: boolean }>;
+  const cm = out["kube-controller-manager"]!;
+  assert.equal(cm.opts["leader-elect"], true);
+  assert.equal(cm.opts["cluster-cidr"], "10.244.0.0/16");
+  assert.equal(cm.opts["controllers"], "*,bootstrapsigner,tokencleaner");
+  assert.ok(cm.found, "the kubelet stand-in finds the command in the manifest the kubeadm stand-in writes");
+  const s = out["kube-scheduler"]!;
+  assert.deepEqual(s.cmd, ["kube-scheduler", "--authentication-kubeconfig=/etc/kubernetes/scheduler.conf", "--authorization-kubeconfig=/etc/kubernetes/scheduler.conf",
+    "--bind-address=127.0.0.1", "--kubeconfig=/etc/kubernetes/scheduler.conf", "--leader-elect=true", "--v=2"]);
+  assert.ok(s.found);
 });
