@@ -17,6 +17,14 @@ export const LEADER_COMPONENTS = ["kube-controller-manager", "kube-scheduler"] a
 export type LeaderComponent = (typeof LEADER_COMPONENTS)[number];
 export const LEASE_NAMESPACE = "kube-system";
 
+/**
+ * client-go's leader-election defaults in seconds (LeaderElectionConfiguration: leaseDuration 15 s,
+ * renewDeadline 10 s, retryPeriod 2 s), which kubeadm's controller-manager and scheduler manifests
+ * leave in place; `jitter` is client-go's JitterFactor: a follower retries after
+ * retryPeriod x (1 + rand x 1.2).
+ */
+export const LEADER_ELECTION = { lease: 15, renew: 10, retry: 2, jitter: 1.2 } as const;
+
 /** One component's leader as `status` reports it; `status.schema.json` describes it. */
 export interface LeaderStatus {
   component: LeaderComponent;
