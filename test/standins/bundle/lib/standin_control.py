@@ -7,11 +7,11 @@
 #   at start with the `open PATH: ...` text Go prints;
 # - the API server check at start: a kubeconfig whose CA does not verify the server ends the process
 #   (`tls: failed to verify certificate: x509: ...`); a server that does not answer yet is waited for;
-# - client-go's leader election over a coordination.k8s.io/v1 Lease (Elector): identity
+# - client-go's leader election over a coordination.k8s.io/v1 Lease (lib/standin_leader.py): identity
 #   `<hostname>_<uuid>`, acquire retries every retryPeriod with client-go's jitter (x 1..2.2), renewals
-#   every retryPeriod, `leaderelection lost` (exit 1) when no renewal succeeded for renewDeadline,
-#   resourceVersion conflicts lose the race; on SIGTERM the process exits without releasing the Lease
-#   (client-go's ReleaseOnCancel is off for both components), so a successor waits for it to expire;
+#   every retryPeriod, `leaderelection lost` (exit 1) when no renewal succeeded for renewDeadline;
+#   on SIGTERM the process exits without releasing the Lease (client-go's ReleaseOnCancel is off for
+#   both components), so a successor waits for it to expire;
 # - /healthz over HTTPS on --bind-address:--secure-port (a self-signed certificate made with openssl
 #   when no --tls-cert-file is given, as the real components generate one in memory).
 # The stand-ins run no controllers and schedule nothing: they only hold (or wait for) their Lease.
@@ -34,9 +34,9 @@ import uuid
 
 import standin_common as common
 from standin_common import StandinError
+from standin_leader import JITTER_FACTOR, Elector
 
 FLAGS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "standin_flags.json")
-JITTER_FACTOR = 1.2  # client-go leaderelection.JitterFactor
 
 
 class Exit(Exception):
@@ -180,79 +180,6 @@ def wait_for_apiserver(api, tag, stop):
             last = time.monotonic()
         stop.wait(1.0)
     return False
-
-
-def now_micro():
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1e6)
-
-
-class Elector:
-    """client-go's LeaderElector over a Lease (tryAcquireOrRenew), as kube-controller-manager and
-    kube-scheduler run it."""
-
-    def __init__(self, api, namespace, name, identity, lease, tag):
-        self.api, self.ns, self.name, self.identity, self.lease, self.tag = api, namespace, name, identity, lease, tag
-        self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
-        self.observed = None  # (spec, local monotonic time it was first seen)
-        self.reported = None
-
-    def lock(self):
-        return f"{self.ns}/{self.name}"
-
-    def try_acquire_or_renew(self):
-        """True when this process holds the Lease after the call."""
-        status, cur = self.api.call("GET", self.path)
-        stamp = now_micro()
-        if status == 404:
-            body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": self.name, "namespace": self.ns},
-                    "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease),
-                             "acquireTime": stamp, "renewTime": stamp, "leaseTransitions": 0}}
-            status, out = self.api.call("POST", self.path.rsplit("/", 1)[0], body)
-            if status not in (200, 201):
-                self.error(status, out)
-                return False
-            self.observed = (out.get("spec") or body["spec"], time.monotonic())
-            return True
-        if status != 200:
-            self.error(status, cur)
-            return False
-        spec = cur.get("spec") or {}
-        if self.observed is None or self.observed[0] != spec:
-            self.observed = (spec, time.monotonic())
-        holder = spec.get("holderIdentity") or ""
-        if holder and holder != self.identity and holder != self.reported:
-            common.say(self.tag, f"new leader elected: {holder} (lock {self.lock()})")
-            self.reported = holder
-        duration = spec.get("leaseDurationSeconds") or self.lease
-        if holder and holder != self.identity and self.observed[1] + duration > time.monotonic():
-            return False
-        new = dict(spec, holderIdentity=self.identity, leaseDurationSeconds=int(self.lease), renewTime=stamp)
-        if holder != self.identity:
-            new["acquireTime"] = stamp
-            new["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": self.name, "namespace": self.ns,
-                             "resourceVersion": cur["metadata"]["resourceVersion"]}, "spec": new}
-        status, out = self.api.call("PUT", self.path, body)
-        if status != 200:
-            if status != 409:
-                self.error(status, out)
-            return False
-        self.observed = (out.get("spec") or new, time.monotonic())
-        return True
-
-    def attempt(self):
-        try:
-            return self.try_acquire_or_renew()
-        except OSError as e:
-            common.say(self.tag, f"error retrieving resource lock {self.lock()}: {e.__class__.__name__}: {e}", sys.stderr)
-            return False
-
-    def error(self, status, body):
-        msg = body.get("message") if isinstance(body, dict) else body
-        common.say(self.tag, f"error retrieving resource lock {self.lock()}: HTTP {status}: {msg}", sys.stderr)
 
 
 def run_elected(elector, retry, renew, stop):
