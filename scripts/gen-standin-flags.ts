@@ -76,7 +76,9 @@ export function generateStandinFlags(): string {
       },
     },
   };
-  return JSON.stringify(doc, null, 1) + "\n";
+  // One line per flag list: the file stays readable and its diffs show which minor changed.
+  const text = JSON.stringify(doc, (_k, v: unknown) => (Array.isArray(v) ? `@@${JSON.stringify(v)}@@` : v), 1);
+  return text.replace(/"@@(.*?)@@"/g, (_m, a: string) => JSON.parse(`"${a}"`) as string) + "\n";
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
