@@ -29,14 +29,19 @@ Scenarios (default: those that fit the cluster's endpoint mode, in this order):
                        haproxy-keepalived and kube-vip
   kube-vip-crash       SIGKILL kube-vip on the VIP holder (kube-vip mode; the kubelet restarts it)
   apiserver-down       take the apiserver's static pod off a control plane that is not the holder
+  controller-manager-leader-down
+                       stop the kube-controller-manager that holds its Lease (static pod parked,
+                       or its unit stopped): time until another control plane holds the Lease
   etcd-member-down     stop the etcd leader
   etcd-quorum-loss     stop a majority of etcd members (writes are EXPECTED to fail; none acked may be lost)
   lb-partition         cut the LB hosts off from each other (each claims the VIP: split brain)
 haproxy-keepalived runs all but kube-vip-crash; kube-vip runs lb-machine-down, kube-vip-crash,
-apiserver-down and the etcd scenarios; other modes apiserver-down and the etcd scenarios.
+apiserver-down, controller-manager-leader-down and the etcd scenarios; other modes
+apiserver-down, controller-manager-leader-down and the etcd scenarios.
 
 Figures per scenario: API blackout (longest run of failed probes, ms), failed/total probes,
-time until the VIP moved, time from the restore until healthy, etcd writes acked/failed/lost.
+time until the VIP moved (or, for a leader scenario, until another host held the Lease), time
+from the restore until healthy, etcd writes acked/failed/lost.
 Persistent clients: the longest time one of them got no answer, and their reconnects.
 With --runs N every figure is also reported as min / p50 / p95 / max over the N runs
 (nearest-rank percentiles: always a measured value; with 10 runs p95 is the largest).
@@ -67,6 +72,7 @@ Flags:
 Examples:
   kubeha drill lab/lab/cluster.yaml --lab lab --report drill.html
   kubeha drill cluster.yaml --scenario lb-haproxy-dies --scenario apiserver-down
+  kubeha drill cluster.yaml --scenario controller-manager-leader-down
   kubeha drill lab/lab/cluster.yaml --lab lab --compare seeds --report drill.html
   kubeha drill cluster.yaml --power-off 'virsh destroy {host}' --power-on 'virsh start {host}'`;
 

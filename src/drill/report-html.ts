@@ -272,16 +272,18 @@ const FIGURE_ROWS: [keyof ScenarioFigures, string, string][] = [
   ["vipMovedMs", "VIP moved", "fault → one other machine holds the VIP"],
   ["splitBrainMs", "Split brain", "longest time two or more machines held the VIP"],
   ["healthyAfterMs", "Healthy again", "until status is healthy again after the restore"],
+  ["leaderMovedMs", "Leader moved", "fault → another host holds the component's Lease (its acquireTime)"],
   ["etcdAcked", "etcd writes acked", ""],
   ["etcdFailed", "etcd writes failed", ""],
   ["etcdLost", "etcd acked writes lost", "must be 0"],
 ];
 
 function figuresTable(f: ScenarioFigures): string {
-  const rows = FIGURE_ROWS.map(([key, name, what]) => {
-    const v = f[key];
+  // A figure a scenario does not have (leaderMovedMs outside leader scenarios) gets no row.
+  const rows = FIGURE_ROWS.filter(([key]) => f[key] !== undefined).map(([key, name, what]) => {
+    const v = f[key]!;
     const isMs = key.endsWith("Ms");
-    const text = v === null ? (key === "vipMovedMs" ? "never" : "not healthy") : isMs ? `${num(v)} ms` : num(v);
+    const text = v === null ? (key === "vipMovedMs" || key === "leaderMovedMs" ? "never" : "not healthy") : isMs ? `${num(v)} ms` : num(v);
     const bad = (key === "etcdLost" && v !== 0) || (key === "splitBrainMs" && v !== 0) || (key === "healthyAfterMs" && v === null);
     return `<tr><th scope="row">${name}</th><td class="n${bad ? " bad" : ""}">${text}</td><td class="what">${what}</td></tr>`;
   });

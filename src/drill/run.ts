@@ -24,6 +24,7 @@ import { probeTargets } from "./load.ts";
 import { computeFigures } from "./figures.ts";
 import { persistentFigures, startPersistentClients, type LaneResult } from "./persistent.ts";
 import { watchVip, type VipWatcher } from "./watch.ts";
+import { leaderMoved, pollLease, takeoverGap, type LeasePoller } from "./leader.ts";
 import type { Machines } from "./machines.ts";
 import { lbProfile, profileSummary } from "./profiles.ts";
 import { comparisonRows, distributionRows } from "./compare.ts";
@@ -247,7 +248,8 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   }
   let plan: ScenarioPlan;
   try {
-    plan = planScenario(c, name, { vipHolders: before.vip.holders, ...(before.etcd.leader ? { etcdLeader: before.etcd.leader } : {}) });
+    const leaders = Object.fromEntries(before.leaders.flatMap((l) => (!l.leaderless && l.host ? [[l.component, l.host]] : [])));
+    plan = planScenario(c, name, { vipHolders: before.vip.holders, ...(before.etcd.leader ? { etcdLeader: before.etcd.leader } : {}), leaders });
   } catch (err) {
     say(`${label}: cannot run: ${(err as Error).message}`);
     return emptyResult(name, profile, run, [(err as Error).message]);
@@ -264,7 +266,9 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   const mark = (kind: Mark["kind"], text: string) => {
     marks.push({ t: Math.round(now()), kind, label: text });
   };
-  const capMs = o.baselineMs + o.maxHoldMs + o.healthyTimeoutMs + 30_000;
+  // A scenario whose own target needs a longer hold than --max-hold gets it (Hold.atLeastMs).
+  const maxHoldMs = Math.max(o.maxHoldMs, plan.hold.atLeastMs ?? 0);
+  const capMs = o.baselineMs + maxHoldMs + o.healthyTimeoutMs + 30_000;
   const lbs = c.hosts.filter((h) => vipCandidate(c, h));
   const watcher = lbs.length ? watchVip(c, lbs, now, { maxMs: capMs }) : undefined;
   if (watcher && !(await watcher.ready(10_000))) problems.push("the VIP watcher could not read every LB host");
@@ -277,9 +281,15 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   await sleep(o.baselineMs);
 
   if (plan.prepare) await doActions(ctx, plan.prepare, watcher, problems);
+  // Leader scenarios: the Lease is read from before the fault on, so its last renewals are seen.
+  const lease: LeasePoller | undefined = plan.lease
+    ? pollLease((h) => ctx.pool.get(h), hostByName(c, plan.lease.via), plan.lease.component, now, { intervalMs: 500, maxMs: maxHoldMs + 30_000 })
+    : undefined;
+  if (lease) await sleep(1500);
   say(`${label}: fault: ${plan.fault}`);
   const holdersBefore = watcher?.holders() ?? [];
   // The fault's time is when its command is sent (a command's own latency is a few ms).
+  const faultWallMs = Date.now();
   mark("fault", plan.fault);
   await doActions(ctx, plan.inject, watcher, problems);
   const holdStart = now();
@@ -300,6 +310,7 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   // Hold the fault.
   let sawSplit = false;
   let singleSince: number | undefined;
+  let movedSince: number | undefined;
   for (;;) {
     await sleep(100);
     const t = now();
@@ -310,14 +321,21 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
       if (plan.hold.until === "split") mark("note", `split brain: ${holders.join(", ")} hold the VIP`);
     }
     if (plan.hold.until === "split" ? sawSplit && held >= 300 : held >= 1000) void checkStatus();
-    if (held >= o.maxHoldMs) {
-      if (plan.hold.until !== "fixed") mark("note", `held the maximum ${o.maxHoldMs} ms`);
+    if (held >= maxHoldMs) {
+      if (plan.hold.until !== "fixed") mark("note", `held the maximum ${maxHoldMs} ms`);
       break;
     }
     if (held < plan.hold.minMs) continue;
     if (plan.hold.until === "fixed") break;
     if (plan.hold.until === "recovered") {
       if ((!watcher || holders.length === 1) && trailingOkMs(api.peek(), t) >= plan.hold.settleMs) break;
+    } else if (plan.hold.until === "leader-moved") {
+      const cur = lease?.current();
+      if (movedSince === undefined && cur && cur.host !== "" && cur.host !== plan.lease?.before) {
+        movedSince = t;
+        mark("note", `${plan.lease?.component} Lease held by ${cur.host}`);
+      }
+      if (movedSince !== undefined && t - movedSince >= plan.hold.settleMs) break;
     } else if (plan.hold.until === "single-holder") {
       if (holders.length === 1) singleSince ??= t;
       else singleSince = undefined;
@@ -327,6 +345,7 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   void checkStatus();
   await statusDuringFault;
   const singleHolderBeforeRestore = (watcher?.holders().length ?? 1) === 1;
+  await lease?.stop();
 
   say(`${label}: restore`);
   mark("restore", plan.restore.map((a) => (a.kind === "run" ? a.what : a.kind)).join("; ") + ` (${plan.targets.join(", ")})`);
@@ -355,11 +374,15 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   }
   const vip = watcher?.events ?? [];
   const figures = computeFigures({ samples, writes, read, vip, marks, endT, vipBefore: holdersBefore });
-  const checks = plan.targetsFor(profile).map((tg) => ({ name: tg.name, ...tg.check(figures, { splitDetectedByStatus, singleHolderBeforeRestore }) }));
+  const faultT = marks.find((m) => m.kind === "fault")?.t ?? 0;
+  if (plan.lease && lease) figures.leaderMovedMs = leaderMoved(lease.samples, plan.lease.before, faultT, faultWallMs);
+  const takeoverGapMs = plan.lease && lease ? takeoverGap(lease.samples, plan.lease.before) : null;
+  const checks = plan.targetsFor(profile).map((tg) => ({ name: tg.name, ...tg.check(figures, { splitDetectedByStatus, singleHolderBeforeRestore, takeoverGapMs }) }));
   const failed = checks.filter((x) => !x.ok);
   say(
     `${label}: blackout ${figures.blackoutMs} ms, ${figures.failedProbes}/${figures.totalProbes} probes failed, VIP moved ${figures.vipMovedMs ?? "-"} ms, ` +
       `two holders ${figures.splitBrainMs} ms, ` +
+      (figures.leaderMovedMs !== undefined ? `leader moved ${figures.leaderMovedMs ?? "-"} ms, ` : "") +
       (persistent ? `persistent clients (${persistent.protocol}) ${persistent.longestNoAnswerMs} ms without an answer, ${persistent.reconnects} reconnects, ` : "") +
       `healthy ${figures.healthyAfterMs ?? "-"} ms after restore, etcd ${figures.etcdAcked} acked / ${figures.etcdFailed} failed / ${figures.etcdLost} lost` +
       (failed.length ? ` — FAILED: ${failed.map((x) => x.name).join("; ")}` : "") +
@@ -377,6 +400,7 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
     samples,
     writes,
     vip,
+    ...(plan.lease && lease ? { lease: { component: plan.lease.component, before: plan.lease.before, samples: lease.samples } } : {}),
     marks,
     figures,
     persistent,

@@ -16,6 +16,7 @@ import { shq } from "../exec/transport.ts";
 import { PATHS } from "../render/paths.ts";
 import { SCENARIOS, type ProfileName, type ScenarioFigures, type ScenarioName } from "./types.ts";
 import { runsExternalEtcd, usesKeepalived } from "../spec/topology.ts";
+import { LEADER_ELECTION, type LeaderComponent } from "../probe/leaders.ts";
 
 /** One step of a fault or its undo. */
 export type Action =
@@ -30,17 +31,20 @@ export type Action =
  * - "fixed": exactly `minMs`;
  * - "split": until two machines hold the VIP, then `settleMs` more (at most the max hold).
  * - "single-holder": until one machine has held the VIP alone for `settleMs` (at most the max hold).
+ * - "leader-moved": until another host holds the plan's `lease`, then `settleMs` more (at most the max hold).
  */
 export interface Hold {
-  until: "recovered" | "fixed" | "split" | "single-holder";
+  until: "recovered" | "fixed" | "split" | "single-holder" | "leader-moved";
   minMs: number;
   settleMs: number;
+  /** The longest hold this scenario needs to see its target met, when more than the drill's max hold. */
+  atLeastMs?: number;
 }
 
 /** The judgement a figure gets, for kubeha's own configuration (seed profiles are measured, not judged). */
 export interface Target {
   name: string;
-  check(f: ScenarioFigures, ctx: { splitDetectedByStatus: boolean; singleHolderBeforeRestore: boolean }): { ok: boolean; detail: string };
+  check(f: ScenarioFigures, ctx: { splitDetectedByStatus: boolean; singleHolderBeforeRestore: boolean; takeoverGapMs: number | null }): { ok: boolean; detail: string };
 }
 
 export interface ScenarioPlan {
@@ -59,12 +63,16 @@ export interface ScenarioPlan {
   needsPower: boolean;
   /** `kubeha status` must say degraded while the fault is held (false for faults that heal themselves). */
   statusDegraded: boolean;
+  /** Leader scenarios: whose Lease to watch, who held it before the fault, and the control plane that reads it. */
+  lease?: { component: LeaderComponent; before: string; via: string };
 }
 
 /** Who holds what right now, read from `kubeha status` before the scenario. */
 export interface Snapshot {
   vipHolders: string[];
   etcdLeader?: string;
+  /** The host holding each component's Lease (from status's leaders). */
+  leaders?: Partial<Record<LeaderComponent, string>>;
 }
 
 const DRILL_DROPIN_DIR = "/run/systemd/system/haproxy.service.d";
@@ -143,6 +151,32 @@ function needsVip(c: Cluster, scenario: ScenarioName): void {
  * ran it too (the new holder writes the Lease through etcd).
  */
 const KUBE_VIP_TAKEOVER_MS = (KUBE_VIP_TIMING.lease + 2 * KUBE_VIP_TIMING.retry + 3) * 1000;
+
+/**
+ * Longest time from stopping the controller-manager leader to another one holding its Lease. The
+ * leader renews every retry period and does not release the Lease when stopped (client-go's
+ * ReleaseOnCancel is off), so the last renewal is at most one retry before the stop. A follower
+ * notices that renewal up to one jittered retry (retry x 2.2) late and counts the lease duration
+ * from then; it takes the Lease at its next jittered retry: lease + 2 x retry x 2.2. +2 s for the
+ * acquisition's own API round trip and the stopped pod's grace.
+ */
+export const LEADER_TAKEOVER_MS = Math.round((LEADER_ELECTION.lease + 2 * LEADER_ELECTION.retry * (1 + LEADER_ELECTION.jitter) + 2) * 1000);
+
+const leaderMovedWithin = (ms: number): Target => ({
+  name: `another control plane holds the Lease within ${ms} ms`,
+  check: (f) => ({
+    ok: f.leaderMovedMs !== undefined && f.leaderMovedMs !== null && f.leaderMovedMs <= ms,
+    detail: f.leaderMovedMs === undefined || f.leaderMovedMs === null ? "the Lease did not move" : `moved after ${f.leaderMovedMs} ms`,
+  }),
+});
+
+const tookOverOnlyAfterExpiry: Target = {
+  name: `the new leader waited for the old Lease to expire (≥ ${LEADER_ELECTION.lease} s after its last renewal: never two leaders)`,
+  check: (_f, x) => ({
+    ok: x.takeoverGapMs !== null && x.takeoverGapMs >= LEADER_ELECTION.lease * 1000,
+    detail: x.takeoverGapMs === null ? "unknown (no renewal and acquisition seen)" : `acquired ${x.takeoverGapMs} ms after the old leader's last renewal seen`,
+  }),
+};
 
 /** Members whose etcd kubeha can stop: systemd units (external) or static pods (stacked). */
 function etcdStop(c: Cluster, h: Host): { stop: string; start: string; what: string } {
@@ -286,6 +320,41 @@ export function planScenario(c: Cluster, name: ScenarioName, s: Snapshot): Scena
         ]),
         needsPower: false,
         statusDegraded: true,
+      };
+    }
+    case "controller-manager-leader-down": {
+      const component = "kube-controller-manager";
+      const cps = hostsWithRole(c, "control-plane");
+      if (cps.length < 2) throw new UsageError(`${name} needs at least two control planes`, "add control planes or drop this scenario");
+      const leader = s.leaders?.[component];
+      const h = cps.find((x) => x.name === leader);
+      if (!h) {
+        throw new UsageError(
+          `${name} needs a ${component} leader among the control planes, found ${leader ?? "none"}`,
+          "run `kubeha status FILE`: its leaders table must name a control plane holding the Lease",
+        );
+      }
+      const via = cps.find((x) => x.name !== h.name)!;
+      const stop =
+        c.bootstrap === "binary"
+          ? { stop: `systemctl stop ${component}.service`, start: `systemctl start ${component}.service`, what: `the ${component} unit` }
+          : { ...parkManifest(component), what: `the ${component} static pod` };
+      return {
+        scenario: name,
+        targets: [h.name],
+        fault: `stop ${stop.what} on ${h.name} (the ${component} leader); it does not release its Lease`,
+        expectation:
+          `another control plane's ${component} takes the Lease once it went unrenewed for ${LEADER_ELECTION.lease} s (leaseDuration), ` +
+          `within ${LEADER_TAKEOVER_MS / 1000} s of the stop; the API is not affected`,
+        inject: [{ kind: "run", host: h.name, what: `stop ${stop.what}`, command: stop.stop }],
+        restore: [{ kind: "run", host: h.name, what: `start ${stop.what}`, command: stop.start }],
+        hold: { until: "leader-moved", minMs: 1000, settleMs: 1000, atLeastMs: LEADER_TAKEOVER_MS + 5000 },
+        targetsFor: judged([leaderMovedWithin(LEADER_TAKEOVER_MS), tookOverOnlyAfterExpiry]),
+        needsPower: false,
+        // Until the Lease expires it still names the stopped leader, and a new leader holds it right after:
+        // `status` sees no problem unless it looks in the few seconds between.
+        statusDegraded: false,
+        lease: { component, before: h.name, via: via.name },
       };
     }
     case "etcd-member-down": {

@@ -16,6 +16,7 @@ export const SCENARIOS = [
   "lb-machine-down",
   "kube-vip-crash",
   "apiserver-down",
+  "controller-manager-leader-down",
   "etcd-member-down",
   "etcd-quorum-loss",
   "lb-partition",
@@ -58,6 +59,18 @@ export interface VipEvent {
   holders: string[];
 }
 
+/** One reading of a leader-election Lease during a scenario (src/drill/leader.ts). */
+export interface LeaseSample {
+  /** When the reading arrived. */
+  t: number;
+  /** The Lease's holderIdentity ("" = nobody); `host` is its host part. */
+  holder: string;
+  host: string;
+  /** The Lease's acquireTime and renewTime (RFC 3339, the holder's clock). */
+  acquireTime?: string;
+  renewTime?: string;
+}
+
 /** A moment in the scenario worth drawing: the fault, the restore, healthy again, notes. */
 export interface Mark {
   t: number;
@@ -81,6 +94,11 @@ export interface ScenarioFigures {
   etcdFailed: number;
   /** Acknowledged writes missing or wrong when read back after the scenario. Must be 0. */
   etcdLost: number;
+  /**
+   * Leader scenarios only: from the fault to another host holding the component's Lease (its
+   * acquireTime, against this machine's clock at the fault); null = it never moved.
+   */
+  leaderMovedMs?: number | null;
 }
 
 export interface ScenarioResult {
@@ -100,6 +118,8 @@ export interface ScenarioResult {
   samples: ApiSample[];
   writes: EtcdWrite[];
   vip: VipEvent[];
+  /** Leader scenarios only: the component's Lease as read during the fault. */
+  lease?: { component: string; before: string; samples: LeaseSample[] };
   marks: Mark[];
   figures: ScenarioFigures;
   /**

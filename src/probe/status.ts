@@ -10,9 +10,11 @@ import { hostByName } from "../spec/model.ts";
 import { PATHS } from "../render/paths.ts";
 import type { CertStatus } from "../pki/index.ts";
 import { holdsVip, isControlPlane, isKubernetesNode, noHairpin, runsExternalEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
+import { evaluateLeaders, leasesScript, parseLeases, renderLeaders, type LeaderStatus, type LeaseReading } from "./leaders.ts";
 import { certsScript, etcdPkiDir, evaluateHostCerts, issuedFingerprints, parseCerts, runsEtcdMember, type CertReading, type HostCertificate } from "./certs.ts";
 
 export { runsEtcdMember } from "./certs.ts";
+export type { LeaderStatus } from "./leaders.ts";
 
 /** One systemd unit kubeha expects on a host, and its `systemctl is-active` state. */
 export interface ServiceStatus {
@@ -95,6 +97,8 @@ export interface StatusReport {
   haproxy: HaproxyStatus[];
   etcd: EtcdStatus;
   apiserver: ReadyzStatus[];
+  /** Who leads kube-controller-manager and kube-scheduler (their Leases); [] when no control plane could say. */
+  leaders: LeaderStatus[];
   /** The certificates read from each host (no key material), with their expiry. */
   certificates: HostCertificate[];
 }
@@ -170,7 +174,7 @@ export function statusScript(c: Cluster, h: Host): string {
       `echo "@@etcdhealth"; ${e("endpoint health -w json --cluster")}; echo; echo "@@etcdhealth_err"; tail -n 5 "$e"`,
     );
   }
-  if (h.roles.includes("control-plane")) lines.push(`echo "@@readyz"; ${curl(readyzUrl(h.internalAddress, c.kubernetes.apiServerPort))}`);
+  if (h.roles.includes("control-plane")) lines.push(`echo "@@readyz"; ${curl(readyzUrl(h.internalAddress, c.kubernetes.apiServerPort))}`, ...leasesScript());
   if (probesEndpoint(c, h)) lines.push(`echo "@@readyzendpoint"; ${curl(readyzUrl(c.endpoint.address, c.endpoint.port))}`);
   lines.push(...certsScript(c, h));
   lines.push('echo "@@end"');
@@ -227,6 +231,8 @@ export interface HostReading {
   };
   readyz?: number;
   readyzEndpoint?: number;
+  /** The Leases a control plane read (absent from outputs without a `@@leases` section). */
+  leases?: LeaseReading;
   /** The certificate files read from the host; undefined when the output has no `@@certs` section. */
   certs?: Map<string, CertReading>;
   /**
@@ -285,6 +291,7 @@ export function parseStatus(out: string): HostReading {
   const rze = code("readyzendpoint");
   if (rze !== undefined) r.readyzEndpoint = rze;
   if (s.has("certs")) r.certs = parseCerts(s.get("certs") ?? []);
+  if (s.has("leases")) r.leases = parseLeases(s.get("leases") ?? []);
   return r;
 }
 
@@ -366,6 +373,12 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     }
   }
 
+  const leaseReadings = c.hosts.flatMap((h) => {
+    const l = readings.get(h.name)?.leases;
+    return l ? [{ host: h.name, reading: l }] : [];
+  });
+  const leaders = evaluateLeaders(leaseReadings, problems, warnings);
+
   // Certificates as found on each host, compared with the state directory's (no key is read).
   if ("error" in obs.certificates) {
     problems.push(`certificates: ${obs.certificates.error}`);
@@ -389,6 +402,7 @@ export function evaluate(c: Cluster, obs: Observations): StatusReport {
     haproxy,
     etcd,
     apiserver,
+    leaders,
     certificates,
   };
 }
@@ -488,6 +502,7 @@ export function renderStatus(r: StatusReport): string {
   if (r.apiserver.length) {
     out.push(table([["READYZ FROM", "VIA", "URL", "HTTP"], ...r.apiserver.map((a) => [a.from, a.via, a.url, a.code ? String(a.code) : "no answer"])]), "");
   }
+  if (r.leaders.length) out.push(renderLeaders(r.leaders), "");
   if (r.certificates.length) {
     const issuer = (x: HostCertificate) => (x.issuedByKubeha === undefined ? "-" : x.issuedByKubeha ? "kubeha" : "OTHER");
     out.push(

@@ -24,7 +24,7 @@ const colocated = example("seed-002-colocated-16443.yaml"); // 3 masters with LB
 const external = example("seed-001-external-etcd-2lbs.yaml"); // 2 LB hosts, external etcd on masters
 
 test("every scenario plans on a healthy colocated cluster: faults target the right machines, restores undo them", () => {
-  const snap = { vipHolders: ["server8-node1"], etcdLeader: "server9-node2" };
+  const snap = { vipHolders: ["server8-node1"], etcdLeader: "server9-node2", leaders: { "kube-controller-manager": "server9-node2" } };
   assert.deepEqual(scenariosFor(colocated), SCENARIOS.filter((n) => n !== "kube-vip-crash"));
   for (const name of scenariosFor(colocated)) {
     const p = planScenario(colocated, name, snap);
@@ -84,9 +84,9 @@ spec:
 ).cluster!;
 
 test("kube-vip endpoint: the haproxy-free scenarios, aimed at the control plane holding the VIP, with kube-vip's timing in the targets", () => {
-  assert.deepEqual(scenariosFor(kubeVip), ["lb-machine-down", "kube-vip-crash", "apiserver-down", "etcd-member-down", "etcd-quorum-loss"]);
-  assert.deepEqual(scenariosFor(example("seed-000-single-proxy.yaml")), ["apiserver-down", "etcd-member-down", "etcd-quorum-loss"]);
-  const snap = { vipHolders: ["master2"], etcdLeader: "master3" };
+  assert.deepEqual(scenariosFor(kubeVip), ["lb-machine-down", "kube-vip-crash", "apiserver-down", "controller-manager-leader-down", "etcd-member-down", "etcd-quorum-loss"]);
+  assert.deepEqual(scenariosFor(example("seed-000-single-proxy.yaml")), ["apiserver-down", "controller-manager-leader-down", "etcd-member-down", "etcd-quorum-loss"]);
+  const snap = { vipHolders: ["master2"], etcdLeader: "master3", leaders: { "kube-controller-manager": "master1" } };
   for (const name of scenariosFor(kubeVip)) {
     const p = planScenario(kubeVip, name, snap);
     assert.ok(p.inject.length > 0 && p.restore.length > 0, name);
@@ -236,4 +236,62 @@ test("kubeha drill: --help with examples; bad usage exits 2 with a hint before t
   const kv = kubeha(["drill", join(REPO, "test/render/fixtures/kube-vip-1-30-bundle.yaml"), "--compare", "seeds"]);
   assert.equal(kv.code, 2);
   assert.match(kv.stderr, /--compare seeds swaps HAProxy\/keepalived configurations, but cluster kvip uses endpoint mode kube-vip/);
+});
+
+test("controller-manager-leader-down: stops the Lease holder (static pod parked, or its unit in binary mode), read from another control plane", async () => {
+  const { LEADER_TAKEOVER_MS } = await import("../../src/drill/scenarios.ts");
+  const snap = { vipHolders: ["server8-node1"], leaders: { "kube-controller-manager": "server9-node2" } };
+  const p = planScenario(colocated, "controller-manager-leader-down", snap);
+  assert.deepEqual(p.targets, ["server9-node2"]);
+  assert.deepEqual(p.inject, [{ kind: "run", host: "server9-node2", what: "stop the kube-controller-manager static pod",
+    command: "mkdir -p /etc/kubeha/parked-manifests && mv /etc/kubernetes/manifests/kube-controller-manager.yaml /etc/kubeha/parked-manifests/kube-controller-manager.yaml" }]);
+  assert.deepEqual(p.restore.map((a) => a.kind === "run" && a.command), ["test -e /etc/kubernetes/manifests/kube-controller-manager.yaml || mv /etc/kubeha/parked-manifests/kube-controller-manager.yaml /etc/kubernetes/manifests/kube-controller-manager.yaml"]);
+  assert.equal(p.lease?.component, "kube-controller-manager");
+  assert.equal(p.lease?.before, "server9-node2");
+  assert.notEqual(p.lease?.via, "server9-node2", "the Lease is read through another control plane");
+  assert.equal(p.hold.until, "leader-moved");
+  assert.equal(p.statusDegraded, false, "the stopped leader's Lease looks held until it expires");
+  // client-go: lease 15 s + two jittered retries (2 s x 2.2) + 2 s = 25.8 s; the hold outlasts it.
+  assert.equal(LEADER_TAKEOVER_MS, 25_800);
+  assert.ok((p.hold.atLeastMs ?? 0) > LEADER_TAKEOVER_MS);
+  const [moved, afterExpiry] = p.targetsFor("kubeha");
+  const ctx = { splitDetectedByStatus: false, singleHolderBeforeRestore: true, takeoverGapMs: 15_400 };
+  const f = (leaderMovedMs: number | null): ScenarioFigures => ({ blackoutMs: 0, failedProbes: 0, totalProbes: 10, vipMovedMs: null, splitBrainMs: 0, healthyAfterMs: 100, etcdAcked: 1, etcdFailed: 0, etcdLost: 0, leaderMovedMs });
+  assert.deepEqual(moved!.check(f(17_000), ctx), { ok: true, detail: "moved after 17000 ms" });
+  assert.equal(moved!.check(f(26_000), ctx).ok, false);
+  assert.deepEqual(moved!.check(f(null), ctx), { ok: false, detail: "the Lease did not move" });
+  assert.equal(afterExpiry!.check(f(17_000), ctx).ok, true);
+  assert.deepEqual(afterExpiry!.check(f(3_000), { ...ctx, takeoverGapMs: 2_100 }), { ok: false, detail: "acquired 2100 ms after the old leader's last renewal seen" });
+  assert.equal(afterExpiry!.check(f(3_000), { ...ctx, takeoverGapMs: null }).ok, false);
+
+  // Binary mode: the unit is stopped and started instead.
+  const binary = { ...colocated, bootstrap: "binary" as const };
+  const b = planScenario(binary, "controller-manager-leader-down", snap);
+  assert.deepEqual([b.inject[0]!.kind === "run" && b.inject[0]!.command, b.restore[0]!.kind === "run" && b.restore[0]!.command], ["systemctl stop kube-controller-manager.service", "systemctl start kube-controller-manager.service"]);
+  // No leader known (or one that is not a control plane): refused with what to look at.
+  for (const leaders of [{}, { "kube-controller-manager": "server10-worker" }]) {
+    assert.throws(() => planScenario(colocated, "controller-manager-leader-down", { vipHolders: [], leaders }), (e: unknown) => e instanceof UsageError && /needs a kube-controller-manager leader among the control planes/.test(e.message) && /leaders table/.test(e.hint ?? ""));
+  }
+});
+
+test("leader figures: time to another holder from its acquireTime; the take-over gap from the old holder's last renewal seen", async () => {
+  const { leaderMoved, parseLeaseSample, takeoverGap, leaseCommand } = await import("../../src/drill/leader.ts");
+  assert.equal(leaseCommand("kube-controller-manager"), "timeout 5 kubectl --kubeconfig=/etc/kubernetes/admin.conf get --raw /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager");
+  const lease = (holder: string, acquire: string, renew: string) => JSON.stringify({ kind: "Lease", spec: { holderIdentity: holder, acquireTime: acquire, renewTime: renew, leaseDurationSeconds: 15 } });
+  const fault = Date.parse("2026-06-01T12:00:10.000Z");
+  const samples = [
+    parseLeaseSample(lease("m2_aaaa", "2026-06-01T11:00:00.000000Z", "2026-06-01T12:00:08.500000Z"), 500)!,
+    parseLeaseSample(lease("m2_aaaa", "2026-06-01T11:00:00.000000Z", "2026-06-01T12:00:09.500000Z"), 1500)!,
+    parseLeaseSample(lease("m2_aaaa", "2026-06-01T11:00:00.000000Z", "2026-06-01T12:00:09.500000Z"), 9000)!,
+    parseLeaseSample(lease("m3_bbbb", "2026-06-01T12:00:27.250000Z", "2026-06-01T12:00:27.250000Z"), 19_800)!,
+  ];
+  assert.equal(samples[0]!.host, "m2");
+  assert.equal(parseLeaseSample("The connection to the server was refused", 1), undefined);
+  // fault at t = 2000 on the scenario clock, 12:00:10.000 on the wall clock.
+  assert.equal(leaderMoved(samples, "m2", 2000, fault), 17_250, "from the new holder's acquireTime, not from when the poller saw it");
+  assert.equal(takeoverGap(samples, "m2"), 17_750);
+  const noAcquire = samples.map((s) => ({ t: s.t, holder: s.holder, host: s.host }));
+  assert.equal(leaderMoved(noAcquire, "m2", 2000, fault), 17_800, "without acquireTime: when the poller saw it");
+  assert.equal(takeoverGap(noAcquire, "m2"), null);
+  assert.equal(leaderMoved(samples.slice(0, 3), "m2", 2000, fault), null);
 });

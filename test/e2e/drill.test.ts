@@ -6,7 +6,10 @@
  * write was read back, the partition showed two holders and `status` named the split brain, a
  * SIGKILLed keepalived never left two VIP holders (kubeha's drop-in removes the VIP at once),
  * `kubeha status` exits non-zero while a fault is injected and zero after, and the HTML report
- * renders in Chromium. Timings are benchmark figures (bench/drill.ts), not asserted here.
+ * renders in Chromium. The controller-manager and scheduler stand-ins run as kubeadm's static pods:
+ * `status` names their leaders, and stopping the controller-manager leader moves its Lease to
+ * another master, which took it only once the Lease had expired. Timings are benchmark figures
+ * (bench/drill.ts), not asserted here.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,6 +19,8 @@ import type { LabInfo } from "../../src/lab/index.ts";
 import { useSharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, kubehaLive, REPO } from "../helpers/cli.ts";
 import type { DrillReport, ScenarioResult } from "../../src/drill/types.ts";
+import type { StatusReport } from "../../src/probe/status.ts";
+import { takeoverGap } from "../../src/drill/leader.ts";
 
 let lab: LabInfo;
 let cwd: string;
@@ -27,6 +32,13 @@ const NAME = useSharedLab((shared) => {
 
 test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd write is lost, report renders", async () => {
   const html = join(cwd, "out", "drill.html");
+  // Both leaders, each on one of the masters (kubeadm's static pods, run by the kubelet stand-in).
+  const before = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 60_000 });
+  assert.equal(before.code, 0, before.stdout + before.stderr);
+  const leaders = (JSON.parse(before.stdout) as StatusReport).leaders;
+  assert.deepEqual(leaders.map((l) => [l.component, l.leaderless]), [["kube-controller-manager", false], ["kube-scheduler", false]]);
+  for (const l of leaders) assert.ok(["master1", "master2", "master3"].includes(l.host ?? ""), `${l.component} led by ${l.holder}`);
+  assert.match(kubeha(["status", lab.clusterFile], { cwd, timeoutMs: 60_000 }).stdout, /COMPONENT\s+LEADER\s+HELD FOR[\s\S]*kube-controller-manager\s+master\d/);
   const statusDuring: number[] = [];
   const r = await kubehaLive(
     [
@@ -35,6 +47,7 @@ test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd 
       "--scenario", "lb-haproxy-dies,lb-keepalived-crash,apiserver-down,etcd-quorum-loss",
       "--scenario", "lb-machine-down",
       "--scenario", "lb-partition",
+      "--scenario", "controller-manager-leader-down",
       "--rate", "20",
       "--max-hold", "20",
       "--report", html,
@@ -66,8 +79,9 @@ test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd 
     assert.notEqual(s.figures.healthyAfterMs, null, `${s.scenario}: healthy again after the restore`);
     assert.equal(s.figures.etcdLost, 0, `${s.scenario}: acknowledged etcd writes lost`);
     assert.ok(s.figures.etcdAcked > 0, `${s.scenario}: etcd writes were acknowledged`);
-    // systemd restarts a crashed keepalived within 0.5 s: status may rightly find it healthy again.
-    if (s.scenario !== "lb-keepalived-crash") {
+    // systemd restarts a crashed keepalived within 0.5 s: status may rightly find it healthy again;
+    // a stopped controller-manager leader's Lease looks held until it expires, then another holds it.
+    if (s.scenario !== "lb-keepalived-crash" && s.scenario !== "controller-manager-leader-down") {
       assert.ok(s.marks.some((m) => m.kind === "note" && /status during the fault: degraded/.test(m.label)), `${s.scenario}: status saw the fault`);
     }
   }
@@ -95,6 +109,13 @@ test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd 
   assert.ok(p.checks.find((c) => /status/.test(c.name))?.ok, "status reported the split brain");
   assert.equal(p.vip[p.vip.length - 1]!.holders.length, 1, "one holder after healing");
   assert.equal(by("apiserver-down").figures.vipMovedMs, null, "apiserver-down does not move the VIP");
+  const cm = by("controller-manager-leader-down");
+  assert.equal(cm.lease?.before, cm.targets[0]);
+  assert.notEqual(cm.figures.leaderMovedMs ?? null, null, "another master took the controller-manager Lease");
+  const taken = cm.lease!.samples.find((x) => x.host !== "" && x.host !== cm.targets[0]);
+  assert.ok(taken && ["master1", "master2", "master3"].includes(taken.host), `new holder ${taken?.holder}`);
+  const gap = takeoverGap(cm.lease!.samples, cm.targets[0]!);
+  assert.ok(gap !== null && gap >= 15_000, `the new leader waited for the Lease to expire: acquired ${gap} ms after the last renewal seen`);
 
   // The text summary and the HTML report.
   assert.match(r.stdout, /SCENARIO\s+PROFILE\s+BLACKOUT ms/);

@@ -22,6 +22,7 @@ import { etcdctlCommand } from "../../src/probe/status.ts";
 import { parseEndpointStatus } from "../../src/plan/etcd-backup.ts";
 import { ETCD_BACKUP_PATHS } from "../../src/render/paths.ts";
 import { useSharedLab } from "../helpers/e2e-lab.ts";
+import { LEADER_TAKEOVER_MS } from "../../src/drill/scenarios.ts";
 import { kubeha } from "../helpers/cli.ts";
 
 const MASTERS = ["master1", "master2", "master3"];
@@ -157,7 +158,15 @@ test("every member's data directory destroyed, restore -> exactly the first 1,00
   assert.notEqual(ids[0], idsBefore[0], "a new cluster token gives a new cluster ID");
   assert.equal(BigInt(ids[0]!).toString(16), j.etcd.clusterId);
 
-  const s = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 90_000 });
+  // The restored store holds the controller-manager's and scheduler's Leases as they were at the
+  // snapshot: long expired, but new to their followers, which wait a whole lease duration before
+  // taking them (client-go). Until then status rightly says there is no leader: bounded wait.
+  const until = Date.now() + LEADER_TAKEOVER_MS + 30_000;
+  let s = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 90_000 });
+  while (s.code !== 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 2000));
+    s = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 90_000 });
+  }
   const report = JSON.parse(s.stdout) as { healthy: boolean; problems: string[]; etcd: { leader?: string; members: Array<{ healthy: boolean }> } };
   assert.equal(s.code, 0, report.problems.join("\n"));
   assert.equal(report.etcd.members.filter((m) => m.healthy).length, 3);

@@ -185,6 +185,12 @@ test("init: refuses a missing CA key, then starts the apiserver stand-in and ser
   const version = JSON.parse((await get(`https://127.0.0.1:${port}/version`)).body) as { gitVersion: string };
   assert.equal(version.gitVersion, "v1.34.2-standin");
   assert.equal(statSync(join(work, "cp1/etc/kubernetes/admin.conf")).mode & 0o777, 0o600);
+  for (const pod of ["kube-controller-manager", "kube-scheduler"]) {
+    const m = join(work, `cp1/etc/kubernetes/manifests/${pod}.yaml`);
+    assert.equal(statSync(m).mode & 0o777, 0o600, `kubeadm writes the ${pod} static pod as the real one does`);
+    const text = readFileSync(m, "utf8");
+    assert.ok(text.includes(`    - ${pod}\n    - "--authentication-kubeconfig=/etc/kubernetes/`), text);
+  }
 
   const again = kubeadm(join(work, "cp1"), ["init", "--config", cfg]);
   assert.equal(again.status, 1);

@@ -31,6 +31,8 @@ BUILTIN = [
     ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True, []),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False, ["crd", "crds"]),
     ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ["pdb"]),
+    # Served by the apiserver stand-in's own Lease handler (get/list/create/update); listed for discovery.
+    ("coordination.k8s.io", "v1", "Lease", "leases", True, []),
 ]
 WITH_STATUS = {"nodes", "daemonsets", "deployments", "customresourcedefinitions", "pods", "namespaces"}
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
