@@ -15,8 +15,8 @@ import { endpointHostPort, firstControlPlane } from "../spec/model.ts";
 import type { RenderedFile, Secrets } from "../render/types.ts";
 import { PATHS } from "../render/paths.ts";
 import { shq } from "../util/shell.ts";
-import { InternalError } from "../errors.ts";
-import { renderPackages, debianPackages, KUBERNETES_PACKAGES, crioRepository } from "../render/packages.ts";
+import { EXIT, InternalError, KubehaError } from "../errors.ts";
+import { renderPackages, debianPackages, imagePackages, KUBERNETES_PACKAGES, crioRepository } from "../render/packages.ts";
 import { renderSysctl } from "../render/sysctl.ts";
 import { renderHosts } from "../render/hosts.ts";
 import { renderContainerd } from "../render/containerd.ts";
@@ -134,6 +134,12 @@ export interface PlanInputs {
    * boots, not only within the 2 h the uploaded copy lives. Default false (apply uploads).
    */
   sharedCertsPlaced?: boolean;
+  /**
+   * The host's packages come with its image (Ignition configs: an image-based system without
+   * apt). The packages phase then only checks that the image carries every package this host
+   * needs, and fails naming the missing ones; no apt source, key or install. Default false.
+   */
+  packagesFromImage?: boolean;
   /** The first-start settings of an external etcd member (default: a new cluster of every member). */
   etcdInitial?: (host: Host) => { state: "new" | "existing"; cluster: string } | undefined;
 }
@@ -216,7 +222,6 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
   const first = k8s && firstControlPlane(c).name === h.name;
   const cp = h.roles.includes("control-plane");
   const pki = inputs.pkiFiles?.(h.name) ?? [];
-  const proxy = c.packages.proxy ? ` --proxy ${shq(c.packages.proxy)}` : "";
   const placed: RenderedFile[] = [];
 
   // os: hostname, /etc/hosts block, kernel settings, swap.
@@ -237,32 +242,12 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
     });
 
   // packages: sources, signing keys, Debian packages, the Kubernetes binaries.
-  const sources = renderPackages(c, h);
-  files("packages", sources);
-  const dearmor = (url: string, keyring: string) =>
-    `install -d -m 0755 ${PATHS.aptKeyringDir} && curl -fsSL${proxy} ${shq(url)} | gpg --batch --yes --dearmor -o ${keyring}`;
-  const keyHint = "the host needs HTTPS access to the package repository (or set spec.packages.proxy / a mirror)";
-  const crio = sources.some((f) => f.path === PATHS.crioAptSource) ? crioRepository(c) : undefined;
-  if (crio || sources.some((f) => f.path === PATHS.kubernetesAptSource))
-    S.push({ kind: "packages", phase: "packages", packages: ["ca-certificates", "curl", "gpg"], hold: [], quiet: [] });
-  if (sources.some((f) => f.path === PATHS.kubernetesAptSource))
-    run("packages", `fetch the signing key of ${c.packages.repositoryBase}`, dearmor(c.packages.repositoryBase + "Release.key", PATHS.kubernetesKeyring), {
-      unless: { kind: "exists", path: PATHS.kubernetesKeyring },
-      hint: keyHint,
+  if (inputs.packagesFromImage) {
+    const need = imagePackages(c, h);
+    run("packages", `check that the image carries ${need.map((p) => p.pkg).join(", ")}`, imageCheckScript(need), {
+      hint: "this host's packages come with its image (Ignition): build or choose an image that has them; nothing is installed at boot",
     });
-  if (crio)
-    run("packages", `fetch the signing key of ${crio}`, dearmor(crio + "Release.key", PATHS.crioKeyring), {
-      unless: { kind: "exists", path: PATHS.crioKeyring },
-      hint: keyHint,
-    });
-  const pkgs = debianPackages(c, h);
-  S.push({
-    kind: "packages",
-    phase: "packages",
-    packages: pkgs,
-    hold: k8s && c.packages.source !== "bundle" ? [...KUBERNETES_PACKAGES] : [],
-    quiet: pkgs.filter((p) => ["haproxy", "keepalived", "etcd-server"].includes(p)).map((p) => (p === "etcd-server" ? "etcd" : p)),
-  });
+  } else planAptPackages(c, h, S, run);
   if (k8s && c.packages.source === "bundle")
     S.push({ kind: "bundle", phase: "packages", binaries: binaryBootstrap(c) ? [...binaryUnits(c, h), "kubectl"] : [...KUBERNETES_PACKAGES] });
 
@@ -366,6 +351,54 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
   const lost = pki.filter((f) => !placed.some((p) => p.path === f.path));
   if (lost.length) throw new InternalError(`no step of ${h.name}'s plan places ${lost.map((f) => f.path).join(", ")}`);
   return S;
+}
+
+/** The packages phase on an apt host: sources, signing keys, Debian packages (held where kubeha pins them). */
+function planAptPackages(c: Cluster, h: Host, S: Step[], run: (phase: StepPhase, description: string, script: string, more?: Partial<RunStep>) => void): void {
+  const k8s = isKubernetesNode(h);
+  const proxy = c.packages.proxy ? ` --proxy ${shq(c.packages.proxy)}` : "";
+  const sources = renderPackages(c, h);
+  if (sources.length) S.push({ kind: "files", phase: "packages", files: sources, ensure: [] });
+  const dearmor = (url: string, keyring: string) =>
+    `install -d -m 0755 ${PATHS.aptKeyringDir} && curl -fsSL${proxy} ${shq(url)} | gpg --batch --yes --dearmor -o ${keyring}`;
+  const keyHint = "the host needs HTTPS access to the package repository (or set spec.packages.proxy / a mirror)";
+  const crio = sources.some((f) => f.path === PATHS.crioAptSource) ? crioRepository(c) : undefined;
+  if (crio || sources.some((f) => f.path === PATHS.kubernetesAptSource))
+    S.push({ kind: "packages", phase: "packages", packages: ["ca-certificates", "curl", "gpg"], hold: [], quiet: [] });
+  if (sources.some((f) => f.path === PATHS.kubernetesAptSource))
+    run("packages", `fetch the signing key of ${c.packages.repositoryBase}`, dearmor(c.packages.repositoryBase + "Release.key", PATHS.kubernetesKeyring), {
+      unless: { kind: "exists", path: PATHS.kubernetesKeyring },
+      hint: keyHint,
+    });
+  if (crio)
+    run("packages", `fetch the signing key of ${crio}`, dearmor(crio + "Release.key", PATHS.crioKeyring), {
+      unless: { kind: "exists", path: PATHS.crioKeyring },
+      hint: keyHint,
+    });
+  const pkgs = debianPackages(c, h);
+  S.push({
+    kind: "packages",
+    phase: "packages",
+    packages: pkgs,
+    hold: k8s && c.packages.source !== "bundle" ? [...KUBERNETES_PACKAGES] : [],
+    quiet: pkgs.filter((p) => ["haproxy", "keepalived", "etcd-server"].includes(p)).map((p) => (p === "etcd-server" ? "etcd" : p)),
+  });
+}
+
+/**
+ * Fails, naming each missing package and the command looked for, when the image lacks one
+ * (`command -v`: an image-based system has no package database kubeha could ask).
+ */
+export function imageCheckScript(need: readonly { pkg: string; command: string }[]): string {
+  return [
+    "missing=''",
+    `for pc in ${need.map((p) => shq(`${p.pkg}:${p.command}`)).join(" ")}; do`,
+    '  command -v "${pc#*:}" >/dev/null 2>&1 || missing="$missing ${pc%%:*} (command ${pc#*:})"',
+    "done",
+    '[ -z "$missing" ] && exit 0',
+    'echo "the image lacks package(s):$missing; a host configured by Ignition installs nothing, its packages come with the image" >&2',
+    "exit 1",
+  ].join("\n");
 }
 
 /** A systemd unit file or drop-in: a change to it takes a restart, a reload does not apply it. */

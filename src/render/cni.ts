@@ -121,8 +121,8 @@ export function flannelObjects(c: Cluster): Obj[] {
                 name: "install-cni-plugin",
                 image: image(c, "flannel", CNI_UPSTREAM.flannel.images.cniPlugin),
                 command: ["cp"],
-                args: ["-f", "/flannel", "/opt/cni/bin/flannel"],
-                volumeMounts: [mount("cni-plugin", "/opt/cni/bin")],
+                args: ["-f", "/flannel", `${PATHS.cniBinDir}/flannel`],
+                volumeMounts: [mount("cni-plugin", PATHS.cniBinDir)],
               },
               {
                 name: "install-cni",
@@ -150,7 +150,7 @@ export function flannelObjects(c: Cluster): Obj[] {
             ],
             volumes: [
               { name: "run", hostPath: { path: "/run/flannel" } },
-              { name: "cni-plugin", hostPath: { path: "/opt/cni/bin" } },
+              { name: "cni-plugin", hostPath: { path: PATHS.cniBinDir } },
               { name: "cni", hostPath: { path: PATHS.cniNetDir } },
               { name: "flannel-cfg", configMap: { name: FLANNEL.configMap } },
               { name: "xtables-lock", hostPath: { path: "/run/xtables.lock", type: "FileOrCreate" } },

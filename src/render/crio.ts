@@ -1,6 +1,9 @@
 /**
- * CRI-O drop-in: systemd cgroups (CRI-O's default, stated so nobody flips it by accident) and
- * the pause image from the cluster's image repository. CRI-O itself comes from the
+ * CRI-O drop-in: systemd cgroups (CRI-O's default, stated so nobody flips it by accident), the
+ * pause image from the cluster's image repository, and the CNI plugin directories as seed 004
+ * sets them: distributions with a read-only /usr (ALT Container OS, Fedora CoreOS, Arch) point
+ * CRI-O at their packaged plugins only, and the pod network's DaemonSet installs its plugin into
+ * PATHS.cniBinDir, which CRI-O would then not search. CRI-O itself comes from the
  * CRI-O project's repository of the same minor (see packages.ts).
  */
 import type { Cluster, Host } from "../spec/model.ts";
@@ -16,6 +19,9 @@ export function renderCrio(c: Cluster, h: Host): RenderedFile[] {
     header("#", "CRI-O settings for kubeadm.").trimEnd(),
     "[crio.runtime]",
     'cgroup_manager = "systemd"',
+    "",
+    "[crio.network]",
+    `plugin_dirs = ["${PATHS.cniBinDir}/", "${PATHS.cniLibexecDir}/"]`,
     "",
     "[crio.image]",
     `pause_image = "${sandboxImage(c)}"`,

@@ -121,14 +121,17 @@ function installUnit(c: Cluster): string {
     `StartLimitBurst=${INSTALL_ATTEMPTS}`,
     "",
     "[Service]",
-    "Type=oneshot",
-    "RemainAfterExit=yes",
+    // Not a oneshot: a oneshot's start job lasts until install.sh ends (minutes: the joins wait for
+    // the API), and the boot is not finished while a job runs (`systemctl is-system-running` says
+    // `starting`). This unit is started once its process runs; the boot completes, and a failure
+    // shows as a failed unit (system `degraded`).
+    "Type=exec",
     // A join waits for the API itself (bounded), so the first control plane may boot last.
-    `ExecStart=/bin/bash ${PATHS.installScript}`,
-    `ExecStartPost=/bin/sh -c 'mkdir -p ${PATHS.installedMarker.replace(/\/[^/]+$/, "")} && touch ${PATHS.installedMarker}'`,
+    `ExecStart=/bin/sh -c '/bin/bash ${PATHS.installScript} && mkdir -p ${PATHS.installedMarker.replace(/\/[^/]+$/, "")} && touch ${PATHS.installedMarker}'`,
     "Restart=on-failure",
     `RestartSec=${INSTALL_RETRY_SECONDS}`,
-    "TimeoutStartSec=45min",
+    "# One attempt is bounded: its waits for the API take at most 11 min, init or a join 10 min.",
+    "RuntimeMaxSec=45min",
     `SyslogIdentifier=kubeha-install`,
     "",
     "[Install]",
@@ -175,7 +178,7 @@ const byPath = <T extends { path: string }>(a: T, b: T) => (a.path < b.path ? -1
 
 /** One host's first-boot content: its plan's files and install.sh under PATHS.installRoot, and the unit. */
 export function firstBoot(c: Cluster, h: Host, inputs: IgnitionInputs): FirstBoot {
-  const steps = planHost(c, h, { secrets: inputs.secrets, sharedCertsPlaced: true, ...(inputs.pkiFiles ? { pkiFiles: inputs.pkiFiles } : {}) });
+  const steps = planHost(c, h, { secrets: inputs.secrets, sharedCertsPlaced: true, packagesFromImage: true, ...(inputs.pkiFiles ? { pkiFiles: inputs.pkiFiles } : {}) });
   const phaseOf = new Map<string, StepPhase>();
   for (const s of steps) if (s.kind === "files") for (const f of s.files) phaseOf.set(f.path, s.phase);
   const staged: BootFile[] = planFiles(steps).map((f) => ({

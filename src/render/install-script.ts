@@ -63,7 +63,11 @@ const HELPERS = [
   "",
   "# step DESCRIPTION: says which action of the plan runs now (the same names `kubeha plan` prints).",
   'step() { log "$1"; }',
-  "",
+];
+
+// Only for a plan that installs Debian packages: a host whose packages come with its image (an
+// Ignition config) has no apt, and its plan checks the image instead (plan/host.ts).
+const APT_HELPERS = [
   "# apt_install PKG...: install what is missing, without starting daemons on their package defaults",
   "# (Debian would start a single-node etcd and a default haproxy); kubeha starts them once configured.",
   "POLICY_RC=/usr/sbin/policy-rc.d",
@@ -146,13 +150,11 @@ function stepLines(s: Step, c: Cluster): string[] {
 
 // The same text for every host, joined once (a host's script is its lines joined by newlines).
 const PRELUDE_TEXT = PRELUDE.join("\n");
-const HELPERS_TEXT = [
-  "",
-  ...HELPERS,
-  "",
-  '[ "$(id -u)" -eq 0 ] || die "run as root"',
-  'command -v apt-get >/dev/null || die "kubeha supports Debian-family hosts (apt-get not found)"',
-].join("\n");
+const ROOT_CHECK = '[ "$(id -u)" -eq 0 ] || die "run as root"';
+const HELPERS_TEXT = {
+  apt: ["", ...HELPERS, "", ...APT_HELPERS, "", ROOT_CHECK, 'command -v apt-get >/dev/null || die "kubeha supports Debian-family hosts (apt-get not found)"'].join("\n"),
+  image: ["", ...HELPERS, "", ROOT_CHECK].join("\n"),
+};
 
 const SECTION: Record<Step["phase"], string> = {
   os: "Operating system: hostname, /etc/hosts block, kernel settings, swap.",
@@ -200,7 +202,7 @@ export function renderInstallScript(c: Cluster, h: Host, steps: readonly Step[])
     PRELUDE_TEXT,
     `log() { printf '[kubeha ${h.name}] %s\\n' "$*"; }`,
     `die() { printf '[kubeha ${h.name}] error: %s\\n' "$*" >&2; exit 1; }`,
-    HELPERS_TEXT,
+    HELPERS_TEXT[steps.some((s) => s.kind === "packages") ? "apt" : "image"],
   ];
   let phase: string | undefined;
   for (const s of steps) {

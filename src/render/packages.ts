@@ -8,6 +8,7 @@ import type { Cluster, Host } from "../spec/model.ts";
 import type { RenderedFile } from "./types.ts";
 import { PATHS } from "./paths.ts";
 import { file, header } from "./file.ts";
+import { InternalError } from "../errors.ts";
 import { isKubernetesNode, runsExternalEtcd, runsHaproxy, runsKeepalived, runsStackedEtcd } from "../spec/topology.ts";
 
 /**
@@ -70,6 +71,47 @@ export function debianPackages(c: Cluster, h: Host): string[] {
     for (const k of ["conntrack", "iptables", "socat", "ethtool"]) p.add(k);
   }
   return [...p].sort();
+}
+
+/**
+ * The command whose presence shows each package is installed, on a host whose packages come with
+ * its image (Ignition: Fedora CoreOS, Flatcar, ALT Container OS) where there is no dpkg to ask.
+ */
+const PACKAGE_COMMAND: Record<string, string> = {
+  curl: "curl",
+  haproxy: "haproxy",
+  socat: "socat",
+  keepalived: "keepalived",
+  "etcd-server": "etcd",
+  "etcd-client": "etcdctl",
+  containerd: "containerd",
+  "cri-o": "crio",
+  conntrack: "conntrack",
+  iptables: "iptables",
+  ethtool: "ethtool",
+  kubelet: "kubelet",
+  kubeadm: "kubeadm",
+  kubectl: "kubectl",
+};
+
+/**
+ * Packages only apt itself needs (HTTPS to the repositories, their signing keys): a host whose
+ * packages come with its image fetches no repository key.
+ */
+const APT_ONLY = new Set(["ca-certificates", "gpg"]);
+
+/**
+ * What the image must carry for this host, when its packages come with the image: the same set
+ * as `debianPackages` (one list), without apt's own needs, each with the command that proves it.
+ */
+export function imagePackages(c: Cluster, h: Host): { pkg: string; command: string }[] {
+  return debianPackages(c, h)
+    .filter((p) => !APT_ONLY.has(p))
+    .map((pkg) => {
+      const command = PACKAGE_COMMAND[pkg];
+      if (!command) throw new InternalError(`no command known to prove package ${pkg} is in an image (render/packages.ts PACKAGE_COMMAND)`);
+      return { pkg, command };
+    });
 }
 
 export function renderPackages(c: Cluster, h: Host): RenderedFile[] {

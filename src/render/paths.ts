@@ -146,6 +146,13 @@ export const PATHS = {
   calicoInstallation: "/etc/kubeha/cni/calico-installation.yaml",
   /** Where a CNI plugin's install-cni step writes the network configuration the kubelet waits for. */
   cniNetDir: "/etc/cni/net.d",
+  /**
+   * Where CNI plugins installed by the pod network's DaemonSet land (flannel's install-cni-plugin,
+   * calico's install-cni): writable on image-based systems, where /usr is read-only.
+   */
+  cniBinDir: "/opt/cni/bin",
+  /** Where distributions package the standard CNI plugins (bridge, portmap, host-local...) on read-only /usr: ALT, Fedora CoreOS. */
+  cniLibexecDir: "/usr/libexec/cni",
 
   /** The kubelet's state directory (kubeadm writes its configuration there; `kubeadm reset` empties it). */
   kubeletDir: "/var/lib/kubelet",

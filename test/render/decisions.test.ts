@@ -1,6 +1,7 @@
 /** The decisions behind the rendered files, one assertion each (beyond what the goldens pin). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { parseCluster } from "../../src/spec/read.ts";
 import type { Cluster } from "../../src/spec/model.ts";
 import { hostsWithRole } from "../../src/spec/model.ts";
@@ -263,6 +264,21 @@ test("CRI-O comes from the CRI-O project's repository of the same minor (cri-o/c
   assert.match(list, /^deb \[signed-by=\/etc\/apt\/keyrings\/cri-o-apt-keyring\.gpg\] https:\/\/download\.opensuse\.org\/repositories\/isv:\/cri-o:\/stable:\/v1\.34\/deb\/ \/$/m);
   assert.match(w.installScript, /https:\/\/download\.opensuse\.org\/repositories\/isv:\/cri-o:\/stable:\/v1\.34\/deb\/Release\.key/);
   assert.doesNotMatch(list + w.installScript, /pkgs\.k8s\.io\/addons/);
+});
+
+test("CRI-O searches the directory the pod network installs its plugin into, and the packaged plugins of a read-only /usr (seed 004)", () => {
+  const c = cluster(KA(), '  kubernetes: { version: "1.34.2", containerRuntime: cri-o }');
+  const m1 = renderCluster(c, FIXTURE_SECRETS).find((r) => r.host === "m1")!;
+  const dropIn = m1.files.find((f) => f.path === PATHS.crioDropIn)!.content;
+  const parsed = spawnSync("tomlq", ["-c", ".crio.network.plugin_dirs"], { input: dropIn, encoding: "utf8" });
+  assert.equal(parsed.status, 0, `the drop-in is TOML: ${parsed.stderr}`);
+  const dirs = JSON.parse(parsed.stdout) as string[];
+  assert.deepEqual(dirs, ["/opt/cni/bin/", "/usr/libexec/cni/"]);
+  // Where flannel's DaemonSet copies its plugin (hostPath of its install-cni-plugin container).
+  const flannel = m1.files.find((f) => f.path === PATHS.flannelManifest)!.content;
+  const hostPath = /name: cni-plugin\n\s+hostPath:\n\s+path: (\S+)/.exec(flannel)?.[1];
+  assert.ok(hostPath, "flannel's cni-plugin hostPath");
+  assert.ok(dirs.includes(hostPath + "/"), `CRI-O searches ${hostPath}`);
 });
 
 test("haproxy: dead backends' sessions are cut, connect errors mark a server down, TCP keepalive with short timers, tunnel timeout for watches", () => {

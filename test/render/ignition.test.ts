@@ -10,11 +10,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { FIXTURE_SECRETS, REPO, clustersUnderTest, run } from "./helpers.ts";
 import { ensureState, pkiFilesForHost } from "../../src/pki/index.ts";
-import { planFiles, planHost } from "../../src/plan/host.ts";
+import { imageCheckScript, planFiles, planHost } from "../../src/plan/host.ts";
+import { debianPackages, imagePackages } from "../../src/render/packages.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import { firstControlPlane, type Cluster } from "../../src/spec/model.ts";
 import { firstBoots, ignitionOutputs, renderIgnition, mountUnitName, dataUrl, IGNITION_VERSIONS, type BootBundle, type FirstBoot } from "../../src/render/ignition.ts";
@@ -83,7 +85,7 @@ for (const { name, cluster: base } of clustersUnderTest()) {
         const v33 = JSON.parse(renderIgnition(fb, "3.3.0")) as IgnConfig;
         assert.deepEqual(JSON.parse(renderIgnition(fb, "3.4.0")), { ...v33, ignition: { version: "3.4.0" } });
 
-        const steps = planHost(cluster, h, { secrets: state.secrets, pkiFiles, sharedCertsPlaced: true });
+        const steps = planHost(cluster, h, { secrets: state.secrets, pkiFiles, sharedCertsPlaced: true, packagesFromImage: true });
         const want = new Map<string, number>(planFiles(steps).map((f) => [PATHS.installRoot + f.path, f.mode]));
         want.set(PATHS.installScript, 0o755);
         want.set(PATHS.etcHostname, 0o644);
@@ -100,11 +102,17 @@ for (const { name, cluster: base } of clustersUnderTest()) {
         }
         const script = decodeDataUrl(v33.storage.files.find((x) => x.path === PATHS.installScript)!.contents.source);
         assert.match(script, /^#!\/usr\/bin\/env bash\n/);
+        // Packages come with the image: no apt, no package source or key, a check of the image instead.
+        assert.doesNotMatch(script, /apt-get|apt-mark|dpkg|apt_install|gpg/, `${fb.host}: install.sh never calls apt`);
+        assert.ok(!planFiles(steps).some((f) => f.path.startsWith("/etc/apt/")), `${fb.host}: no apt files`);
+        assert.match(script, /\nstep 'check that the image carries [a-z, -]+'\n/, `${fb.host}: checks the image`);
         assert.equal(decodeDataUrl(v33.storage.files.find((x) => x.path === PATHS.etcHostname)!.contents.source), `${h.name}\n`);
         assert.match(decodeDataUrl(v33.storage.files.find((x) => x.path === PATHS.networkdWired)!.contents.source), new RegExp(`\\nName=${h.interface}\\n[^]*\\nAddress=${h.address.replace(/\./g, "\\.")}/${cluster.provisioning.network.prefixLength}\\n`));
         const unit = v33.systemd.units.find((u) => u.name === "kubeha-install.service");
         assert.ok(unit?.enabled, `${fb.host}: kubeha-install.service enabled`);
-        assert.ok(unit.contents.includes(`ExecStart=/bin/bash ${PATHS.installScript}\n`));
+        assert.ok(unit.contents.includes(`\nExecStart=/bin/sh -c '/bin/bash ${PATHS.installScript} && mkdir -p /var/lib/kubeha && touch ${PATHS.installedMarker}'\n`));
+        // Not a oneshot: the boot completes while install.sh runs (the lab and status see a booted machine).
+        assert.ok(unit.contents.includes("\nType=exec\n") && !unit.contents.includes("oneshot"));
         assert.ok(unit.contents.includes(`ConditionPathExists=!${PATHS.installedMarker}\n`));
         assert.equal(v33.systemd.units.length, (cluster.provisioning.dataDisk ? 2 : 1) + (bundled ? 1 : 0));
         if (bundled) {
@@ -123,6 +131,29 @@ for (const { name, cluster: base } of clustersUnderTest()) {
       }
     }));
 }
+
+test("install.sh on an image without one of its packages fails naming the package and the command; with all of them it goes on", () =>
+  withTmp(async (dir) => {
+    const { cluster } = clustersUnderTest().find((x) => x.name === "seed-004-dedicated-lbs-8443")!;
+    for (const h of cluster.hosts) {
+      const need = imagePackages(cluster, h);
+      assert.deepEqual(need.map((p) => p.pkg), debianPackages(cluster, h).filter((p) => p !== "ca-certificates" && p !== "gpg"), `${h.name}: the same list as apt's`);
+      const step = planHost(cluster, h, { secrets: FIXTURE_SECRETS, packagesFromImage: true }).find((s) => s.kind === "run" && s.description.startsWith("check that the image carries"));
+      assert.ok(step && step.kind === "run", `${h.name}: an image check step`);
+      assert.equal(step.script, imageCheckScript(need));
+      // A PATH holding every command but the last one (executables that do nothing).
+      const bin = join(dir, h.name);
+      mkdirSync(bin);
+      for (const p of need.slice(0, -1)) writeFileSync(join(bin, p.command), "#!/bin/sh\n", { mode: 0o755 });
+      const lacking = spawnSync("/bin/bash", ["-c", step.script], { encoding: "utf8", env: { PATH: bin }, stdio: ["ignore", "pipe", "pipe"] });
+      const last = need[need.length - 1]!;
+      assert.equal(lacking.status, 1, lacking.stderr);
+      assert.equal(lacking.stderr, `the image lacks package(s): ${last.pkg} (command ${last.command}); a host configured by Ignition installs nothing, its packages come with the image\n`);
+      writeFileSync(join(bin, last.command), "#!/bin/sh\n", { mode: 0o755 });
+      const full = spawnSync("/bin/bash", ["-c", step.script], { encoding: "utf8", env: { PATH: bin }, stdio: ["ignore", "pipe", "pipe"] });
+      assert.equal(full.status, 0, full.stderr);
+    }
+  }));
 
 test("the shared certificates reach every control plane, and joins carry no certificate key (kubeadm's manual distribution list)", () =>
   withTmp(async (dir) => {
