@@ -76,11 +76,28 @@ export function resetPackages(steps: readonly Step[]): string[] {
 }
 
 /**
+ * What reset asks dpkg about a package, in two meanings that differ on purpose for a package
+ * "removed, configuration left" (dpkg status `deinstall ok config-files`):
+ * - `known`: dpkg has it in any state but not-installed. A purge still has work there (the
+ *   configuration files it left), so it counts.
+ * - `installed`: fully installed (status ends in ` installed`). A runtime removed with its
+ *   configuration left no longer owns its data: the data is orphaned, so it does not count.
+ * A package dpkg never heard of is neither.
+ */
+export type DpkgMeaning = "known" | "installed";
+
+/** Read-only shell test, true when the package (`pkgWord`, a shell word: quoted name or "$var") is `meaning`. */
+export function dpkgHas(pkgWord: string, meaning: DpkgMeaning): string {
+  const status = `dpkg-query -W -f='\${Status}\\n' ${pkgWord} 2>/dev/null`;
+  return meaning === "known" ? `${status} | grep -qv not-installed` : `${status} | grep -q ' installed$'`;
+}
+
+/**
  * Shell that prints, one per line, the packages of `pkgs` that kubeha's record on the host
- * (PATHS.installedPackages) names and that are still installed: the ones a purge removes.
+ * (PATHS.installedPackages) names and that dpkg still knows: the ones a purge removes.
  */
 const recordedInstalled = (pkgs: readonly string[]) =>
-  `for p in ${pkgs.map(shq).join(" ")}; do grep -qxF "$p" ${PATHS.installedPackages} 2>/dev/null && dpkg-query -W -f='\${Status}\\n' "$p" 2>/dev/null | grep -qv not-installed && echo "$p"; done`;
+  `for p in ${pkgs.map(shq).join(" ")}; do grep -qxF "$p" ${PATHS.installedPackages} 2>/dev/null && ${dpkgHas('"$p"', "known")} && echo "$p"; done`;
 
 /** The actions that undo what the host's plan did, in the order they run. */
 export function planReset(c: Cluster, h: Host, steps: readonly Step[], o: ResetOptions): ResetAction[] {
@@ -135,7 +152,7 @@ export function planReset(c: Cluster, h: Host, steps: readonly Step[], o: ResetO
       ...(purge.includes("cri-o") ? ([[PATHS.crioRoot, "cri-o"]] as Array<[string, string]>) : []),
     ];
     for (const [d, pkg] of runtimeRoots) {
-      const gone = `! dpkg-query -W -f='\${Status}\\n' ${pkg} 2>/dev/null | grep -q ' installed$'`;
+      const gone = `! ${dpkgHas(shq(pkg), "installed")}`;
       A.push({
         description: `delete the container runtime's data in ${d}`,
         pending: `[ -e ${shq(d)} ] && ${gone}`,

@@ -7,12 +7,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clustersUnderTest, FIXTURE_SECRETS } from "../render/helpers.ts";
 import { planFiles, planHost } from "../../src/plan/host.ts";
-import { KEPT_PACKAGES, planReset, resetPackages, resetScript, resetUnits, type ResetAction } from "../../src/plan/reset.ts";
+import { dpkgHas, KEPT_PACKAGES, planReset, resetPackages, resetScript, resetUnits, type ResetAction } from "../../src/plan/reset.ts";
 import { resetWarnings } from "../../src/ops/reset.ts";
 import { isKubernetesNode, runsKeepalived } from "../../src/spec/topology.ts";
 import { joinLine, parseTtl } from "../../src/ops/join-command.ts";
@@ -125,4 +125,49 @@ test("join-command: kubeadm's --ttl format, and the join line's shape", () => {
   const h = "sha256:" + "0a".repeat(32);
   assert.equal(joinLine("10.0.0.100:6443", t, h), `kubeadm join 10.0.0.100:6443 --token ${t} --discovery-token-ca-cert-hash ${h}`);
   assert.equal(joinLine("10.0.0.100:6443", t, h, "ab".repeat(32)), `kubeadm join 10.0.0.100:6443 --token ${t} --discovery-token-ca-cert-hash ${h} --control-plane --certificate-key ${"ab".repeat(32)}`);
+});
+
+test("dpkg's two meanings: a package removed with its configuration left is known (a purge acts on it), not installed (its runtime's data is orphaned)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kubeha-dpkg-"));
+  try {
+    // dpkg-query -W as dpkg answers it: the status line of a package it knows; nothing and exit 1 for one it never heard of.
+    const status: Record<string, string> = {
+      full: "install ok installed",
+      configleft: "deinstall ok config-files",
+      purged: "unknown ok not-installed",
+      halfway: "install ok half-configured",
+    };
+    const fake = join(dir, "dpkg-query");
+    writeFileSync(fake, `#!/bin/sh\ncase "$3" in\n${Object.entries(status).map(([p, s]) => `  ${p}) echo '${s}' ;;\n`).join("")}  *) echo "dpkg-query: no packages found matching $3" >&2; exit 1 ;;\nesac\n`);
+    chmodSync(fake, 0o755);
+    const holds = (word: string, meaning: "known" | "installed") =>
+      spawnSync("sh", ["-c", `${dpkgHas(word, meaning)} && echo yes || echo no`], { encoding: "utf8", env: { PATH: `${dir}:/usr/bin:/bin` } }).stdout.trim() === "yes";
+    const table = ["full", "configleft", "purged", "halfway", "never"].map((p) => [p, holds(p, "known"), holds(p, "installed")]);
+    assert.deepEqual(table, [
+      ["full", true, true],
+      ["configleft", true, false],
+      ["purged", false, false],
+      ["halfway", true, false],
+      ["never", false, false],
+    ]);
+    // The word is a shell word: the purge's loop passes "$p".
+    assert.equal(spawnSync("sh", ["-c", `p=configleft; ${dpkgHas('"$p"', "known")} && echo yes`], { encoding: "utf8", env: { PATH: `${dir}:/usr/bin:/bin` } }).stdout, "yes\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("reset asks dpkg through dpkgHas: the purge counts what dpkg knows, the runtime's data goes once it is not installed", () => {
+  for (const { cluster } of clustersUnderTest()) {
+    for (const h of cluster.hosts) {
+      const steps = planHost(cluster, h, { secrets: FIXTURE_SECRETS });
+      const acts = planReset(cluster, h, steps, { purgePackages: true });
+      const purge = acts.find((a) => a.description.startsWith("apt-get purge "));
+      if (purge) assert.ok(purge.pending.includes(dpkgHas('"$p"', "known")), `${h.name}: ${purge.pending}`);
+      for (const a of acts.filter((x) => x.description.startsWith("delete the container runtime's data"))) {
+        const pkg = a.description.endsWith(` ${PATHS.crioRoot}`) ? "cri-o" : "containerd";
+        assert.ok(a.pending.includes(`! ${dpkgHas(pkg, "installed")}`), `${h.name}: ${a.pending}`);
+      }
+    }
+  }
 });
