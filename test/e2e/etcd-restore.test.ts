@@ -23,6 +23,7 @@ import { parseEndpointStatus } from "../../src/plan/etcd-backup.ts";
 import { ETCD_BACKUP_PATHS } from "../../src/render/paths.ts";
 import { useSharedLab } from "../helpers/e2e-lab.ts";
 import { LEADER_TAKEOVER_MS } from "../../src/drill/scenarios.ts";
+import { assertRestoredToSnapshot } from "../helpers/etcd-restored.ts";
 import { kubeha } from "../helpers/cli.ts";
 
 const MASTERS = ["master1", "master2", "master3"];
@@ -148,15 +149,7 @@ test("every member's data directory destroyed, restore -> exactly the first 1,00
   assert.deepEqual(j.apiservers.map((a) => a.host).sort(), MASTERS);
   for (const a of j.apiservers) assert.deepEqual(a.codes, [200, 200], `${a.host}: /readyz direct and through the VIP`);
 
-  const first = await readBack({ ...targets, prefix: FIRST, timeoutMs: 5000 });
-  assert.deepEqual([...first.keys()].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i + 1));
-  for (const [seq, v] of first) assert.equal(v, String(seq));
-  assert.equal((await readBack({ ...targets, prefix: AFTER, timeoutMs: 5000 })).size, 0, "nothing written after the snapshot");
-
-  const ids = await clusterIds();
-  assert.equal(new Set(ids).size, 1, `one cluster ID: ${ids.join(", ")}`);
-  assert.notEqual(ids[0], idsBefore[0], "a new cluster token gives a new cluster ID");
-  assert.equal(BigInt(ids[0]!).toString(16), j.etcd.clusterId);
+  await assertRestoredToSnapshot({ targets, first: FIRST, keys: 1000, after: AFTER, clusterIds, idsBefore, reportedClusterId: j.etcd.clusterId });
 
   // The restored store holds the controller-manager's and scheduler's Leases as they were at the
   // snapshot: long expired, but new to their followers, which wait a whole lease duration before

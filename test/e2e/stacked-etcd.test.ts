@@ -20,13 +20,14 @@ import { loadCluster } from "../../src/spec/read.ts";
 import { hostByName, type Cluster } from "../../src/spec/model.ts";
 import { labExec, labRecreate, sleep, type LabInfo } from "../../src/lab/index.ts";
 import { probeTargets, startLoad, loadSummary, type ProbeTargets } from "../../src/drill/load.ts";
-import { readBack, startEtcdWriter } from "../../src/drill/probes.ts";
+import { startEtcdWriter } from "../../src/drill/probes.ts";
 import { etcdctlCommand } from "../../src/probe/status.ts";
 import { parseEndpointStatus } from "../../src/plan/etcd-backup.ts";
 import { parseMemberList, type EtcdMember } from "../../src/plan/etcd.ts";
 import { ETCD_BACKUP_PATHS, PATHS } from "../../src/render/paths.ts";
 import type { RunEvent } from "../../src/report/events.ts";
 import { dropLab, freshLab, type E2eLab } from "../helpers/e2e-lab.ts";
+import { assertRestoredToSnapshot } from "../helpers/etcd-restored.ts";
 import { kubeha, kubehaLive } from "../helpers/cli.ts";
 
 const NAME = process.env.KUBEHA_E2E_STACKED_LAB ?? "kt-stacked";
@@ -191,14 +192,7 @@ test("etcd snapshot, more writes, every data directory destroyed, etcd restore: 
     assert.notEqual((await labExec(NAME, m, ["test", "-e", ETCD_BACKUP_PATHS.restoreSnapshot])).code, 0, `${m}: upload removed`);
   }
 
-  const first = await readBack({ ...targets, prefix: FIRST, timeoutMs: 5000 });
-  assert.deepEqual([...first.keys()].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i + 1));
-  for (const [seq, v] of first) assert.equal(v, String(seq));
-  assert.equal((await readBack({ ...targets, prefix: AFTER, timeoutMs: 5000 })).size, 0, "nothing written after the snapshot");
-  const ids = await clusterIds();
-  assert.equal(new Set(ids).size, 1, `one cluster ID: ${ids.join(", ")}`);
-  assert.notEqual(ids[0], idsBefore[0], "a new cluster token gives a new cluster ID");
-  assert.equal(BigInt(ids[0]!).toString(16), out.etcd.clusterId);
+  await assertRestoredToSnapshot({ targets, first: FIRST, keys: 1000, after: AFTER, clusterIds, idsBefore, reportedClusterId: out.etcd.clusterId });
   assertThreeStarted(await members("master2"));
   const s = await untilHealthy(60);
   assert.equal(s.code, 0, s.report.problems.join("\n"));
