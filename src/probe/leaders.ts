@@ -7,7 +7,8 @@
  *
  * A Lease nobody renewed for its `leaseDurationSeconds` has no leader: every instance is stopped or
  * cut off from the API, nothing reconciles (controller-manager) or schedules (scheduler). That is a
- * problem; so is no Lease at all (the component never ran leader election).
+ * problem (a warning for the few seconds of a normal handover, HANDOVER_GRACE_S); so is no Lease at
+ * all (the component never ran leader election).
  */
 import { PATHS } from "../render/paths.ts";
 import { table } from "../report/format.ts";
@@ -24,6 +25,14 @@ export const LEASE_NAMESPACE = "kube-system";
  * retryPeriod x (1 + rand x 1.2).
  */
 export const LEADER_ELECTION = { lease: 15, renew: 10, retry: 2, jitter: 1.2 } as const;
+
+/**
+ * A Lease that expired this recently is being handed over, not abandoned: followers saw its last
+ * renewal and take it at their next retry, retryPeriod x (1 + jitter) = 4.4 s after expiry at the
+ * latest, plus a second for the reading. Inside that window `status` warns instead of failing, so a
+ * status taken right when a leader stopped is not a false alarm; past it, nobody is renewing.
+ */
+export const HANDOVER_GRACE_S = Math.ceil(LEADER_ELECTION.retry * (1 + LEADER_ELECTION.jitter)) + 1;
 
 /** One component's leader as `status` reports it; `status.schema.json` describes it. */
 export interface LeaderStatus {
@@ -137,7 +146,10 @@ export function evaluateLeaders(readings: ReadonlyArray<{ host: string; reading:
       out.leaderless = true;
       const last = l.holder ? ` (last held by ${holderHost(l.holder)})` : "";
       const ago = renewedAgo !== undefined && l.leaseDurationSeconds !== undefined ? ` ${Math.round(renewedAgo - l.leaseDurationSeconds)} s ago` : "";
-      problems.push(`no ${component} leader: its Lease ${lease} expired${ago}${last}: no ${component} instance renews it`);
+      const over = renewedAgo !== undefined && l.leaseDurationSeconds !== undefined ? renewedAgo - l.leaseDurationSeconds : Infinity;
+      if (l.holder && over <= HANDOVER_GRACE_S)
+        warnings.push(`${component} leader changing hands: its Lease ${lease} expired${ago}${last}; a follower takes it at its next retry (within ${HANDOVER_GRACE_S} s of expiry)`);
+      else problems.push(`no ${component} leader: its Lease ${lease} expired${ago}${last}: no ${component} instance renews it`);
     }
     return out;
   });

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import { parseCluster } from "../../src/spec/read.ts";
 import { evaluate, parseStatus, renderStatus, statusScript, type Observations } from "../../src/probe/status.ts";
-import { evaluateLeaders, holderHost, parseLeases, shortDuration } from "../../src/probe/leaders.ts";
+import { evaluateLeaders, HANDOVER_GRACE_S, holderHost, parseLeases, shortDuration } from "../../src/probe/leaders.ts";
 
 const DIR = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -80,6 +80,19 @@ test("an expired Lease and a missing one are problems that name the component an
   // Held again by someone (renewed within its duration): no problem.
   const again = evaluate(cluster, observe({ master1: section([lease("kube-controller-manager", CM, 300, 14.9), lease("kube-scheduler", SCHED, 1, 1)]) }));
   assert.deepEqual(again.problems, []);
+});
+
+test("a Lease expired within the handover grace (followers take it at their next retry) is a warning; past it, a problem", () => {
+  // renewed 15 + 5 s ago: 5 s past expiry, inside HANDOVER_GRACE_S (6 s)
+  const inside = evaluate(cluster, observe({ master1: section([lease("kube-controller-manager", CM, 300, 20), lease("kube-scheduler", SCHED, 1, 1)]) }));
+  assert.equal(HANDOVER_GRACE_S, 6);
+  assert.deepEqual(inside.problems, []);
+  assert.equal(inside.healthy, true);
+  assert.equal(inside.leaders[0]!.leaderless, true);
+  assert.match(inside.warnings.join("\n"), /kube-controller-manager leader changing hands: its Lease kube-system\/kube-controller-manager expired 5 s ago \(last held by master2\); a follower takes it at its next retry \(within 6 s of expiry\)/);
+  const past = evaluate(cluster, observe({ master1: section([lease("kube-controller-manager", CM, 300, 21.5), lease("kube-scheduler", SCHED, 1, 1)]) }));
+  assert.equal(past.healthy, false);
+  assert.match(past.problems.join("\n"), /no kube-controller-manager leader: its Lease kube-system\/kube-controller-manager expired 7 s ago/);
 });
 
 test("kubectl failing on one control plane: the next one's reading is used; failing on all: a warning, not a problem", () => {
