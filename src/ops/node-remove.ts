@@ -221,7 +221,8 @@ function removalPhases(r: RemovalRun): Phase<ApplyData>[] {
         if (!dir.startsWith("/") || dir === "/") throw new KubehaError(`refusing to remove etcd data directory "${dir}"`, "spec.etcd.dataDir must be an absolute path below /");
         for (const a of ofKind(r, "stop-etcd")) {
           const t = await onRemoved(r, a.host);
-          await ctx.wet(a.host, `stop and disable etcd; remove ${dir}`, () => t.mustRun(`systemctl disable --now etcd && rm -rf ${shq(dir)}`, { sudo: true, timeoutMs: 60_000 }));
+          // Emptied, not removed: etcd (user etcd) could not create it again when the host comes back.
+          await ctx.wet(a.host, `stop and disable etcd; empty ${dir}`, () => t.mustRun(`systemctl disable --now etcd && { [ ! -d ${shq(dir)} ] || find ${shq(dir)} -mindepth 1 -delete; }`, { sudo: true, timeoutMs: 60_000 }));
         }
       },
     },

@@ -53,7 +53,12 @@ export type RemovalAction =
   | { kind: "etcd-remove"; host: Host; via: Host[] }
   /** `kubeadm reset -f` on the removed host. */
   | { kind: "reset"; host: Host }
-  /** The removed external etcd member: unit stopped and disabled, data directory removed (it could never rejoin with it). */
+  /**
+   * The removed external etcd member: unit stopped and disabled, its data directory emptied (it
+   * could never rejoin with that data). The directory itself stays, owned by etcd as Debian's
+   * package made it: etcd runs as user etcd and cannot create it under /var/lib when the host is
+   * added again.
+   */
   | { kind: "stop-etcd"; host: Host }
   /** The Node object deleted through a remaining control plane. */
   | { kind: "delete-node"; host: Host; via: Host }
@@ -111,7 +116,7 @@ export function describeAction(a: RemovalAction): string {
     case "reset":
       return `${a.host.name}: kubeadm reset -f`;
     case "stop-etcd":
-      return `${a.host.name}: stop and disable etcd, remove its data directory`;
+      return `${a.host.name}: stop and disable etcd, empty its data directory`;
     case "delete-node":
       return `${a.host.name}: delete the Node object through ${a.via.name}`;
     case "hosts-file":
