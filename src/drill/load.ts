@@ -71,6 +71,10 @@ export interface LoadFigures {
   blackoutMs: number;
   /** The first failures, `t=<ms> <reason>`, at most 10. */
   failures: string[];
+  /** Every failed probe (send time `t` in ms since `t0`, duration, reason), for timelines. */
+  failed: ApiSample[];
+  /** `performance.now()` at the load's time 0: sample times plus this are on the caller's clock. */
+  t0: number;
   /** Numbered etcd writes: acknowledged, not acknowledged, and acknowledged but missing afterwards. Null without etcd. */
   etcd: { acked: number; failed: number; lost: number[] } | null;
 }
@@ -103,13 +107,13 @@ export async function startLoad(c: Cluster, o: LoadOptions = {}, targets?: Probe
         const z = checkZeroLoss(writes, read);
         etcdFigures = { acked: z.acked, failed: z.failed, lost: z.lost };
       }
-      return loadFigures(samples, durationMs, etcdFigures);
+      return loadFigures(samples, durationMs, etcdFigures, t0);
     },
   };
 }
 
 /** The figures of a finished load (pure). */
-export function loadFigures(samples: ApiSample[], durationMs: number, etcd: LoadFigures["etcd"]): LoadFigures {
+export function loadFigures(samples: ApiSample[], durationMs: number, etcd: LoadFigures["etcd"], t0 = 0): LoadFigures {
   const failed = samples.filter((s) => !s.ok);
   return {
     durationMs,
@@ -117,6 +121,8 @@ export function loadFigures(samples: ApiSample[], durationMs: number, etcd: Load
     failedProbes: failed.length,
     blackoutMs: Math.round(blackout(samples).ms),
     failures: failed.slice(0, 10).map((s) => `t=${Math.round(s.t)} ${s.error ?? "failed"}`),
+    failed,
+    t0,
     etcd,
   };
 }

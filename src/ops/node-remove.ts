@@ -180,13 +180,21 @@ function removalPhases(r: RemovalRun): Phase<ApplyData>[] {
       },
     },
     {
+      id: "vip-handover",
+      title: "Hand the VIP over from the removed LB hosts",
+      shouldRun: has("hand-over-vip"),
+      async run(ctx) {
+        for (const a of ofKind(r, "hand-over-vip")) await handOverVip(ctx, r, a);
+      },
+    },
+    {
       id: "lb-stop",
       title: "Stop the load balancer on the removed hosts",
       shouldRun: has("stop-lb"),
       async run(ctx) {
         for (const a of ofKind(r, "stop-lb")) {
           const t = await onRemoved(r, a.host);
-          // keepalived first: its stop sends priority 0, so a peer takes the VIP at once.
+          // keepalived first: when the hand-over did not happen, its stop sends priority 0, so a peer takes the VIP at once.
           await ctx.wet(a.host, `stop and disable ${a.units.join(", ")}`, () => t.mustRun(a.units.map((u) => `systemctl disable --now ${u}`).join(" && "), { sudo: true, timeoutMs: 60_000 }));
         }
       },
@@ -222,7 +230,8 @@ function removalPhases(r: RemovalRun): Phase<ApplyData>[] {
         if (!dir.startsWith("/") || dir === "/") throw new KubehaError(`refusing to remove etcd data directory "${dir}"`, "spec.etcd.dataDir must be an absolute path below /");
         for (const a of ofKind(r, "stop-etcd")) {
           const t = await onRemoved(r, a.host);
-          await ctx.wet(a.host, `stop and disable etcd; remove ${dir}`, () => t.mustRun(`systemctl disable --now etcd && rm -rf ${shq(dir)}`, { sudo: true, timeoutMs: 60_000 }));
+          // Emptied, not removed: etcd (user etcd) could not create it again when the host comes back.
+          await ctx.wet(a.host, `stop and disable etcd; empty ${dir}`, () => t.mustRun(`systemctl disable --now etcd && { [ ! -d ${shq(dir)} ] || find ${shq(dir)} -mindepth 1 -delete; }`, { sudo: true, timeoutMs: 60_000 }));
         }
       },
     },
@@ -296,6 +305,41 @@ export function hostsFileSteps(steps: readonly Step[]): Step[] {
     }
     return s.kind === "run" && s.onChange?.includes(PATHS.hostsFragment) ? [s] : [];
   });
+}
+
+/** Bound on the VIP's move by preemption (3 adverts and the skew: well under a second at advert_int 0.1). */
+const HANDOVER_TIMEOUT_MS = 15_000;
+
+/**
+ * Moves the VIP off a removed LB host while its HAProxy and keepalived still run: its priority
+ * drops by the penalty of the track file a dying HAProxy sets (below every healthy host; FAULT
+ * when the penalty is 0, `preempt: delay`), the highest remaining host takes the VIP by preemption
+ * and the removed host gives it up on that host's first advert, so for a moment both hold it and
+ * never neither. Waits (bounded) until a remaining host holds it and the removed one does not;
+ * only then are its units stopped. A connection open through the removed host at the instant of
+ * the move cannot follow it (the new holder's kernel answers its next packet with a reset).
+ */
+async function handOverVip(ctx: Ctx, r: RemovalRun, a: Extract<RemovalAction, { kind: "hand-over-vip" }>): Promise<void> {
+  const vip = r.before.endpoint.address;
+  const t = await onRemoved(r, a.host);
+  await ctx.wet(a.host, `lower keepalived's priority (${PATHS.haproxyDownFile} = 1) so that ${a.to.map((h) => h.name).join(" or ")} takes the VIP`, () =>
+    t.mustRun(`mkdir -p ${PATHS.runDir} && echo 1 > ${PATHS.haproxyDownFile}`, { sudo: true, timeoutMs: 30_000 }),
+  );
+  if (ctx.dryRun) return;
+  const holds = async (tr: Transport) => (await tr.run(`ip -o -4 addr show to ${vip}/32`, { timeoutMs: 10_000 })).stdout.trim() !== "";
+  const deadline = performance.now() + HANDOVER_TIMEOUT_MS;
+  let holders: string[] = [];
+  for (;;) {
+    holders = [];
+    for (const h of a.to) if (await holds(await ctx.data.pool.get(h))) holders.push(h.name);
+    const still = await holds(t);
+    if (holders.length && !still) return ctx.note(`the VIP ${vip} moved to ${holders.join(", ")}`, a.host);
+    if (performance.now() > deadline) {
+      r.warn(`${a.host.name}: the VIP ${vip} did not move within ${HANDOVER_TIMEOUT_MS / 1000} s (held by ${[...holders, ...(still ? [a.host.name] : [])].join(", ") || "no host"}); stopping keepalived there moves it`);
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }
 
 /** `etcdctl member remove` of `host`'s member through the members that stay (nothing when it is no member). */

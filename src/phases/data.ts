@@ -6,6 +6,8 @@ import type { Facts } from "../probe/facts.ts";
 import { planHost, type Step } from "../plan/host.ts";
 import { planEtcdHosts, type InitialCluster } from "../plan/etcd.ts";
 import { withInitControlPlane } from "../plan/init.ts";
+import { apiBackends } from "../plan/backends.ts";
+import { PATHS } from "../render/paths.ts";
 import { pkiFilesForHost } from "../pki/index.ts";
 import type { Cluster, Host } from "../spec/model.ts";
 import type { PhaseContext } from "./types.ts";
@@ -29,8 +31,9 @@ export interface ApplyData {
    */
   joinMaterial?: Map<"token" | "cp" | "worker", Promise<void>>;
   /**
-   * The host's plan (src/plan/host.ts) for the cluster as the facts show it; with `etcdInitial`,
-   * planned afresh for an etcd member joining with those first-start settings.
+   * The host's plan (src/plan/host.ts) for the cluster as the facts show it (HAProxy's backend:
+   * the control planes joined so far, `joinedNow`); with `etcdInitial`, planned afresh for an etcd
+   * member joining with those first-start settings.
    */
   plan(h: Host, etcdInitial?: InitialCluster): Step[];
   /** Paths written on each host by this run (what `onChange` steps look at). */
@@ -55,6 +58,22 @@ export async function wetRun(ctx: Ctx, h: Host, description: string, cmd: string
   await ctx.wet(h, description, () => t.mustRun(cmd, { sudo: true, secrets: ctx.data.secrets, ...opts }));
 }
 
+/**
+ * Whether `h` has joined the cluster as the facts stand now (a join of this run counts: its step
+ * made kubelet.conf's check hold). A host without facts (unreachable in a dry run) counts as
+ * joined, so a plan never drops a backend it cannot see.
+ */
+export function joinedNow(data: Pick<ApplyData, "facts">, h: Host): boolean {
+  const f = data.facts.get(h.name);
+  return !f || f.existing.has(PATHS.kubeletConf);
+}
+
+/** Whether `h` had joined when apply gathered its facts (what the lb phase's backends were made of). */
+export function joinedAtStart(data: Pick<ApplyData, "facts">, h: Host): boolean {
+  const f = data.facts.get(h.name);
+  return !f || f.has.kubeletConf;
+}
+
 /** The data of one apply run: each host's plan is made once facts exist (etcd members depend on them). */
 export function newApplyData(cluster: Cluster, state: State, pool: ConnectionPool): ApplyData {
   const s = state.secrets;
@@ -77,13 +96,16 @@ export function newApplyData(cluster: Cluster, state: State, pool: ConnectionPoo
     changed: new Map(),
     plan(h: Host, etcdInitial?: InitialCluster): Step[] {
       const c = data.cluster;
+      const backends = apiBackends(c, (x) => joinedNow(data, x));
       const make = (initial: (x: Host) => InitialCluster | undefined) =>
-        planHost(c, h, { secrets: s, pkiFiles: (name) => pkiFilesForHost(c, state, name), etcdInitial: initial });
+        planHost(c, h, { secrets: s, pkiFiles: (name) => pkiFilesForHost(c, state, name), etcdInitial: initial, apiBackends: backends });
       if (etcdInitial) return make(() => etcdInitial);
-      let p = plans.get(h.name);
+      // Planned again once a join changed the backend.
+      const key = `${h.name}\0${backends.map((x) => x.name).join(",")}`;
+      let p = plans.get(key);
       if (!p) {
         const etcd = data.facts.size ? planEtcdHosts(c, data.facts).now : [];
-        plans.set(h.name, (p = make((x) => etcd.find((m) => m.host.name === x.name)?.initial)));
+        plans.set(key, (p = make((x) => etcd.find((m) => m.host.name === x.name)?.initial)));
       }
       return p;
     },

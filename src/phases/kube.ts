@@ -14,6 +14,7 @@ import { PATHS } from "../render/paths.ts";
 import { forEachHost } from "../exec/pool.ts";
 import { firstControlPlane } from "../spec/model.ts";
 import { removeReplacedStackedMember } from "./etcd.ts";
+import { apiBackendsPhase } from "./lb.ts";
 
 /**
  * Makes sure the bootstrap token exists and, for control-plane joins, the shared certificates are
@@ -89,6 +90,7 @@ export const controlPlanePhase: Phase<ApplyData> = {
         }
       },
     },
+    apiBackendsPhase,
   ],
 };
 

@@ -1,6 +1,8 @@
 import type { Phase } from "./types.ts";
-import { factsOf, transport, type ApplyData, type Ctx } from "./data.ts";
+import { factsOf, joinedAtStart, joinedNow, transport, type ApplyData, type Ctx } from "./data.ts";
 import type { Host } from "../spec/model.ts";
+import { forEachHost } from "../exec/pool.ts";
+import { apiBackends, apiReadyScript, enteringBackends } from "../plan/backends.ts";
 import { runSteps, stepsOf } from "./steps.ts";
 import { keepalivedHosts, lbHosts, managesLb, usesKeepalived } from "../spec/topology.ts";
 import { KubehaError } from "../errors.ts";
@@ -86,4 +88,31 @@ export const lbPhase: Phase<ApplyData> = {
       },
     },
   ],
+};
+
+/** Control planes that joined in this run and are not in HAProxy's backend yet (the lb phase left them out). */
+function entering(ctx: Ctx): Host[] {
+  const c = ctx.data.cluster;
+  return enteringBackends(apiBackends(c, (h) => joinedAtStart(ctx.data, h)), apiBackends(c, (h) => joinedNow(ctx.data, h)));
+}
+
+/**
+ * After the joins: each control plane that joined a running cluster in this run enters every
+ * HAProxy backend (a reload) once its API server answers /readyz on the address HAProxy uses, so
+ * no client connection meets it before (src/plan/backends.ts says why).
+ */
+export const apiBackendsPhase: Phase<ApplyData> = {
+  id: "control-plane/backends",
+  title: "Put the joined API servers into HAProxy",
+  shouldRun: (ctx) => managesLb(ctx.data.cluster) && entering(ctx).length > 0,
+  async run(ctx) {
+    const c = ctx.data.cluster;
+    const hosts = entering(ctx);
+    if (!ctx.dryRun)
+      await forEachHost(hosts, 10, async (h) => {
+        ctx.note(`wait until ${h.name}'s API server answers /readyz before HAProxy sends it clients`, h);
+        await (await transport(ctx, h)).mustRun(apiReadyScript(c, h), { sudo: true, timeoutMs: 6 * 60_000, hint: `see \`journalctl -u kubelet\` and the kube-apiserver static pod on ${h.name}` });
+      });
+    await forEachHost(haproxyHosts(ctx), 10, (lb) => runSteps(ctx, lb, stepsOf(ctx, lb, "lb/haproxy")));
+  },
 };

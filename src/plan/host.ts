@@ -142,6 +142,12 @@ export interface PlanInputs {
   packagesFromImage?: boolean;
   /** The first-start settings of an external etcd member (default: a new cluster of every member). */
   etcdInitial?: (host: Host) => { state: "new" | "existing"; cluster: string } | undefined;
+  /**
+   * The control planes in HAProxy's backend (default: every control plane). Apply passes
+   * `apiBackends` (src/plan/backends.ts): a control plane that has not joined a running cluster
+   * yet enters only once its API server answers.
+   */
+  apiBackends?: readonly Host[];
 }
 
 /**
@@ -255,7 +261,7 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
   if (k8s) files("runtime", [...renderContainerd(c, h), ...renderCrio(c, h)], [runtimeUnit(c)]);
 
   // load balancer
-  if (runsHaproxy(c, h)) files("lb/haproxy", renderHaproxy(c, h, inputs.secrets), ["haproxy"]);
+  if (runsHaproxy(c, h)) files("lb/haproxy", renderHaproxy(c, h, inputs.secrets, inputs.apiBackends), ["haproxy"]);
   if (runsKeepalived(c, h)) files("lb/keepalived", renderKeepalived(c, h, inputs.secrets), ["keepalived"]);
 
   // external etcd

@@ -3,8 +3,10 @@
  * and the ordered actions that take them out. The effects live in src/ops/node-remove.ts.
  *
  * The order keeps the endpoint serving throughout: workloads leave first (drain), a removed LB
- * host stops keepalived and HAProxy while its peers still know it (so its VIP moves the way a
- * keepalived stop always moves it), then the remaining LB hosts converge without it (the same
+ * host hands the VIP over while everything still runs (its keepalived priority drops below the
+ * others', the next host takes the VIP by preemption: for a moment both hold it, never neither),
+ * and only once another host holds it stops keepalived and HAProxy, while its peers still know it;
+ * then the remaining LB hosts converge without it (the same
  * lb/haproxy + lb/keepalived steps apply runs: backends and unicast peers), and only then is the
  * host's API server torn down; its etcd member is removed before it stops (etcd's own advice).
  */
@@ -45,7 +47,13 @@ export function removalRefusals(before: Cluster, names: readonly string[]): stri
 export type RemovalAction =
   /** Cordon and evict through a remaining control plane, bounded. */
   | { kind: "drain"; host: Host; via: Host; timeoutSeconds: number }
-  /** On the removed LB host: keepalived then HAProxy stopped and disabled (its VIP moves to a peer). */
+  /**
+   * On a removed keepalived host, everything still running: its priority lowered (the track file
+   * a dying HAProxy sets), so the highest remaining host takes the VIP by preemption; then a
+   * bounded wait until one of `to` holds it and the removed host no longer does.
+   */
+  | { kind: "hand-over-vip"; host: Host; to: Host[] }
+  /** On the removed LB host: keepalived then HAProxy stopped and disabled. */
   | { kind: "stop-lb"; host: Host; units: string[] }
   /** The remaining LB hosts converge without the removed hosts (backends, unicast peers), then the VIP is verified. */
   | { kind: "converge-lb"; hosts: Host[] }
@@ -53,7 +61,12 @@ export type RemovalAction =
   | { kind: "etcd-remove"; host: Host; via: Host[] }
   /** `kubeadm reset -f` on the removed host. */
   | { kind: "reset"; host: Host }
-  /** The removed external etcd member: unit stopped and disabled, data directory removed (it could never rejoin with it). */
+  /**
+   * The removed external etcd member: unit stopped and disabled, its data directory emptied (it
+   * could never rejoin with that data). The directory itself stays, owned by etcd as Debian's
+   * package made it: etcd runs as user etcd and cannot create it under /var/lib when the host is
+   * added again.
+   */
   | { kind: "stop-etcd"; host: Host }
   /** The Node object deleted through a remaining control plane. */
   | { kind: "delete-node"; host: Host; via: Host }
@@ -82,8 +95,11 @@ export function planRemoval(before: Cluster, after: Cluster, names: readonly str
   for (const h of hosts) if (!on(h)) notes.push(`${h.name} (${h.address}) does not answer over SSH: nothing is run on it (drain, reset and stops are skipped); it is taken out of the cluster from the hosts that stay`);
 
   if (via) for (const h of hosts.filter(isKubernetesNode)) actions.push({ kind: "drain", host: h, via, timeoutSeconds: opts.drainTimeoutSeconds });
-  for (const h of hosts.filter((x) => on(x) && runsHaproxy(before, x)))
+  const vipTo = usesKeepalived(after) ? keepalivedHosts(after) : [];
+  for (const h of hosts.filter((x) => on(x) && runsHaproxy(before, x))) {
+    if (runsKeepalived(before, h) && vipTo.length) actions.push({ kind: "hand-over-vip", host: h, to: vipTo });
     actions.push({ kind: "stop-lb", host: h, units: [...(runsKeepalived(before, h) ? ["keepalived"] : []), "haproxy"] });
+  }
   if (hosts.some((h) => runsHaproxy(before, h) || runsKeepalived(before, h) || h.roles.includes("control-plane")) && managesLb(after)) {
     const lbs = [...new Map([...lbHosts(after), ...keepalivedHosts(after)].map((h) => [h.name, h])).values()];
     if (lbs.length) actions.push({ kind: "converge-lb", hosts: lbs });
@@ -102,8 +118,10 @@ export function describeAction(a: RemovalAction): string {
   switch (a.kind) {
     case "drain":
       return `${a.host.name}: cordon and drain through ${a.via.name} (kubectl drain, at most ${a.timeoutSeconds}s)`;
+    case "hand-over-vip":
+      return `${a.host.name}: hand the VIP over first (keepalived priority lowered, the next LB host takes it by preemption), then wait until ${a.to.map((h) => h.name).join(" or ")} holds it`;
     case "stop-lb":
-      return `${a.host.name}: stop and disable ${a.units.join(", ")} (the VIP moves to a remaining LB host)`;
+      return `${a.host.name}: stop and disable ${a.units.join(", ")}`;
     case "converge-lb":
       return `${a.hosts.map((h) => h.name).join(", ")}: HAProxy backends and keepalived peers without the removed hosts (reload), then verify the VIP`;
     case "etcd-remove":
@@ -111,7 +129,7 @@ export function describeAction(a: RemovalAction): string {
     case "reset":
       return `${a.host.name}: kubeadm reset -f`;
     case "stop-etcd":
-      return `${a.host.name}: stop and disable etcd, remove its data directory`;
+      return `${a.host.name}: stop and disable etcd, empty its data directory`;
     case "delete-node":
       return `${a.host.name}: delete the Node object through ${a.via.name}`;
     case "hosts-file":

@@ -31,10 +31,13 @@ export const HAPROXY_BACKEND = "kube-apiserver";
 /** Consecutive connect errors (layer 4) that mark a server down before its checks do. */
 const CONNECT_ERROR_LIMIT = 1;
 
-/** haproxy.cfg for one LB host. Secret when the stats page (with its password) is on. */
-export function renderHaproxyCfg(c: ManagedLbCluster, h: Host, secrets: Secrets): RenderedFile {
+/**
+ * haproxy.cfg for one LB host. Secret when the stats page (with its password) is on. `backends`:
+ * the control planes it balances (default: all; apply leaves out one that has not joined a running
+ * cluster yet, see src/plan/backends.ts).
+ */
+export function renderHaproxyCfg(c: ManagedLbCluster, h: Host, secrets: Secrets, backends: readonly Host[] = hostsWithRole(c, "control-plane")): RenderedFile {
   const hp = c.endpoint.haproxy;
-  const backends = hostsWithRole(c, "control-plane");
   const lines: string[] = [
     header("#", `HAProxy for the Kubernetes API of cluster ${c.name} (host ${h.name}).`).trimEnd(),
     "",
@@ -126,10 +129,10 @@ export function renderHaproxyDropIn(): RenderedFile {
   return file(PATHS.haproxyDropIn, content, { restarts: ["haproxy.service"] });
 }
 
-/** Every HAProxy file this host needs (none when it runs no HAProxy). */
-export function renderHaproxy(c: Cluster, h: Host, secrets: Secrets): RenderedFile[] {
+/** Every HAProxy file this host needs (none when it runs no HAProxy); `backends` as in renderHaproxyCfg. */
+export function renderHaproxy(c: Cluster, h: Host, secrets: Secrets, backends?: readonly Host[]): RenderedFile[] {
   if (!managesLb(c) || !runsHaproxy(c, h)) return [];
-  const out = [renderHaproxyCfg(c, h, secrets)];
+  const out = [renderHaproxyCfg(c, h, secrets, backends)];
   if (usesKeepalived(c)) out.push(renderHaproxyDropIn());
   return out;
 }

@@ -14,6 +14,9 @@ test("load figures: failed probes, the longest outage and the first reasons", ()
   assert.equal(f.failedProbes, 2);
   assert.equal(f.blackoutMs, 40);
   assert.deepEqual(f.failures, ["t=20 timeout", "t=40 ECONNRESET"]);
+  assert.deepEqual(f.failed, [samples[1], samples[2]], "every failed probe, for timelines");
+  assert.equal(f.t0, 0);
+  assert.equal(loadFigures(samples, 80, null, 1234.5).t0, 1234.5);
   assert.equal(loadSummary(f), "4 probes in 0.1 s, 2 failed (blackout 40 ms); etcd 10 acked, 1 not acked, 0 lost");
   assert.equal(loadSummary(loadFigures([], 1000, null)), "0 probes in 1.0 s, 0 failed (blackout 0 ms)");
 });

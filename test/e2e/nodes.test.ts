@@ -17,7 +17,11 @@
  * - removing 2 of the 3 masters left is refused with the quorum numbers and nothing changes;
  * - worker2, deleted from the file by hand first, is listed by `plan` as managed before and then
  *   removed: 0 failed probes;
- * - the VIP holder's LB role removed: the VIP moves once, to the next LB host, and stays there.
+ * - the VIP holder's LB role removed: the VIP is handed over first (the holder's keepalived
+ *   priority lowered while everything runs), moves once, to the next LB host, and stays there; the
+ *   only probes that may fail are those in flight through the old holder at that instant (reset by
+ *   the new holder's kernel), none that started after it.
+ * Adding and removing a control plane, adding an LB host and removing a worker: 0 failed probes.
  * Each operation's figures (duration, probes, failed, VIP moves) are printed as test diagnostics
  * and in a closing note.
  */
@@ -49,13 +53,6 @@ let fullText: string;
 /** Per operation, for the closing note. */
 const figures: string[] = [];
 
-/**
- * A control plane's addition or removal is held to "no API outage longer than one probe timeout"
- * (issue 11's target is 0 failed probes: on a quiet 2-core machine adding one cost ~100 of 2,800
- * probes, removing one ~24; the figures are printed). An LB host's addition and a worker's removal
- * are held to 0.
- */
-const CP_MAX_BLACKOUT_MS = 1000;
 const MASTERS = ["master1", "master2", "master3"];
 const LBS = ["lb1", "lb2", "lb3"];
 
@@ -160,6 +157,10 @@ interface OpFigures {
   holders: string[];
   /** Who held the VIP at each change (the first entry is the state when watching began). */
   vipEvents: string[][];
+  /** When each change was seen, `performance.now()` (the clock of `load.t0`). */
+  vipTimes: number[];
+  /** Unix time (s) right before the CLI ran, for `journalctl --since @...`. */
+  startedAt: number;
 }
 
 /**
@@ -183,27 +184,29 @@ async function underLoad(t: TestContext, label: string, before: Cluster, args: s
     assert.equal(holders.length, 1, `one VIP holder before ${label}: ${holders.join(", ")}`);
     const load = await startLoad(before, { rateHz: RATE });
     const a0 = performance.now();
+    const startedAt = Math.floor(Date.now() / 1000) - 1;
     const result = await cli(args);
     const ms = Math.round(performance.now() - a0);
     await sleep(3000); // a tail under load: reloads that finish late would show here
     const f = await load.stop();
     const vipEvents = watcher.events.map((e) => e.holders);
+    const vipTimes = watcher.events.map((e) => t0 + e.t);
     const line = `${label}: ${(ms / 1000).toFixed(1)} s, exit ${result.code}; ${loadSummary(f)}; VIP on ${holders[0]}, ${vipEvents.length - 1} changes`;
     figures.push(`  ${line}`);
     t.diagnostic(line);
     assert.equal(result.code, 0, `${label}: kubeha ${args.join(" ")} failed\n${result.stdout}\n${result.stderr}`);
-    return { label, load: f, ms, result, holders, vipEvents };
+    return { label, load: f, ms, result, holders, vipEvents, vipTimes, startedAt };
   } finally {
     await watcher.stop();
   }
 }
 
 /**
- * What the clients may notice: no acknowledged etcd write lost, 0 failed probes (or, with
- * `maxBlackoutMs`, no outage longer than that), the VIP never on another host than its holder
- * before and on that holder at the end. `vipStill`: not even absent for a moment (no change at all).
+ * What the clients may notice: no acknowledged etcd write lost, 0 failed probes, the VIP never on
+ * another host than its holder before and on that holder at the end. `vipStill`: not even absent
+ * for a moment (no change at all).
  */
-function assertNoOutage(f: OpFigures, o: { maxBlackoutMs?: number; vipStill?: boolean } = {}): void {
+function assertNoOutage(f: OpFigures, o: { vipStill?: boolean } = {}): void {
   assert.ok(f.load.probes > 0 && f.load.etcd && f.load.etcd.acked > 0, `${f.label}: the load ran (${loadSummary(f.load)})`);
   assert.deepEqual(f.load.etcd.lost, [], `${f.label}: acknowledged etcd writes lost`);
   // The VIP first: what the cluster did does not depend on how busy the machine running the probes is.
@@ -211,9 +214,7 @@ function assertNoOutage(f: OpFigures, o: { maxBlackoutMs?: number; vipStill?: bo
   assert.deepEqual(elsewhere, [], `${f.label}: the VIP was only ever on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
   assert.deepEqual(f.vipEvents.at(-1), f.holders, `${f.label}: ${f.holders[0]} holds the VIP at the end`);
   if (o.vipStill) assert.deepEqual(f.vipEvents, [f.holders], `${f.label}: the VIP stayed on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
-  const why = `(${loadSummary(f.load)})\n${f.load.failures.join("\n")}`;
-  if (o.maxBlackoutMs === undefined) assert.equal(f.load.failedProbes, 0, `${f.label}: failed probes ${why}`);
-  else assert.ok(f.load.blackoutMs <= o.maxBlackoutMs, `${f.label}: an API outage of ${f.load.blackoutMs} ms ${why}`);
+  assert.equal(f.load.failedProbes, 0, `${f.label}: failed probes (${loadSummary(f.load)})\n${f.load.failures.join("\n")}`);
 }
 
 before(async () => {
@@ -253,8 +254,14 @@ test("add a 4th control plane under load: etcd 4 members, 4 HAProxy backends on 
     const ps = (await sh(lb, "ps -o args= --ppid $(systemctl show -p MainPID --value haproxy)")).stdout;
     assert.match(ps, /haproxy -sf \d+ -x \S+/, `${lb}: haproxy's worker after the reload: ${ps}`);
   }
+  for (const lb of ["lb1", "lb2"]) {
+    // It entered the backends once its API server answered (src/plan/backends.ts): HAProxy never
+    // had to find it down. Before, the reload put it in UP and its first connect failed.
+    const j = await shOk(lb, `journalctl -u haproxy --since @${f.startedAt} --no-pager -o cat | grep -c 'kube-apiserver/master4 is DOWN' || true`);
+    assert.equal(j, "0", `${lb}: HAProxy marked master4 DOWN after it entered the backend`);
+  }
   await statusHealthy();
-  assertNoOutage(f, { maxBlackoutMs: CP_MAX_BLACKOUT_MS });
+  assertNoOutage(f);
 });
 
 test("add an LB host under load: keepalived peers updated everywhere by a reload, the new host does not take the VIP, which never leaves its holder; 0 failed probes", async (t) => {
@@ -345,7 +352,8 @@ test("remove master4 under load: 3 etcd members, out of every HAProxy backend, N
   await backendsUp(LBS, MASTERS);
   assert.equal(await shOk("master4", "systemctl is-active keepalived haproxy etcd kubelet || true"), "inactive\ninactive\ninactive\ninactive");
   assert.equal(await shOk("master4", "ls -A /etc/kubernetes/manifests | wc -l"), "0", "kubeadm reset emptied the static pod manifests");
-  assert.equal(await shOk("master4", "test -e /var/lib/etcd && echo kept || echo gone"), "gone", "the removed member's data directory is gone");
+  // Emptied, kept with its owner: etcd (user etcd) could not create it again when master4 is re-added.
+  assert.equal(await shOk("master4", "stat -c '%U %a' /var/lib/etcd; ls -A /var/lib/etcd | wc -l"), "etcd 700\n0", "the removed member's data is gone, its directory kept");
   const fileAfter = readFileSync(lab.clusterFile, "utf8");
   assert.doesNotMatch(fileAfter, /master4/);
   for (const c of comments) assert.ok(fileAfter.includes(c), `comment kept: ${c}`);
@@ -354,7 +362,7 @@ test("remove master4 under load: 3 etcd members, out of every HAProxy backend, N
   assert.doesNotMatch(readFileSync(join(state, "managed-hosts.json"), "utf8"), /master4/);
   await statusHealthy();
   // Last, so that the checks above are seen even when the probes failed.
-  assertNoOutage(f, { maxBlackoutMs: CP_MAX_BLACKOUT_MS });
+  assertNoOutage(f);
 });
 
 test("removing 2 of the 3 masters left is refused with the quorum numbers (exit 2), and nothing changes on any host", async () => {
@@ -392,13 +400,13 @@ test("worker2 deleted from the file by hand: plan lists it as managed before; no
   assertNoOutage(f, { vipStill: true });
 });
 
-test("remove the VIP holder's LB role under load: the VIP moves once, to the next LB host, and stays there", async (t) => {
+test("remove the VIP holder's LB role under load: the VIP is handed over, moves once, to the next LB host, and stays there; only probes in flight at the move may fail", async (t) => {
   const before = (await loadCluster(lab.clusterFile)).cluster;
   const holder = (await statusHolders())[0]!;
   const dry = await cli(["node", "remove", lab.clusterFile, holder, "--dry-run"]);
   assert.equal(dry.code, 0, dry.stderr);
-  assert.match(dry.stdout, new RegExp(`${holder}: stop and disable keepalived, haproxy \\(the VIP moves to a remaining LB host\\)`));
   const staying = LBS.filter((x) => x !== holder);
+  assert.match(dry.stdout, new RegExp(`${holder}: hand the VIP over first .* then wait until ${staying.join(" or ")} holds it\n.*${holder}: stop and disable keepalived, haproxy`));
   assert.match(dry.stdout, new RegExp(`${staying.join(", ")}: HAProxy backends and keepalived peers without the removed hosts`));
   const f = await underLoad(t, `remove ${holder} (the VIP holder's LB role)`, before, ["node", "remove", lab.clusterFile, holder, "--write"]);
   // One move: the holder loses it (for a moment nobody or both may hold it), the next LB host by
@@ -411,6 +419,15 @@ test("remove the VIP holder's LB role under load: the VIP moves once, to the nex
   assert.equal(await shOk(holder, "systemctl is-active keepalived haproxy || true"), "inactive\ninactive");
   for (const lb of staying) assert.doesNotMatch(await shOk(lb, "cat /etc/keepalived/keepalived.conf"), new RegExp(`${addr(holder).replaceAll(".", "\\.")}\\b`), `${lb}: no peer ${holder}`);
   await statusHealthy();
-  assert.ok(f.load.blackoutMs <= CP_MAX_BLACKOUT_MS, `an API outage of ${f.load.blackoutMs} ms while the VIP moved (${loadSummary(f.load)})\n${f.load.failures.join("\n")}`);
   assert.deepEqual(f.load.etcd?.lost, [], "no acknowledged etcd write lost");
+  // The hand-over: the VIP was seen on the next host at `moved`. A connection open through the old
+  // holder at that instant cannot follow an L2 move (the new holder's kernel resets it): those
+  // probes, and only those, may fail. Any probe that started after the move must succeed, and a
+  // failure other than a reset would be a gap (nobody holding the VIP) or an HAProxy stop.
+  const moved = f.vipTimes[f.vipEvents.findIndex((hs) => hs.includes(next))]!;
+  const failed = f.load.failed.map((x) => ({ start: f.load.t0 + x.t, end: f.load.t0 + x.t + x.ms, error: x.error }));
+  const timeline = failed.map((x) => `started ${Math.round(x.start - moved)} ms, ended ${Math.round(x.end - moved)} ms from the move: ${x.error}`).join("\n");
+  t.diagnostic(`VIP hand-over ${holder} -> ${next}: ${failed.length} failed probes${timeline ? `\n${timeline}` : ""}`);
+  assert.deepEqual(failed.filter((x) => x.start >= moved), [], `probes that started after the VIP moved failed:\n${timeline}`);
+  assert.deepEqual(failed.filter((x) => x.error !== "ECONNRESET"), [], `failures other than the reset of a connection in flight at the move:\n${timeline}`);
 });

@@ -97,11 +97,15 @@ test("a control plane with an external etcd member and an LB role: every step, i
   const before = cluster(LAB4);
   const after = without(LAB4, ["master4"]);
   const p = planRemoval(before, after, ["master4"], new Set(["master4"]), { drainTimeoutSeconds: 300 });
-  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "stop-lb", "converge-lb", "etcd-remove", "reset", "stop-etcd", "delete-node", "hosts-file", "forget"]);
+  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "hand-over-vip", "stop-lb", "converge-lb", "etcd-remove", "reset", "stop-etcd", "delete-node", "hosts-file", "forget"]);
   const byKind = new Map(p.actions.map((a) => [a.kind, a]));
+  const handover = byKind.get("hand-over-vip")!;
+  assert.ok(handover.kind === "hand-over-vip");
+  assert.deepEqual(handover.to.map((h) => h.name), ["master1", "master2", "master3"], "the VIP goes to a keepalived host that stays, before anything stops");
+  assert.match(describeAction(handover), /master4: hand the VIP over first \(keepalived priority lowered, the next LB host takes it by preemption\), then wait until master1 or master2 or master3 holds it/);
   const stop = byKind.get("stop-lb")!;
   assert.ok(stop.kind === "stop-lb");
-  assert.deepEqual(stop.units, ["keepalived", "haproxy"], "keepalived first: its stop hands the VIP over at once");
+  assert.deepEqual(stop.units, ["keepalived", "haproxy"], "keepalived first: had the hand-over failed, its stop moves the VIP at once");
   const lb = byKind.get("converge-lb")!;
   assert.ok(lb.kind === "converge-lb");
   assert.deepEqual(lb.hosts.map((h) => h.name), ["master1", "master2", "master3"]);
@@ -121,7 +125,7 @@ test("a control plane that is already gone: no on-host step, the rest from the h
 test("stacked etcd: the member is removed through the remaining control planes; no etcd unit to stop", () => {
   const t: Topology = { etcd: "stacked", hosts: [1, 2, 3, 4].map((i) => ({ name: `m${i}`, roles: ["control-plane", "lb"] })) };
   const p = planRemoval(cluster(t), without(t, ["m4"]), ["m4"], new Set(["m4"]), { drainTimeoutSeconds: 120 });
-  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "stop-lb", "converge-lb", "etcd-remove", "reset", "delete-node", "hosts-file", "forget"]);
+  assert.deepEqual(p.actions.map((a) => a.kind), ["drain", "hand-over-vip", "stop-lb", "converge-lb", "etcd-remove", "reset", "delete-node", "hosts-file", "forget"]);
 });
 
 test("etcdMemberRemoveCommand: the member's hex id through the remaining members, with kubeha's client certificate", () => {
