@@ -66,6 +66,7 @@ export function hostCertFiles(c: Cluster, h: Host): CertFile[] {
     out.push({ id: "etcd-healthcheck-client", path: `${dir}/healthcheck-client.crt`, form: "pem", ...(external ? { issued: "etcd-healthcheck-client" } : {}) });
   }
   for (const k of KUBECONFIG_PLACEMENTS) {
+    if (!k.when(c)) continue; // e.g. kube-proxy.conf and bootstrap-kubelet.conf: binary mode only
     if (k.kind === "super-admin") {
       if (c.kubernetes.minor >= 29 && h.roles.includes("control-plane")) out.push({ id: k.path.slice(k.path.lastIndexOf("/") + 1), path: k.path, form: "kubeconfig", issued: k.kind, optional: true });
       continue;
