@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import ssl
+import threading
 import subprocess
 import sys
 import tempfile
@@ -528,3 +529,14 @@ def port_free(host, port):
         return False
     finally:
         s.close()
+
+
+def stop_on_signals(stop):
+    """SIGTERM and SIGINT set the Event `stop`, from a thread of their own: a handler runs between two
+    bytecodes of the main thread, which may be inside `stop.wait()` holding the Event's lock at that
+    moment, and Event.set() taking that same lock there deadlocks (seen: a kubelet stand-in that
+    never exited after SIGTERM). The thread waits until the main thread lets go of the lock."""
+    def handler(*_):
+        threading.Thread(target=stop.set, daemon=True).start()
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -286,8 +286,7 @@ def main(component, argv, prepare):
                 raise Exit(f"the stand-in implements only the \"leases\" resource lock, got {le['lock']!r}")
         api = Api(kubeconfig, timeout=max(1.0, le["renew"] / 2))
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        common.stop_on_signals(stop)
         serve_healthz(bind, port, opts, tag)
         common.say(tag, f"{component} {common.GIT_VERSION} ({common.STANDIN_NOTE}): API server {api.server}")
         if not wait_for_apiserver(api, tag, stop):
