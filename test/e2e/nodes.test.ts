@@ -226,7 +226,9 @@ function assertNoOutage(f: OpFigures, o: { vipStill?: boolean } = {}): void {
   assert.deepEqual(elsewhere, [], `${f.label}: the VIP was only ever on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
   assert.deepEqual(f.vipEvents.at(-1), f.holders, `${f.label}: ${f.holders[0]} holds the VIP at the end`);
   if (o.vipStill) assert.deepEqual(f.vipEvents, [f.holders], `${f.label}: the VIP stayed on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
-  const other = f.load.failed.filter((x) => x.error !== "timeout").map((x) => `t=${Math.round(x.t)} ${x.error ?? "failed"}`);
+  // A timeout, or a slot the probe itself skipped because 64 were still in flight (a stall of more
+  // than ~1.3 s at 50/s), is the machine's stall; anything else is an answer from the cluster.
+  const other = f.load.failed.filter((x) => x.error !== "timeout" && x.error !== "skipped: too many in flight").map((x) => `t=${Math.round(x.t)} ${x.error ?? "failed"}`);
   assert.deepEqual(other, [], `${f.label}: probes refused, reset or answered with an error (${loadSummary(f.load)})`);
   assert.ok(f.load.blackoutMs <= STALL_MAX_MS, `${f.label}: probes timed out for ${f.load.blackoutMs} ms (${loadSummary(f.load)})\n${f.load.failures.join("\n")}`);
 }
