@@ -11,30 +11,30 @@
 import type { Host } from "../spec/model.ts";
 import type { Transport } from "../exec/transport.ts";
 import { PATHS } from "../render/paths.ts";
-import { LEASE_NAMESPACE, holderHost, type LeaderComponent } from "../probe/leaders.ts";
+import { LEASES_PATH, holderHost, leaseRecord, type LeaderComponent } from "../probe/leaders.ts";
 import type { LeaseSample } from "./types.ts";
 
 /** The read-only command that prints the component's Lease as JSON (bounded). */
 export function leaseCommand(component: LeaderComponent): string {
-  return `timeout 5 kubectl --kubeconfig=${PATHS.adminConf} get --raw /apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases/${component}`;
+  return `timeout 5 kubectl --kubeconfig=${PATHS.adminConf} get --raw ${LEASES_PATH}/${component}`;
 }
 
 /** One Lease JSON document -> a sample (undefined when it is not one). */
 export function parseLeaseSample(text: string, t: number): LeaseSample | undefined {
+  let r: ReturnType<typeof leaseRecord>;
   try {
-    const spec = (JSON.parse(text) as { spec?: { holderIdentity?: unknown; acquireTime?: unknown; renewTime?: unknown } }).spec;
-    if (!spec) return undefined;
-    const holder = typeof spec.holderIdentity === "string" ? spec.holderIdentity : "";
-    return {
-      t,
-      holder,
-      host: holder ? holderHost(holder) : "",
-      ...(typeof spec.acquireTime === "string" ? { acquireTime: spec.acquireTime } : {}),
-      ...(typeof spec.renewTime === "string" ? { renewTime: spec.renewTime } : {}),
-    };
+    r = leaseRecord(JSON.parse(text));
   } catch {
     return undefined;
   }
+  if (!r) return undefined;
+  return {
+    t,
+    holder: r.holder,
+    host: r.holder ? holderHost(r.holder) : "",
+    ...(r.acquireTime !== undefined ? { acquireTime: r.acquireTime } : {}),
+    ...(r.renewTime !== undefined ? { renewTime: r.renewTime } : {}),
+  };
 }
 
 /**

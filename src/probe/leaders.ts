@@ -69,14 +69,28 @@ export interface LeaseRecord {
 /** What one control plane read: its clock (seconds since the epoch) and the Leases, or why not. */
 export type LeaseReading = { now: number; leases: LeaseRecord[] } | { error: string };
 
-const LIST_PATH = `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases`;
+/** The Lease list's API path; a Lease's is this plus `/<name>`. */
+export const LEASES_PATH = `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases`;
+
+/** One Lease object (as the API serves it) -> the fields kubeha reads; the one parser of a Lease's spec. */
+export function leaseRecord(obj: unknown): LeaseRecord | undefined {
+  const it = obj as { metadata?: { name?: string }; spec?: Record<string, unknown> } | null;
+  if (!it || typeof it !== "object" || !it.spec) return undefined;
+  const s = it.spec;
+  const r: LeaseRecord = { name: String(it.metadata?.name ?? ""), holder: typeof s.holderIdentity === "string" ? s.holderIdentity : "" };
+  if (typeof s.acquireTime === "string") r.acquireTime = s.acquireTime;
+  if (typeof s.renewTime === "string") r.renewTime = s.renewTime;
+  if (typeof s.leaseDurationSeconds === "number") r.leaseDurationSeconds = s.leaseDurationSeconds;
+  if (typeof s.leaseTransitions === "number") r.transitions = s.leaseTransitions;
+  return r;
+}
 
 /**
  * The status script's part on a control plane: the host's clock, then the Lease list as JSON.
  * `get --raw` is answered the same by every kubectl; `timeout` bounds it when the API hangs.
  */
 export function leasesScript(): string[] {
-  return [`echo "@@leases"; date +%s.%N; timeout 6 kubectl --kubeconfig=${PATHS.adminConf} get --raw ${LIST_PATH} 2>&1; echo`];
+  return [`echo "@@leases"; date +%s.%N; timeout 6 kubectl --kubeconfig=${PATHS.adminConf} get --raw ${LEASES_PATH} 2>&1; echo`];
 }
 
 /** Parses the `@@leases` section. */
@@ -95,15 +109,7 @@ export function parseLeases(lines: readonly string[]): LeaseReading {
   const items = (doc as { items?: unknown }).items;
   if (!Array.isArray(items)) return { error: "kubectl answered something that is not a Lease list" };
   const leases: LeaseRecord[] = [];
-  for (const it of items as Array<{ metadata?: { name?: string }; spec?: Record<string, unknown> }>) {
-    const s = it.spec ?? {};
-    const r: LeaseRecord = { name: String(it.metadata?.name ?? ""), holder: typeof s.holderIdentity === "string" ? s.holderIdentity : "" };
-    if (typeof s.acquireTime === "string") r.acquireTime = s.acquireTime;
-    if (typeof s.renewTime === "string") r.renewTime = s.renewTime;
-    if (typeof s.leaseDurationSeconds === "number") r.leaseDurationSeconds = s.leaseDurationSeconds;
-    if (typeof s.leaseTransitions === "number") r.transitions = s.leaseTransitions;
-    leases.push(r);
-  }
+  for (const it of items as Array<{ metadata?: { name?: string }; spec?: Record<string, unknown> }>) leases.push(leaseRecord({ ...it, spec: it?.spec ?? {} })!);
   return { now, leases };
 }
 
