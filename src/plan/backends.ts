@@ -12,7 +12,7 @@
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { controlPlanes } from "../spec/topology.ts";
-import { shq } from "../util/shell.ts";
+import { readyzWaitScript } from "./host.ts";
 
 /**
  * The backend of a cluster whose control planes `joined` tells: every control plane while none
@@ -34,6 +34,5 @@ export function enteringBackends(before: readonly Host[], after: readonly Host[]
  * the address and port HAProxy's check uses.
  */
 export function apiReadyScript(c: Cluster, h: Host): string {
-  const url = `https://${h.internalAddress}:${c.kubernetes.apiServerPort}/readyz`;
-  return `for _ in $(seq 1 150); do curl -ksf --max-time 2 -o /dev/null ${shq(url)} && exit 0; sleep 2; done; echo "the API server does not answer at ${url}" >&2; exit 1`;
+  return readyzWaitScript(`https://${h.internalAddress}:${c.kubernetes.apiServerPort}/readyz`, { tries: 150, curlMaxS: 2, sleepS: 2, what: "the API server" });
 }

@@ -159,10 +159,14 @@ export const CLUSTER_ACTIONS = [/^create bootstrap token /, /^upload the shared 
 
 const MINUTES = 60_000;
 
+/** `curl` of `url` until it answers 2xx, `tries` times `sleepS` apart at most; else names `what` and fails. */
+export function readyzWaitScript(url: string, o: { tries: number; curlMaxS: number; sleepS: number; what: string }): string {
+  return `for _ in $(seq 1 ${o.tries}); do curl -ksf --max-time ${o.curlMaxS} -o /dev/null ${shq(url)} && exit 0; sleep ${o.sleepS}; done; echo "${o.what} does not answer at ${url}" >&2; exit 1`;
+}
+
 /** `curl` through the control-plane endpoint until /readyz answers, bounded (10 minutes). */
 export function waitForApiScript(c: Cluster): string {
-  const url = `https://${endpointHostPort(c)}/readyz`;
-  return `for _ in $(seq 1 120); do curl -ksf --max-time 3 -o /dev/null ${shq(url)} && exit 0; sleep 5; done; echo "the API does not answer at ${url}" >&2; exit 1`;
+  return readyzWaitScript(`https://${endpointHostPort(c)}/readyz`, { tries: 120, curlMaxS: 3, sleepS: 5, what: "the API" });
 }
 
 /** The lines around kubeha's block in /etc/hosts (written by mergeHostsScript, removed by reset). */
