@@ -50,6 +50,12 @@ export interface Problem {
   col?: number;
   /** Rule that produced it (for tests and docs). */
   rule: string;
+  /**
+   * The file describes a cluster that works but cannot lose a member (2 etcd members). Commands
+   * that build refuse it (an error); commands that look at or repair a running cluster read it
+   * with a warning (ReadOptions.operate), since removing a dead member can leave exactly that.
+   */
+  degraded?: true;
 }
 
 /** The cluster file has errors: carries all of them, not just the first. Exit 3. */

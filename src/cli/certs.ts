@@ -101,7 +101,7 @@ export const command: Command = {
     if (sub === "renew") return renew(file, extra, values, format);
     if (!file || extra.length) throw new UsageError(`certs ${sub} takes exactly one cluster file`, `kubeha certs ${sub} cluster.yaml`);
     const out = (s: string) => process.stdout.write(s + "\n");
-    const { cluster } = await loadCluster(file);
+    const { cluster } = await loadCluster(file, { operate: true });
 
     if (sub === "list" || sub === "check") {
       const threshold = thresholdFrom(values["threshold-days"]);
@@ -157,7 +157,7 @@ async function renew(file: string | undefined, names: string[], values: { all?: 
     : names.length
       ? { mode: "names", names }
       : { mode: "expiring", thresholdDays: thresholdFrom(values["threshold-days"]) };
-  const { cluster } = await loadCluster(file);
+  const { cluster } = await loadCluster(file, { operate: true });
   const { renewCerts } = await import("../ops/certs-renew.ts");
   const r = await renewCerts(cluster, { selection, dryRun: values["dry-run"] === true, log: (l) => process.stderr.write(l + "\n") });
   if (format === "json") {

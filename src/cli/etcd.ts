@@ -118,7 +118,7 @@ export const command: Command = {
       const keep = keepFrom(values.keep);
       if (values.schedule !== undefined && dir !== undefined) throw new UsageError("--schedule keeps snapshots on the etcd hosts: --dir and -o DIR do not apply", "kubeha etcd snapshot cluster.yaml --schedule daily --keep 7");
       if (values.schedule !== undefined && !values.schedule.trim()) throw new UsageError("--schedule needs a systemd calendar expression, or off", "kubeha etcd snapshot cluster.yaml --schedule daily");
-      const { cluster, warnings } = await loadCluster(file);
+      const { cluster, warnings } = await loadCluster(file, { operate: true });
       for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
       if (values.schedule !== undefined) {
         const s = await scheduleSnapshots(cluster, { onCalendar: values.schedule.trim(), keep: keep ?? 7, progress });
@@ -139,7 +139,7 @@ export const command: Command = {
         `see what it would do: kubeha etcd restore ${file} ${snapshot} --dry-run`,
       );
     }
-    const { cluster, warnings } = await loadCluster(file);
+    const { cluster, warnings } = await loadCluster(file, { operate: true });
     for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
     const r = await etcdRestore(cluster, snapshot, { dryRun: !!values["dry-run"], progress });
     await print(r, restoreText(r));

@@ -39,7 +39,7 @@ export const command: Command = {
     if (!file || extra.length) throw new UsageError("join-command takes exactly one cluster file", "kubeha join-command cluster.yaml");
     const format = dataFormat("join-command", values.output, ["table", "json"]);
     const ttlSeconds = parseTtl(values.ttl ?? "2h");
-    const { cluster, warnings } = await loadCluster(file);
+    const { cluster, warnings } = await loadCluster(file, { operate: true });
     for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
     const j = await joinCommand(cluster, { controlPlane: values["control-plane"] ?? false, ttlSeconds });
     process.stdout.write(format === "json" ? await formatData("json", j) : j.command + "\n");

@@ -81,7 +81,7 @@ export const command: Command = {
     const [file, ...extra] = positionals;
     if (!file || extra.length) throw new UsageError("reset takes exactly one cluster file", "kubeha reset cluster.yaml --dry-run");
     const format = dataFormat("reset", values.output, ["table", "json"]);
-    const { cluster, warnings } = await loadCluster(file);
+    const { cluster, warnings } = await loadCluster(file, { operate: true });
     for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
     const names = values.host ?? [];
     const unknown = names.filter((n) => !cluster.hosts.some((h) => h.name === n));

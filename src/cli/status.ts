@@ -69,7 +69,7 @@ export const command: Command = {
     const count = values.count === undefined ? undefined : positiveInt("count", values.count, 1);
     if (!values.watch && (values.interval !== undefined || count !== undefined)) throw new UsageError("--interval and --count only apply with --watch", "kubeha status cluster.yaml --watch --interval 2");
     const opts = { thresholdDays: positiveInt("threshold-days", values["threshold-days"], 30, 0), concurrency: positiveInt("concurrency", values.concurrency, 30) };
-    const { cluster, warnings } = await loadCluster(file);
+    const { cluster, warnings } = await loadCluster(file, { operate: true });
     for (const w of warnings) process.stderr.write(formatProblem(file, w) + "\n");
 
     const once = async () => {

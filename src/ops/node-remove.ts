@@ -8,7 +8,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Cluster, Host } from "../spec/model.ts";
 import type { ClusterFile } from "../spec/file.ts";
-import { loadCluster } from "../spec/read.ts";
+import { loadCluster, parseCluster } from "../spec/read.ts";
 import { readYaml } from "../spec/yaml.ts";
 import { normalize } from "../spec/normalize.ts";
 import { hostEntryLines, hostEntryOf, removeHostsFromText, type HostEntryLines } from "../spec/edit-hosts.ts";
@@ -82,7 +82,7 @@ export interface RemovalClusters {
 
 /** Reads the file and the managed-hosts record; unknown names are a usage error. */
 export async function removalClusters(file: string, names: readonly string[]): Promise<RemovalClusters> {
-  const { cluster } = await loadCluster(file);
+  const { cluster } = await loadCluster(file, { operate: true });
   const text = await readFile(file, "utf8");
   const recorded = await readManagedHosts(cluster.pki.stateDir);
   const inFile = names.filter((n) => cluster.hosts.some((h) => h.name === n));
@@ -381,6 +381,10 @@ export async function removeNodes(opts: RemoveOptions): Promise<RemoveResult> {
       "remove fewer hosts (add new ones first with apply), or pass --force to remove them anyway",
     );
   for (const m of refusals) warn(`--force: going on although ${m}`);
+  // What the file says once the hosts are out of it: a cluster that works but cannot lose a member
+  // (2 etcd members) is read by status and the repair commands, refused by plan and apply.
+  for (const p of parseCluster(removeHostsFromText(text, inFile), { sourcePath: opts.file }).problems.filter((x) => x.degraded))
+    warn(`without ${names.join(", ")}: ${p.message}; plan and apply refuse ${opts.file} until you ${p.hint ?? "fix it"} (status, node remove, reset, etcd, certs and join-command still read it)`);
   const dryRun = opts.dryRun ?? false;
   const state = await ensureState(after, { readOnly: true });
   if (state.report.wouldCreateDir) throw new KubehaError(`node remove: the state directory ${state.dir} does not exist: kubeha never applied this cluster from here`, "run node remove where the cluster was applied from (the state directory holds its CAs and the hosts it manages)");

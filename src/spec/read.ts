@@ -164,7 +164,22 @@ function lenientFile(data: unknown, broken: string[]): ClusterFile {
  * The common subset of YAML is read by the fast reader; the positioned Document (readYaml) is built
  * only when the fast reader declines the text or a problem needs its line.
  */
-export function parseCluster(text: string, opts: NormalizeOptions = {}): ParseResult {
+export interface ReadOptions extends NormalizeOptions {
+  /**
+   * The command looks at or repairs a running cluster (status, node remove, reset, etcd, certs,
+   * join-command): a `degraded` finding (2 etcd members, what removing a dead one of 3 leaves) is
+   * a warning, so the cluster can still be seen and mended. Commands that build leave this unset
+   * and refuse such a file.
+   */
+  operate?: boolean;
+}
+
+/** A degraded finding as the operating commands see it: a warning that says who refuses it. */
+function asOperating(p: Problem): Problem {
+  return { ...p, severity: "warning", hint: `${p.hint ? `${p.hint}; ` : ""}plan and apply refuse this file until then` };
+}
+
+export function parseCluster(text: string, opts: ReadOptions = {}): ParseResult {
   const fast = readPlainYaml(text);
   let full: YamlResult | undefined = fast === undefined ? readYaml(text) : undefined;
   const data = fast ?? full!.data;
@@ -203,7 +218,7 @@ export function parseCluster(text: string, opts: NormalizeOptions = {}): ParseRe
   }
   if (cluster) {
     const runs = (reads: string[]) => !broken.some((b) => reads.some((r) => within(b, r) || within(r, b)));
-    for (const p of runRules(file, cluster, runs, !schemaOk)) problems.push({ ...p, ...at(splitPath(p.path)) });
+    for (const p of runRules(file, cluster, runs, !schemaOk)) problems.push({ ...(p.degraded && opts.operate ? asOperating(p) : p), ...at(splitPath(p.path)) });
   }
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   return cluster && schemaOk && !problems.some((p) => p.severity === "error") ? { cluster, problems } : { problems };
@@ -212,7 +227,7 @@ export function parseCluster(text: string, opts: NormalizeOptions = {}): ParseRe
 /** Reads and validates; throws ValidationError listing every problem. Warnings come back with the cluster. */
 export async function loadCluster(
   path: string,
-  opts: Omit<NormalizeOptions, "sourcePath"> = {},
+  opts: Omit<ReadOptions, "sourcePath"> = {},
 ): Promise<{ cluster: Cluster; warnings: Problem[] }> {
   let text: string;
   try {

@@ -1,6 +1,8 @@
 /**
  * Semantic rules on a structurally valid cluster file (pure). Each rule is a named function that
- * reports problems by YAML path; read.ts adds line:column. Warnings never block; errors always do.
+ * reports problems by YAML path; read.ts adds line:column. Warnings never block; errors do, except
+ * `degraded` ones (a cluster that works but cannot lose a member) for commands that operate a
+ * running cluster (ReadOptions.operate).
  */
 import type { ClusterFile } from "./file.ts";
 import type { Cluster, Host } from "./model.ts";
@@ -16,6 +18,8 @@ type Rule = (f: ClusterFile, c: Cluster) => Finding[];
 
 const err = (path: string, message: string, hint?: string): Finding => ({ severity: "error", path, message, ...(hint ? { hint } : {}) });
 const warn = (path: string, message: string, hint?: string): Finding => ({ severity: "warning", path, message, ...(hint ? { hint } : {}) });
+/** An error for building, a warning for operating a running cluster (Problem.degraded). */
+const degraded = (path: string, message: string, hint?: string): Finding => ({ ...err(path, message, hint), degraded: true });
 
 export const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 /** `.key` for a plain key, `["example.com/x"]` for one that would not survive splitting on dots. */
@@ -60,7 +64,7 @@ export const rules = {
     const n = c.hosts.filter((h) => h.roles.includes("control-plane")).length;
     if (n === 0) return [err("spec.hosts", "no host has the role control-plane", "give three hosts `roles: [control-plane]`")];
     if (n === 2 && c.etcd.mode === "stacked")
-      return [err("spec.hosts", "2 control planes with stacked etcd have no fault tolerance: losing either loses etcd quorum", "use 3 control planes (or 1 for a non-HA test cluster)")];
+      return [degraded("spec.hosts", "2 control planes with stacked etcd have no fault tolerance: losing either loses etcd quorum", "use 3 control planes (or 1 for a non-HA test cluster)")];
     if (n === 1) return [warn("spec.hosts", "1 control plane: the cluster is not highly available", "use 3 control planes for HA")];
     if (n % 2 === 0 && c.etcd.mode === "stacked")
       return [warn("spec.hosts", `even number of control planes with stacked etcd: ${quorum(n)}, no more than ${quorum(n - 1)}`, `use ${n - 1} or ${n + 1}`)];
@@ -74,7 +78,7 @@ export const rules = {
     }
     const n = etcdHosts.length;
     if (n === 0) return [err("spec.etcd.mode", "etcd.mode is external but no host has the role etcd", "give 3 hosts the role etcd")];
-    if (n === 2) return [err("spec.etcd.mode", "2 etcd members have no fault tolerance: losing either loses quorum", "use 3 or 5 etcd members")];
+    if (n === 2) return [degraded("spec.etcd.mode", "2 etcd members have no fault tolerance: losing either loses quorum", "use 3 or 5 etcd members")];
     if (n === 1) return [warn("spec.etcd.mode", "1 etcd member: etcd is not highly available", "use 3 etcd members")];
     if (n % 2 === 0) return [warn("spec.etcd.mode", `even number of etcd members: ${quorum(n)}, no more than ${quorum(n - 1)}`, `use ${n - 1} or ${n + 1} members`)];
     return [];

@@ -166,3 +166,23 @@ test("all problems are reported at once", () => {
   const rules = new Set(parseCluster(text).problems.map((p) => p.rule));
   for (const r of ["vip", "kubernetes-version", "networks"]) assert.ok(rules.has(r), `missing ${r}`);
 });
+
+test("2 etcd members (stacked or external): refused for building, a warning for the commands that operate a running cluster", () => {
+  const twoStacked = BASE.replace(/    - name: m3\n(      .*\n){3}/, "");
+  const twoExternal = binaryEtcd(BASE).replace("roles: [control-plane, etcd, lb]", "roles: [control-plane, lb]");
+  for (const [name, text, rule] of [["stacked", twoStacked, "control-plane-count"], ["external", twoExternal, "etcd-members"]] as const) {
+    const build = parseCluster(text);
+    const p = build.problems.find((x) => x.rule === rule);
+    assert.ok(p && p.severity === "error" && p.degraded, `${name}: ${JSON.stringify(build.problems)}`);
+    assert.equal(build.cluster, undefined, `${name}: building refuses it`);
+    const op = parseCluster(text, { operate: true });
+    assert.ok(op.cluster, `${name}: operating reads it: ${JSON.stringify(op.problems)}`);
+    const w = op.problems.find((x) => x.rule === rule)!;
+    assert.equal(w.severity, "warning");
+    assert.equal(w.message, p.message);
+    assert.match(w.hint!, /plan and apply refuse this file until then$/);
+  }
+  // Only degraded findings soften: another error still refuses the file for every command.
+  const bad = twoStacked.replace("vip: 198.18.0.100", "vip: 198.18.0.12");
+  assert.equal(parseCluster(bad, { operate: true }).cluster, undefined);
+});
