@@ -13,7 +13,7 @@ import type { Cluster } from "../spec/model.ts";
 import { hostByName } from "../spec/model.ts";
 import { runsExternalEtcd } from "../spec/topology.ts";
 import { issueLeaf } from "../pki/x509.ts";
-import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClientOptions } from "./probes.ts";
+import { startApiProbe, startEtcdWriter, readBack, deletePrefix, LATE, SKIPPED, type EtcdClientOptions } from "./probes.ts";
 import { blackout, checkZeroLoss } from "./figures.ts";
 import type { ApiSample, EtcdWrite } from "./types.ts";
 
@@ -130,8 +130,10 @@ export function loadFigures(samples: ApiSample[], durationMs: number, etcd: Load
 /** One line for logs and closing notes: "2,431 probes, 0 failed (blackout 0 ms); etcd 1,210 acked, 0 lost". */
 export function loadSummary(f: LoadFigures): string {
   const n = (x: number) => x.toLocaleString("en-US");
+  const unsent = f.failed.filter((x) => x.error === LATE || x.error === SKIPPED).length;
   return (
     `${n(f.probes)} probes in ${(f.durationMs / 1000).toFixed(1)} s, ${n(f.failedProbes)} failed (blackout ${f.blackoutMs} ms)` +
+    (unsent ? `, of which ${n(unsent)} never sent (the probing process late or at its in-flight cap)` : "") +
     (f.etcd ? `; etcd ${n(f.etcd.acked)} acked, ${n(f.etcd.failed)} not acked, ${n(f.etcd.lost.length)} lost` : "")
   );
 }

@@ -29,6 +29,17 @@ export interface RunningProbe<T> {
 /** The error of an API probe slot that was not sent because too many requests were in flight. */
 export const SKIPPED = "skipped: too many in flight";
 
+/**
+ * The error of an API probe slot that was not sent because the probing process itself was late:
+ * its event loop ran more than LATE_MS after the slot was due (a stall of the machine running the
+ * probe, not an answer from the cluster). Sending every such slot at once would be a burst of new
+ * TLS connections no client makes, whose timeouts were then counted against the cluster.
+ */
+export const LATE = "skipped: probe client late";
+
+/** How late a slot may still go out (five slots at 50/s); later ones are recorded as LATE. */
+export const LATE_MS = 100;
+
 /** Default cap on API requests in flight at once (see ApiProbeOptions.maxInFlight). */
 export const DEFAULT_MAX_IN_FLIGHT = 8;
 
@@ -168,10 +179,13 @@ function call(t: Target, method: "GET" | "POST", path: string, body: string | un
       finish({ error: shortReason(e) });
       return;
     }
-    timer = setTimeout(() => {
+    // Decided after the I/O the loop has pending (setImmediate runs after the poll phase): when the
+    // probing process itself stalled, an answer that arrived in time is read, not called a timeout.
+    timer = setTimeout(() => setImmediate(() => {
+      if (settled) return;
       finish({ error: "timeout" });
       req.destroy();
-    }, timeoutMs);
+    }), timeoutMs);
     req.on("error", (e) => finish({ error: shortReason(e) }));
     req.end(body);
   });
@@ -209,7 +223,9 @@ function secureContext(material: { ca: string; cert?: string; key?: string }, wh
 
 /** What the API probe's schedule says at one moment: slots to send now, then how long to wait. */
 export interface SlotStep {
-  /** Slots due and not sent yet: send them now, in order (a late event loop catches up, it does not drift). */
+  /** The first due slots, each more than lateMs overdue: record them LATE, unsent (a late loop does not drift). */
+  late: number;
+  /** The due slots after those: send them now, in order. */
   fire: number;
   /** Time until the next slot is due; undefined when no slot is left (maxCount or maxMs reached). */
   waitMs?: number;
@@ -220,7 +236,7 @@ export interface SlotStep {
  * due at maxMs or later, at most maxCount slots. `sent` slots went out already; `elapsedMs` is
  * the time since the start.
  */
-export function nextSlots(s: { periodMs: number; maxCount: number; maxMs: number }, sent: number, elapsedMs: number): SlotStep {
+export function nextSlots(s: { periodMs: number; maxCount: number; maxMs: number; lateMs?: number }, sent: number, elapsedMs: number): SlotStep {
   // Counted with the same products the due times use (i * periodMs), so that a period such as
   // 1000/30 ms cannot gain or lose a slot to division rounding.
   let inTime = Math.ceil(s.maxMs / s.periodMs);
@@ -231,19 +247,23 @@ export function nextSlots(s: { periodMs: number; maxCount: number; maxMs: number
   while (due >= 0 && due * s.periodMs > elapsedMs) due--;
   while ((due + 1) * s.periodMs <= elapsedMs) due++;
   const dueNow = Math.min(last, due);
-  const fire = Math.max(0, dueNow - sent + 1);
-  const after = sent + fire;
-  if (after > last) return { fire };
-  return { fire, waitMs: Math.max(0, after * s.periodMs - elapsedMs) };
+  const dueCount = Math.max(0, dueNow - sent + 1);
+  // Slot i is late when elapsedMs - i * periodMs > lateMs; the late ones are the first due ones.
+  let late = 0;
+  while (late < dueCount && elapsedMs - (sent + late) * s.periodMs > (s.lateMs ?? LATE_MS)) late++;
+  const fire = dueCount - late;
+  const after = sent + dueCount;
+  if (after > last) return { late, fire };
+  return { late, fire, waitMs: Math.max(0, after * s.periodMs - elapsedMs) };
 }
 
 /**
  * Starts the API probe: GET `url` on a fixed schedule (one slot every 1000/rateHz ms from the
  * start), each on a new TLS connection with the server certificate verified against `ca` and
  * `servername` (or the URL's host). A sample is ok on HTTP 200. Failures: "timeout",
- * "ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "HTTP <code>", "TLS: <code>", SKIPPED.
- * Ends by itself after maxCount slots or maxMs; a late event loop fires the missed slots at once
- * (each keeps its own actual send time).
+ * "ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "HTTP <code>", "TLS: <code>", SKIPPED, LATE.
+ * Ends by itself after maxCount slots or maxMs; a late event loop sends the slots due within
+ * LATE_MS (each keeps its own actual send time) and records the older ones LATE.
  */
 export function startApiProbe(o: ApiProbeOptions): RunningProbe<ApiSample> {
   positive("rateHz", o.rateHz);
@@ -300,7 +320,9 @@ export function startApiProbe(o: ApiProbeOptions): RunningProbe<ApiSample> {
   const tick = () => {
     timer = undefined;
     if (stopped) return;
-    const next = nextSlots({ periodMs: period, maxCount: o.maxCount, maxMs: o.maxMs }, slot, performance.now() - start);
+    const now = performance.now();
+    const next = nextSlots({ periodMs: period, maxCount: o.maxCount, maxMs: o.maxMs }, slot, now - start);
+    for (let k = 0; k < next.late; k++, slot++) samples[slot] = { t: round(start + slot * period - o.t0), ms: 0, ok: false, error: LATE };
     for (let k = 0; k < next.fire && !stopped; k++) fire(slot++);
     if (stopped) return;
     if (next.waitMs === undefined) return end();

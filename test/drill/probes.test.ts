@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:https";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { deletePrefix, etcdKey, nextSlots, readBack, shortReason, SKIPPED, startApiProbe, startEtcdWriter, type EtcdClientOptions } from "../../src/drill/probes.ts";
+import { deletePrefix, etcdKey, LATE, LATE_MS, nextSlots, readBack, shortReason, SKIPPED, startApiProbe, startEtcdWriter, type EtcdClientOptions } from "../../src/drill/probes.ts";
 import { checkZeroLoss } from "../../src/drill/figures.ts";
 import type { ApiSample } from "../../src/drill/types.ts";
 import { KubehaError } from "../../src/errors.ts";
@@ -85,6 +85,8 @@ async function httpsServer(): Promise<TestServer> {
  * can take seconds per TLS request, which must not turn an answer into a failure.
  */
 const NO_TIMEOUT = 120_000;
+/** A slot the probe did not send (the in-flight cap, or the probing process itself late): it says nothing about the server. */
+const unsent = (x: ApiSample) => x.error === SKIPPED || x.error === LATE;
 
 
 test("shortReason: socket codes as they are, TLS codes marked, anything else short", () => {
@@ -118,7 +120,7 @@ describe("API probe against a local HTTPS server", () => {
     try {
       const probe = startApiProbe({ url: srv.url, ca: pki.ca.cert, rateHz: 50, timeoutMs: NO_TIMEOUT, maxCount: 100_000, maxMs: 600_000, t0: performance.now() });
       await until(() => probe.peek().filter((x) => x.error === "ECONNREFUSED").length >= 3, "three refused connections", 300_000);
-      const samples = (await probe.stop()).filter((x) => x.error !== SKIPPED);
+      const samples = (await probe.stop()).filter((x) => !unsent(x));
       await closed;
 
       // What the server answered, each once, in kind and number; nothing else but refusals and
@@ -150,7 +152,7 @@ describe("API probe against a local HTTPS server", () => {
       // maxMs = 1500 at 20 ms per slot: slots 0..74, however late the event loop ran (how a late
       // loop catches up instead of drifting is the pure schedule's test below).
       assert.equal(samples.length, 75);
-      const sent = samples.filter((x) => x.error !== SKIPPED);
+      const sent = samples.filter((x) => !unsent(x));
       assert.ok(sent.every((x) => x.ok), JSON.stringify(sent.filter((x) => !x.ok)));
       // Slot i is never sent before start + i * 20 ms (start >= t0; times are rounded to 0.1 ms).
       const lead = samples.map((x, i) => x.t - i * 20);
@@ -165,32 +167,67 @@ describe("API probe against a local HTTPS server", () => {
     }
   });
 
-  test("the schedule (pure): catches up after a stall instead of drifting; bounded by maxCount and maxMs", () => {
+  test("the schedule (pure): a stall does not drift it; slots more than LATE_MS overdue are late, not sent; bounded by maxCount and maxMs", () => {
     const s = { periodMs: 20, maxCount: 10_000, maxMs: 1500 };
-    assert.deepEqual(nextSlots(s, 0, 0), { fire: 1, waitMs: 20 });
-    assert.deepEqual(nextSlots(s, 1, 5), { fire: 0, waitMs: 15 });
-    assert.deepEqual(nextSlots(s, 1, 20), { fire: 1, waitMs: 20 });
-    // A 300 ms stall after slot 1: slots 2..16 are due and go out now; slot 17 keeps its time (340).
-    assert.deepEqual(nextSlots(s, 2, 330), { fire: 15, waitMs: 10 });
-    // The last slot is 74 (1480 ms); a stall past maxMs still sends only the slots due before it.
-    assert.deepEqual(nextSlots(s, 70, 1479), { fire: 4, waitMs: 1 });
-    assert.deepEqual(nextSlots(s, 73, 1480), { fire: 2 });
-    assert.deepEqual(nextSlots(s, 60, 99_999), { fire: 15 });
-    assert.deepEqual(nextSlots(s, 75, 99_999), { fire: 0 });
-    assert.deepEqual(nextSlots({ ...s, maxCount: 10 }, 0, 5000), { fire: 10 });
-    assert.deepEqual(nextSlots({ ...s, maxCount: 0 }, 0, 0), { fire: 0 });
-    assert.deepEqual(nextSlots({ ...s, maxMs: 0 }, 0, 0), { fire: 0 });
+    assert.equal(LATE_MS, 100);
+    assert.deepEqual(nextSlots(s, 0, 0), { late: 0, fire: 1, waitMs: 20 });
+    assert.deepEqual(nextSlots(s, 1, 5), { late: 0, fire: 0, waitMs: 15 });
+    assert.deepEqual(nextSlots(s, 1, 20), { late: 0, fire: 1, waitMs: 20 });
+    // A 300 ms stall after slot 1: slots 2..16 are due; 2..11 (due 40-220 ms) are over 100 ms late
+    // at 330 ms and are not sent; 12..16 go out now; slot 17 keeps its time (340).
+    assert.deepEqual(nextSlots(s, 2, 330), { late: 10, fire: 5, waitMs: 10 });
+    // Exactly LATE_MS late still goes out.
+    assert.deepEqual(nextSlots(s, 2, 140), { late: 0, fire: 6, waitMs: 20 });
+    assert.deepEqual(nextSlots({ ...s, lateMs: 1000 }, 2, 330), { late: 0, fire: 15, waitMs: 10 });
+    // The last slot is 74 (1480 ms); a stall past maxMs still counts only the slots due before it.
+    assert.deepEqual(nextSlots(s, 70, 1479), { late: 0, fire: 4, waitMs: 1 });
+    assert.deepEqual(nextSlots(s, 73, 1480), { late: 0, fire: 2 });
+    assert.deepEqual(nextSlots(s, 60, 99_999), { late: 15, fire: 0 });
+    assert.deepEqual(nextSlots(s, 75, 99_999), { late: 0, fire: 0 });
+    assert.deepEqual(nextSlots({ ...s, maxCount: 10 }, 0, 5000), { late: 10, fire: 0 });
+    assert.deepEqual(nextSlots({ ...s, maxCount: 0 }, 0, 0), { late: 0, fire: 0 });
+    assert.deepEqual(nextSlots({ ...s, maxMs: 0 }, 0, 0), { late: 0, fire: 0 });
     // A period that does not divide 1000: 30/s over 1000 ms is exactly 30 slots (0..29).
     const third = { periodMs: 1000 / 30, maxCount: 10_000, maxMs: 1000 };
     let sent = 0;
-    for (let ms = 0; ms <= 2000; ms += 0.5) sent += nextSlots(third, sent, ms).fire;
+    for (let ms = 0; ms <= 2000; ms += 0.5) {
+      const n = nextSlots(third, sent, ms);
+      sent += n.late + n.fire;
+    }
     assert.equal(sent, 30);
     assert.equal(nextSlots(third, 30, 2000).waitMs, undefined);
   });
 
+  test("the probing process stalled for 600 ms: the answers that arrived are read, not called timeouts; the overdue slots are late, not sent in a burst", async () => {
+    const srv = await httpsServer();
+    try {
+      const t0 = performance.now();
+      const probe = startApiProbe({ url: srv.url, ca: pki.ca.cert, rateHz: 50, timeoutMs: 300, maxCount: 10_000, maxMs: 1500, t0 });
+      // Requests in flight, then the event loop blocked (what a starved process looks like to itself).
+      await until(() => probe.peek().filter((x) => x.ok).length >= 3, "three answers", 60_000);
+      await sleep(15);
+      const blockedAt = performance.now() - t0;
+      const end = performance.now() + 600;
+      while (performance.now() < end) {
+        /* busy: no timer, no I/O runs */
+      }
+      const samples = await probe.done;
+      const late = samples.filter((x) => x.error === LATE);
+      // Slots due while the loop was blocked, more than LATE_MS before it ran again: about 25.
+      assert.ok(late.length >= 20, `${late.length} late: ${JSON.stringify(samples.map((x) => x.error ?? "ok"))}`);
+      assert.ok(late.every((x) => x.t >= blockedAt - 25 && x.t <= blockedAt + 600), JSON.stringify(late));
+      // The server answers at once: a request in flight across the stall got its answer in time
+      // (the loop read it before deciding), so no sample is a timeout.
+      assert.deepEqual(samples.filter((x) => x.error === "timeout"), []);
+      assert.equal(srv.received, samples.filter((x) => !unsent(x)).length);
+    } finally {
+      await srv.close();
+    }
+  });
+
   test("stops by itself after maxCount requests, and early on stop()", async () => {
     const srv = await httpsServer();
-    const sentOf = (xs: ApiSample[]) => xs.filter((x) => x.error !== SKIPPED);
+    const sentOf = (xs: ApiSample[]) => xs.filter((x) => !unsent(x));
     try {
       // maxMs far away: ending long before it shows that maxCount ended the probe.
       const t0 = performance.now();
@@ -258,17 +295,19 @@ describe("API probe against a local HTTPS server", () => {
       assert.ok(samples.every((x) => !x.ok));
       const timeouts = samples.filter((x) => x.error === "timeout");
       const skipped = samples.filter((x) => x.error === SKIPPED);
-      assert.equal(timeouts.length + skipped.length, 30, JSON.stringify(samples));
+      const late = samples.filter((x) => x.error === LATE);
+      assert.equal(timeouts.length + skipped.length + late.length, 30, JSON.stringify(samples));
       // Slots 0-2 find the places free. Slots 3-9 are due (60-180 ms) before any of them can
       // time out (>= 200 ms after its send), and node runs timers in the order they are due, so
-      // however late the loop runs, those 7 find the places taken: skipped, not queued.
-      assert.ok(timeouts.length >= 3 && skipped.length >= 7, `${timeouts.length} timeouts, ${skipped.length} skipped`);
-      assert.deepEqual(samples.slice(3, 10).map((x) => x.error), Array(7).fill(SKIPPED));
+      // however late the loop runs, those 7 find the places taken: skipped, not queued (or, on a
+      // loop more than LATE_MS late, recorded late and not sent either).
+      assert.ok(timeouts.length >= 3 && skipped.length + late.length >= 7, `${timeouts.length} timeouts, ${skipped.length} skipped, ${late.length} late`);
+      assert.ok(samples.slice(3, 10).every(unsent), JSON.stringify(samples.slice(3, 10)));
       // Each sent one holds its place >= 200 ms: at most 3 per 200 ms of the schedule are sent.
       assert.ok(timeouts.length <= 3 * (Math.floor(samples.at(-1)!.t / 195) + 1), `${timeouts.length} sent by ${samples.at(-1)!.t} ms`);
       // Never before the timeout, and ended by it: long before the server would have answered.
       assert.ok(timeouts.every((x) => x.ms >= 195 && x.ms < SERVER_DELAY), JSON.stringify(timeouts));
-      assert.ok(skipped.every((x) => x.ms === 0));
+      assert.ok(skipped.every((x) => x.ms === 0) && late.every((x) => x.ms === 0));
       assert.ok(srv.maxConcurrent <= 3, `server saw ${srv.maxConcurrent} requests at once`);
     } finally {
       await srv.close();
