@@ -51,10 +51,13 @@ export async function probeTargets(c: Cluster): Promise<ProbeTargets> {
   return t;
 }
 
+/** The API probes' default per-request limit. */
+export const LOAD_PROBE_TIMEOUT_MS = 1000;
+
 export interface LoadOptions {
   /** API probes per second (default 50). */
   rateHz?: number;
-  /** Per-probe limit (default 1000 ms). */
+  /** Per-probe limit (default LOAD_PROBE_TIMEOUT_MS). */
   timeoutMs?: number;
   /** Time between etcd writes (default 20 ms); 0 turns the writer off. */
   etcdIntervalMs?: number;
@@ -91,7 +94,7 @@ export async function startLoad(c: Cluster, o: LoadOptions = {}, targets?: Probe
   const maxMs = o.maxMs ?? 30 * 60_000;
   const etcdIntervalMs = o.etcdIntervalMs ?? 20;
   const t0 = performance.now();
-  const api = startApiProbe({ ...tg.api, rateHz, timeoutMs: o.timeoutMs ?? 1000, maxCount: Math.ceil((maxMs / 1000) * rateHz), maxMs, t0, maxInFlight: 64 });
+  const api = startApiProbe({ ...tg.api, rateHz, timeoutMs: o.timeoutMs ?? LOAD_PROBE_TIMEOUT_MS, maxCount: Math.ceil((maxMs / 1000) * rateHz), maxMs, t0, maxInFlight: 64 });
   const prefix = `/kubeha-load/${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const etcd = tg.etcd && etcdIntervalMs > 0
     ? startEtcdWriter({ ...tg.etcd, prefix, timeoutMs: 1000, intervalMs: etcdIntervalMs, maxCount: Math.ceil(maxMs / etcdIntervalMs), maxMs, t0 })

@@ -21,9 +21,9 @@
  *   priority lowered while everything runs), moves once, to the next LB host, and stays there; the
  *   only probes that may fail are those in flight through the old holder at that instant (reset by
  *   the new holder's kernel), none that started after it.
- * Adding and removing a control plane, adding an LB host and removing a worker: no probe refused,
- * reset or answered with an error, and timeouts only within a short machine stall (STALL_MAX_MS);
- * the failed-probe counts (issue 11's target: 0) are printed.
+ * Adding and removing a control plane, adding an LB host and removing a worker: 0 probes sent and
+ * failed (issue 11's target); slots the probing process did not send because it ran late are
+ * counted apart and held to a short stall (STALL_MAX_MS).
  * Each operation's figures (duration, probes, failed, VIP moves) are printed as test diagnostics
  * and in a closing note.
  */
@@ -41,7 +41,8 @@ import { removeHostsFromText } from "../../src/spec/edit-hosts.ts";
 import type { Cluster } from "../../src/spec/model.ts";
 import { parseServersState } from "../../src/probe/status.ts";
 import { parseMemberList } from "../../src/plan/etcd.ts";
-import { loadSummary, startLoad, type LoadFigures } from "../../src/drill/load.ts";
+import { LOAD_PROBE_TIMEOUT_MS, loadSummary, startLoad, type LoadFigures } from "../../src/drill/load.ts";
+import type { ApiSample } from "../../src/drill/types.ts";
 import { watchVip } from "../../src/drill/watch.ts";
 import { LATE, SKIPPED } from "../../src/drill/probes.ts";
 
@@ -207,19 +208,20 @@ async function underLoad(t: TestContext, label: string, before: Cluster, args: s
 }
 
 /**
- * A probe may time out when the 2-core machine that runs the lab, the load and the CLI stalls for a
- * moment: seen in a clean CI run, 3 to 56 probes timing out within the same 2 ms during add/remove,
- * while the 10 s baseline of the same load just before had 0 of 501 failed. Such a stall is held to
- * this bound; the issue's target (0 failed probes) is printed per operation, and is what a quiet
- * run shows (see the closing note).
+ * How long the probing process may stall (slots not sent, LATE). A clean CI run once showed 3 to 56
+ * probes "timing out" within the same 2 ms during add/remove while the baseline just before had 0
+ * of 501 failed: the probe's event loop had run about a second late and then sent every missed
+ * slot at once. Such slots are now recorded LATE, not sent (src/drill/probes.ts), and a quiet run
+ * shows 0 probes sent and failed in every operation, the issue's target.
  */
 const STALL_MAX_MS = 1000;
 
 /**
- * What the clients may notice: no acknowledged etcd write lost; no probe refused, reset or answered
- * with an error (what a backend cut by HAProxy, a reload that drops its listener or an API server
- * without etcd gives), and timeouts only within STALL_MAX_MS; the VIP never on another host than
- * its holder before and on that holder at the end. `vipStill`: not even absent for a moment.
+ * What the clients may notice: no acknowledged etcd write lost; no probe that was sent failed
+ * (refused, reset, answered with an error or timed out, what a backend cut by HAProxy, a reload
+ * that drops its listener or an API server without etcd gives), the probing process's own stalls
+ * within STALL_MAX_MS; the VIP never on another host than its holder before and on that holder at
+ * the end. `vipStill`: not even absent for a moment.
  */
 function assertNoOutage(f: OpFigures, o: { vipStill?: boolean } = {}): void {
   assert.ok(f.load.probes > 0 && f.load.etcd && f.load.etcd.acked > 0, `${f.label}: the load ran (${loadSummary(f.load)})`);
@@ -229,13 +231,15 @@ function assertNoOutage(f: OpFigures, o: { vipStill?: boolean } = {}): void {
   assert.deepEqual(elsewhere, [], `${f.label}: the VIP was only ever on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
   assert.deepEqual(f.vipEvents.at(-1), f.holders, `${f.label}: ${f.holders[0]} holds the VIP at the end`);
   if (o.vipStill) assert.deepEqual(f.vipEvents, [f.holders], `${f.label}: the VIP stayed on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
-  // A timeout, a slot the probe itself skipped because 64 were still in flight (a stall of more
-  // than ~1.3 s at 50/s) or because the probing process ran late (LATE) is the machine's stall;
-  // anything else is an answer from the cluster.
-  const stall = new Set(["timeout", SKIPPED, LATE]);
-  const other = f.load.failed.filter((x) => !stall.has(x.error ?? "")).map((x) => `t=${Math.round(x.t)} ${x.error ?? "failed"}`);
-  assert.deepEqual(other, [], `${f.label}: probes refused, reset or answered with an error (${loadSummary(f.load)})`);
-  assert.ok(f.load.blackoutMs <= STALL_MAX_MS, `${f.label}: probes timed out for ${f.load.blackoutMs} ms (${loadSummary(f.load)})\n${f.load.failures.join("\n")}`);
+  // Issue 11's target: no probe that was sent failed. A slot never sent says nothing about the
+  // cluster (LATE: the probing process itself ran late; SKIPPED: 64 were in flight); those are held
+  // to a STALL_MAX_MS stall. A timeout counts unless the probing process was stalled while it
+  // waited (a LATE slot due within its wait): then the answer may have come and not been read.
+  const unsent = f.load.failed.filter((x) => x.error === LATE || x.error === SKIPPED);
+  const stalledDuring = (x: ApiSample) => unsent.some((u) => u.error === LATE && u.t >= x.t && u.t <= x.t + LOAD_PROBE_TIMEOUT_MS);
+  const failed = f.load.failed.filter((x) => !unsent.includes(x) && !(x.error === "timeout" && stalledDuring(x))).map((x) => `t=${Math.round(x.t)} ${x.error ?? "failed"}`);
+  assert.deepEqual(failed, [], `${f.label}: probes sent and failed (${loadSummary(f.load)})`);
+  assert.ok(f.load.blackoutMs <= STALL_MAX_MS, `${f.label}: the probing process stalled for ${f.load.blackoutMs} ms (${loadSummary(f.load)})\n${f.load.failures.join("\n")}`);
 }
 
 before(async () => {
@@ -285,7 +289,7 @@ test("add a 4th control plane under load: etcd 4 members, 4 HAProxy backends on 
   assertNoOutage(f);
 });
 
-test("add an LB host under load: keepalived peers updated everywhere by a reload, the new host does not take the VIP, which never leaves its holder; no probe refused or reset", async (t) => {
+test("add an LB host under load: keepalived peers updated everywhere by a reload, the new host does not take the VIP, which never leaves its holder; 0 probes failed", async (t) => {
   const before = cluster(readFileSync(lab.clusterFile, "utf8"));
   const pids = await mainPids(["lb1", "lb2"]);
   writeHosts([]);
@@ -402,7 +406,7 @@ test("removing 2 of the 3 masters left is refused with the quorum numbers (exit 
   assert.equal(readFileSync(lab.clusterFile, "utf8"), fileBefore);
 });
 
-test("worker2 deleted from the file by hand: plan lists it as managed before; node remove takes it out under load (no probe refused or reset, Node gone)", async (t) => {
+test("worker2 deleted from the file by hand: plan lists it as managed before; node remove takes it out under load (0 probes failed, Node gone)", async (t) => {
   const before = (await loadCluster(lab.clusterFile)).cluster;
   writeFileSync(lab.clusterFile, removeHostsFromText(readFileSync(lab.clusterFile, "utf8"), ["worker2"]));
   const p = await cli(["plan", lab.clusterFile, "-o", "plain"]);
