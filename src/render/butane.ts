@@ -22,12 +22,24 @@ export function renderButane(fb: FirstBoot, version: IgnitionVersion = DEFAULT_I
     {
       variant: "fcos",
       version: BUTANE_VERSION[version],
-      ...(fb.users.length ? { passwd: { users: fb.users.map((u) => ({ name: u.name, ssh_authorized_keys: u.sshAuthorizedKeys })) } } : {}),
+      ...(fb.users.length
+        ? {
+            passwd: {
+              users: fb.users.map((u) => ({
+                name: u.name,
+                ...(u.groups.length ? { groups: u.groups } : {}),
+                ...(u.passwordHash !== undefined ? { password_hash: u.passwordHash } : {}),
+                ...(u.sshAuthorizedKeys.length ? { ssh_authorized_keys: u.sshAuthorizedKeys } : {}),
+              })),
+            },
+          }
+        : {}),
       storage: {
         ...(d
           ? {
               disks: [{ device: d.device, wipe_table: true, partitions: [{ number: 1, label: d.label }] }],
-              filesystems: [{ device: `/dev/disk/by-partlabel/${d.label}`, format: d.format, wipe_filesystem: true, label: d.label }],
+              filesystems: [{ device: `/dev/disk/by-partlabel/${d.label}`, format: d.format, wipe_filesystem: true, label: d.label, ...(d.directories.length ? { path: d.path } : {}) }],
+              ...(d.directories.length ? { directories: d.directories.map((x) => ({ path: x.path, mode: 0 })) } : {}),
             }
           : {}),
         files: fb.files.map((f) => ({
@@ -37,7 +49,14 @@ export function renderButane(fb: FirstBoot, version: IgnitionVersion = DEFAULT_I
           contents: typeof f.content === "string" ? { inline: f.content } : { source: dataUrl(f.content) },
         })),
       },
-      systemd: { units: fb.units.map((u) => ({ name: u.name, enabled: u.enabled, ...(u.contents !== undefined ? { contents: u.contents } : {}) })) },
+      systemd: {
+        units: fb.units.map((u) => ({
+          name: u.name,
+          ...(u.enabled !== undefined ? { enabled: u.enabled } : {}),
+          ...(u.contents !== undefined ? { contents: u.contents } : {}),
+          ...(u.dropins ? { dropins: u.dropins.map((x) => ({ name: x.name, contents: x.contents })) } : {}),
+        })),
+      },
     },
     // YAML 1.1 so modes print as 0644, the way Butane's documentation writes them.
     { version: "1.1" },
@@ -63,6 +82,15 @@ export function renderButane(fb: FirstBoot, version: IgnitionVersion = DEFAULT_I
   units.items.forEach((item, i) => {
     if (isMap(item)) item.commentBefore = " " + fb.units[i]!.why;
   });
-  if (d) (storage.get("disks") as YAMLSeq).commentBefore = ` data disk (spec.provisioning.dataDisk): wiped, one ${d.format} partition, mounted at ${d.path}`;
+  if (d) {
+    (storage.get("disks") as YAMLSeq).commentBefore = ` data disk (spec.provisioning.dataDisk): wiped, one ${d.format} partition, mounted at ${d.path}`;
+    const dirs = storage.get("directories") as YAMLSeq | undefined;
+    if (dirs) {
+      dirs.commentBefore = ` created on the data disk (Ignition mounts it at ${d.path} first): the container runtime's storage, bind-mounted onto its root`;
+      dirs.items.forEach((item, i) => {
+        if (isMap(item)) item.set("mode", octal(d.directories[i]!.mode));
+      });
+    }
+  }
   return doc.toString({ lineWidth: 0 });
 }

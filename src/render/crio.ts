@@ -28,3 +28,28 @@ export function renderCrio(c: Cluster, h: Host): RenderedFile[] {
   ].join("\n");
   return [file(PATHS.crioDropIn, content, { restarts: ["crio.service"] }), renderCrictl(c)];
 }
+
+/**
+ * CRI-O's storage on a data disk (spec.provisioning.dataDisk, Ignition only), as seed 004's
+ * 00-btrfs.conf and storage.conf: the root is the usual one, which the data disk is bind-mounted
+ * under; the driver is btrfs on a btrfs disk (its subvolumes and snapshots), overlay otherwise.
+ * storage.conf says the same for the other tools that read it (podman, skopeo).
+ */
+export function renderCrioStorage(driver: "btrfs" | "overlay"): RenderedFile[] {
+  const where = "on the data disk (spec.provisioning.dataDisk), rendered by kubeha into the host's Ignition config.";
+  const crio = [
+    `# CRI-O's storage ${where}`,
+    "[crio]",
+    `root = "${PATHS.containersGraphRoot}"`,
+    `runroot = "${PATHS.containersRunRoot}"`,
+    `storage_driver = "${driver}"`,
+  ].join("\n");
+  const storage = [
+    `# containers/storage ${where}`,
+    "[storage]",
+    `driver = "${driver}"`,
+    `runroot = "${PATHS.containersRunRoot}"`,
+    `graphroot = "${PATHS.containersGraphRoot}"`,
+  ].join("\n");
+  return [file(PATHS.crioStorageDropIn, crio), file(PATHS.containersStorageConf, storage)];
+}

@@ -20,6 +20,8 @@ import { planHost, planFiles, type StepPhase } from "../plan/host.ts";
 import { renderInstallScript } from "./install-script.ts";
 import { InternalError } from "../errors.ts";
 import { renderButane } from "./butane.ts";
+import { renderCrioStorage } from "./crio.ts";
+import { isKubernetesNode } from "../spec/topology.ts";
 
 /** The Ignition config spec versions kubeha writes; 3.2.0 is what seed 004's Butane 1.3.0 produces. */
 export const IGNITION_VERSIONS = ["3.2.0", "3.3.0", "3.4.0"] as const;
@@ -45,10 +47,31 @@ export interface BootFile {
 
 export interface BootUnit {
   name: string;
-  enabled: boolean;
-  /** Absent: a unit the image (or a file of this config) provides, only enabled here. */
+  /** Absent: left as the image has it (a unit another unit pulls in, or one only given a drop-in). */
+  enabled?: boolean;
+  /** Absent: a unit the image (or a file of this config) provides, only enabled or given drop-ins here. */
   contents?: string;
+  /** systemd drop-ins Ignition writes as `<name>.d/<drop-in name>`. */
+  dropins?: { name: string; contents: string }[];
   why: string;
+}
+
+/** The SSH user as Ignition writes it (spec.provisioning.sshAuthorizedKeys and .user). */
+export interface BootUser {
+  name: string;
+  sshAuthorizedKeys: string[];
+  groups: string[];
+  /** A crypt(3) hash: a secret, like the keys elsewhere in the config. */
+  passwordHash?: string;
+}
+
+/** The data disk (spec.provisioning.dataDisk) and the directories Ignition creates on it. */
+export interface BootDisk {
+  device: string;
+  format: string;
+  label: string;
+  path: string;
+  directories: { path: string; mode: number }[];
 }
 
 /** An offline bundle's files and units (spec.packages.source: bundle), read by the caller (phases/steps.ts loadBundle). */
@@ -62,10 +85,10 @@ export interface BootBundle {
 export interface FirstBoot {
   host: string;
   cluster: string;
-  users: { name: string; sshAuthorizedKeys: string[] }[];
+  users: BootUser[];
   files: BootFile[];
   units: BootUnit[];
-  disk?: { device: string; format: string; label: string; path: string };
+  disk?: BootDisk;
 }
 
 export interface IgnitionInputs {
@@ -157,7 +180,7 @@ function networkFile(c: Cluster, h: Host): string {
   ].join("\n");
 }
 
-function mountUnit(d: NonNullable<FirstBoot["disk"]>): string {
+function mountUnit(d: NonNullable<Cluster["provisioning"]["dataDisk"]>): string {
   return [
     "[Unit]",
     `Description=kubeha data disk ${d.label} at ${d.path}`,
@@ -172,6 +195,101 @@ function mountUnit(d: NonNullable<FirstBoot["disk"]>): string {
     "RequiredBy=local-fs.target",
     "",
   ].join("\n");
+}
+
+/** Where each runtime keeps its storage, and its unit: what a data disk takes over. */
+const RUNTIME_STORAGE = {
+  "cri-o": { runtime: "CRI-O", service: "crio.service", root: PATHS.crioRoot },
+  containerd: { runtime: "containerd", service: "containerd.service", root: PATHS.containerdRoot },
+} as const;
+
+/**
+ * The runtime's storage on the data disk, as seed 004's fstab line
+ * `/var/mnt/docker/containers/ /var/lib/containers/ none bind`: the runtime's root is a bind
+ * mount of a directory of the disk (Ignition creates it there), mounted after the disk and before
+ * the runtime, and the runtime's unit requires it (a drop-in), so the runtime never starts on the
+ * root filesystem's copy. CRI-O also gets its storage driver (renderCrioStorage).
+ */
+function dataDiskStorage(c: Cluster, h: Host, d: NonNullable<Cluster["provisioning"]["dataDisk"]>): { files: BootFile[]; units: BootUnit[]; directories: BootDisk["directories"] } {
+  if (!isKubernetesNode(h)) return { files: [], units: [], directories: [] };
+  const rt = RUNTIME_STORAGE[c.kubernetes.containerRuntime];
+  const source = `${d.path}/${rt.root.replace(/^.*\//, "")}`;
+  const bind = [
+    "[Unit]",
+    `Description=kubeha: ${rt.runtime}'s storage (${rt.root}) on the data disk (${source})`,
+    "# After the data disk is mounted, before the runtime starts (its drop-in also requires this mount).",
+    `RequiresMountsFor=${d.path}`,
+    `Before=${rt.service}`,
+    "",
+    "[Mount]",
+    `What=${source}`,
+    `Where=${rt.root}`,
+    "Type=none",
+    "Options=bind",
+    "",
+  ].join("\n");
+  const dropin = [
+    "[Unit]",
+    `# kubeha: ${rt.runtime}'s storage is on the data disk (${d.path}); never start on the root filesystem's ${rt.root}.`,
+    `RequiresMountsFor=${rt.root}`,
+    "",
+  ].join("\n");
+  const driver = d.format === "btrfs" ? "btrfs" : "overlay";
+  const files: BootFile[] =
+    c.kubernetes.containerRuntime === "cri-o"
+      ? renderCrioStorage(driver).map((f) => ({
+          path: f.path,
+          content: f.content,
+          mode: f.mode,
+          secret: f.secret,
+          why: `CRI-O's storage on the ${d.format} data disk: driver ${driver}, as seed 004's 00-btrfs.conf and storage.conf`,
+        }))
+      : [];
+  return {
+    files,
+    units: [
+      { name: mountUnitName(rt.root), contents: bind, why: `bind-mounts ${source} onto ${rt.root}; ${rt.service} requires it` },
+      { name: rt.service, dropins: [{ name: PATHS.dataDiskDropInName, contents: dropin }], why: `${rt.service} starts only once its storage on the data disk is mounted` },
+    ],
+    directories: [{ path: source, mode: 0o711 }],
+  };
+}
+
+/** The SSH user's sudoers drop-in (seed 004's /etc/sudoers.d/altcos), when asked for. */
+function sudoersFile(c: Cluster, user: string): BootFile[] {
+  if (!c.provisioning.user.passwordlessSudo) return [];
+  return [{ path: `${PATHS.sudoersDir}/${user}`, content: `${user} ALL=NOPASSWD: ALL\n`, mode: 0o440, secret: false, why: `passwordless sudo for ${user} (spec.provisioning.user.passwordlessSudo), as seed 004` }];
+}
+
+/** The SSH user, when the config has anything to say about it. */
+function bootUsers(c: Cluster, h: Host): BootUser[] {
+  const p = c.provisioning;
+  if (!p.sshAuthorizedKeys.length && !p.user.groups.length && p.user.passwordHash === undefined) return [];
+  return [{ name: h.ssh.user, sshAuthorizedKeys: [...p.sshAuthorizedKeys], groups: [...p.user.groups], ...(p.user.passwordHash !== undefined ? { passwordHash: p.user.passwordHash } : {}) }];
+}
+
+/** One entry per unit name: Ignition refuses two (a bundle may enable the unit a drop-in is for). */
+function mergeUnits(units: BootUnit[]): BootUnit[] {
+  const byName = new Map<string, BootUnit>();
+  for (const u of units) {
+    const prev = byName.get(u.name);
+    if (!prev) {
+      byName.set(u.name, u);
+      continue;
+    }
+    if (prev.contents !== undefined && u.contents !== undefined) throw new InternalError(`two first-boot units named ${u.name}`);
+    const contents = prev.contents ?? u.contents;
+    const enabled = prev.enabled ?? u.enabled;
+    const dropins = [...(prev.dropins ?? []), ...(u.dropins ?? [])];
+    byName.set(u.name, {
+      name: u.name,
+      ...(enabled !== undefined ? { enabled } : {}),
+      ...(contents !== undefined ? { contents } : {}),
+      ...(dropins.length ? { dropins } : {}),
+      why: `${prev.why}; ${u.why}`,
+    });
+  }
+  return [...byName.values()];
 }
 
 const byPath = <T extends { path: string }>(a: T, b: T) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
@@ -194,8 +312,11 @@ export function firstBoot(c: Cluster, h: Host, inputs: IgnitionInputs): FirstBoo
     throw new InternalError(`host ${h.name}: packages.source is bundle but the bundle's files were not given`);
   }
   const bundleWhy = `offline bundle (packages.source: bundle)${bundle?.description ? `: ${bundle.description}` : ""}`;
+  const storage = d ? dataDiskStorage(c, h, d) : { files: [], units: [], directories: [] };
   const files: BootFile[] = [
     ...staged,
+    ...storage.files,
+    ...sudoersFile(c, h.ssh.user),
     ...(bundle?.files ?? []).map((f) => ({ path: f.path, content: asText(f.content), mode: f.mode, secret: false, why: bundleWhy })),
     { path: PATHS.installScript, content: renderInstallScript(c, h, steps), mode: 0o755, secret: false, why: "the host's plan as a script; the install unit runs it" },
     { path: PATHS.etcHostname, content: h.name + "\n", mode: 0o644, secret: false, why: "hostname (also the node name)" },
@@ -206,19 +327,19 @@ export function firstBoot(c: Cluster, h: Host, inputs: IgnitionInputs): FirstBoo
     if (seen.has(f.path)) throw new InternalError(`two first-boot files at ${f.path} for host ${h.name}`);
     seen.add(f.path);
   }
-  const units: BootUnit[] = [
+  const units = mergeUnits([
     { name: PATHS.installUnit.replace(/^.*\//, ""), enabled: true, contents: installUnit(c), why: "runs install.sh at boot until it succeeds once (bounded)" },
     ...(d ? [{ name: mountUnitName(d.path), enabled: true, contents: mountUnit(d), why: `mounts the data disk at ${d.path}` }] : []),
+    ...storage.units,
     ...(bundle?.enable ?? []).map((name) => ({ name, enabled: true, why: `enabled as \`kubeha apply\` does after installing the ${bundleWhy}` })),
-  ];
-  const keys = c.provisioning.sshAuthorizedKeys;
+  ]);
   return {
     host: h.name,
     cluster: c.name,
-    users: keys.length ? [{ name: h.ssh.user, sshAuthorizedKeys: [...keys] }] : [],
+    users: bootUsers(c, h),
     files,
     units,
-    ...(d ? { disk: { ...d } } : {}),
+    ...(d ? { disk: { ...d, directories: storage.directories } } : {}),
   };
 }
 
@@ -238,17 +359,37 @@ export function ignitionConfig(fb: FirstBoot, version: IgnitionVersion = DEFAULT
   const d = fb.disk;
   return {
     ignition: { version },
-    ...(fb.users.length ? { passwd: { users: fb.users.map((u) => ({ name: u.name, sshAuthorizedKeys: u.sshAuthorizedKeys })) } } : {}),
+    ...(fb.users.length
+      ? {
+          passwd: {
+            users: fb.users.map((u) => ({
+              ...(u.groups.length ? { groups: u.groups } : {}),
+              name: u.name,
+              ...(u.passwordHash !== undefined ? { passwordHash: u.passwordHash } : {}),
+              ...(u.sshAuthorizedKeys.length ? { sshAuthorizedKeys: u.sshAuthorizedKeys } : {}),
+            })),
+          },
+        }
+      : {}),
     storage: {
       ...(d
         ? {
             disks: [{ device: d.device, partitions: [{ label: d.label, number: 1 }], wipeTable: true }],
-            filesystems: [{ device: `/dev/disk/by-partlabel/${d.label}`, format: d.format, label: d.label, wipeFilesystem: true }],
+            // With its path, Ignition mounts the filesystem there before it creates the directories on it.
+            ...(d.directories.length ? { directories: d.directories.map((x) => ({ mode: x.mode, path: x.path })) } : {}),
+            filesystems: [{ device: `/dev/disk/by-partlabel/${d.label}`, format: d.format, label: d.label, ...(d.directories.length ? { path: d.path } : {}), wipeFilesystem: true }],
           }
         : {}),
       files: fb.files.map((f) => ({ path: f.path, contents: { source: dataUrl(f.content) }, mode: f.mode, overwrite: true })),
     },
-    systemd: { units: fb.units.map((u) => ({ ...(u.contents !== undefined ? { contents: u.contents } : {}), enabled: u.enabled, name: u.name })) },
+    systemd: {
+      units: fb.units.map((u) => ({
+        ...(u.contents !== undefined ? { contents: u.contents } : {}),
+        ...(u.dropins ? { dropins: u.dropins.map((x) => ({ contents: x.contents, name: x.name })) } : {}),
+        ...(u.enabled !== undefined ? { enabled: u.enabled } : {}),
+        name: u.name,
+      })),
+    },
   };
 }
 

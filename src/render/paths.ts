@@ -57,6 +57,21 @@ export const PATHS = {
 
   containerdConfig: "/etc/containerd/config.toml",
   crioDropIn: "/etc/crio/crio.conf.d/10-kubeha.conf",
+  /** Ignition with a data disk: CRI-O's storage root and driver (after crioDropIn, so it wins). */
+  crioStorageDropIn: "/etc/crio/crio.conf.d/20-kubeha-storage.conf",
+  /** Ignition with a data disk: containers/storage's own configuration (podman, and CRI-O's defaults), as seed 004 writes it. */
+  containersStorageConf: "/etc/containers/storage.conf",
+  /** containers/storage's graph root (images, layers) and run root: the defaults, stated where kubeha writes them. */
+  containersGraphRoot: "/var/lib/containers/storage",
+  containersRunRoot: "/run/containers/storage",
+  /**
+   * Ignition with a data disk: the name of the systemd drop-in on the runtime's unit
+   * (`<unit>.d/<name>`, placed by Ignition) that keeps the runtime from starting before its
+   * storage is mounted.
+   */
+  dataDiskDropInName: "10-kubeha-data-disk.conf",
+  /** Ignition: the sudoers drop-in of the SSH user is `<sudoersDir>/<user>` (0440), as seed 004's /etc/sudoers.d/altcos. */
+  sudoersDir: "/etc/sudoers.d",
   crictlConfig: "/etc/crictl.yaml",
 
   /** Lines kubeha keeps in a marked block of /etc/hosts (install.sh merges them). */

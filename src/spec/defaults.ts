@@ -42,6 +42,8 @@ export const DEFAULTS = {
   spec: { bootstrap: "kubeadm" },
   /** ProvisioningNetworkFile */
   provisioningNetwork: { prefixLength: 24 },
+  /** ProvisioningUserFile */
+  provisioningUser: { passwordlessSudo: false },
   /** DataDiskFile */
   dataDisk: { format: "btrfs", label: "data", path: "/var/mnt/data" },
   /** PkiFile. `<name>` is the cluster's metadata.name. */

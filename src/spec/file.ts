@@ -424,8 +424,40 @@ export interface ProvisioningFile {
    * reached over SSH before. Default: none.
    */
   sshAuthorizedKeys?: string[];
-  /** A data disk formatted at first boot (e.g. btrfs for container storage). Default: none. */
+  /**
+   * The rest of what Ignition writes for each host's SSH user (`ssh.user`) beside its keys, as
+   * seed 004's `users.yml` does for `altcos`: groups, a password hash, a sudoers drop-in.
+   * Default: the keys only.
+   */
+  user?: ProvisioningUserFile;
+  /**
+   * A data disk formatted at first boot that holds the container runtime's storage: its
+   * directory `containers` (CRI-O) or `containerd` is bind-mounted onto /var/lib/containers or
+   * /var/lib/containerd before the runtime starts, and CRI-O uses the `btrfs` storage driver on
+   * a btrfs disk (`overlay` otherwise), as in seed 004. Default: none.
+   */
   dataDisk?: DataDiskFile;
+}
+
+export interface ProvisioningUserFile {
+  /**
+   * Supplementary groups of the user, e.g. `[wheel, docker]` as in seed 004. They must exist in
+   * the image (Ignition adds the user to them, it does not create them). Default: none.
+   */
+  groups?: string[];
+  /**
+   * The user's password as a crypt(3) hash (`$6$...` from `openssl passwd -6` or
+   * `mkpasswd -m sha-512`, `$y$...` from `mkpasswd -m yescrypt`), for console logins; never the
+   * password itself. It goes into the Ignition config and the Butane file, which hold secrets
+   * already (0600). Default: none (the account has no password: SSH keys only).
+   */
+  passwordHash?: string;
+  /**
+   * Write `/etc/sudoers.d/<user>` (mode 0440) with `<user> ALL=NOPASSWD: ALL`, as seed 004 does:
+   * kubeha runs its commands with sudo on hosts whose SSH user is not root, and needs it without
+   * a password. Not for `root`. Default false (the image may grant it, e.g. to `wheel`).
+   */
+  passwordlessSudo?: boolean;
 }
 
 export interface ProvisioningNetworkFile {

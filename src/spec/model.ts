@@ -145,6 +145,7 @@ export interface Pki {
 export interface Provisioning {
   network: { prefixLength: number; gateway?: string; dns: string[] };
   sshAuthorizedKeys: string[];
+  user: { groups: string[]; passwordHash?: string; passwordlessSudo: boolean };
   dataDisk?: { device: string; format: "btrfs" | "ext4" | "xfs"; label: string; path: string };
 }
 

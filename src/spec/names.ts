@@ -100,3 +100,17 @@ export function taintProblem(t: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * User and group names as Debian's useradd accepts them by default (NAME_REGEX), at most 32
+ * characters, and with no `.`: sudo skips files in /etc/sudoers.d whose name holds one.
+ */
+export const UNIX_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/**
+ * A crypt(3) hash in the `$id$...` form /etc/shadow takes: MD5 (`$1$`), bcrypt (`$2b$`...),
+ * SHA-256/512 (`$5$`, `$6$`, with an optional `rounds=N$`), scrypt (`$7$`), yescrypt (`$y$`,
+ * `$gy$`). The alphabet is crypt's (`./0-9A-Za-z`) plus `$`, `=` and `,` of the parameters; a
+ * `:` or a newline would break /etc/shadow.
+ */
+export const CRYPT_HASH = /^\$(1|2[abxy]|5|6|7|y|gy)\$[./0-9A-Za-z$=,]{8,}$/;

@@ -204,6 +204,11 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
       dns: [...(pv.network?.dns ?? [])],
     },
     sshAuthorizedKeys: [...(pv.sshAuthorizedKeys ?? [])],
+    user: {
+      groups: [...(pv.user?.groups ?? [])],
+      ...(pv.user?.passwordHash !== undefined ? { passwordHash: pv.user.passwordHash } : {}),
+      passwordlessSudo: pv.user?.passwordlessSudo ?? D.provisioningUser.passwordlessSudo,
+    },
     ...(disk
       ? { dataDisk: { device: disk.device, format: disk.format ?? D.dataDisk.format, label: disk.label ?? D.dataDisk.label, path: disk.path ?? D.dataDisk.path } }
       : {}),

@@ -9,7 +9,7 @@ import type { Cluster, Host } from "./model.ts";
 import { SUPPORTED_MINORS, parseVersion } from "./normalize.ts";
 import type { Problem } from "../errors.ts";
 import { hasVip, holdsVip, listenPorts, noHairpin, usesKeepalived, usesKubeVip, vipHolders, vipPrefix } from "./topology.ts";
-import { imageRepositoryProblem, interfaceProblem, kubeletLabelProblem, labelValueProblem, qualifiedNameProblem, taintProblem } from "./names.ts";
+import { CRYPT_HASH, UNIX_NAME, imageRepositoryProblem, interfaceProblem, kubeletLabelProblem, labelValueProblem, qualifiedNameProblem, taintProblem } from "./names.ts";
 import { OWNED, flagProblem, type Component } from "./flags.ts";
 import { cidrContains, cidrsOverlap, isDnsName, isIPv4, parseCidr } from "../util/net.ts";
 
@@ -276,6 +276,21 @@ export const rules = {
       if (!/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$/.test(k) || k.includes("\n"))
         out.push(err(`${P}.sshAuthorizedKeys[${i}]`, "not an SSH public key line", "paste one line of a .pub file, e.g. `ssh-ed25519 AAAA... you@host`"));
     });
+    const u = p.user;
+    u.groups.forEach((g, i) => {
+      if (!UNIX_NAME.test(g)) out.push(err(`${P}.user.groups[${i}]`, `"${g}" is not a group name`, "lower-case letters, digits, `_` and `-`, starting with a letter or `_`, e.g. wheel"));
+      else if (u.groups.indexOf(g) !== i) out.push(err(`${P}.user.groups[${i}]`, `group "${g}" is listed twice`));
+    });
+    // The value is a secret: the message never quotes it.
+    if (u.passwordHash !== undefined && !CRYPT_HASH.test(u.passwordHash))
+      out.push(err(`${P}.user.passwordHash`, "not a crypt(3) password hash (`$id$salt$hash`, e.g. `$6$...` or `$y$...`); the value is not shown", "paste the output of `openssl passwd -6` or `mkpasswd -m sha-512` (`mkpasswd -m yescrypt` as in seed 004), never the password itself"));
+    if (u.passwordlessSudo) {
+      for (const user of [...new Set(c.hosts.map((h) => h.ssh.user))]) {
+        if (user === "root") out.push(err(`${P}.user.passwordlessSudo`, "the SSH user is root, which needs no sudo", "drop passwordlessSudo, or set `spec.ssh.user` to the user that should get it"));
+        // sudo skips files in /etc/sudoers.d whose name holds a `.`: the drop-in is named after the user.
+        else if (!UNIX_NAME.test(user)) out.push(err(`${P}.user.passwordlessSudo`, `SSH user "${user}" cannot name a sudoers drop-in`, "a user name of lower-case letters, digits, `_` and `-`, starting with a letter or `_`"));
+      }
+    }
     const d = p.dataDisk;
     if (d && !d.device.startsWith("/dev/")) out.push(err(`${P}.dataDisk.device`, `"${d.device}" is not a device path`, "e.g. /dev/sdb or /dev/vdb"));
     if (d && (!d.path.startsWith("/") || d.path === "/" || /\/\.\.?(\/|$)/.test(d.path))) out.push(err(`${P}.dataDisk.path`, `"${d.path}" is not an absolute mount point`, "e.g. /var/mnt/data"));
@@ -345,7 +360,7 @@ export const RULE_READS: Record<keyof typeof rules, string[]> = {
   "image-repository": [K],
   "node-labels": [H],
   "taints": [H],
-  "provisioning": ["spec.provisioning"],
+  "provisioning": ["spec.provisioning", H, "spec.ssh"],
 };
 
 /**

@@ -2,7 +2,7 @@
  * The real Ignition (Debian's ignition 2.14, the binary of its dracut module) runs its
  * `fetch-offline` and `files` stages with a kubeha config against a directory, as it does against
  * /sysroot in the initramfs, and the tree it writes is checked: every file with its content and
- * mode, the units and their presets, the SSH user's keys.
+ * mode, the units, their drop-ins and presets, the SSH user (keys, groups, password hash, sudoers).
  *
  * The root it writes into is a minimal Debian-like root: root in passwd/shadow/group, the
  * /etc/.pwd.lock every Debian root has (useradd/usermod leave it; SELinux relabeling lstat()s it),
@@ -12,7 +12,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -27,10 +27,12 @@ const IGNITION = "/usr/lib/dracut/modules.d/30ignition/ignition";
 function debianLikeRoot(root: string): void {
   mkdirSync(join(root, "etc/selinux/kubeha-none/contexts/files"), { recursive: true });
   mkdirSync(join(root, "root"), { recursive: true, mode: 0o700 });
+  mkdirSync(join(root, "home"), { mode: 0o755 });
   writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
-  writeFileSync(join(root, "etc/group"), "root:x:0:\n");
+  // The groups seed 004's user joins, as its image carries them (Ignition adds users to groups, it does not create them).
+  writeFileSync(join(root, "etc/group"), "root:x:0:\nwheel:x:10:\ndocker:x:998:\n");
   writeFileSync(join(root, "etc/shadow"), "root:*:19000:0:99999:7:::\n", { mode: 0o640 });
-  writeFileSync(join(root, "etc/gshadow"), "root:*::\n", { mode: 0o640 });
+  writeFileSync(join(root, "etc/gshadow"), "root:*::\nwheel:!::\ndocker:!::\n", { mode: 0o640 });
   writeFileSync(join(root, "etc/.pwd.lock"), "", { mode: 0o600 });
   writeFileSync(join(root, "etc/selinux/config"), "SELINUX=disabled\nSELINUXTYPE=kubeha-none\n");
   writeFileSync(join(root, "etc/selinux/kubeha-none/contexts/files/file_contexts"), "/.*\t<<none>>\n");
@@ -48,10 +50,13 @@ function ignition(dir: string, cfg: string, args: string[]): { code: number; log
   return { code: r.status ?? -1, log };
 }
 
-const errors = (log: string) => log.split("\n").filter((l) => l.startsWith("CRITICAL") || l.startsWith("ERROR")).map((l) => l.slice(0, 200)).join("\n");
+const errors = (log: string) => log.split("\n").filter((l) => l.startsWith("CRITICAL") || l.startsWith("ERROR")).map((l) => l.slice(0, 600)).join("\n");
 
 test("the real Ignition files stage writes a control plane's config into a root: files, modes, units, presets, SSH keys", async () => {
   const dir = mkdtempSync(join(tmpdir(), "kubeha-ign-stage-"));
+  // Ignition writes a user's SSH keys as that user: the path down to the root must be traversable,
+  // as /sysroot is in the initramfs (mkdtemp makes 0700). The config stays 0600, the PKI state 0700.
+  chmodSync(dir, 0o755);
   try {
     const { cluster: base } = clustersUnderTest().find((x) => x.name === "seed-004-dedicated-lbs-8443")!;
     const cluster: Cluster = { ...base, pki: { ...base.pki, stateDir: join(dir, "state-dir") } };
@@ -77,12 +82,33 @@ test("the real Ignition files stage writes a control plane's config into a root:
       assert.equal(statSync(p).uid, 0);
     }
     assert.ok(fb.files.some((f) => f.path.endsWith("/etc/kubernetes/pki/ca.key") && f.mode === 0o600), "a CA key among them, 0600");
-    for (const u of fb.units) assert.equal(readFileSync(join(root, "etc/systemd/system", u.name), "utf8"), u.contents);
+    for (const u of fb.units) if (u.contents !== undefined) assert.equal(readFileSync(join(root, "etc/systemd/system", u.name), "utf8"), u.contents);
+    assert.ok(!existsSync(join(root, "etc/systemd/system/crio.service")), "the image's CRI-O unit is left alone (only a drop-in)");
     const preset = readFileSync(join(root, "etc/systemd/system-preset/20-ignition.preset"), "utf8");
     assert.match(preset, /^enable kubeha-install\.service$/m);
     assert.match(preset, /^enable var-mnt-docker\.mount$/m);
-    const keys = readFileSync(join(root, "root/.ssh/authorized_keys.d/ignition"), "utf8");
+    for (const u of fb.units) {
+      for (const d of u.dropins ?? []) assert.equal(readFileSync(join(root, "etc/systemd/system", `${u.name}.d`, d.name), "utf8"), d.contents, `${u.name} drop-in`);
+    }
+    assert.ok(fb.units.some((u) => u.name === "crio.service" && u.dropins?.length), "CRI-O's data-disk drop-in among them");
+    assert.doesNotMatch(preset, /var-lib-containers\.mount|crio\.service/, "the bind mount and the runtime are not enabled by the config (the drop-in pulls the mount in)");
+    // The runtime's storage directory on the data disk (here the root itself: no disk, no mount stage).
+    for (const d of fb.disk!.directories) assert.equal(statSync(join(root, d.path)).mode & 0o7777, d.mode, d.path);
+
+    // Seed 004's user: created with its groups, password hash and keys; the sudoers drop-in 0440 that visudo accepts.
+    const user = "altcos";
+    assert.match(readFileSync(join(root, "etc/passwd"), "utf8"), new RegExp(`^${user}:x:\\d+:\\d+:`, "m"));
+    const group = readFileSync(join(root, "etc/group"), "utf8");
+    for (const g of cluster.provisioning.user.groups) assert.match(group, new RegExp(`^${g}:x:\\d+:${user}$`, "m"), `${user} in ${g}`);
+    const shadow = readFileSync(join(root, "etc/shadow"), "utf8").split("\n").find((l) => l.startsWith(`${user}:`));
+    assert.equal(shadow?.split(":")[1], cluster.provisioning.user.passwordHash, "the password hash in /etc/shadow");
+    const keys = readFileSync(join(root, `home/${user}/.ssh/authorized_keys.d/ignition`), "utf8");
     for (const k of cluster.provisioning.sshAuthorizedKeys) assert.ok(keys.includes(k), "the SSH user's key");
+    const sudoers = join(root, PATHS.sudoersDir, user);
+    assert.equal(statSync(sudoers).mode & 0o7777, 0o440);
+    assert.equal(readFileSync(sudoers, "utf8"), `${user} ALL=NOPASSWD: ALL\n`);
+    const visudo = spawnSync("visudo", ["-cf", sudoers], { encoding: "utf8", timeout: 30_000 });
+    assert.equal(visudo.status, 0, visudo.stdout + visudo.stderr);
     assert.equal(readFileSync(join(root, PATHS.etcHostname), "utf8"), "master02\n");
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -31,11 +31,17 @@ interface IgnFile {
   overwrite: boolean;
   contents: { source: string };
 }
+interface IgnUnit {
+  name: string;
+  enabled?: boolean;
+  contents?: string;
+  dropins?: { name: string; contents: string }[];
+}
 interface IgnConfig {
   ignition: { version: string };
-  passwd?: { users: { name: string; sshAuthorizedKeys: string[] }[] };
-  storage: { files: IgnFile[]; disks?: unknown[]; filesystems?: unknown[] };
-  systemd: { units: { name: string; enabled: boolean; contents: string }[] };
+  passwd?: { users: { name: string; sshAuthorizedKeys?: string[]; groups?: string[]; passwordHash?: string }[] };
+  storage: { files: IgnFile[]; disks?: unknown[]; filesystems?: { device: string; format: string; label: string; path?: string }[]; directories?: { path: string; mode: number }[] };
+  systemd: { units: IgnUnit[] };
 }
 
 /** Decodes a data URL the way Ignition does (percent-encoded or base64). */
@@ -92,6 +98,11 @@ for (const { name, cluster: base } of clustersUnderTest()) {
         want.set(PATHS.networkdWired, 0o644);
         const bundled = cluster.packages.source === "bundle" && steps.some((s) => s.kind === "bundle");
         if (bundled) for (const f of BUNDLE.files) want.set(f.path, f.mode);
+        // The runtime's storage on the data disk (CRI-O's configuration too), on the hosts that run one.
+        const disk = cluster.provisioning.dataDisk;
+        const storageMoved = !!disk && h.roles.some((r) => r === "control-plane" || r === "worker");
+        if (storageMoved && cluster.kubernetes.containerRuntime === "cri-o") for (const f of [PATHS.crioStorageDropIn, PATHS.containersStorageConf]) want.set(f, 0o644);
+        if (cluster.provisioning.user.passwordlessSudo) want.set(`${PATHS.sudoersDir}/${h.ssh.user}`, 0o440);
         const have = new Map(v33.storage.files.map((f) => [f.path, f.mode]));
         assert.deepEqual([...have.entries()].sort(), [...want.entries()].sort(), `${fb.host}: files and modes`);
         for (const f of planFiles(steps)) {
@@ -109,12 +120,12 @@ for (const { name, cluster: base } of clustersUnderTest()) {
         assert.equal(decodeDataUrl(v33.storage.files.find((x) => x.path === PATHS.etcHostname)!.contents.source), `${h.name}\n`);
         assert.match(decodeDataUrl(v33.storage.files.find((x) => x.path === PATHS.networkdWired)!.contents.source), new RegExp(`\\nName=${h.interface}\\n[^]*\\nAddress=${h.address.replace(/\./g, "\\.")}/${cluster.provisioning.network.prefixLength}\\n`));
         const unit = v33.systemd.units.find((u) => u.name === "kubeha-install.service");
-        assert.ok(unit?.enabled, `${fb.host}: kubeha-install.service enabled`);
+        assert.ok(unit?.enabled && unit.contents, `${fb.host}: kubeha-install.service enabled`);
         assert.ok(unit.contents.includes(`\nExecStart=/bin/sh -c '/bin/bash ${PATHS.installScript} && mkdir -p /var/lib/kubeha && touch ${PATHS.installedMarker}'\n`));
         // Not a oneshot: the boot completes while install.sh runs (the lab and status see a booted machine).
         assert.ok(unit.contents.includes("\nType=exec\n") && !unit.contents.includes("oneshot"));
         assert.ok(unit.contents.includes(`ConditionPathExists=!${PATHS.installedMarker}\n`));
-        assert.equal(v33.systemd.units.length, (cluster.provisioning.dataDisk ? 2 : 1) + (bundled ? 1 : 0));
+        assert.equal(v33.systemd.units.length, 1 + (disk ? 1 : 0) + (storageMoved ? 2 : 0) + (bundled ? 1 : 0));
         if (bundled) {
           // The bundle's files at their destinations, byte for byte (text percent-encoded, binaries base64); its unit enabled.
           for (const f of BUNDLE.files) {
@@ -126,8 +137,15 @@ for (const { name, cluster: base } of clustersUnderTest()) {
           assert.deepEqual(v33.systemd.units.find((u) => u.name === "kubelet.service"), { name: "kubelet.service", enabled: true });
           assert.match(renderButane(fb, "3.3.0"), /path: \/usr\/bin\/kubelet\n\s+mode: 0755\n\s+overwrite: true\n\s+contents:\n\s+source: "?data:;base64,f0VMRv8Aww=="?/);
         }
-        if (cluster.provisioning.sshAuthorizedKeys.length) assert.deepEqual(v33.passwd?.users, [{ name: h.ssh.user, sshAuthorizedKeys: cluster.provisioning.sshAuthorizedKeys }]);
-        else assert.equal(v33.passwd, undefined);
+        const u = cluster.provisioning.user;
+        if (cluster.provisioning.sshAuthorizedKeys.length || u.groups.length || u.passwordHash) {
+          assert.deepEqual(v33.passwd?.users, [{
+            name: h.ssh.user,
+            ...(u.groups.length ? { groups: u.groups } : {}),
+            ...(u.passwordHash ? { passwordHash: u.passwordHash } : {}),
+            ...(cluster.provisioning.sshAuthorizedKeys.length ? { sshAuthorizedKeys: cluster.provisioning.sshAuthorizedKeys } : {}),
+          }]);
+        } else assert.equal(v33.passwd, undefined);
       }
     }));
 }
@@ -185,14 +203,137 @@ test("the shared certificates reach every control plane, and joins carry no cert
 test("the install unit passes systemd-analyze verify; the data disk's mount unit is named as systemd escapes its path", () =>
   withTmp(async (dir) => {
     const { cluster } = clustersUnderTest().find((x) => x.name === "seed-004-dedicated-lbs-8443")!;
-    const fb = firstBoots(cluster, { secrets: FIXTURE_SECRETS })[0]!;
+    const fb = firstBoots(cluster, { secrets: FIXTURE_SECRETS }).find((b) => b.host === "lb01")!;
     for (const u of fb.units) writeFileSync(join(dir, u.name), u.contents ?? "");
     mkdirSync(join(dir, cluster.provisioning.dataDisk!.path.slice(1)), { recursive: true });
     const r = run("systemd-analyze", ["verify", ...fb.units.map((u) => join(dir, u.name))]);
     assert.equal(r.code, 0, r.out);
     assert.equal(mountUnitName("/var/mnt/docker"), "var-mnt-docker.mount");
     assert.equal(run("systemd-escape", ["--path", "--suffix=mount", "/var/mnt/my-data.x"]).out.trim(), mountUnitName("/var/mnt/my-data.x"));
+    // A load balancer runs no container runtime: the disk is mounted, no storage moves onto it.
     assert.deepEqual(fb.units.map((u) => u.name), ["kubeha-install.service", "var-mnt-docker.mount"]);
+  }));
+
+/** seed 004 with another runtime, disk format or no disk: the cluster as normalize would give it. */
+function seed004(runtime: "cri-o" | "containerd", format: "btrfs" | "ext4" | "xfs" | undefined): Cluster {
+  const { cluster } = clustersUnderTest().find((x) => x.name === "seed-004-dedicated-lbs-8443")!;
+  const { dataDisk, ...provisioning } = cluster.provisioning;
+  return {
+    ...cluster,
+    kubernetes: { ...cluster.kubernetes, containerRuntime: runtime, criSocket: runtime === "cri-o" ? "unix:///var/run/crio/crio.sock" : "unix:///run/containerd/containerd.sock" },
+    provisioning: format ? { ...provisioning, dataDisk: { ...dataDisk!, format } } : provisioning,
+  };
+}
+
+for (const runtime of ["cri-o", "containerd"] as const) {
+  test(`${runtime}: the runtime's storage is on the data disk exactly when one is set: bind mount after the disk and before the runtime, the runtime's drop-in requiring it, the storage driver; valid for ignition-validate and systemd-analyze`, () =>
+    withTmp(async (dir) => {
+      const svc = runtime === "cri-o" ? "crio.service" : "containerd.service";
+      const root = runtime === "cri-o" ? PATHS.crioRoot : PATHS.containerdRoot;
+      const bindName = mountUnitName(root);
+      for (const format of ["btrfs", "ext4", undefined] as const) {
+        const cluster = seed004(runtime, format);
+        for (const fb of firstBoots(cluster, { secrets: FIXTURE_SECRETS })) {
+          const node = fb.host.startsWith("master") || fb.host.startsWith("worker");
+          const what = `${runtime}/${format ?? "no disk"}/${fb.host}`;
+          const ign = JSON.parse(renderIgnition(fb, "3.2.0")) as IgnConfig;
+          validate(dir, `${fb.host}.ign`, renderIgnition(fb, "3.2.0"));
+          const bind = ign.systemd.units.find((u) => u.name === bindName);
+          const rt = ign.systemd.units.find((u) => u.name === svc);
+          const storageFiles = ign.storage.files.filter((f) => f.path === PATHS.crioStorageDropIn || f.path === PATHS.containersStorageConf);
+          if (!format || !node) {
+            assert.equal(bind, undefined, `${what}: no bind mount`);
+            assert.equal(rt, undefined, `${what}: no runtime drop-in`);
+            assert.deepEqual(storageFiles, [], `${what}: no storage configuration`);
+            assert.equal(ign.storage.directories, undefined, `${what}: no directories`);
+            assert.equal(ign.storage.filesystems?.[0]?.path, undefined, `${what}: the filesystem is not mounted by Ignition`);
+            continue;
+          }
+          const disk = cluster.provisioning.dataDisk!;
+          const source = `${disk.path}/${root.split("/").pop()}`;
+          // The bind mount: what, where, after the disk's mount, before the runtime.
+          assert.ok(bind?.contents, `${what}: bind mount unit`);
+          assert.equal(bind.enabled, undefined, `${what}: pulled in by the runtime, not enabled on its own`);
+          const lines = bind.contents.split("\n");
+          for (const l of [`What=${source}`, `Where=${root}`, "Type=none", "Options=bind", `RequiresMountsFor=${disk.path}`, `Before=${svc}`]) assert.ok(lines.includes(l), `${what}: ${l}`);
+          // The runtime's drop-in: it requires (and so is ordered after) its storage's mount.
+          assert.deepEqual(rt, { name: svc, dropins: [{ name: PATHS.dataDiskDropInName, contents: rt!.dropins![0]!.contents }] }, `${what}: only a drop-in for ${svc}`);
+          assert.ok(rt!.dropins![0]!.contents.split("\n").includes(`RequiresMountsFor=${root}`), `${what}: drop-in requires ${root}`);
+          // Ignition mounts the filesystem at its path and creates the source directory on it.
+          assert.equal(ign.storage.filesystems?.[0]?.path, disk.path);
+          assert.deepEqual(ign.storage.directories, [{ mode: 0o711, path: source }]);
+          if (runtime === "cri-o") {
+            const driver = format === "btrfs" ? "btrfs" : "overlay";
+            const crio = decodeDataUrl(storageFiles.find((f) => f.path === PATHS.crioStorageDropIn)!.contents.source);
+            assert.match(crio, new RegExp(`\\n\\[crio\\]\\nroot = "${PATHS.containersGraphRoot}"\\nrunroot = "${PATHS.containersRunRoot}"\\nstorage_driver = "${driver}"\\n`), what);
+            const conf = decodeDataUrl(storageFiles.find((f) => f.path === PATHS.containersStorageConf)!.contents.source);
+            assert.match(conf, new RegExp(`\\n\\[storage\\]\\ndriver = "${driver}"\\n`), what);
+            assert.ok(conf.includes(`graphroot = "${PATHS.containersGraphRoot}"`) && PATHS.containersGraphRoot.startsWith(root + "/"), `${what}: the graph root lies under the bind mount`);
+            // After the plan's own drop-in, so its storage settings win.
+            assert.ok(PATHS.crioStorageDropIn.split("/").pop()! > PATHS.crioDropIn.split("/").pop()!);
+          } else assert.deepEqual(storageFiles, [], `${what}: containerd keeps its configuration (its root is the bind mount)`);
+
+          // systemd reads the three units and the drop-in (a stand-in runtime unit takes the drop-in).
+          const udir = join(dir, `units-${runtime}-${format}-${fb.host}`);
+          mkdirSync(join(udir, `${svc}.d`), { recursive: true });
+          for (const u of fb.units) if (u.contents) writeFileSync(join(udir, u.name), u.contents);
+          writeFileSync(join(udir, svc), "[Unit]\nDescription=stand-in for the image's runtime unit\n[Service]\nExecStart=/bin/true\n");
+          writeFileSync(join(udir, `${svc}.d`, PATHS.dataDiskDropInName), rt!.dropins![0]!.contents);
+          const r = spawnSync("systemd-analyze", ["verify", ...[mountUnitName(disk.path), bindName, svc].map((n) => join(udir, n))], {
+            encoding: "utf8",
+            env: { ...process.env, SYSTEMD_UNIT_PATH: `${udir}:` },
+            timeout: 60_000,
+          });
+          assert.equal(r.status, 0, `${what}: ${r.stdout}${r.stderr}`);
+          // Not even a warning (an unknown key in the drop-in is only a warning, and would be ignored).
+          assert.equal(`${r.stdout}${r.stderr}`, "", what);
+        }
+      }
+    }));
+}
+
+test("a bundle that enables the runtime's unit and the data disk's drop-in for it make one unit entry (Ignition refuses two)", () =>
+  withTmp(async (dir) => {
+    const base = seed004("containerd", "btrfs");
+    const cluster: Cluster = { ...base, packages: { ...base.packages, source: "bundle", bundle: "/nonexistent/bundle" } };
+    const bundle: BootBundle = { ...BUNDLE, enable: ["containerd.service", "kubelet.service"] };
+    const fb = firstBoots(cluster, { secrets: FIXTURE_SECRETS, bundle }).find((b) => b.host === "worker01")!;
+    const entries = fb.units.filter((u) => u.name === "containerd.service");
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]!.enabled, true);
+    assert.deepEqual(entries[0]!.dropins?.map((d) => d.name), [PATHS.dataDiskDropInName]);
+    validate(dir, "worker01.ign", renderIgnition(fb));
+  }));
+
+test("the SSH user as seed 004's users.yml: groups, password hash, /etc/sudoers.d/<user> 0440 that the real visudo accepts; only what the cluster file asks for", () =>
+  withTmp(async (dir) => {
+    const { cluster } = clustersUnderTest().find((x) => x.name === "seed-004-dedicated-lbs-8443")!;
+    const u = cluster.provisioning.user;
+    assert.deepEqual(u.groups, ["wheel", "docker"]);
+    assert.match(u.passwordHash ?? "", /^\$y\$/);
+    for (const fb of firstBoots(cluster, { secrets: FIXTURE_SECRETS })) {
+      assert.deepEqual(fb.users, [{ name: "altcos", sshAuthorizedKeys: cluster.provisioning.sshAuthorizedKeys, groups: ["wheel", "docker"], passwordHash: u.passwordHash }]);
+      const sudoers = fb.files.find((f) => f.path === `${PATHS.sudoersDir}/altcos`)!;
+      assert.equal(sudoers.content, "altcos ALL=NOPASSWD: ALL\n");
+      assert.equal(sudoers.mode, 0o440);
+      const bu = renderButane(fb);
+      assert.ok(bu.includes(`password_hash: ${u.passwordHash}`) || bu.includes(`password_hash: "${u.passwordHash}"`), "the Butane file has the hash");
+      assert.match(bu, /groups:\n\s+- wheel\n\s+- docker\n/);
+    }
+    const p = join(dir, "altcos");
+    writeFileSync(p, String(firstBoots(cluster, { secrets: FIXTURE_SECRETS })[0]!.files.find((f) => f.path === `${PATHS.sudoersDir}/altcos`)!.content), { mode: 0o440 });
+    const ok = run("visudo", ["-cf", p]);
+    assert.equal(ok.code, 0, ok.out);
+    // visudo is a real check: it refuses a broken line.
+    writeFileSync(p, "altcos ALL=NOPASSWD ALL\n", { mode: 0o440 });
+    assert.notEqual(run("visudo", ["-cf", p]).code, 0, "visudo refuses a line without the colon");
+
+    // Nothing of it when the cluster file does not ask: keys only, no sudoers file.
+    const plain: Cluster = { ...cluster, provisioning: { ...cluster.provisioning, user: { groups: [], passwordlessSudo: false } } };
+    const fb = firstBoots(plain, { secrets: FIXTURE_SECRETS })[0]!;
+    assert.deepEqual(fb.users, [{ name: "altcos", sshAuthorizedKeys: cluster.provisioning.sshAuthorizedKeys, groups: [] }]);
+    assert.ok(!fb.files.some((f) => f.path.startsWith(PATHS.sudoersDir + "/")));
+    assert.deepEqual((JSON.parse(renderIgnition(fb)) as IgnConfig).passwd!.users, [{ name: "altcos", sshAuthorizedKeys: cluster.provisioning.sshAuthorizedKeys }]);
   }));
 
 test("data URLs: percent-encoded like Butane (RFC 2396 unreserved kept), base64 when shorter; both decode to the content", () => {
@@ -208,18 +349,37 @@ function butaneAsIgnition(bu: string, version: string): IgnConfig {
   const y = parse(bu, { version: "1.1" }) as {
     variant: string;
     version: string;
-    passwd?: { users: { name: string; ssh_authorized_keys: string[] }[] };
-    storage: { files: { path: string; mode: number; overwrite: boolean; contents: { inline: string } }[]; disks?: unknown[]; filesystems?: unknown[] };
-    systemd: { units: { name: string; enabled: boolean; contents: string }[] };
+    passwd?: { users: { name: string; ssh_authorized_keys?: string[]; groups?: string[]; password_hash?: string }[] };
+    storage: { files: { path: string; mode: number; overwrite: boolean; contents: { inline: string } }[]; disks?: unknown[]; filesystems?: unknown[]; directories?: { path: string; mode: number }[] };
+    systemd: { units: IgnUnit[] };
   };
   assert.equal(y.variant, "fcos");
   return {
     ignition: { version },
-    ...(y.passwd ? { passwd: { users: y.passwd.users.map((u) => ({ name: u.name, sshAuthorizedKeys: u.ssh_authorized_keys })) } } : {}),
+    ...(y.passwd
+      ? {
+          passwd: {
+            users: y.passwd.users.map((u) => ({
+              ...(u.groups ? { groups: u.groups } : {}),
+              name: u.name,
+              ...(u.password_hash ? { passwordHash: u.password_hash } : {}),
+              ...(u.ssh_authorized_keys ? { sshAuthorizedKeys: u.ssh_authorized_keys } : {}),
+            })),
+          },
+        }
+      : {}),
     storage: {
       files: y.storage.files.map((f) => ({ path: f.path, contents: { source: dataUrl(f.contents.inline) }, mode: f.mode, overwrite: f.overwrite })),
+      ...(y.storage.directories ? { directories: y.storage.directories.map((d) => ({ mode: d.mode, path: d.path })) } : {}),
     },
-    systemd: { units: y.systemd.units.map((u) => ({ contents: u.contents, enabled: u.enabled, name: u.name })) },
+    systemd: {
+      units: y.systemd.units.map((u) => ({
+        ...(u.contents !== undefined ? { contents: u.contents } : {}),
+        ...(u.dropins ? { dropins: u.dropins.map((d) => ({ contents: d.contents, name: d.name })) } : {}),
+        ...(u.enabled !== undefined ? { enabled: u.enabled } : {}),
+        name: u.name,
+      })),
+    },
   };
 }
 
@@ -230,14 +390,16 @@ test("the Butane file holds the same users, files (contents, octal modes), units
       const bu = renderButane(fb, v);
       assert.match(bu, new RegExp(`\\nversion: ${bv.replace(/\./g, "\\.")}\\n`));
       assert.match(bu, /\n {6}mode: 0644\n/, "modes are written in octal");
-      const ign = JSON.parse(renderIgnition(fb, v)) as IgnConfig & { storage: { disks?: { device: string }[]; filesystems?: { format: string }[] } };
+      const ign = JSON.parse(renderIgnition(fb, v)) as IgnConfig & { storage: { disks?: { device: string }[] } };
       const fromBu = butaneAsIgnition(bu, v);
       assert.deepEqual(fromBu.passwd, ign.passwd);
       assert.deepEqual(fromBu.storage.files, ign.storage.files);
+      assert.deepEqual(fromBu.storage.directories, ign.storage.directories);
       assert.deepEqual(fromBu.systemd, ign.systemd);
-      const y = parse(bu, { version: "1.1" }) as { storage: { disks: { device: string; wipe_table: boolean }[]; filesystems: { device: string; format: string; label: string }[] } };
+      const y = parse(bu, { version: "1.1" }) as { storage: { disks: { device: string; wipe_table: boolean }[]; filesystems: { device: string; format: string; label: string; path?: string }[] } };
       assert.equal(y.storage.disks[0]!.device, ign.storage.disks![0]!.device);
       assert.equal(y.storage.filesystems[0]!.format, "btrfs");
+      assert.equal(y.storage.filesystems[0]!.path, ign.storage.filesystems![0]!.path);
       assert.equal(ign.storage.filesystems![0]!.format, "btrfs");
     }
   }

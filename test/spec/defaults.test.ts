@@ -31,6 +31,7 @@ const SECTIONS: Record<string, keyof typeof DEFAULTS> = {
   ClusterSpec: "spec",
   PkiFile: "pki",
   ProvisioningNetworkFile: "provisioningNetwork",
+  ProvisioningUserFile: "provisioningUser",
   DataDiskFile: "dataDisk",
 };
 /** Defaults documented on a parent field (`etcd: Default stacked` is etcd.mode's default). */

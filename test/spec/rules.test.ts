@@ -113,6 +113,11 @@ const cases: Case[] = [
   { name: "taint value with a space", edit: (s) => s.replace("      roles: [worker]\n", "      roles: [worker]\n      taints: ['k=a b:NoExecute']\n"), rule: "taints", severity: "error", path: "spec.hosts[3].taints[0]", at: "k=a b" },
   { name: "provisioning gateway not IPv4", edit: (s) => s + "  provisioning:\n    network: { gateway: router.lan }\n", rule: "provisioning", severity: "error", path: "spec.provisioning.network.gateway", at: "gateway: router.lan" },
   { name: "provisioning SSH key not a key line", edit: (s) => s + "  provisioning:\n    sshAuthorizedKeys:\n      - /root/.ssh/id_ed25519.pub\n", rule: "provisioning", severity: "error", path: "spec.provisioning.sshAuthorizedKeys[0]", at: "id_ed25519.pub" },
+  { name: "provisioning password hash not a crypt(3) string", edit: (s) => s + "  ssh: { user: altcos }\n  provisioning:\n    user:\n      passwordHash: hunter2hunter2\n", rule: "provisioning", severity: "error", path: "spec.provisioning.user.passwordHash", at: "passwordHash:" },
+  { name: "provisioning group name with upper case", edit: (s) => s + "  provisioning:\n    user:\n      groups: [wheel, Docker]\n", rule: "provisioning", severity: "error", path: "spec.provisioning.user.groups[1]", at: "groups:" },
+  { name: "provisioning group listed twice", edit: (s) => s + "  provisioning:\n    user:\n      groups: [wheel, docker, wheel]\n", rule: "provisioning", severity: "error", path: "spec.provisioning.user.groups[2]", at: "groups:" },
+  { name: "provisioning passwordless sudo for root", edit: (s) => s + "  provisioning:\n    user:\n      passwordlessSudo: true\n", rule: "provisioning", severity: "error", path: "spec.provisioning.user.passwordlessSudo", at: "passwordlessSudo:" },
+  { name: "provisioning passwordless sudo for a user sudo would skip", edit: (s) => s + "  ssh: { user: first.last }\n  provisioning:\n    user:\n      passwordlessSudo: true\n", rule: "provisioning", severity: "error", path: "spec.provisioning.user.passwordlessSudo", at: "passwordlessSudo:" },
   { name: "provisioning data disk path relative", edit: (s) => s + "  provisioning:\n    dataDisk: { device: /dev/vdb, path: var/mnt/data }\n", rule: "provisioning", severity: "error", path: "spec.provisioning.dataDisk.path", at: "dataDisk:" },
   { name: "binary bootstrap with stacked etcd", edit: (s) => s + "  bootstrap: binary\n  etcd:\n    mode: stacked\n  packages: { source: bundle, bundle: ./bundle }\n", rule: "bootstrap", severity: "error", path: "spec.etcd.mode", at: "mode: stacked" },
   { name: "binary bootstrap from pkgs.k8s.io", edit: (s) => binaryEtcd(s) + "  bootstrap: binary\n  packages:\n    source: upstream\n", rule: "bootstrap", severity: "error", path: "spec.packages.source", at: "source: upstream" },
@@ -159,6 +164,34 @@ test("accepted: allowed kubelet labels, own prefixes, empty values, all taint ef
 `).replace("    podSubnet: 10.244.0.0/16", "    podSubnet: 10.244.0.0/16\n    imageRepository: registry.example.com:5000/mirror/google_containers");
   const r = parseCluster(text);
   assert.deepEqual(r.problems.filter((p) => ["node-labels", "taints", "interface-names", "image-repository"].includes(p.rule)), []);
+});
+
+test("a password hash that is not a crypt(3) string is refused without showing it, with the commands that make one; crypt(3) hashes are accepted", () => {
+  const secret = "my-Pl4in-passw0rd";
+  const r = parseCluster(BASE + `  ssh: { user: altcos }\n  provisioning:\n    user:\n      passwordHash: "${secret}"\n`);
+  const p = r.problems.find((x) => x.path === "spec.provisioning.user.passwordHash")!;
+  assert.ok(p, "refused");
+  assert.ok(!JSON.stringify(r.problems).includes(secret), "the value is in no problem");
+  assert.match(p.hint ?? "", /openssl passwd -6/);
+  assert.match(p.hint ?? "", /mkpasswd -m sha-512/);
+  // Real hashes: `openssl passwd -6/-5/-1`, yescrypt (libxcrypt), bcrypt.
+  for (const h of [
+    "$6$fixturesalt$M/FT/XvxtXTSIqGjcrk/jOejgIv97UpJcZAzIqxaZLhpN6o2YcbYKPs6.vg4wu9QeepqDWAZb4JIMVwvkEfx5.",
+    "$6$rounds=10000$saltsalt$8Hx5QrmX2xVlVHJh0hEm6lYp4dGk6a0KQd0rq5yZg0q6wH3xjN8zJq4Vq8o5oZg7fC1yF0n1V6u1bY2sZ1f0.",
+    "$5$abc$sCOGUciM.GdmYMCUvmUcgu03oRH87O0clF96.9mwWGB",
+    "$1$abc$OGyl6dDvZCDiGmIVbeuCq/",
+    "$y$j9T$HJKNY/1AoMIOsFLRmJaIV/$kYw2DinmisiPJQfZnfn9Hb.JXdWDMOQamVLHeIQTe8.",
+    "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+  ]) {
+    const ok = parseCluster(BASE + `  ssh: { user: altcos }\n  provisioning:\n    user:\n      groups: [wheel, docker]\n      passwordHash: '${h}'\n      passwordlessSudo: true\n`);
+    assert.deepEqual(ok.problems.filter((x) => x.severity === "error"), [], h);
+    assert.deepEqual(ok.cluster?.provisioning.user, { groups: ["wheel", "docker"], passwordHash: h, passwordlessSudo: true });
+  }
+  // A hash with a colon or newline would break /etc/shadow; a DES hash has no `$id$`.
+  for (const h of ["$6$salt$abc:def0123456", "abDEFghij0123", "$6$salt$abc\\ndef0123456"]) {
+    const bad = parseCluster(BASE + `  provisioning:\n    user:\n      passwordHash: "${h}"\n`);
+    assert.ok(bad.problems.some((x) => x.path === "spec.provisioning.user.passwordHash"), JSON.stringify(h));
+  }
 });
 
 test("all problems are reported at once", () => {
