@@ -18,6 +18,16 @@ export function placedOn(c: Cluster, to: Target, hostName: string, sharedOnEvery
 }
 
 /**
+ * The kubeconfigs kubeha places on `hostName` (each placement's `when` and target applied): the one
+ * list the upload (hostFiles) and the certificate check (src/probe/certs.ts) read.
+ * `sharedOnEveryControlPlane`: see placedOn (super-admin.conf may be on any control plane that
+ * once ran init).
+ */
+export function kubeconfigsFor(c: Cluster, hostName: string, sharedOnEveryControlPlane = false): (typeof KUBECONFIG_PLACEMENTS)[number][] {
+  return KUBECONFIG_PLACEMENTS.filter((k) => k.when(c) && placedOn(c, k.to, hostName, sharedOnEveryControlPlane));
+}
+
+/**
  * The certificates, keys and kubeconfigs to upload to one host, sorted by path. Keys and
  * kubeconfigs (they embed a client key) are `secret: true`, mode 0600; certificates and public
  * keys 0644. Workers get nothing.
@@ -40,8 +50,8 @@ export function pkiFilesForHost(c: Cluster, state: State, hostName: string, opts
     if (p.key) out.push({ path: p.key, content: m.key, mode: 0o600, secret: true, ...restarts });
   }
   const ids = new Set(state.ids());
-  for (const k of KUBECONFIG_PLACEMENTS) {
-    if (!k.when(c) || (k.kind !== "bootstrap-kubelet" && !ids.has(k.kind)) || !placedOn(c, k.to, hostName)) continue;
+  for (const k of kubeconfigsFor(c, hostName)) {
+    if (k.kind !== "bootstrap-kubelet" && !ids.has(k.kind)) continue;
     const server = kubeconfigServer(c, hostByName(c, hostName), k.kind);
     out.push({ path: k.path, content: kubeconfig(c, state, k.kind, server), mode: 0o600, secret: true });
   }

@@ -1,6 +1,6 @@
 /** kubeha's PKI: the certificate table, the state directory, join material, files per host, kubeconfigs. */
 export { ensureState, rotateJoin, inspectState, State, type EnsureOptions, type StateReport, type CertReport, type CertStatus } from "./state.ts";
-export { pkiFilesForHost, placedOn } from "./files.ts";
+export { kubeconfigsFor, pkiFilesForHost, placedOn } from "./files.ts";
 export { kubeconfig, kubeconfigServer, KUBECONFIG_PLACEMENTS, type KubeconfigKind } from "./kubeconfig.ts";
 export { caCertHash, certFingerprint, certInfo, type CertInfo, type KeyAlgorithm } from "./x509.ts";
 export { CERTS, PLACEMENTS, instances, apiserverSans, type CertSpec, type CertInstance, type Placement } from "./table.ts";

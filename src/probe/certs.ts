@@ -8,7 +8,7 @@
 import type { Cluster, Host } from "../spec/model.ts";
 import { PATHS } from "../render/paths.ts";
 import { externalEtcd, isKubernetesNode, runsEtcd } from "../spec/topology.ts";
-import { KUBECONFIG_PLACEMENTS, certFingerprint, certInfo, placedOn, type CertStatus } from "../pki/index.ts";
+import { certFingerprint, certInfo, kubeconfigsFor, type CertStatus } from "../pki/index.ts";
 
 /** One certificate file status reads on a host. */
 export interface CertFile {
@@ -65,13 +65,12 @@ export function hostCertFiles(c: Cluster, h: Host): CertFile[] {
     out.push({ id: "etcd-peer", path: `${dir}/peer.crt`, form: "pem", ...(external ? { issued: `etcd-peer/${h.name}` } : {}) });
     out.push({ id: "etcd-healthcheck-client", path: `${dir}/healthcheck-client.crt`, form: "pem", ...(external ? { issued: "etcd-healthcheck-client" } : {}) });
   }
-  for (const k of KUBECONFIG_PLACEMENTS) {
-    if (!k.when(c)) continue; // e.g. kube-proxy.conf and bootstrap-kubelet.conf: binary mode only
-    if (k.kind === "super-admin") {
-      if (c.kubernetes.minor >= 29 && h.roles.includes("control-plane")) out.push({ id: k.path.slice(k.path.lastIndexOf("/") + 1), path: k.path, form: "kubeconfig", issued: k.kind, optional: true });
-      continue;
-    }
-    if (placedOn(c, k.to, h.name)) out.push({ id: k.path.slice(k.path.lastIndexOf("/") + 1), path: k.path, form: "kubeconfig", issued: k.kind });
+  // What kubeha places (kube-proxy.conf and bootstrap-kubelet.conf only in binary mode); super-admin.conf
+  // (kubeadm ≥ 1.29) is on the control plane that ran init, which may not be the first one: optional on each.
+  for (const k of kubeconfigsFor(c, h.name, true)) {
+    const entry = { id: k.path.slice(k.path.lastIndexOf("/") + 1), path: k.path, form: "kubeconfig" as const, issued: k.kind };
+    if (k.kind !== "super-admin") out.push(entry);
+    else if (c.kubernetes.minor >= 29) out.push({ ...entry, optional: true });
   }
   // The kubelet's own client certificate, rotated by the kubelet (kubelet.conf references it).
   if (isKubernetesNode(h)) out.push({ id: "kubelet.conf", path: PATHS.kubeletConf, form: "kubeconfig" });

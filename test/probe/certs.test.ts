@@ -122,3 +122,13 @@ test("a missing file, a token kubeconfig (no certificate, no problem), and a for
     "cp1: /etc/kubernetes/scheduler.conf does not exist",
   ]);
 });
+
+test("the check reads every kubeconfig the upload places, and asks for no other but kubeadm's kubelet.conf and the optional super-admin.conf", () => {
+  for (const h of fx.cluster.hosts) {
+    const placed = pkiFilesForHost(fx.cluster, state, h.name).filter((f) => f.path.endsWith(".conf")).map((f) => f.path).sort();
+    const checked = hostCertFiles(fx.cluster, h).filter((f) => f.form === "kubeconfig");
+    const required = checked.filter((f) => !f.optional && f.id !== "kubelet.conf").map((f) => f.path).sort();
+    assert.deepEqual(required, placed.filter((p) => !p.endsWith("/super-admin.conf")), h.name);
+    for (const p of placed) assert.ok(checked.some((f) => f.path === p), `${h.name}: ${p} is placed but not checked`);
+  }
+});
