@@ -75,14 +75,21 @@ before(async () => {
     "-addext", "basicConstraints=critical,CA:TRUE"], { stdio: "ignore" });
   caPem = readFileSync(`${ca}.crt`, "utf8");
   writeFileSync(join(work, "store.json"), "{}");
+  await startStandin([]);
+});
+
+/** Starts the stand-in on `port` (the tests' globals: server, stdout, stderr), waits until it serves. */
+async function startStandin(extra: string[]): Promise<void> {
+  const ca = join(work, "ca");
+  stdout = stderr = "";
   server = spawn("python3", [join(BIN, "kube-apiserver-standin"), "--advertise-address", "127.0.0.1", "--secure-port", String(port),
     "--tls-cert-file", `${ca}.crt`, "--tls-private-key-file", `${ca}.key`, "--client-ca-file", `${ca}.crt`,
-    "--standin-ca-key-file", `${ca}.key`, "--standin-node-name", "conn", "--standin-store-file", join(work, "store.json")],
+    "--standin-ca-key-file", `${ca}.key`, "--standin-node-name", "conn", "--standin-store-file", join(work, "store.json"), ...extra],
   { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
   server.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   server.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
   await waitServing(15_000);
-});
+}
 
 after(() => {
   if (server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
@@ -132,4 +139,24 @@ test("SIGTERM with idle keep-alive connections open: queued requests are served 
   } finally {
     for (const a of agents) a.destroy();
   }
+});
+
+test("--shutdown-delay-duration: after SIGTERM /readyz fails at once while new connections are still served (livez ok), then the stand-in stops", async () => {
+  port = await freePort();
+  await startStandin(["--shutdown-delay-duration", "2s"]);
+  const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)));
+  const t0 = Date.now();
+  server.kill("SIGTERM");
+  // The load balancer's view during the delay: not ready, yet answering on new connections.
+  let ready = await get("/readyz", false);
+  for (let i = 0; i < 20 && ready.status === 200; i++) ready = await get("/readyz", false);
+  assert.equal(ready.status, 500);
+  assert.match(ready.body, /^\[-\]shutdown failed: reason withheld$/m);
+  const live = await get("/livez", false);
+  assert.equal(live.status, 200, "still serving within the delay");
+  assert.ok(Date.now() - t0 < 2000, `the checks above took ${Date.now() - t0} ms, past the delay`);
+  const code = await exited;
+  assert.equal(code, 0, stderr);
+  assert.ok(Date.now() - t0 >= 2000, `stopped after ${Date.now() - t0} ms, before the 2 s delay`);
+  assert.match(stdout, /^\[stand-in kube-apiserver\] stopped$/m);
 });
