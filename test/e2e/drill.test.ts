@@ -15,7 +15,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { LabInfo } from "../../src/lab/index.ts";
+import { sleep, type LabInfo } from "../../src/lab/index.ts";
+import { LEADER_ELECTION } from "../../src/probe/leaders.ts";
 import { useSharedLab } from "../helpers/e2e-lab.ts";
 import { kubeha, kubehaLive, REPO } from "../helpers/cli.ts";
 import type { DrillReport, ScenarioResult } from "../../src/drill/types.ts";
@@ -33,7 +34,16 @@ const NAME = useSharedLab((shared) => {
 test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd write is lost, report renders", async () => {
   const html = join(cwd, "out", "drill.html");
   // Both leaders, each on one of the masters (kubeadm's static pods, run by the kubelet stand-in).
-  const before = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 60_000 });
+  // The file before this one on the shared lab (certs-renew) restarts every scheduler and
+  // controller-manager: a Lease whose holder stopped without releasing it is taken over only after
+  // its duration and a retry, so wait (bounded) for both to be held again.
+  const wait = (LEADER_ELECTION.lease + 2 * LEADER_ELECTION.retry * LEADER_ELECTION.jitter) * 1000 + 30_000;
+  let before = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 60_000 });
+  const settled = (r: typeof before) => r.code === 0 && !(JSON.parse(r.stdout) as StatusReport).leaders.some((l) => l.leaderless);
+  for (const end = Date.now() + wait; !settled(before) && Date.now() < end; ) {
+    await sleep(2000);
+    before = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 60_000 });
+  }
   assert.equal(before.code, 0, before.stdout + before.stderr);
   const leaders = (JSON.parse(before.stdout) as StatusReport).leaders;
   assert.deepEqual(leaders.map((l) => [l.component, l.leaderless]), [["kube-controller-manager", false], ["kube-scheduler", false]]);
