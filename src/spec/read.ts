@@ -159,11 +159,6 @@ function lenientFile(data: unknown, broken: string[]): ClusterFile {
   return { ...root, metadata: { ...meta, name }, spec } as unknown as ClusterFile;
 }
 
-/**
- * Pure: text -> normalized cluster + every problem found (errors and warnings), each with path and position.
- * The common subset of YAML is read by the fast reader; the positioned Document (readYaml) is built
- * only when the fast reader declines the text or a problem needs its line.
- */
 export interface ReadOptions extends NormalizeOptions {
   /**
    * The command looks at or repairs a running cluster (status, node remove, reset, etcd, certs,
@@ -179,6 +174,11 @@ function asOperating(p: Problem): Problem {
   return { ...p, severity: "warning", hint: `${p.hint ? `${p.hint}; ` : ""}plan and apply refuse this file until then` };
 }
 
+/**
+ * Pure: text -> normalized cluster + every problem found (errors and warnings), each with path and position.
+ * The common subset of YAML is read by the fast reader; the positioned Document (readYaml) is built
+ * only when the fast reader declines the text or a problem needs its line.
+ */
 export function parseCluster(text: string, opts: ReadOptions = {}): ParseResult {
   const fast = readPlainYaml(text);
   let full: YamlResult | undefined = fast === undefined ? readYaml(text) : undefined;
