@@ -180,21 +180,32 @@ function networkFile(c: Cluster, h: Host): string {
   ].join("\n");
 }
 
-function mountUnit(d: NonNullable<Cluster["provisioning"]["dataDisk"]>): string {
+/** A systemd .mount unit: `unit` lines under [Unit] after the description, then [Mount], then `install` lines under [Install]. */
+function mountUnitText(m: { description: string; unit: string[]; what: string; where: string; type: string; options?: string; install?: string[] }): string {
   return [
     "[Unit]",
-    `Description=kubeha data disk ${d.label} at ${d.path}`,
-    "Before=local-fs.target",
+    `Description=${m.description}`,
+    ...m.unit,
     "",
     "[Mount]",
-    `What=/dev/disk/by-label/${d.label}`,
-    `Where=${d.path}`,
-    `Type=${d.format}`,
+    `What=${m.what}`,
+    `Where=${m.where}`,
+    `Type=${m.type}`,
+    ...(m.options ? [`Options=${m.options}`] : []),
     "",
-    "[Install]",
-    "RequiredBy=local-fs.target",
-    "",
+    ...(m.install ? ["[Install]", ...m.install, ""] : []),
   ].join("\n");
+}
+
+function mountUnit(d: NonNullable<Cluster["provisioning"]["dataDisk"]>): string {
+  return mountUnitText({
+    description: `kubeha data disk ${d.label} at ${d.path}`,
+    unit: ["Before=local-fs.target"],
+    what: `/dev/disk/by-label/${d.label}`,
+    where: d.path,
+    type: d.format,
+    install: ["RequiredBy=local-fs.target"],
+  });
 }
 
 /** Where each runtime keeps its storage, and its unit: what a data disk takes over. */
@@ -210,24 +221,18 @@ const RUNTIME_STORAGE = {
  * the runtime, and the runtime's unit requires it (a drop-in), so the runtime never starts on the
  * root filesystem's copy. CRI-O also gets its storage driver (renderCrioStorage).
  */
-function dataDiskStorage(c: Cluster, h: Host, d: NonNullable<Cluster["provisioning"]["dataDisk"]>): { files: BootFile[]; units: BootUnit[]; directories: BootDisk["directories"] } {
-  if (!isKubernetesNode(h)) return { files: [], units: [], directories: [] };
+function dataDiskStorage(c: Cluster, h: Host, d: Cluster["provisioning"]["dataDisk"]): { files: BootFile[]; units: BootUnit[]; directories: BootDisk["directories"] } {
+  if (!d || !isKubernetesNode(h)) return { files: [], units: [], directories: [] };
   const rt = RUNTIME_STORAGE[c.kubernetes.containerRuntime];
   const source = `${d.path}/${rt.root.replace(/^.*\//, "")}`;
-  const bind = [
-    "[Unit]",
-    `Description=kubeha: ${rt.runtime}'s storage (${rt.root}) on the data disk (${source})`,
-    "# After the data disk is mounted, before the runtime starts (its drop-in also requires this mount).",
-    `RequiresMountsFor=${d.path}`,
-    `Before=${rt.service}`,
-    "",
-    "[Mount]",
-    `What=${source}`,
-    `Where=${rt.root}`,
-    "Type=none",
-    "Options=bind",
-    "",
-  ].join("\n");
+  const bind = mountUnitText({
+    description: `kubeha: ${rt.runtime}'s storage (${rt.root}) on the data disk (${source})`,
+    unit: ["# After the data disk is mounted, before the runtime starts (its drop-in also requires this mount).", `RequiresMountsFor=${d.path}`, `Before=${rt.service}`],
+    what: source,
+    where: rt.root,
+    type: "none",
+    options: "bind",
+  });
   const dropin = [
     "[Unit]",
     `# kubeha: ${rt.runtime}'s storage is on the data disk (${d.path}); never start on the root filesystem's ${rt.root}.`,
@@ -312,7 +317,7 @@ export function firstBoot(c: Cluster, h: Host, inputs: IgnitionInputs): FirstBoo
     throw new InternalError(`host ${h.name}: packages.source is bundle but the bundle's files were not given`);
   }
   const bundleWhy = `offline bundle (packages.source: bundle)${bundle?.description ? `: ${bundle.description}` : ""}`;
-  const storage = d ? dataDiskStorage(c, h, d) : { files: [], units: [], directories: [] };
+  const storage = dataDiskStorage(c, h, d);
   const files: BootFile[] = [
     ...staged,
     ...storage.files,
