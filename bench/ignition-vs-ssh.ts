@@ -15,7 +15,6 @@
  *   npm run build && sudo node --import tsx bench/ignition-vs-ssh.ts [--runs N] [--name LAB --subnet CIDR]
  *     (default 1 run per path, lab kb-ignssh on 198.19.246.0/24; the CLI runs dist/, hence the build)
  */
-import { spawn } from "node:child_process";
 import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -23,7 +22,8 @@ import { parseArgs } from "node:util";
 import { labDown, labUp } from "../src/lab/index.ts";
 import { sleep } from "../src/lab/host.ts";
 import type { LabProvision } from "../src/lab/plan.ts";
-import { BIN, REPO } from "../test/helpers/cli.ts";
+import { distribution } from "../src/drill/stats.ts";
+import { kubehaLive, REPO } from "../test/helpers/cli.ts";
 
 const { values } = parseArgs({
   options: {
@@ -41,21 +41,7 @@ const SUBNET = values.subnet;
 const SHAPE = { masters: 3, workers: 2 } as const;
 
 /** The CLI as a child process, asynchronously (the load sampler keeps running meanwhile). */
-function cli(args: string[], cwd: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], cwd: string, timeoutMs: number) => kubehaLive(args, { cwd, timeoutMs }, () => undefined);
 
 const loadavg1 = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 
@@ -119,10 +105,6 @@ async function once(provision: LabProvision): Promise<RunResult> {
   }
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 const results: RunResult[] = [];
 console.log(`kubeha bench: lab up -> healthy, Ignition vs SSH apply; ${SHAPE.masters} masters (LB co-located, :8443, external etcd) + ${SHAPE.workers} workers, stand-ins; ${os.cpus().length} cores; lab ${NAME} on ${SUBNET}; ${runs} run(s) per path`);
 console.log(`load average before: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
@@ -147,10 +129,10 @@ console.log("\npath      runs   min s   p50 s   max s   load mean   load max");
 for (const p of ["ignition", "ssh"] as const) {
   const rs = results.filter((r) => r.path === p);
   if (!rs.length) continue;
-  const s = rs.map((r) => r.seconds).sort((a, b) => a - b);
+  const d = distribution(rs.map((r) => r.seconds))!;
   const loads = rs.flatMap((r) => r.load);
   console.log(
-    `${p.padEnd(8)}  ${String(rs.length).padStart(4)} ${fmt(s[0]!)} ${fmt(quantile(s, 0.5))} ${fmt(s[s.length - 1]!)}` +
+    `${p.padEnd(8)}  ${String(rs.length).padStart(4)} ${fmt(d.min)} ${fmt(d.p50)} ${fmt(d.max)}` +
       `   ${(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(2).padStart(9)}   ${Math.max(...loads).toFixed(2).padStart(8)}`,
   );
 }
