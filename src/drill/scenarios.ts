@@ -16,7 +16,7 @@ import { shq } from "../exec/transport.ts";
 import { PATHS } from "../render/paths.ts";
 import { SCENARIOS, type ProfileName, type ScenarioFigures, type ScenarioName } from "./types.ts";
 import { runsExternalEtcd, usesKeepalived } from "../spec/topology.ts";
-import { LEADER_ELECTION, type LeaderComponent } from "../probe/leaders.ts";
+import { FOLLOWER_LAG_S, LEADER_ELECTION, type LeaderComponent } from "../probe/leaders.ts";
 
 /** One step of a fault or its undo. */
 export type Action =
@@ -160,7 +160,7 @@ const KUBE_VIP_TAKEOVER_MS = (KUBE_VIP_TIMING.lease + 2 * KUBE_VIP_TIMING.retry 
  * from then; it takes the Lease at its next jittered retry: lease + 2 x retry x 2.2. +2 s for the
  * acquisition's own API round trip and the stopped pod's grace.
  */
-export const LEADER_TAKEOVER_MS = Math.round((LEADER_ELECTION.lease + 2 * LEADER_ELECTION.retry * (1 + LEADER_ELECTION.jitter) + 2) * 1000);
+export const LEADER_TAKEOVER_MS = Math.round((LEADER_ELECTION.lease + FOLLOWER_LAG_S + 2) * 1000);
 
 const leaderMovedWithin = (ms: number): Target => ({
   name: `another control plane holds the Lease within ${ms} ms`,

@@ -27,12 +27,21 @@ export const LEASE_NAMESPACE = "kube-system";
 export const LEADER_ELECTION = { lease: 15, renew: 10, retry: 2, jitter: 1.2 } as const;
 
 /**
- * A Lease that expired this recently is being handed over, not abandoned: followers saw its last
- * renewal and take it at their next retry, retryPeriod x (1 + jitter) = 4.4 s after expiry at the
- * latest, plus a second for the reading. Inside that window `status` warns instead of failing, so a
- * status taken right when a leader stopped is not a false alarm; past it, nobody is renewing.
+ * How long after a Lease's expiry (renewTime + leaseDuration) a follower may still take it, in
+ * seconds: client-go's follower counts the duration from when IT saw the last renewal, which its
+ * retry loop (retryPeriod x (1 + rand x jitter), up to 4.4 s apart) notices up to one retry late,
+ * and it tries again up to one retry after its own expiry: 2 x 4.4 = 8.8 s.
  */
-export const HANDOVER_GRACE_S = Math.ceil(LEADER_ELECTION.retry * (1 + LEADER_ELECTION.jitter)) + 1;
+export const FOLLOWER_LAG_S = 2 * LEADER_ELECTION.retry * (1 + LEADER_ELECTION.jitter);
+
+/**
+ * A Lease that expired this recently is being handed over, not abandoned: FOLLOWER_LAG_S, rounded
+ * up, plus a second for the reading. Inside that window `status` warns instead of failing, so a
+ * status taken right when a leader stopped is not a false alarm; past it, nobody is renewing. (It
+ * was one retry, 6 s: a status right after a normal handover then reported "no leader", which
+ * failed the drill e2e once.)
+ */
+export const HANDOVER_GRACE_S = Math.ceil(FOLLOWER_LAG_S) + 1;
 
 /** One component's leader as `status` reports it; `status.schema.json` describes it. */
 export interface LeaderStatus {

@@ -74,7 +74,8 @@ test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd 
   assert.ok(r.code === 0 || r.code === 1, `drill exit ${r.code}\n${r.stderr}`);
   assert.match(r.stderr, /STAND-INS/, "the drill says the control plane is stand-ins");
   assert.deepEqual(statusDuring, [1], "status exits 1 while the apiserver is down");
-  assert.equal(kubeha(["status", lab.clusterFile], { cwd, timeoutMs: 60_000 }).code, 0, "status exits 0 after the drill");
+  const after = kubeha(["status", lab.clusterFile], { cwd, timeoutMs: 60_000 });
+  assert.equal(after.code, 0, `status exits 0 after the drill:\n${after.stdout}${after.stderr}\n--- drill ---\n${r.stderr.split("\n").slice(-40).join("\n")}`);
 
   const report = JSON.parse(readFileSync(join(cwd, "out", "drill.json"), "utf8")) as DrillReport;
   assert.match(report.standIn ?? "", /stand-in/i);
