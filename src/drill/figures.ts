@@ -5,7 +5,7 @@
  *
  * All times are milliseconds on the scenario's one clock (see src/drill/types.ts).
  */
-import type { ApiSample, EtcdWrite, Mark, ScenarioFigures, VipEvent } from "./types.ts";
+import { LATE, type ApiSample, type EtcdWrite, type Mark, type ScenarioFigures, type VipEvent } from "./types.ts";
 
 /** What the read-back of the numbered etcd keys found, compared with what the writer sent. */
 export interface ZeroLossResult {
@@ -169,10 +169,12 @@ export function computeFigures(input: FiguresInput): ScenarioFigures {
     if (healthy) healthyAfterMs = healthy.t - from;
   }
   const loss = checkZeroLoss(input.writes, input.read);
+  const sent = input.samples.filter((s) => s.error !== LATE);
   return {
-    blackoutMs: Math.round(blackout(input.samples).ms),
-    failedProbes: input.samples.filter((s) => !s.ok).length,
-    totalProbes: input.samples.length,
+    blackoutMs: Math.round(blackout(sent).ms),
+    failedProbes: sent.filter((s) => !s.ok).length,
+    totalProbes: sent.length,
+    unsentProbes: input.samples.length - sent.length,
     vipMovedMs,
     splitBrainMs: splitBrainMs(input.vip, input.endT),
     healthyAfterMs,

@@ -1,7 +1,7 @@
 /**
  * Client load through the cluster's endpoint while something else happens (a drill scenario, a
  * day-2 operation: node add/remove, certificate renewal, upgrade, replacement): API probes at a
- * fixed rate to `/readyz` through the VIP, and numbered etcd writes that are read back at the end.
+ * fixed rate to API_PROBE_PATH through the VIP, and numbered etcd writes that are read back at the end.
  * The drill and the day-2 end-to-end tests share it, so "0 failed probes" means the same thing
  * in both.
  */
@@ -30,11 +30,21 @@ export async function drillEtcdClient(etcdCa: { cert: string; key: string }): Pr
   return { cert: c.cert!, key: c.key };
 }
 
+/**
+ * What each API probe GETs through the endpoint: the apiserver's readiness without its `shutdown`
+ * check. An apiserver stopping with `--shutdown-delay-duration` fails `/readyz` at once (so the load
+ * balancer's checks, which use the full `/readyz`, take it out) while it goes on serving every
+ * request for the delay: a client's request that lands on it then is answered. Counting those
+ * answers as failures would measure the health check's own signal, not what clients get. The etcd
+ * check stays in: an apiserver that cannot reach etcd fails the probe, as a client's request would.
+ */
+export const API_PROBE_PATH = "/readyz?exclude=shutdown";
+
 /** The probe targets of cluster `c`, from its state directory (its CAs must exist: `ensureState` first). */
 export async function probeTargets(c: Cluster): Promise<ProbeTargets> {
   const pki = (rel: string) => readFile(join(c.pki.stateDir, "pki", rel), "utf8");
   const t: ProbeTargets = {
-    api: { url: `https://${c.endpoint.address}:${c.endpoint.port}/readyz`, ca: await pki("ca.crt"), servername: c.endpoint.host },
+    api: { url: `https://${c.endpoint.address}:${c.endpoint.port}${API_PROBE_PATH}`, ca: await pki("ca.crt"), servername: c.endpoint.host },
   };
   const etcdHosts = c.etcd.members.map((n) => hostByName(c, n));
   if (etcdHosts.length) {

@@ -27,7 +27,7 @@ import { shortReason } from "./probes.ts";
 export type Protocol = "h2" | "http/1.1";
 
 export interface PersistentOptions {
-  /** `https://VIP:PORT/readyz`: what each client GETs. */
+  /** `https://VIP:PORT` + API_PROBE_PATH (load.ts): what each client GETs. */
   url: string;
   ca: string;
   /** Name the certificate must be valid for; default: the URL's host. */

@@ -26,16 +26,9 @@ export interface RunningProbe<T> {
   peek(): T[];
 }
 
-/** The error of an API probe slot that was not sent because too many requests were in flight. */
-export const SKIPPED = "skipped: too many in flight";
-
-/**
- * The error of an API probe slot that was not sent because the probing process itself was late:
- * its event loop ran more than LATE_MS after the slot was due (a stall of the machine running the
- * probe, not an answer from the cluster). Sending every such slot at once would be a burst of new
- * TLS connections no client makes, whose timeouts were then counted against the cluster.
- */
-export const LATE = "skipped: probe client late";
+// The two errors of slots that were not sent (defined with the sample type, which figures.ts reads).
+export { LATE, SKIPPED } from "./types.ts";
+import { LATE, SKIPPED } from "./types.ts";
 
 /** How late a slot may still go out (five slots at 50/s); later ones are recorded as LATE. */
 export const LATE_MS = 100;
@@ -44,7 +37,7 @@ export const LATE_MS = 100;
 export const DEFAULT_MAX_IN_FLIGHT = 8;
 
 export interface ApiProbeOptions {
-  /** `https://VIP:PORT/readyz`. */
+  /** `https://VIP:PORT` + API_PROBE_PATH (load.ts). */
   url: string;
   /** PEM CA bundle the server certificate must chain to. */
   ca: string;

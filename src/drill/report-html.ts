@@ -80,7 +80,7 @@ function header(r: DrillReport): string {
     ["Probes from", esc(p.from)],
     [
       "API probe",
-      `HTTPS GET /readyz through the endpoint at ${num(p.rateHz)}/s, timeout ${num(p.timeoutMs)} ms`,
+      `HTTPS GET ${esc(p.path)} through the endpoint at ${num(p.rateHz)}/s, timeout ${num(p.timeoutMs)} ms`,
     ],
     ["etcd probe", `sequential numbered writes, ${num(p.etcdIntervalMs)} ms apart; acknowledged keys read back after each scenario`],
     ["Scenarios", `${r.scenarios.length}`],
@@ -117,7 +117,7 @@ function summaryTable(r: DrillReport): string {
       `<td><a href="#${sectionId(s, i)}">${esc(s.scenario)}</a></td>`,
       `<td>${esc(s.profile)}${r.runs > 1 ? ` · run ${s.run}` : ""}</td>`,
       `<td class="n">${num(f.blackoutMs)}</td>`,
-      `<td class="n">${num(f.failedProbes)} / ${num(f.totalProbes)}</td>`,
+      `<td class="n">${num(f.failedProbes)} / ${num(f.totalProbes)}${f.unsentProbes ? ` <span class="unsent" title="slots not sent: the probing process was late">+${num(f.unsentProbes)} unsent</span>` : ""}</td>`,
       `<td class="n">${s.persistent ? `${num(s.persistent.longestNoAnswerMs)} / ${num(s.persistent.reconnects)} <span class="proto">${esc(s.persistent.protocol)}</span>` : "—"}</td>`,
       `<td class="n">${msOrNull(f.vipMovedMs, "never")}</td>`,
       `<td class="n${f.splitBrainMs > 0 ? " bad" : ""}">${num(f.splitBrainMs)}</td>`,

@@ -20,7 +20,7 @@ import { status as readStatus } from "../status.ts";
 import type { Secrets } from "../render/types.ts";
 import { planScenario, type Action, type ScenarioPlan } from "./scenarios.ts";
 import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClientOptions } from "./probes.ts";
-import { probeTargets } from "./load.ts";
+import { API_PROBE_PATH, probeTargets } from "./load.ts";
 import { computeFigures } from "./figures.ts";
 import { persistentFigures, startPersistentClients, type LaneResult } from "./persistent.ts";
 import { watchVip, type VipWatcher } from "./watch.ts";
@@ -145,7 +145,7 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
     endpoint: `${c.endpoint.host}:${c.endpoint.port}`,
     startedAt,
     finishedAt: new Date().toISOString(),
-    probe: { from: "the machine running kubeha", rateHz: o.rateHz, timeoutMs: o.timeoutMs, etcdIntervalMs: o.etcdIntervalMs },
+    probe: { from: "the machine running kubeha", path: API_PROBE_PATH, rateHz: o.rateHz, timeoutMs: o.timeoutMs, etcdIntervalMs: o.etcdIntervalMs },
     persistentClients: o.persistentClients > 0 ? { clients: o.persistentClients, intervalMs: o.persistentIntervalMs, readIdleMs: o.readIdleMs, pingTimeoutMs: o.pingTimeoutMs } : null,
     standIn,
     runs: o.runs,
@@ -380,7 +380,7 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   const checks = plan.targetsFor(profile).map((tg) => ({ name: tg.name, ...tg.check(figures, { splitDetectedByStatus, singleHolderBeforeRestore, takeoverGapMs }) }));
   const failed = checks.filter((x) => !x.ok);
   say(
-    `${label}: blackout ${figures.blackoutMs} ms, ${figures.failedProbes}/${figures.totalProbes} probes failed, VIP moved ${figures.vipMovedMs ?? "-"} ms, ` +
+    `${label}: blackout ${figures.blackoutMs} ms, ${figures.failedProbes}/${figures.totalProbes} probes failed${figures.unsentProbes ? ` (${figures.unsentProbes} not sent: the probing process was late)` : ""}, VIP moved ${figures.vipMovedMs ?? "-"} ms, ` +
       `two holders ${figures.splitBrainMs} ms, ` +
       (figures.leaderMovedMs !== undefined ? `leader moved ${figures.leaderMovedMs ?? "-"} ms, ` : "") +
       (persistent ? `persistent clients (${persistent.protocol}) ${persistent.longestNoAnswerMs} ms without an answer, ${persistent.reconnects} reconnects, ` : "") +

@@ -16,7 +16,7 @@ export function renderDrillSummary(r: DrillReport): string {
   for (const s of r.scenarios) {
     const f = s.figures;
     const bad = s.checks.filter((c) => !c.ok).length + s.problems.length;
-    rows.push([s.scenario, s.profile, ...(runCol ? [`${s.run}/${r.runs}`] : []), String(f.blackoutMs), `${f.failedProbes}/${f.totalProbes}`, persistentCell(s.persistent), ms(f.vipMovedMs), String(f.splitBrainMs), ms(f.healthyAfterMs), `${f.etcdAcked}/${f.etcdFailed}/${f.etcdLost}`, bad ? "FAIL" : "ok"]);
+    rows.push([s.scenario, s.profile, ...(runCol ? [`${s.run}/${r.runs}`] : []), String(f.blackoutMs), `${f.failedProbes}/${f.totalProbes}${f.unsentProbes ? ` +${f.unsentProbes} unsent` : ""}`, persistentCell(s.persistent), ms(f.vipMovedMs), String(f.splitBrainMs), ms(f.healthyAfterMs), `${f.etcdAcked}/${f.etcdFailed}/${f.etcdLost}`, bad ? "FAIL" : "ok"]);
   }
   out.push(table(rows));
   const lanes = [...new Set(r.scenarios.flatMap((s) => (s.persistent ? [s.persistent.protocol] : [])))];

@@ -30,7 +30,18 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const PROFILES = ["kubeha", "seed-002", "kubeadm-guide", "seed-004"] as const;
 export type ProfileName = (typeof PROFILES)[number];
 
-/** One HTTPS request through the VIP to /readyz. */
+/** The error of an API probe slot that was not sent because too many requests were in flight. */
+export const SKIPPED = "skipped: too many in flight";
+
+/**
+ * The error of an API probe slot that was not sent because the probing process itself was late:
+ * its event loop ran more than LATE_MS after the slot was due (a stall of the machine running the
+ * probe, not an answer from the cluster). Sending every such slot at once would be a burst of new
+ * TLS connections no client makes, whose timeouts were then counted against the cluster.
+ */
+export const LATE = "skipped: probe client late";
+
+/** One HTTPS request through the VIP (API_PROBE_PATH in load.ts). */
 export interface ApiSample {
   /** When the request was sent. */
   t: number;
@@ -82,8 +93,16 @@ export interface Mark {
 export interface ScenarioFigures {
   /** Longest run of consecutive failed API probes: first failure's send time to the next success's send time. */
   blackoutMs: number;
+  /** Probes sent that failed (a slot skipped at the in-flight cap counts: the cluster was slow to answer). */
   failedProbes: number;
+  /** Probes sent. */
   totalProbes: number;
+  /**
+   * Slots never sent because the probing process itself was late (LATE in probes.ts: its event
+   * loop stalled, e.g. by kubeha's own status polling): neither failures nor part of the blackout,
+   * since the cluster was never asked. Absent in reports written before this figure.
+   */
+  unsentProbes?: number;
   /** From the fault to the VIP being held by exactly one machine other than the one holding it before; null = it never moved. */
   vipMovedMs: number | null;
   /** Longest time two or more machines held the VIP at once (0 = never). */
@@ -165,7 +184,8 @@ export interface DrillReport {
   startedAt: string;
   finishedAt: string;
   /** Where the probes ran from and how. */
-  probe: { from: string; rateHz: number; timeoutMs: number; etcdIntervalMs: number };
+  /** `path`: what each API probe GETs (API_PROBE_PATH in load.ts). */
+  probe: { from: string; path: string; rateHz: number; timeoutMs: number; etcdIntervalMs: number };
   /** The persistent-client lane's settings; null when it was off. */
   persistentClients: { clients: number; intervalMs: number; readIdleMs: number; pingTimeoutMs: number } | null;
   /**

@@ -26,6 +26,22 @@ const HALF_CLOSED_TIMEOUT_S = 30;
  * = dead (45 s), below client-go's HTTP/2 health check (read-idle 30 s + ping timeout 15 s).
  */
 const TCPKA = { idleS: 30, intvlS: 5, cnt: 3 } as const;
+/**
+ * How a `/readyz` answer sets a server's state. A failed check of the API server's own (`[-]etcd`,
+ * `[-]informer-sync`...: any `[-]` line but `[-]shutdown`) marks it DOWN; `[-]shutdown failed`
+ * alone, what an API server answers from SIGTERM on for its `--shutdown-delay-duration` while it
+ * still serves, is L7OKC: HAProxy puts the server in NOLB (drain) at the first such check, so it
+ * gets no new connection and the sessions it has are left to finish (`on-marked-down
+ * shutdown-sessions` would cut them; it fires only on DOWN); anything else must be 200. Written
+ * without PCRE look-arounds so any HAProxy regex library reads it (no check name but `shutdown`
+ * starts with "sh").
+ */
+export const READYZ_EXPECT = [
+  "http-check expect ! rstring \\[-\\]([^s]|s[^h])",
+  "http-check expect ! string [-]shutdown\\ failed error-status L7OKC",
+  "http-check expect status 200",
+] as const;
+
 /** The backend of the API servers; its servers are named after the control-plane hosts (the runtime socket addresses them as BACKEND/HOST). */
 export const HAPROXY_BACKEND = "kube-apiserver";
 /** Consecutive connect errors (layer 4) that mark a server down before its checks do. */
@@ -86,7 +102,7 @@ export function renderHaproxyCfg(c: ManagedLbCluster, h: Host, secrets: Secrets,
     `backend ${HAPROXY_BACKEND}`,
     "    balance roundrobin",
     "    option httpchk GET /readyz",
-    "    http-check expect status 200",
+    ...READYZ_EXPECT.map((l) => `    ${l}`),
     "    # Sessions to a server marked down are closed so clients reconnect at once. A failed",
     "    # connect (refused, timed out) marks the server down at once; checks bring it back.",
     `    default-server check check-ssl verify none inter ${hp.checkIntervalMs}ms fall ${hp.fall} rise ${hp.rise} on-marked-down shutdown-sessions ` +

@@ -178,7 +178,12 @@ export interface KubernetesFile {
  * etcd, leader election) are refused: set the cluster-file field instead.
  */
 export interface ExtraArgsFile {
-  /** kube-apiserver flags. */
+  /**
+   * kube-apiserver flags. When kubeha runs HAProxy in front of the API servers it sets
+   * `shutdown-delay-duration` (two HAProxy `checkIntervalMs`, rounded up to seconds, plus 1 s: 3s
+   * by default) unless you do: a stopping API server fails `/readyz` while it still serves, HAProxy
+   * drains it, and no connection is reset by its closing listener.
+   */
   apiServer?: Record<string, string>;
   /** kube-scheduler flags. */
   scheduler?: Record<string, string>;

@@ -37,6 +37,19 @@ function sortedArgs(args: Record<string, string> | undefined): Array<[string, st
   return Object.entries(args ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/**
+ * kube-apiserver's `--shutdown-delay-duration` behind HAProxy: on SIGTERM the API server fails
+ * `/readyz` with `[-]shutdown` at once and keeps serving for this long, then closes its listener.
+ * HAProxy drains it at the first such check (src/render/haproxy.ts READYZ_EXPECT), which comes
+ * within one `checkIntervalMs` and may take another (`timeout check` is the interval): two
+ * intervals, rounded up to seconds, plus one second for a late check. Without the delay a
+ * connection HAProxy sent just before the listener closed is reset (the drill's apiserver-down
+ * scenario saw one per run). Each planned restart of an API server takes this much longer.
+ */
+export function apiServerShutdownDelay(hp: HaproxySettings): string {
+  return `${Math.ceil((2 * hp.checkIntervalMs) / 1000) + 1}s`;
+}
+
 function normalizeSsh(own: SshFile | undefined, shared: SshFile | undefined, base: string, home: string): Ssh {
   const user = own?.user ?? shared?.user ?? D.ssh.user;
   const keyPath = expandPath(own?.keyPath ?? shared?.keyPath ?? D.ssh.keyPath, base, home);
@@ -165,6 +178,10 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
   };
 
   const endpoint = normalizeEndpoint(file, hosts, kubernetes.apiServerPort);
+  const delay = "haproxy" in endpoint ? apiServerShutdownDelay(endpoint.haproxy) : undefined;
+  if (delay && !kubernetes.extraArgs.apiServer.some(([name]) => name === "shutdown-delay-duration")) {
+    kubernetes.extraArgs.apiServer = sortedArgs({ ...Object.fromEntries(kubernetes.extraArgs.apiServer), "shutdown-delay-duration": delay });
+  }
 
   const et = spec.etcd ?? {};
   const etcdMode = et.mode ?? D.etcd.mode;

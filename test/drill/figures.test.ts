@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { blackout, checkZeroLoss, computeFigures, holdersAt, splitBrainMs, vipMoved } from "../../src/drill/figures.ts";
-import type { ApiSample, EtcdWrite, VipEvent } from "../../src/drill/types.ts";
+import { LATE, SKIPPED, type ApiSample, type EtcdWrite, type VipEvent } from "../../src/drill/types.ts";
 
 const w = (seq: number, acked: boolean): EtcdWrite => ({ seq, t: seq * 10, ms: 3, acked, ...(acked ? {} : { error: "timeout" }) });
 const readOf = (pairs: [number, string][]) => new Map(pairs);
@@ -97,6 +97,7 @@ test("computeFigures: one scenario end to end", () => {
     blackoutMs: 300,
     failedProbes: 3,
     totalProbes: 6,
+    unsentProbes: 0,
     vipMovedMs: 140,
     splitBrainMs: 50,
     healthyAfterMs: 1000,
@@ -104,6 +105,16 @@ test("computeFigures: one scenario end to end", () => {
     etcdFailed: 1,
     etcdLost: 1,
   });
+});
+
+test("computeFigures: slots the probing process was too late to send are neither failures nor blackout, and are counted apart", () => {
+  // ok, LATE x3, ok, failed, LATE, ok: one real failure (20 ms of blackout, from it to the next sent probe).
+  const samples = [ok(0), bad(20, 0, LATE), bad(40, 0, LATE), bad(60, 0, LATE), ok(80), bad(100, 5, "ECONNRESET"), bad(110, 0, LATE), ok(120)];
+  const f = computeFigures({ samples, writes: [], read: new Map(), vip: [], marks: [], endT: 200 });
+  assert.deepEqual([f.failedProbes, f.totalProbes, f.unsentProbes, f.blackoutMs], [1, 4, 4, 20]);
+  // A slot skipped at the in-flight cap is the cluster being slow: it stays a failure.
+  const g = computeFigures({ samples: [ok(0), bad(20, 0, SKIPPED), ok(40)], writes: [], read: new Map(), vip: [], marks: [], endT: 100 });
+  assert.deepEqual([g.failedProbes, g.unsentProbes, g.blackoutMs], [1, 0, 20]);
 });
 
 test("computeFigures: no fault mark, no healthy mark", () => {

@@ -137,7 +137,7 @@ function syntheticReport(): DrillReport {
     endpoint: "https://198.18.0.10:6443",
     startedAt: "2025-01-01T10:00:00.000Z",
     finishedAt: "2025-01-01T10:03:10.000Z",
-    probe: { from: "kubeha host (198.18.0.1)", rateHz: 50, timeoutMs: 500, etcdIntervalMs: 100 },
+    probe: { from: "kubeha host (198.18.0.1)", path: "/readyz?exclude=shutdown", rateHz: 50, timeoutMs: 500, etcdIntervalMs: 100 },
     persistentClients: { clients: 3, intervalMs: 200, readIdleMs: 30_000, pingTimeoutMs: 15_000 },
     standIn: "kube-apiserver stand-in (test/standins/kube-apiserver): answers /readyz from etcd health",
     runs: 1,

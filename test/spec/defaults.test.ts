@@ -95,3 +95,26 @@ spec:
   assert.equal(c.bootstrap, DEFAULTS.spec.bootstrap);
   assert.equal(c.endpoint.port, DEFAULTS.kubernetes.apiServerPort);
 });
+
+test("behind HAProxy, kube-apiserver gets --shutdown-delay-duration from HAProxy's check timing unless the file sets it; not without HAProxy", () => {
+  const file = (endpoint: string, apiServer = "") => `apiVersion: kubeha.dev/v1alpha1
+kind: Cluster
+metadata: { name: d }
+spec:
+  hosts:
+    - { name: a, address: 198.18.61.11, roles: [control-plane, worker${endpoint.includes("haproxy") ? ", lb" : ""}] }
+  controlPlaneEndpoint: ${endpoint}
+${apiServer ? `  kubernetes: { extraArgs: { apiServer: { ${apiServer} } } }\n` : ""}`;
+  const args = (text: string) => {
+    const r = parseCluster(text, { home: "/h", sourcePath: "/w/cluster.yaml" });
+    assert.ok(r.cluster, JSON.stringify(r.problems));
+    return r.cluster.kubernetes.extraArgs.apiServer;
+  };
+  // 2 x 1 s, plus 1 s.
+  assert.deepEqual(args(file("{ mode: haproxy-keepalived, vip: 198.18.61.100 }")), [["shutdown-delay-duration", "3s"]]);
+  // 2 x 1.7 s = 3.4 s, rounded up, plus 1 s; sorted among the user's flags.
+  assert.deepEqual(args(file("{ mode: haproxy, haproxy: { fall: 3, checkIntervalMs: 1700 } }", `audit-log-maxage: "30"`)), [["audit-log-maxage", "30"], ["shutdown-delay-duration", "5s"]]);
+  assert.deepEqual(args(file("{ mode: haproxy-keepalived, vip: 198.18.61.100 }", `shutdown-delay-duration: "0s"`)), [["shutdown-delay-duration", "0s"]]);
+  assert.deepEqual(args(file("{ mode: external, address: 198.18.61.100, hairpin: true }")), []);
+  assert.deepEqual(args(file("{ mode: kube-vip, vip: 198.18.61.100 }")), []);
+});

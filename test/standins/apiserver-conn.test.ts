@@ -11,10 +11,11 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN } from "./helpers.ts";
+import { READYZ_EXPECT } from "../../src/render/haproxy.ts";
 
 let work: string;
 let port: number;
@@ -141,7 +142,7 @@ test("SIGTERM with idle keep-alive connections open: queued requests are served 
   }
 });
 
-test("--shutdown-delay-duration: after SIGTERM /readyz fails at once while new connections are still served (livez ok), then the stand-in stops", async () => {
+test("--shutdown-delay-duration: after SIGTERM /readyz fails at once while new connections are still served (livez ok, readyz?exclude=shutdown ok), then the stand-in stops", async () => {
   port = await freePort();
   await startStandin(["--shutdown-delay-duration", "2s"]);
   const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)));
@@ -152,6 +153,14 @@ test("--shutdown-delay-duration: after SIGTERM /readyz fails at once while new c
   for (let i = 0; i < 20 && ready.status === 200; i++) ready = await get("/readyz", false);
   assert.equal(ready.status, 500);
   assert.match(ready.body, /^\[-\]shutdown failed: reason withheld$/m);
+  // What a client request gets (the drill's probe, src/drill/load.ts API_PROBE_PATH): the real
+  // healthz handler's `exclude`, with a warning for a name it has no check of.
+  const client = await get("/readyz?exclude=shutdown", false);
+  assert.equal(client.status, 200, client.body);
+  const verbose = await get("/readyz?verbose&exclude=shutdown&exclude=nosuch", false);
+  assert.equal(verbose.status, 200, verbose.body);
+  assert.match(verbose.body, /^\[\+\]shutdown excluded: ok$/m);
+  assert.match(verbose.body, /^warn: some health checks cannot be excluded: no matches for "nosuch"$/m);
   const live = await get("/livez", false);
   assert.equal(live.status, 200, "still serving within the delay");
   assert.ok(Date.now() - t0 < 2000, `the checks above took ${Date.now() - t0} ms, past the delay`);
@@ -159,4 +168,72 @@ test("--shutdown-delay-duration: after SIGTERM /readyz fails at once while new c
   assert.equal(code, 0, stderr);
   assert.ok(Date.now() - t0 >= 2000, `stopped after ${Date.now() - t0} ms, before the 2 s delay`);
   assert.match(stdout, /^\[stand-in kube-apiserver\] stopped$/m);
+});
+
+/** One server's state (`UP`, `NOLB`, `DOWN`...) from HAProxy's runtime socket (`show stat`, field 18); "no socket" before HAProxy made it. */
+function haproxyState(sock: string, server: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(sock);
+    let out = "";
+    c.on("data", (d: Buffer) => (out += d.toString()));
+    c.on("error", (e: NodeJS.ErrnoException) => (e.code === "ENOENT" || e.code === "ECONNREFUSED" ? resolve("no socket") : reject(e)));
+    c.on("end", () => resolve(out.split("\n").map((l) => l.split(",")).find((f) => f[1] === server)?.[17] ?? "none"));
+    c.end("show stat\n");
+  });
+}
+
+async function untilState(sock: string, want: string, ms: number): Promise<number> {
+  const t0 = Date.now();
+  for (let s = await haproxyState(sock, "s1"); s !== want; s = await haproxyState(sock, "s1")) {
+    if (Date.now() - t0 > ms) throw new Error(`HAProxy still says ${s} after ${ms} ms, waiting for ${want}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Date.now() - t0;
+}
+
+test("real HAProxy with kubeha's /readyz checks: UP; from SIGTERM (--shutdown-delay-duration) NOLB at the first check, its open connection still served; DOWN once it stopped", async () => {
+  port = await freePort();
+  await startStandin(["--shutdown-delay-duration", "3s"]);
+  const front = await freePort();
+  const sock = join(work, "haproxy.sock");
+  const cfg = join(work, "haproxy.cfg");
+  // kubeha's backend check lines (src/render/haproxy.ts), at a short interval.
+  writeFileSync(cfg, [
+    "global", `    stats socket ${sock} mode 600 level admin`,
+    "defaults", "    mode tcp", "    timeout connect 300ms", "    timeout client 30s", "    timeout server 30s", "    timeout check 300ms",
+    "frontend fe", `    bind 127.0.0.1:${front}`, "    default_backend be",
+    "backend be", "    option httpchk GET /readyz", ...READYZ_EXPECT.map((l) => `    ${l}`),
+    "    default-server check check-ssl verify none inter 300ms fall 2 rise 1 on-marked-down shutdown-sessions",
+    `    server s1 127.0.0.1:${port}`, "",
+  ].join("\n"));
+  const hp = spawn("haproxy", ["-db", "-f", cfg], { stdio: ["ignore", "ignore", "pipe"] });
+  let hpErr = "";
+  hp.stderr!.on("data", (c: Buffer) => (hpErr += c.toString()));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const viaProxy = (path: string) => new Promise<Answer>((resolve, reject) => {
+    const req = request(`https://127.0.0.1:${front}${path}`, { ca: caPem, agent, timeout: 3000 }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer within 3000 ms")));
+    req.on("error", reject);
+    req.end();
+  });
+  try {
+    await untilState(sock, "UP", 10_000).catch((e: Error) => assert.fail(`${e.message}\n${hpErr}`));
+    assert.equal((await viaProxy("/livez")).status, 200);
+    const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+    server.kill("SIGTERM");
+    const drainedMs = await untilState(sock, "NOLB", 2000);
+    assert.ok(drainedMs < 1000, `NOLB after ${drainedMs} ms`);
+    // Drained, not down: the session HAProxy already had is not cut and is still answered.
+    const during = await viaProxy("/livez");
+    assert.deepEqual([during.status, during.reused], [200, true], "the open connection through HAProxy was cut or not served");
+    await exited;
+    await untilState(sock, "DOWN", 3000);
+  } finally {
+    agent.destroy();
+    hp.kill("SIGKILL");
+  }
 });
