@@ -20,6 +20,20 @@ export interface StatusOptions {
   thresholdDays?: number;
   /** Replaces SSH (tests). */
   pool?: ConnectionPool;
+  /**
+   * The state directory's certificates (`stateCertificates`), when the caller read them already.
+   * Parsing every certificate blocks the event loop for ~100 ms, which a drill's probes share: the
+   * drill reads them once and passes them to every status poll.
+   */
+  certificates?: Observations["certificates"];
+}
+
+/** The state directory's certificates as `evaluate` compares the hosts' with, or why they could not be read. */
+export async function stateCertificates(cluster: Cluster, thresholdDays = 30): Promise<Observations["certificates"]> {
+  return inspectState(cluster, { thresholdDays }).then(
+    (s) => s.rows,
+    (err: unknown) => ({ error: oneLine(err) + (err instanceof KubehaError && err.hint ? ` (${err.hint})` : "") }),
+  );
 }
 
 /** Everything `evaluate` needs, gathered from the hosts and the local state directory. */
@@ -39,10 +53,7 @@ export async function observe(cluster: Cluster, opts: StatusOptions = {}): Promi
           hosts[h.name] = { error: oneLine(err) };
         }
       }),
-      inspectState(cluster, { thresholdDays: opts.thresholdDays ?? 30 }).then(
-        (s) => s.rows,
-        (err: unknown) => ({ error: oneLine(err) + (err instanceof KubehaError && err.hint ? ` (${err.hint})` : "") }),
-      ),
+      opts.certificates ?? stateCertificates(cluster, opts.thresholdDays ?? 30),
     ]);
     const bundleDescription = await bundleDescriptionOf(cluster);
     return { hosts, certificates, now, thresholdDays: opts.thresholdDays ?? 30, ...(bundleDescription ? { bundleDescription } : {}) };

@@ -16,7 +16,7 @@ import { ensureState } from "../pki/index.ts";
 import { issueLeaf } from "../pki/x509.ts";
 import { vipCandidate } from "../probe/status.ts";
 import type { StatusReport } from "../probe/status.ts";
-import { status as readStatus } from "../status.ts";
+import { status as readStatus, stateCertificates } from "../status.ts";
 import type { Secrets } from "../render/types.ts";
 import { planScenario, type Action, type ScenarioPlan } from "./scenarios.ts";
 import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClientOptions } from "./probes.ts";
@@ -101,12 +101,14 @@ export async function drill(c: Cluster, opts: DrillOptions): Promise<DrillReport
   const startedAt = new Date().toISOString();
   const state = await ensureState(c);
   const targets = await probeTargets(c);
+  // Read once: parsing them in every status poll stalled the probes, which share this event loop.
+  const certificates = opts.status ? undefined : await stateCertificates(c);
   const ctx: Ctx = {
     c,
     o,
     say,
     pool: new ConnectionPool({ connectAttempts: 1, connectTimeoutMs: 5000, keepaliveIntervalMs: 2000 }),
-    status: opts.status ?? ((x) => readStatus(x)),
+    status: opts.status ?? ((x) => readStatus(x, { certificates })),
     api: targets.api,
     ...(targets.etcd ? { etcd: targets.etcd } : {}),
     secrets: state.secrets,
