@@ -15,10 +15,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sleep, type LabInfo } from "../../src/lab/index.ts";
+import type { LabInfo } from "../../src/lab/index.ts";
 import { LEADER_ELECTION } from "../../src/probe/leaders.ts";
 import { useSharedLab } from "../helpers/e2e-lab.ts";
-import { kubeha, kubehaLive, REPO } from "../helpers/cli.ts";
+import { kubeha, kubehaLive, REPO, untilOk, type CliResult } from "../helpers/cli.ts";
 import type { DrillReport, ScenarioResult } from "../../src/drill/types.ts";
 import type { StatusReport } from "../../src/probe/status.ts";
 import { takeoverGap } from "../../src/drill/leader.ts";
@@ -38,12 +38,8 @@ test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd 
   // controller-manager: a Lease whose holder stopped without releasing it is taken over only after
   // its duration and a retry, so wait (bounded) for both to be held again.
   const wait = (LEADER_ELECTION.lease + 2 * LEADER_ELECTION.retry * LEADER_ELECTION.jitter) * 1000 + 30_000;
-  let before = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 60_000 });
-  const settled = (r: typeof before) => r.code === 0 && !(JSON.parse(r.stdout) as StatusReport).leaders.some((l) => l.leaderless);
-  for (const end = Date.now() + wait; !settled(before) && Date.now() < end; ) {
-    await sleep(2000);
-    before = kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 60_000 });
-  }
+  const settled = (r: CliResult) => r.code === 0 && !(JSON.parse(r.stdout) as StatusReport).leaders.some((l) => l.leaderless);
+  const before = await untilOk(() => kubeha(["status", lab.clusterFile, "-o", "json"], { cwd, timeoutMs: 60_000 }), wait / 1000, settled);
   assert.equal(before.code, 0, before.stdout + before.stderr);
   const leaders = (JSON.parse(before.stdout) as StatusReport).leaders;
   assert.deepEqual(leaders.map((l) => [l.component, l.leaderless]), [["kube-controller-manager", false], ["kube-scheduler", false]]);

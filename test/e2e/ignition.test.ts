@@ -19,7 +19,7 @@ import { PATHS as LAB_PATHS } from "../../src/lab/plan.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import { dataUrl } from "../../src/render/ignition.ts";
 import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
-import { kubeha, kubehaLive } from "../helpers/cli.ts";
+import { kubeha, kubehaLive, untilOk } from "../helpers/cli.ts";
 import type { DrillReport } from "../../src/drill/types.ts";
 
 const NAME = process.env.KUBEHA_E2E_IGN_LAB ?? "kt-ign";
@@ -44,14 +44,7 @@ function status(): { code: number; report: Report; text: string } {
   return { code: r.code, report: JSON.parse(r.stdout) as Report, text: r.stdout };
 }
 
-async function untilHealthy(seconds: number): Promise<{ code: number; report: Report; text: string }> {
-  const end = Date.now() + seconds * 1000;
-  for (;;) {
-    const s = status();
-    if (s.code === 0 || Date.now() > end) return s;
-    await sleep(2000);
-  }
-}
+const untilHealthy = (seconds: number) => untilOk(status, seconds);
 
 async function sh(machine: string, cmd: string): Promise<string> {
   const r = await labExec(NAME, machine, ["sh", "-c", cmd], { timeoutMs: 30_000 });

@@ -35,7 +35,7 @@ import { performance } from "node:perf_hooks";
 import { parseDocument, type YAMLSeq } from "yaml";
 import { labExec, sleep, type LabInfo } from "../../src/lab/index.ts";
 import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
-import { kubeha, kubehaLive, type CliResult } from "../helpers/cli.ts";
+import { kubeha, kubehaLive, untilOk, type CliResult } from "../helpers/cli.ts";
 import { loadCluster, parseCluster } from "../../src/spec/read.ts";
 import { removeHostsFromText } from "../../src/spec/edit-hosts.ts";
 import type { Cluster } from "../../src/spec/model.ts";
@@ -118,11 +118,7 @@ async function backendsUp(lbs: string[], masters: string[]): Promise<void> {
 
 /** `kubeha status` exits 0 with one VIP holder (polled, bounded: a new backend needs its checks to rise). */
 async function statusHealthy(): Promise<void> {
-  let r = await cli(["status", lab.clusterFile, "--output", "json"], 120_000);
-  for (let i = 0; i < 20 && r.code !== 0; i++) {
-    await sleep(2000);
-    r = await cli(["status", lab.clusterFile, "--output", "json"], 120_000);
-  }
+  const r = await untilOk(() => cli(["status", lab.clusterFile, "--output", "json"], 120_000), 60);
   assert.equal(r.code, 0, `status not healthy:\n${r.stdout}\n${r.stderr}`);
   const report = JSON.parse(r.stdout) as { vip: { holders: string[] } };
   assert.equal(report.vip.holders.length, 1, `one VIP holder: ${report.vip.holders.join(", ")}`);

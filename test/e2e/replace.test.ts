@@ -11,7 +11,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { labExec, labRecreate, sleep, type LabInfo } from "../../src/lab/index.ts";
+import { labExec, labRecreate, type LabInfo } from "../../src/lab/index.ts";
 import { parseCluster } from "../../src/spec/read.ts";
 import type { Cluster } from "../../src/spec/model.ts";
 import { startLoad, loadSummary } from "../../src/drill/load.ts";
@@ -19,7 +19,7 @@ import { parseMemberList, type EtcdMember } from "../../src/plan/etcd.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import type { RunEvent } from "../../src/report/events.ts";
 import { useSharedLab } from "../helpers/e2e-lab.ts";
-import { kubeha, kubehaLive } from "../helpers/cli.ts";
+import { kubeha, kubehaLive, untilOk } from "../helpers/cli.ts";
 
 const MASTERS = ["master1", "master2", "master3"];
 let lab: LabInfo;
@@ -61,14 +61,7 @@ async function applyJson(extra: string[] = []): Promise<{ code: number; changes:
   return { code: r.code, changes, stderr: r.stderr, stdout: r.stdout };
 }
 
-async function untilHealthy(seconds: number): Promise<{ code: number; stdout: string }> {
-  const end = Date.now() + seconds * 1000;
-  for (;;) {
-    const r = kubeha(["status", lab.clusterFile], { cwd, timeoutMs: 90_000 });
-    if (r.code === 0 || Date.now() > end) return r;
-    await sleep(2000);
-  }
-}
+const untilHealthy = (seconds: number) => untilOk(() => kubeha(["status", lab.clusterFile], { cwd, timeoutMs: 90_000 }), seconds);
 
 /** Destroys `machine`, recreates it fresh and applies under load; returns the apply's changes. */
 async function replace(machine: string, prepareKeys: () => Promise<string[]>): Promise<string[]> {

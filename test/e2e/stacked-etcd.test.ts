@@ -29,7 +29,7 @@ import { ETCD_BACKUP_PATHS, PATHS } from "../../src/render/paths.ts";
 import type { RunEvent } from "../../src/report/events.ts";
 import { dropLab, freshLab, type E2eLab } from "../helpers/e2e-lab.ts";
 import { assertRestoredToSnapshot } from "../helpers/etcd-restored.ts";
-import { kubeha, kubehaLive } from "../helpers/cli.ts";
+import { kubeha, kubehaLive, untilOk } from "../helpers/cli.ts";
 
 const NAME = process.env.KUBEHA_E2E_STACKED_LAB ?? "kt-stacked";
 const SUBNET = process.env.KUBEHA_E2E_STACKED_SUBNET ?? "198.19.232.0/24";
@@ -114,14 +114,7 @@ function status(): { code: number; report: StatusReport } {
   return { code: r.code, report: JSON.parse(r.stdout) as StatusReport };
 }
 
-async function untilHealthy(seconds: number): Promise<{ code: number; report: StatusReport }> {
-  const end = Date.now() + seconds * 1000;
-  for (;;) {
-    const s = status();
-    if (s.code === 0 || Date.now() > end) return s;
-    await sleep(2000);
-  }
-}
+const untilHealthy = (seconds: number) => untilOk(status, seconds);
 
 /** Serial of the certificate a member serves on its client port (one TLS connection, drill client certificate). */
 function servedEtcdSerial(m: string): Promise<string> {

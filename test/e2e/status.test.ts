@@ -14,9 +14,9 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { parseCluster } from "../../src/spec/read.ts";
 import { Ajv } from "ajv";
-import { labExec, labStart, labStop, sleep, type LabInfo } from "../../src/lab/index.ts";
+import { labExec, labStart, labStop, type LabInfo } from "../../src/lab/index.ts";
 import { useSharedLab } from "../helpers/e2e-lab.ts";
-import { kubeha, REPO } from "../helpers/cli.ts";
+import { kubeha, REPO, untilOk } from "../helpers/cli.ts";
 
 let lab: LabInfo;
 let cwd: string;
@@ -46,14 +46,7 @@ function statusJson(): { code: number; report: Report } {
 }
 
 /** Polls (bounded) until status exits 0; returns the last result. */
-async function untilHealthy(seconds: number): Promise<{ code: number; report: Report }> {
-  const end = Date.now() + seconds * 1000;
-  for (;;) {
-    const s = statusJson();
-    if (s.code === 0 || Date.now() > end) return s;
-    await sleep(2000);
-  }
-}
+const untilHealthy = (seconds: number) => untilOk(statusJson, seconds);
 
 // The lab several e2e files share within one test run (test/helpers/e2e-lab.ts).
 const NAME = useSharedLab((shared) => {

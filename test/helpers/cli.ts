@@ -98,3 +98,17 @@ export async function kubehaInProcess(args: string[]): Promise<CliResult> {
   cliOutputs.push(stdout, stderr);
   return { code, stdout, stderr };
 }
+
+/**
+ * Runs `poll` every 2 s until `done` says so (default: exit code 0) or `seconds` have passed, and
+ * returns the last result: the bounded "until `kubeha status` is healthy" the e2e files share
+ * (each keeps its own `status()` with the checks it needs).
+ */
+export async function untilOk<T extends { code: number }>(poll: () => T | Promise<T>, seconds: number, done: (r: T) => boolean = (r) => r.code === 0): Promise<T> {
+  const end = Date.now() + seconds * 1000;
+  for (;;) {
+    const r = await poll();
+    if (done(r) || Date.now() > end) return r;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
