@@ -383,8 +383,8 @@ export async function removeNodes(opts: RemoveOptions): Promise<RemoveResult> {
   for (const m of refusals) warn(`--force: going on although ${m}`);
   // What the file says once the hosts are out of it: a cluster that works but cannot lose a member
   // (2 etcd members) is read by status and the repair commands, refused by plan and apply.
-  for (const p of parseCluster(removeHostsFromText(text, inFile), { sourcePath: opts.file }).problems.filter((x) => x.degraded))
-    warn(`without ${names.join(", ")}: ${p.message}; plan and apply refuse ${opts.file} until you ${p.hint ?? "fix it"} (status, node remove, reset, etcd, certs and join-command still read it)`);
+  for (const p of parseCluster(removeHostsFromText(text, inFile), { sourcePath: opts.file, operate: true }).problems.filter((x) => x.degraded))
+    warn(`without ${names.join(", ")} in ${opts.file}: ${p.message}: ${p.hint}`);
   const dryRun = opts.dryRun ?? false;
   const state = await ensureState(after, { readOnly: true });
   if (state.report.wouldCreateDir) throw new KubehaError(`node remove: the state directory ${state.dir} does not exist: kubeha never applied this cluster from here`, "run node remove where the cluster was applied from (the state directory holds its CAs and the hosts it manages)");

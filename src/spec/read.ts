@@ -169,9 +169,9 @@ export interface ReadOptions extends NormalizeOptions {
   operate?: boolean;
 }
 
-/** A degraded finding as the operating commands see it: a warning that says who refuses it. */
+/** A degraded finding as the operating commands see it: a warning that says who refuses it (node remove repeats it for the file it leaves). */
 function asOperating(p: Problem): Problem {
-  return { ...p, severity: "warning", hint: `${p.hint ? `${p.hint}; ` : ""}plan and apply refuse this file until then` };
+  return { ...p, severity: "warning", hint: `${p.hint ? `${p.hint}; ` : ""}plan and apply refuse this file until then (status, node remove, reset, etcd, certs and join-command still read it)` };
 }
 
 /**
