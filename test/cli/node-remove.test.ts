@@ -51,6 +51,11 @@ test("a cluster never applied from here: exit 1 naming the state directory, befo
   const r = await kubehaInProcess(["node", "remove", file, "server10-worker", "--dry-run"]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /the state directory \S+seed-002 does not exist: kubeha never applied this cluster from here/);
+  assert.doesNotMatch(r.stderr, /refuse/, "a worker's removal leaves a file plan and apply accept");
+  // One of 3 stacked etcd members: the file it leaves is read by the operating commands, refused by plan and apply.
+  const cp = await kubehaInProcess(["node", "remove", file, "server9-node2", "--dry-run"]);
+  assert.equal(cp.code, 1, cp.stderr);
+  assert.match(cp.stderr, /without server9-node2 in \S+cluster\.yaml: 2 control planes with stacked etcd have no fault tolerance.*plan and apply refuse this file until then \(status, node remove, reset, etcd, certs and join-command still read it\)/);
 });
 
 test("--help names the flags and examples; durations", async () => {
