@@ -88,6 +88,8 @@ export interface LoadFigures {
   failed: ApiSample[];
   /** `performance.now()` at the load's time 0: sample times plus this are on the caller's clock. */
   t0: number;
+  /** The per-probe limit the load ran with. */
+  timeoutMs: number;
   /** Numbered etcd writes: acknowledged, not acknowledged, and acknowledged but missing afterwards. Null without etcd. */
   etcd: { acked: number; failed: number; lost: number[] } | null;
 }
@@ -104,7 +106,8 @@ export async function startLoad(c: Cluster, o: LoadOptions = {}, targets?: Probe
   const maxMs = o.maxMs ?? 30 * 60_000;
   const etcdIntervalMs = o.etcdIntervalMs ?? 20;
   const t0 = performance.now();
-  const api = startApiProbe({ ...tg.api, rateHz, timeoutMs: o.timeoutMs ?? LOAD_PROBE_TIMEOUT_MS, maxCount: Math.ceil((maxMs / 1000) * rateHz), maxMs, t0, maxInFlight: 64 });
+  const timeoutMs = o.timeoutMs ?? LOAD_PROBE_TIMEOUT_MS;
+  const api = startApiProbe({ ...tg.api, rateHz, timeoutMs, maxCount: Math.ceil((maxMs / 1000) * rateHz), maxMs, t0, maxInFlight: 64 });
   const prefix = `/kubeha-load/${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const etcd = tg.etcd && etcdIntervalMs > 0
     ? startEtcdWriter({ ...tg.etcd, prefix, timeoutMs: 1000, intervalMs: etcdIntervalMs, maxCount: Math.ceil(maxMs / etcdIntervalMs), maxMs, t0 })
@@ -120,13 +123,13 @@ export async function startLoad(c: Cluster, o: LoadOptions = {}, targets?: Probe
         const z = checkZeroLoss(writes, read);
         etcdFigures = { acked: z.acked, failed: z.failed, lost: z.lost };
       }
-      return loadFigures(samples, durationMs, etcdFigures, t0);
+      return loadFigures(samples, durationMs, etcdFigures, t0, timeoutMs);
     },
   };
 }
 
 /** The figures of a finished load (pure). */
-export function loadFigures(samples: ApiSample[], durationMs: number, etcd: LoadFigures["etcd"], t0 = 0): LoadFigures {
+export function loadFigures(samples: ApiSample[], durationMs: number, etcd: LoadFigures["etcd"], t0 = 0, timeoutMs = LOAD_PROBE_TIMEOUT_MS): LoadFigures {
   const failed = samples.filter((s) => !s.ok);
   return {
     durationMs,
@@ -136,8 +139,23 @@ export function loadFigures(samples: ApiSample[], durationMs: number, etcd: Load
     failures: failed.slice(0, 10).map((s) => `t=${Math.round(s.t)} ${s.error ?? "failed"}`),
     failed,
     t0,
+    timeoutMs,
     etcd,
   };
+}
+
+/**
+ * The probes that count against the cluster, the day-2 tests' "0 failed probes": sent and failed
+ * (refused, reset, answered with an error, timed out). A slot never sent says nothing about the
+ * cluster (LATE: the probing process itself ran late; SKIPPED: too many were in flight), and a
+ * timeout is excused when the probing process was stalled while it waited (a LATE slot fell due
+ * within its wait): the answer may have come and not been read. `loadSummary` says how many were
+ * never sent; a test that must bound the stall checks `blackoutMs`, which counts them.
+ */
+export function sentFailures(f: LoadFigures): ApiSample[] {
+  const late = f.failed.filter((x) => x.error === LATE);
+  const stalledDuring = (x: ApiSample) => late.some((u) => u.t >= x.t && u.t <= x.t + f.timeoutMs);
+  return f.failed.filter((x) => x.error !== LATE && x.error !== SKIPPED && !(x.error === "timeout" && stalledDuring(x)));
 }
 
 /** One line for logs and closing notes: "2,431 probes, 0 failed (blackout 0 ms); etcd 1,210 acked, 0 lost". */

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadFigures, loadSummary } from "../../src/drill/load.ts";
+import { loadFigures, loadSummary, sentFailures } from "../../src/drill/load.ts";
 import { LATE, SKIPPED } from "../../src/drill/probes.ts";
 
 test("load figures: failed probes, the longest outage and the first reasons", () => {
@@ -31,4 +31,20 @@ test("load summary: slots never sent (the probing process late, or its in-flight
     { t: 80, ms: 1000, ok: false, error: "timeout" },
   ], 100, null);
   assert.equal(loadSummary(f), "5 probes in 0.1 s, 4 failed (blackout 1060 ms), of which 3 never sent (the probing process late or at its in-flight cap)");
+});
+
+test("sentFailures: what counts against the cluster; unsent slots never, a timeout only when the probing process was not stalled during its wait", () => {
+  const f = loadFigures([
+    { t: 0, ms: 5, ok: true },
+    { t: 20, ms: 1000, ok: false, error: "timeout" }, // a LATE slot fell due at t=40, within its 1,000 ms wait: excused
+    { t: 40, ms: 0, ok: false, error: LATE },
+    { t: 60, ms: 0, ok: false, error: SKIPPED },
+    { t: 2000, ms: 3, ok: false, error: "ECONNRESET" },
+    { t: 3000, ms: 1000, ok: false, error: "timeout" }, // no stall during its wait: counts
+    { t: 5000, ms: 1000, ok: false, error: "timeout" }, // the stall (t=6500) comes after its 1,000 ms wait
+    { t: 6500, ms: 0, ok: false, error: LATE },
+  ], 7000, null, 0, 1000);
+  assert.deepEqual(sentFailures(f).map((x) => `${x.t} ${x.error}`), ["2000 ECONNRESET", "3000 timeout", "5000 timeout"]);
+  // A longer per-probe limit covers the later stall too.
+  assert.deepEqual(sentFailures({ ...f, timeoutMs: 2000 }).map((x) => `${x.t} ${x.error}`), ["2000 ECONNRESET", "3000 timeout"]);
 });

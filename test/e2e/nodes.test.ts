@@ -41,10 +41,8 @@ import { removeHostsFromText } from "../../src/spec/edit-hosts.ts";
 import type { Cluster } from "../../src/spec/model.ts";
 import { parseServersState } from "../../src/probe/status.ts";
 import { parseMemberList } from "../../src/plan/etcd.ts";
-import { LOAD_PROBE_TIMEOUT_MS, loadSummary, startLoad, type LoadFigures } from "../../src/drill/load.ts";
-import type { ApiSample } from "../../src/drill/types.ts";
+import { loadSummary, sentFailures, startLoad, type LoadFigures } from "../../src/drill/load.ts";
 import { watchVip } from "../../src/drill/watch.ts";
-import { LATE, SKIPPED } from "../../src/drill/probes.ts";
 
 // Overridable so that parallel runs on one machine use their own lab name, subnet and probe rate.
 const NAME = process.env.KUBEHA_E2E_NODES_LAB ?? "kt-nodes";
@@ -227,13 +225,9 @@ function assertNoOutage(f: OpFigures, o: { vipStill?: boolean } = {}): void {
   assert.deepEqual(elsewhere, [], `${f.label}: the VIP was only ever on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
   assert.deepEqual(f.vipEvents.at(-1), f.holders, `${f.label}: ${f.holders[0]} holds the VIP at the end`);
   if (o.vipStill) assert.deepEqual(f.vipEvents, [f.holders], `${f.label}: the VIP stayed on ${f.holders[0]} (holders at each change: ${JSON.stringify(f.vipEvents)})`);
-  // Issue 11's target: no probe that was sent failed. A slot never sent says nothing about the
-  // cluster (LATE: the probing process itself ran late; SKIPPED: 64 were in flight); those are held
-  // to a STALL_MAX_MS stall. A timeout counts unless the probing process was stalled while it
-  // waited (a LATE slot due within its wait): then the answer may have come and not been read.
-  const unsent = f.load.failed.filter((x) => x.error === LATE || x.error === SKIPPED);
-  const stalledDuring = (x: ApiSample) => unsent.some((u) => u.error === LATE && u.t >= x.t && u.t <= x.t + LOAD_PROBE_TIMEOUT_MS);
-  const failed = f.load.failed.filter((x) => !unsent.includes(x) && !(x.error === "timeout" && stalledDuring(x))).map((x) => `t=${Math.round(x.t)} ${x.error ?? "failed"}`);
+  // Issue 11's target: no probe that was sent failed (src/drill/load.ts sentFailures); the slots
+  // never sent are held to a STALL_MAX_MS stall.
+  const failed = sentFailures(f.load).map((x) => `t=${Math.round(x.t)} ${x.error ?? "failed"}`);
   assert.deepEqual(failed, [], `${f.label}: probes sent and failed (${loadSummary(f.load)})`);
   assert.ok(f.load.blackoutMs <= STALL_MAX_MS, `${f.label}: the probing process stalled for ${f.load.blackoutMs} ms (${loadSummary(f.load)})\n${f.load.failures.join("\n")}`);
 }
