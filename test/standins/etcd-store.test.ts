@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { createServer } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN } from "./helpers.ts";
@@ -20,6 +20,11 @@ let etcd: ChildProcess | undefined;
 const apiservers: ChildProcess[] = [];
 let etcdPort: number;
 const ports: number[] = [];
+/** A TCP proxy to etcd that can go silent (a powered-off member: no reset, no answer). */
+let proxy: Server;
+let proxySilent = false;
+const held: Socket[] = [];
+let viaProxyPort: number;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -98,19 +103,52 @@ before(async () => {
     "--listen-client-urls", `http://127.0.0.1:${etcdPort}`, "--advertise-client-urls", `http://127.0.0.1:${etcdPort}`,
     "--listen-peer-urls", `http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`,
     "--initial-cluster", `standin-test=http://127.0.0.1:${peer}`], { stdio: "ignore" }));
-  for (const name of ["a", "b"]) {
-    const port = await freePort();
-    ports.push(port);
+  proxy = createServer((c) => {
+    if (proxySilent) return void held.push(c);
+    const up = connect(etcdPort, "127.0.0.1");
+    c.pipe(up).pipe(c);
+    c.on("error", () => up.destroy());
+    up.on("error", () => c.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()));
+  const proxyPort = (proxy.address() as { port: number }).port;
+  const start = (name: string, port: number, servers: string) =>
     apiservers.push(track(spawn("python3", [join(BIN, "kube-apiserver-standin"), "--advertise-address=127.0.0.1", `--secure-port=${port}`,
       `--tls-cert-file=${join(work, "apiserver.crt")}`, `--tls-private-key-file=${join(work, "apiserver.key")}`,
       `--client-ca-file=${join(work, "ca.crt")}`, `--standin-ca-key-file=${join(work, "ca.key")}`, `--standin-node-name=${name}`,
-      `--etcd-servers=http://127.0.0.1:${etcdPort}`], { stdio: "ignore", env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } })));
+      `--etcd-servers=${servers}`], { stdio: "ignore", env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } })));
+  for (const name of ["a", "b"]) {
+    const port = await freePort();
+    ports.push(port);
+    start(name, port, `http://127.0.0.1:${etcdPort}`);
   }
+  // The proxy first: the store prefers it (the endpoint that answered last) until it goes silent.
+  viaProxyPort = await freePort();
+  start("c", viaProxyPort, `http://127.0.0.1:${proxyPort},http://127.0.0.1:${etcdPort}`);
 });
 
 after(async () => {
   for (const p of [...apiservers, etcd]) if (p && p.exitCode === null) p.kill("SIGKILL");
+  for (const c of held) c.destroy();
+  proxy?.close();
   if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test("an etcd endpoint that goes silent (powered off) costs /readyz at most a short try, then the store stays off it", async () => {
+  await until("apiserver c ready through the proxy", 20_000, async () => (await call(viaProxyPort, "GET", "/readyz")).status === 200);
+  proxySilent = true;
+  // Each check refreshes after 1 s; the first after the silence tries the proxy for 0.5 s, the
+  // next ones start on the endpoint that answered.
+  const took: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 1100));
+    const t0 = Date.now();
+    const r = await call(viaProxyPort, "GET", "/readyz");
+    took.push(Date.now() - t0);
+    assert.equal(r.status, 200, r.body);
+  }
+  assert.ok(took[0]! < 1200, `first check after the silence took ${took[0]} ms (a try at a silent member must be short)`);
+  for (const ms of took.slice(1)) assert.ok(ms < 400, `later checks must not try the silent member first: ${took.join(", ")} ms`);
 });
 
 test("external etcd: apiservers share one store; /readyz fails while etcd is down", async () => {
