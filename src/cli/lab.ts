@@ -5,14 +5,14 @@ import path from "node:path";
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError } from "../errors.ts";
-import type { LabEndpoint, LabEtcd, LabProvision } from "../lab/plan.ts";
+import type { LabBootstrap, LabEndpoint, LabEtcd, LabProvision } from "../lab/plan.ts";
 
 const help = `kubeha lab: a lab of Debian bookworm machines (systemd-nspawn) on this host
 
 Usage:
   kubeha lab up [--masters 3] [--workers 2] [--lbs 0] [--name lab] [--subnet 198.18.X.0/24]
                 [--endpoint haproxy-keepalived|kube-vip] [--etcd external|stacked] [--kube-standins]
-                [--bundle DIR] [--install-deps] [--provision ssh|ignition]
+                [--bundle DIR] [--install-deps] [--provision ssh|ignition] [--bootstrap kubeadm|binary]
   kubeha lab status [--name lab]
   kubeha lab ssh <machine> [--name lab] [-- command...]
   kubeha lab exec <machine> [--name lab] -- command [args...]
@@ -53,6 +53,9 @@ Flags:
                      into its root; the machines come up into the cluster by themselves, nothing is
                      installed over SSH. Needs --kube-standins (the bundle goes in through Ignition)
                      and a second cached base that carries the packages (docs/ignition.md)
+  --bootstrap MODE   kubeadm (default) or binary: the cluster file says \`bootstrap: binary\` (the control
+                     plane as kubeha's systemd units, no kubeadm; docs/binary.md). Needs --kube-standins
+                     and --etcd external
   --hard             (stop) kill the machine's processes at once instead of a clean poweroff
   --keep-old-host-keys
                      (recreate) leave the old host keys in the lab's known_hosts: kubeha and ssh
@@ -63,6 +66,7 @@ Examples:
   sudo kubeha lab up --masters 3 --workers 2
   sudo kubeha apply lab/lab/cluster.yaml
   sudo kubeha lab up --name st --etcd stacked --workers 0 --kube-standins
+  sudo kubeha lab up --name hw --lbs 2 --kube-standins --bootstrap binary
   sudo kubeha lab exec master1 -- systemctl is-system-running
   sudo kubeha lab stop master1 --hard && sudo kubeha lab start master1
   sudo kubeha lab partition master1 master2 && sudo kubeha lab heal
@@ -114,6 +118,7 @@ export const command: Command = {
       hard: { type: "boolean" },
       "keep-old-host-keys": { type: "boolean" },
       provision: { type: "string" },
+      bootstrap: { type: "string" },
     });
     const [sub, ...operands] = pos;
     const name = f.name ?? "lab";
@@ -135,6 +140,7 @@ export const command: Command = {
           ...(f.endpoint ? { endpoint: f.endpoint as LabEndpoint } : {}),
           ...(f.etcd ? { etcd: f.etcd as LabEtcd } : {}),
           ...(f.provision ? { provision: f.provision as LabProvision } : {}),
+          ...(f.bootstrap ? { bootstrap: f.bootstrap as LabBootstrap } : {}),
           ...(f["kube-standins"] ? { bundle: f.bundle ?? checkoutBundle() } : {}),
           installDeps: f["install-deps"] ?? false,
           progress: say,

@@ -67,7 +67,16 @@ export interface LabOptions {
    * machines come up into the cluster by themselves on a base that carries the packages.
    */
   provision?: LabProvision;
+  /**
+   * How the cluster file bootstraps Kubernetes. `kubeadm` (default). `binary`: kubeha's own systemd
+   * units, no kubeadm (`spec.bootstrap: binary`, docs/binary.md); needs the bundle and external etcd.
+   */
+  bootstrap?: LabBootstrap;
 }
+
+/** Bootstrap modes a lab's cluster file can have (spec.bootstrap). */
+export const LAB_BOOTSTRAPS = ["kubeadm", "binary"] as const;
+export type LabBootstrap = (typeof LAB_BOOTSTRAPS)[number];
 
 /** etcd modes a lab's cluster file can have. */
 export const LAB_ETCD = ["external", "stacked"] as const;
@@ -95,6 +104,7 @@ export interface LabPlan {
   endpoint: LabEndpoint;
   etcd: LabEtcd;
   provision: LabProvision;
+  bootstrap: LabBootstrap;
   proxyUrl: string;
   machines: PlannedMachine[];
   /** Output directory (cluster.yaml, id_ed25519, known_hosts). */
@@ -178,6 +188,17 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
   if (provision === "ignition" && !opts.bundle) {
     throw new UsageError("--provision ignition needs --kube-standins", "the machines carry no Kubernetes packages: the stand-in bundle goes in through Ignition");
   }
+  const bootstrap = opts.bootstrap ?? "kubeadm";
+  if (!(LAB_BOOTSTRAPS as readonly string[]).includes(bootstrap)) {
+    throw new UsageError(`--bootstrap ${bootstrap}: unknown bootstrap mode`, `one of: ${LAB_BOOTSTRAPS.join(", ")}`);
+  }
+  if (bootstrap === "binary") {
+    // The cluster file's own rules (spec validation) would refuse these later; say it before any machine boots.
+    if (!opts.bundle) throw new UsageError("--bootstrap binary needs --kube-standins", "binary mode installs kube-apiserver, kube-proxy and the rest from a bundle");
+    if (etcd !== "external") throw new UsageError("--bootstrap binary needs --etcd external", "without kubeadm there is no stacked etcd static pod: kubeha's etcd runs on the masters");
+    if (endpoint === "kube-vip") throw new UsageError("--bootstrap binary does not go with --endpoint kube-vip", "kube-vip's static pod and kubeconfig come from kubeadm: use haproxy-keepalived");
+    if (provision === "ignition") throw new UsageError("--bootstrap binary does not go with --provision ignition yet", "use --provision ssh and `kubeha apply`");
+  }
   if (endpoint === "kube-vip" && lbs > 0) {
     throw new UsageError("--lbs does not go with --endpoint kube-vip", "kube-vip runs on the control planes: drop --lbs");
   }
@@ -206,6 +227,7 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
     endpoint,
     etcd,
     provision,
+    bootstrap,
     proxyUrl: `http://${at(1)}:${PROXY_PORT}`,
     machines,
     dir: path.resolve(cwd, opts.dir ?? path.join("lab", name)),
@@ -257,6 +279,7 @@ export function labClusterFile(plan: LabPlan, bundle?: BundleInfo, authorizedKey
     },
   };
   if (bundle) file.spec.kubernetes = { version: bundle.kubernetesVersion };
+  if (plan.bootstrap !== "kubeadm") file.spec.bootstrap = plan.bootstrap;
   if (plan.provision === "ignition") {
     // No package proxy: the machines carry their packages (IGNITION_BASE_PACKAGES) and install nothing.
     file.spec.packages = bundle ? { source: "bundle", bundle: bundle.path } : {};

@@ -30,6 +30,7 @@ import { renderKubeadm } from "../render/kubeadm.ts";
 import { renderCni, cniActions } from "../render/cni.ts";
 import { binaryUnits, renderBinary } from "../render/binary/index.ts";
 import { runtimeUnit } from "../render/binary/node.ts";
+import { controlPlaneLabels } from "../render/binary/addons.ts";
 import { binaryBootstrap } from "../spec/topology.ts";
 
 /** A yes/no question about a host, answered from its facts by apply and by a shell test in install.sh. */
@@ -292,11 +293,24 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
         timeoutMs: 11 * MINUTES,
         hint: `check the load balancer (kubeha status) and \`journalctl -u kube-apiserver\` on ${h.name}`,
       });
-      const kc = `--kubeconfig ${c.kubernetes.minor >= 29 ? PATHS.superAdminConf : PATHS.adminConf}`;
+      const kubeconfig = c.kubernetes.minor >= 29 ? PATHS.superAdminConf : PATHS.adminConf;
+      const kc = `--kubeconfig ${kubeconfig}`;
       run("control-plane/endpoint", "kubectl apply the TLS bootstrap token and RBAC bindings", `kubectl ${kc} apply -f ${PATHS.tlsBootstrapManifest}`, {
         onChange: [PATHS.tlsBootstrapManifest],
         unless: { kind: "command", script: `kubectl ${kc} get -f ${PATHS.tlsBootstrapManifest}` },
         hint: "the objects are in the file; check `kubectl get --raw /readyz` and the API server's journal",
+      });
+      run("control-plane/endpoint", "kubectl apply CoreDNS (kubeadm's addon objects)", `kubectl ${kc} apply -f ${PATHS.corednsManifest}`, {
+        onChange: [PATHS.corednsManifest],
+        unless: { kind: "command", script: `kubectl ${kc} get -f ${PATHS.corednsManifest}` },
+        hint: "the objects are in the file; check `kubectl -n kube-system get deploy coredns` and the API server's journal",
+      });
+      // NodeRestriction forbids a kubelet to give itself a node-role label: kubeha sets them, as kubeadm does.
+      const labels = controlPlaneLabels(c, kubeconfig);
+      run("cni", "label the control-plane nodes (node-role.kubernetes.io/control-plane)", labels.script, {
+        unless: { kind: "command", script: labels.check },
+        timeoutMs: 3 * MINUTES,
+        hint: "a Node that never registered: see `journalctl -u kubelet` on it (TLS bootstrap: `kubectl get csr`)",
       });
     }
   }

@@ -142,6 +142,8 @@ export const PATHS = {
   encryptionConfig: "/etc/kubernetes/encryption-config.yaml",
   /** The TLS bootstrap objects (bootstrap token Secret, RBAC bindings), applied from the first control plane. */
   tlsBootstrapManifest: "/etc/kubeha/binary/tls-bootstrap.yaml",
+  /** CoreDNS (kubeadm's addon objects), applied from the first control plane in binary mode. */
+  corednsManifest: "/etc/kubeha/binary/coredns.yaml",
 
   etcdDefaults: "/etc/default/etcd",
   etcdDropIn: "/etc/systemd/system/etcd.service.d/10-kubeha.conf",

@@ -248,3 +248,25 @@ test("Ignition machine files: only what an image's first boot gives (machine-id,
   assert.deepEqual(files.map((f) => f.path).sort(), ["/etc/hosts", "/etc/machine-id"]);
   assert.ok(!files.some((f) => f.content.includes("master1")));
 });
+
+test("--bootstrap binary: cluster.yaml says bootstrap: binary with external etcd on the masters and the LB machines, valid; the combinations binary mode cannot have are refused before any machine boots", () => {
+  const p = planLab({ name: "hw", subnet: "198.19.12.0/24", masters: 3, workers: 2, lbs: 2, bundle: "b", bootstrap: "binary" }, "/x");
+  assert.equal(p.bootstrap, "binary");
+  const text = renderClusterYaml(p, { path: "./bundle", kubernetesVersion: "1.34.2" });
+  const f = parse(text);
+  assert.equal(f.spec.bootstrap, "binary");
+  assert.deepEqual(f.spec.etcd, { mode: "external" });
+  assert.deepEqual(f.spec.hosts.map((h: { name: string; roles: string[] }) => `${h.name}:${h.roles.join("+")}`), [
+    "master1:control-plane+etcd", "master2:control-plane+etcd", "master3:control-plane+etcd", "worker1:worker", "worker2:worker", "lb1:lb", "lb2:lb",
+  ]);
+  const r = parseCluster(text, { sourcePath: "/x/lab/hw/cluster.yaml", home: "/root" });
+  assert.deepEqual(r.problems.filter((x) => x.severity === "error"), []);
+  assert.equal(parse(renderClusterYaml(planLab({ name: "t6", bundle: "b" }, "/x"), { path: "./bundle", kubernetesVersion: "1.34.2" })).spec.bootstrap, undefined, "kubeadm, the default, is not written");
+  const refused = (o: Parameters<typeof planLab>[0], re: RegExp) =>
+    assert.throws(() => planLab(o, "/x"), (e: unknown) => e instanceof UsageError && re.test(e.message), JSON.stringify(o));
+  refused({ name: "t7", bootstrap: "binary" }, /--bootstrap binary needs --kube-standins/);
+  refused({ name: "t7", bundle: "b", bootstrap: "binary", etcd: "stacked" }, /needs --etcd external/);
+  refused({ name: "t7", bundle: "b", bootstrap: "binary", endpoint: "kube-vip" }, /does not go with --endpoint kube-vip/);
+  refused({ name: "t7", bundle: "b", bootstrap: "binary", provision: "ignition" }, /does not go with --provision ignition/);
+  refused({ name: "t7", bootstrap: "hard" as never }, /--bootstrap hard: unknown bootstrap mode/);
+});

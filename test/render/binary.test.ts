@@ -13,8 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { parse, parseAllDocuments } from "yaml";
-import { Secret } from "kubernetes-models/v1";
-import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { ClusterRole, ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { ConfigMap, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { corednsImage, corednsObjects, controlPlaneLabels, CONTROL_PLANE_LABELS } from "../../src/render/binary/addons.ts";
 import { parseCluster } from "../../src/spec/read.ts";
 import type { Cluster } from "../../src/spec/model.ts";
 import { renderCluster } from "../../src/render/index.ts";
@@ -225,7 +227,8 @@ test("the host plans: files and units per phase, the bootstrap objects applied a
   const plan = (name: string) => planHost(cluster, cluster.hosts.find((h) => h.name === name)!, { secrets: FIXTURE_SECRETS });
   const m1 = plan("master01");
   const endpoint = m1.filter((s) => s.phase === "control-plane/endpoint");
-  assert.deepEqual(endpoint.map((s) => s.kind), ["wait", "run"]);
+  assert.deepEqual(endpoint.map((s) => s.kind), ["wait", "run", "run"]);
+  assert.match((endpoint[2] as Extract<Step, { kind: "run" }>).script, new RegExp(`^kubectl --kubeconfig ${PATHS.superAdminConf} apply -f ${PATHS.corednsManifest}$`));
   const applyStep = endpoint[1] as Extract<Step, { kind: "run" }>;
   assert.match(applyStep.script, new RegExp(`^kubectl --kubeconfig ${PATHS.superAdminConf} apply -f ${PATHS.tlsBootstrapManifest}$`));
   assert.deepEqual(applyStep.onChange, [PATHS.tlsBootstrapManifest]);
@@ -236,4 +239,42 @@ test("the host plans: files and units per phase, the bootstrap objects applied a
   assert.deepEqual(files(n1, "workers").ensure, ["kubelet", "kube-proxy"]);
   assert.deepEqual((n1.find((s) => s.kind === "bundle") as Extract<Step, { kind: "bundle" }>).binaries, ["kubelet", "kube-proxy", "kubectl"]);
   for (const s of [...m1, ...n1]) if (s.kind === "run") assert.doesNotMatch(s.script, /kubeadm/, s.description);
+});
+
+test("CoreDNS as kubeadm deploys it: the objects validate with kubernetes-models, kube-dns at the 10th service address, the image per minor and repository", () => {
+  const objs = corednsObjects(cluster);
+  const kinds: Record<string, new (o: never) => { validate(): void }> = { ServiceAccount, ClusterRole, ClusterRoleBinding, ConfigMap, Deployment, Service };
+  for (const o of objs) {
+    const K = kinds[o.kind as string];
+    assert.ok(K, `no model for ${String(o.kind)}`);
+    new K(o as never).validate();
+  }
+  assert.deepEqual(objs.map((o) => o.kind), ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Service"]);
+  const svc = objs.find((o) => o.kind === "Service") as { spec: { clusterIP: string } };
+  const kubelet = parse(renders.find((r) => r.host === "master01")!.files.find((f) => f.path === PATHS.kubeletConfig)!.content) as { clusterDNS: string[] };
+  assert.deepEqual([svc.spec.clusterIP], kubelet.clusterDNS, "the kubelets' clusterDNS is the kube-dns Service");
+  const corefile = (objs.find((o) => o.kind === "ConfigMap") as { data: { Corefile: string } }).data.Corefile;
+  assert.match(corefile, new RegExp(`kubernetes ${cluster.kubernetes.dnsDomain.replace(/\./g, "\\.")} in-addr\\.arpa ip6\\.arpa`));
+  const at = (minor: number, imageRepository = "registry.k8s.io") => corednsImage({ ...cluster, kubernetes: { ...cluster.kubernetes, minor, imageRepository } });
+  assert.equal(at(29), "registry.k8s.io/coredns/coredns:v1.11.1");
+  assert.equal(at(34), "registry.k8s.io/coredns/coredns:v1.12.1");
+  assert.equal(at(NEWEST), "registry.k8s.io/coredns/coredns:v1.12.1", "a minor newer than the table takes its newest entry");
+  assert.equal(at(31, "mirror.example/k8s/"), "mirror.example/k8s/coredns:v1.11.3", "kubeadm's rule for other repositories: <repo>/coredns");
+  const files = renders.filter((r) => r.files.some((f) => f.path === PATHS.corednsManifest)).map((r) => r.host);
+  assert.deepEqual(files, ["master01"]);
+});
+
+test("control-plane labels: set by kubeha (NodeRestriction forbids the kubelet), after the Nodes registered, checked by a read-only selector", () => {
+  const l = controlPlaneLabels(cluster, PATHS.superAdminConf);
+  const cps = cluster.hosts.filter((h) => h.roles.includes("control-plane")).map((h) => h.name);
+  assert.match(l.script, new RegExp(`get node ${cps.join(" ")} >/dev/null`));
+  for (const x of CONTROL_PLANE_LABELS) assert.ok(l.script.includes(`${x}=`), x);
+  assert.match(l.check, new RegExp(`-eq ${cps.length}$`));
+  const m1 = planHost(cluster, cluster.hosts.find((h) => h.name === "master01")!, { secrets: FIXTURE_SECRETS });
+  const step = m1.find((s) => s.kind === "run" && s.phase === "cni" && s.script === l.script) as Extract<Step, { kind: "run" }> | undefined;
+  assert.ok(step, "master01 labels the control planes in the cni phase");
+  assert.deepEqual(step!.unless, { kind: "command", script: l.check });
+  assert.ok(m1.indexOf(step!) < m1.findIndex((s) => s.phase === "cni" && s.kind === "wait"), "before the Ready wait");
+  const m2 = planHost(cluster, cluster.hosts.find((h) => h.name === "master02")!, { secrets: FIXTURE_SECRETS });
+  assert.ok(!m2.some((s) => s.kind === "run" && s.script === l.script));
 });

@@ -11,6 +11,7 @@ import { readPaths, type CommandLine } from "./command.ts";
 import { controlPlaneCommands, renderControlPlane } from "./control-plane.ts";
 import { nodeCommands, renderNode } from "./node.ts";
 import { renderTlsBootstrap } from "./tls-bootstrap.ts";
+import { renderAddons } from "./addons.ts";
 
 export { BOOTSTRAP_GROUP } from "./tls-bootstrap.ts";
 
@@ -27,7 +28,8 @@ export function binaryUnits(c: Cluster, h: Host): string[] {
 
 /**
  * Host `h`'s units and configuration, its PKI files (`pki`, from the PKI module) with `restarts`
- * naming every unit that reads them, and on the first control plane the TLS bootstrap objects.
+ * naming every unit that reads them, and on the first control plane the TLS bootstrap objects and
+ * the addons (CoreDNS).
  */
 export function renderBinary(c: Cluster, h: Host, s: Secrets, pki: readonly RenderedFile[]): RenderedFile[] {
   if (!isKubernetesNode(h)) return [];
@@ -40,7 +42,7 @@ export function renderBinary(c: Cluster, h: Host, s: Secrets, pki: readonly Rend
   return [
     ...(isControlPlane(h) ? renderControlPlane(c, h, s) : []),
     ...renderNode(c, h),
-    ...(firstControlPlane(c).name === h.name ? renderTlsBootstrap(c, s) : []),
+    ...(firstControlPlane(c).name === h.name ? [...renderTlsBootstrap(c, s), ...renderAddons(c)] : []),
     ...placed,
   ];
 }

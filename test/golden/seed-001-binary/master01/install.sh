@@ -146,6 +146,7 @@ place /var/lib/kubelet/config.yaml 0644 root:root kubelet
 place /etc/systemd/system/kube-proxy.service 0644 root:root kube-proxy
 place /var/lib/kube-proxy/config.yaml 0644 root:root kube-proxy
 place /etc/kubeha/binary/tls-bootstrap.yaml 0600 root:root
+place /etc/kubeha/binary/coredns.yaml 0644 root:root
 if changed /etc/systemd/system/kube-apiserver.service /etc/systemd/system/kube-controller-manager.service /etc/systemd/system/kube-scheduler.service /etc/systemd/system/kubelet.service /etc/systemd/system/kube-proxy.service; then systemctl daemon-reload; fi
 if changed /etc/systemd/system/kube-apiserver.service; then systemctl restart kube-apiserver; elif changed /etc/kubernetes/audit-policy.yaml /etc/kubernetes/encryption-config.yaml; then systemctl reload-or-restart kube-apiserver; fi
 if changed /etc/systemd/system/kube-controller-manager.service; then systemctl restart kube-controller-manager; fi
@@ -176,8 +177,22 @@ if changed /etc/kubeha/binary/tls-bootstrap.yaml || ! { kubectl --kubeconfig /et
     kubectl --kubeconfig /etc/kubernetes/super-admin.conf apply -f /etc/kubeha/binary/tls-bootstrap.yaml
   ) || { rm -f /etc/kubeha/binary/tls-bootstrap.yaml; die 'kubectl apply the TLS bootstrap token and RBAC bindings failed'; }
 fi
+if changed /etc/kubeha/binary/coredns.yaml || ! { kubectl --kubeconfig /etc/kubernetes/super-admin.conf get -f /etc/kubeha/binary/coredns.yaml; } >/dev/null 2>&1; then
+  # If this fails: the objects are in the file; check `kubectl -n kube-system get deploy coredns` and the API server's journal
+  step 'kubectl apply CoreDNS (kubeadm'\''s addon objects)'
+  (
+    kubectl --kubeconfig /etc/kubernetes/super-admin.conf apply -f /etc/kubeha/binary/coredns.yaml
+  ) || { rm -f /etc/kubeha/binary/coredns.yaml; die 'kubectl apply CoreDNS (kubeadm'\''s addon objects) failed'; }
+fi
 
 # --- cni: The pod network.
+if ! { test "$(kubectl --kubeconfig /etc/kubernetes/super-admin.conf get node master01 master02 master03 -l node-role.kubernetes.io/control-plane,node.kubernetes.io/exclude-from-external-load-balancers -o name | wc -l)" -eq 3; } >/dev/null 2>&1; then
+  # If this fails: a Node that never registered: see `journalctl -u kubelet` on it (TLS bootstrap: `kubectl get csr`)
+  step 'label the control-plane nodes (node-role.kubernetes.io/control-plane)'
+  (
+    for _ in $(seq 120); do kubectl --kubeconfig /etc/kubernetes/super-admin.conf get node master01 master02 master03 >/dev/null 2>&1 && break; sleep 1; done; kubectl --kubeconfig /etc/kubernetes/super-admin.conf label node master01 master02 master03 node-role.kubernetes.io/control-plane= node.kubernetes.io/exclude-from-external-load-balancers= --overwrite >/dev/null
+  ) || die 'label the control-plane nodes (node-role.kubernetes.io/control-plane) failed'
+fi
 place /etc/kubeha/cni/kube-flannel.yaml 0644 root:root
 if changed /etc/kubeha/cni/kube-flannel.yaml || ! { kubectl --kubeconfig /etc/kubernetes/admin.conf get -f /etc/kubeha/cni/kube-flannel.yaml -o name; } >/dev/null 2>&1; then
   # If this fails: see /etc/kubeha/cni/kube-flannel.yaml on the first control plane
