@@ -13,7 +13,8 @@ import type { Cluster } from "../spec/model.ts";
 import { hostByName } from "../spec/model.ts";
 import { runsExternalEtcd } from "../spec/topology.ts";
 import { issueLeaf } from "../pki/x509.ts";
-import { startApiProbe, startEtcdWriter, readBack, deletePrefix, LATE, SKIPPED, type EtcdClientOptions } from "./probes.ts";
+import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClientOptions } from "./probes.ts";
+import { LATE, SKIPPED } from "./types.ts";
 import { blackout, checkZeroLoss } from "./figures.ts";
 import type { ApiSample, EtcdWrite } from "./types.ts";
 

@@ -46,6 +46,8 @@ function sortedArgs(args: Record<string, string> | undefined): Array<[string, st
  * connection HAProxy sent just before the listener closed is reset (the drill's apiserver-down
  * scenario saw one per run). Each planned restart of an API server takes this much longer.
  */
+export const SHUTDOWN_DELAY_FLAG = "shutdown-delay-duration";
+
 export function apiServerShutdownDelay(hp: HaproxySettings): string {
   return `${Math.ceil((2 * hp.checkIntervalMs) / 1000) + 1}s`;
 }
@@ -179,8 +181,8 @@ export function normalize(file: ClusterFile, opts: NormalizeOptions = {}): Clust
 
   const endpoint = normalizeEndpoint(file, hosts, kubernetes.apiServerPort);
   const delay = "haproxy" in endpoint ? apiServerShutdownDelay(endpoint.haproxy) : undefined;
-  if (delay && !kubernetes.extraArgs.apiServer.some(([name]) => name === "shutdown-delay-duration")) {
-    kubernetes.extraArgs.apiServer = sortedArgs({ ...Object.fromEntries(kubernetes.extraArgs.apiServer), "shutdown-delay-duration": delay });
+  if (delay && !kubernetes.extraArgs.apiServer.some(([name]) => name === SHUTDOWN_DELAY_FLAG)) {
+    kubernetes.extraArgs.apiServer = sortedArgs({ ...Object.fromEntries(kubernetes.extraArgs.apiServer), [SHUTDOWN_DELAY_FLAG]: delay });
   }
 
   const et = spec.etcd ?? {};

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadFigures, loadSummary, sentFailures } from "../../src/drill/load.ts";
-import { LATE, SKIPPED } from "../../src/drill/probes.ts";
+import { LATE, SKIPPED } from "../../src/drill/types.ts";
 
 test("load figures: failed probes, the longest outage and the first reasons", () => {
   const samples = [

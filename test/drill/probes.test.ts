@@ -9,7 +9,8 @@ import { createServer, type Server } from "node:https";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { deletePrefix, etcdKey, LATE, LATE_MS, nextSlots, readBack, shortReason, SKIPPED, startApiProbe, startEtcdWriter, type EtcdClientOptions } from "../../src/drill/probes.ts";
+import { deletePrefix, etcdKey, LATE_MS, nextSlots, readBack, shortReason, startApiProbe, startEtcdWriter, type EtcdClientOptions } from "../../src/drill/probes.ts";
+import { LATE, SKIPPED } from "../../src/drill/types.ts";
 import { checkZeroLoss } from "../../src/drill/figures.ts";
 import type { ApiSample } from "../../src/drill/types.ts";
 import { KubehaError } from "../../src/errors.ts";
@@ -212,10 +213,10 @@ describe("API probe against a local HTTPS server", () => {
         /* busy: no timer, no I/O runs */
       }
       const samples = await probe.done;
-      const late = samples.filter((x) => x.error === LATE);
-      // Slots due while the loop was blocked, more than LATE_MS before it ran again: about 25.
-      assert.ok(late.length >= 20, `${late.length} late: ${JSON.stringify(samples.map((x) => x.error ?? "ok"))}`);
-      assert.ok(late.every((x) => x.t >= blockedAt - 25 && x.t <= blockedAt + 600), JSON.stringify(late));
+      // Slots due while the loop was blocked, more than LATE_MS before it ran again: about 25. (A
+      // loaded machine may starve the process at other times too: those slots are late as well.)
+      const late = samples.filter((x) => x.error === LATE && x.t >= blockedAt - 25 && x.t <= blockedAt + 600);
+      assert.ok(late.length >= 20, `${late.length} late in the block: ${JSON.stringify(samples.map((x) => `${x.t} ${x.error ?? "ok"}`))}`);
       // The server answers at once: a request in flight across the stall got its answer in time
       // (the loop read it before deciding), so no sample is a timeout.
       assert.deepEqual(samples.filter((x) => x.error === "timeout"), []);
@@ -269,16 +270,23 @@ describe("API probe against a local HTTPS server", () => {
     const srv = await httpsServer();
     try {
       const base = { url: srv.url, rateHz: 50, timeoutMs: NO_TIMEOUT, maxCount: 5, maxMs: 600_000, t0: performance.now() };
+      // Judged on the probes sent: a slot the probing process was too late for (a loaded machine) is
+      // recorded unsent, and says nothing about TLS; each run must have sent some.
+      const sent = (xs: ApiSample[]) => {
+        const out = xs.filter((x) => !unsent(x));
+        assert.ok(out.length > 0, `nothing sent: ${JSON.stringify(xs)}`);
+        return out;
+      };
       const wrongCa = await startApiProbe({ ...base, ca: otherPki.ca.cert }).done;
       assert.equal(wrongCa.length, 5);
-      for (const x of wrongCa) {
+      for (const x of sent(wrongCa)) {
         assert.equal(x.ok, false);
         assert.match(x.error!, /^TLS: [A-Z_]+$/);
       }
       const wrongName = await startApiProbe({ ...base, ca: pki.ca.cert, servername: "other.kubeha.test" }).done;
-      assert.deepEqual([...new Set(wrongName.map((x) => `${x.ok} ${x.error}`))], ["false TLS: ERR_TLS_CERT_ALTNAME_INVALID"]);
+      assert.deepEqual([...new Set(sent(wrongName).map((x) => `${x.ok} ${x.error}`))], ["false TLS: ERR_TLS_CERT_ALTNAME_INVALID"]);
       const rightName = await startApiProbe({ ...base, ca: pki.ca.cert, servername: "api.kubeha.test" }).done;
-      assert.ok(rightName.every((x) => x.ok), JSON.stringify(rightName));
+      assert.ok(sent(rightName).every((x) => x.ok), JSON.stringify(rightName));
     } finally {
       await srv.close();
     }
