@@ -317,6 +317,12 @@ def validate(r, obj):
         causes.append(_required("metadata.name"))
     elif r.kind == "Namespace" and not DNS1123_LABEL.match(name):
         causes.append(_bad("metadata.name", name, LABEL_WHY))
+    elif r.group == "rbac.authorization.k8s.io":
+        # RBAC objects' names are path segments (ValidatePathSegmentName): `kubeadm:kubelet-bootstrap` is valid.
+        why = (f"may not be '{name}'" if name in (".", "..") else
+               next((f"may not contain '{ch}'" for ch in ("/", "%") if ch in name), None))
+        if why:
+            causes.append(_bad("metadata.name", name, why))
     elif not DNS1123_SUBDOMAIN.match(name) or len(name) > 253:
         causes.append(_bad("metadata.name", name, SUBDOMAIN_WHY))
     for k, v in (meta.get("labels") or {}).items():
