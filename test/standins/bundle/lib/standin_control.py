@@ -299,8 +299,9 @@ def main(component, argv, prepare, lead=None):
         common.say(tag, f"{component} {common.GIT_VERSION} ({common.STANDIN_NOTE}): API server {api.server}")
         if not wait_for_apiserver(api, tag, stop):
             return 0
+        # The controllers get their own client (TLS context): renewals must not share one with them.
         on_lead = None if lead is None else \
-            (lambda: threading.Thread(target=lead, args=(api, opts, stop), daemon=True).start())
+            (lambda: threading.Thread(target=lead, args=(Api(kubeconfig, api.timeout), opts, stop), daemon=True).start())
         if not le["enabled"]:
             common.say(tag, "leader election off (--leader-elect=false): running as the only instance")
             if on_lead:
