@@ -138,6 +138,33 @@ function csrObject(pem: string, usages = ["digital signature", "client auth"]): 
 
 const CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
 
+/** Watch one CSR (fieldSelector by name, timeoutSeconds bounded) until an event carries status.certificate. */
+function watchUntilCertificate(name: string, bearer: string, seconds: number): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const path = `${CSRS}?watch=true&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}&timeoutSeconds=${seconds}`;
+    const req = request({ host: ADDR, port: apiPort, path, method: "GET", ca: caPem, headers: { Authorization: `Bearer ${bearer}` } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`watch: HTTP ${res.statusCode}`));
+      let buf = "";
+      res.on("data", (c: Buffer) => {
+        buf += c.toString();
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const ev = JSON.parse(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+          if (ev.object?.metadata?.name !== name) return reject(new Error(`watch: an event for ${ev.object?.metadata?.name}`));
+          if (ev.object.status?.certificate) {
+            req.destroy();
+            return resolve(ev.object);
+          }
+        }
+      });
+      res.on("end", () => reject(new Error(`watch ended after ${seconds} s without a certificate`)));
+    });
+    req.on("error", (e) => (req.destroyed ? undefined : reject(e)));
+    req.end();
+  });
+}
+
 /** A bootstrap token Secret as kubeadm writes one, applied with the real kubectl. */
 function applyToken(id: string, secret: string, expiration: string, groups: string): void {
   const file = join(work, `token-${id}.yaml`);
@@ -260,12 +287,12 @@ test("TLS bootstrap: a CSR created with the bootstrap token is approved and sign
   assert.equal(csr.spec.username, `system:bootstrap:${id}`, "spec.username is the requester's, filled by the server");
   assert.deepEqual(csr.spec.groups, ["system:authenticated", "system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token"]);
   const t0 = Date.now();
-  const signed = await until("the CSR approved and signed", 30_000, async () => {
-    const r = await call("GET", `${CSRS}/${csr.metadata.name}`, { token });
-    const o = r.json();
-    return o.status?.certificate ? o : undefined;
-  });
-  console.log(`# CSR approved and signed ${Date.now() - t0} ms after its creation`);
+  // As the kubelet waits: a watch on its CSR by name, until an event carries the certificate.
+  const watched = await watchUntilCertificate(csr.metadata.name, token, 30);
+  console.log(`# CSR approved and signed ${Date.now() - t0} ms after its creation (seen through a watch)`);
+  assert.equal(watched.metadata.name, csr.metadata.name);
+  const signed = (await call("GET", `${CSRS}/${csr.metadata.name}`, { token })).json();
+  assert.equal(signed.status.certificate, watched.status.certificate);
   assert.deepEqual(signed.status.conditions.map((c: { type: string; status: string; reason: string }) => [c.type, c.status, c.reason]), [["Approved", "True", "AutoApproved"]]);
   const cert = new X509Certificate(Buffer.from(signed.status.certificate, "base64"));
   assert.equal(cert.subject, "O=system:nodes\nCN=system:node:node01");
