@@ -8,7 +8,8 @@
  * certificate authenticates as system:node:<name>; the node gets a podCIDR from --cluster-cidr; the
  * refusals: unknown flag, missing file, encryption config with a short key or group-readable,
  * expired token, wrong token secret, a token whose group has no system:node-bootstrapper binding
- * (RBAC's 403), a malformed request (422), a CSR whose subject is not a node's (never approved).
+ * (RBAC's 403), a bootstrap token creating a Node (403), a malformed request (422), a CSR whose
+ * subject is not a node's (never approved). The CSR is awaited through a watch, as the kubelet does.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -334,6 +335,9 @@ test("TLS bootstrap: a CSR created with the bootstrap token is approved and sign
 test("bootstrap tokens from Secrets: expired, wrong secret and an unbound group are refused; a malformed CSR gets the real 422", async () => {
   const pem = makeCsr("refused", "/O=system:nodes/CN=system:node:node02");
   applyToken("exp001", "0123456789abcdef", "2020-01-01T00:00:00Z", "system:bootstrappers:kubeadm:default-node-token");
+  const asBootstrap = await call("POST", "/api/v1/nodes", { token }, { name: "node02" });
+  assert.equal(asBootstrap.status, 403, "a bootstrap token only asks for a certificate");
+  assert.equal(asBootstrap.json().message, `nodes is forbidden: User "system:bootstrap:${token.split(".")[0]}" cannot create resource "nodes" in API group "" at the cluster scope`);
   const expired = await call("POST", CSRS, { token: "exp001.0123456789abcdef" }, csrObject(pem));
   assert.equal(expired.status, 401);
   assert.equal(expired.json().message, "Unauthorized");
