@@ -241,6 +241,10 @@ before(async () => {
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /secret\/bootstrap-token-[a-z0-9]{6} created/);
   assert.match(r.stdout, /clusterrolebinding.rbac.authorization.k8s.io\/kubeadm:kubelet-bootstrap created/);
+  // Applied again (a re-run of apply): the stored Secret is found, nothing is created twice.
+  const again = runKubectl(["apply", "-f", join(root, "etc/kubeha/binary/tls-bootstrap.yaml")]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.doesNotMatch(again.stdout, /created/);
   track(spawn("python3", [join(BIN, "kube-controller-manager"), ...cmArgv], { stdio: ["ignore", "ignore", openSync(join(work, "cm.log"), "a")], env: env() }));
 });
 
