@@ -77,6 +77,10 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 test("the stand-ins' flag data is generated from kubeha's flag tables (scripts/gen-standin-flags.ts)", () => {
   assert.equal(readFileSync(join(LIB, "standin_flags.json"), "utf8"), generateStandinFlags(), "stale: run `node --import tsx scripts/gen-standin-flags.ts`");
+  // Binary mode's bin/kube-apiserver takes its flag names from the same file.
+  const doc = JSON.parse(readFileSync(join(LIB, "standin_flags.json"), "utf8")) as { components: Record<string, { minors: Record<string, string[]> }> };
+  assert.deepEqual(Object.keys(doc.components).sort(), ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]);
+  assert.ok(doc.components["kube-apiserver"]!.minors["29"]!.includes("enable-bootstrap-token-auth"));
 });
 
 const run = (bin: string, args: string[], timeout = 20_000) => {

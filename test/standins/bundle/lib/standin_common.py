@@ -382,13 +382,14 @@ class HttpError(Exception):
         self.body = body
 
 
-def https(method, url, ctx, body=None, token=None, timeout=5.0):
-    """(status, parsed JSON or text). Raises HttpError on status >= 400, OSError/ssl errors on transport."""
+def https(method, url, ctx, body=None, token=None, timeout=5.0, content_type=None):
+    """(status, parsed JSON or text). Raises HttpError on status >= 400, OSError/ssl errors on transport.
+    `content_type` overrides application/json (a PATCH names its patch type)."""
     data = None
     headers = {"Accept": "application/json", "User-Agent": "kubeha-standin"}
     if body is not None:
         data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = content_type or "application/json"
     if isinstance(token, ClientCert):
         token.load_into(ctx)
     elif token:

@@ -14,7 +14,10 @@
 #   both components), so a successor waits for it to expire;
 # - /healthz over HTTPS on --bind-address:--secure-port (a self-signed certificate made with openssl
 #   when no --tls-cert-file is given, as the real components generate one in memory).
-# The stand-ins run no controllers and schedule nothing: they only hold (or wait for) their Lease.
+# The scheduler stand-in schedules nothing: it only holds (or waits for) its Lease. A component may pass
+# `lead(api, opts, stop)` to main(): it is started once the Lease is held (or at once with
+# --leader-elect=false) and must return when `stop` is set; the controller-manager stand-in runs its
+# few controllers (CSR approving and signing, node IPAM) that way.
 """Shared code of the kube-controller-manager and kube-scheduler stand-ins (stdlib only)."""
 
 import http.server
@@ -150,10 +153,11 @@ class Api:
             raise Exit(f"invalid configuration: {kubeconfig}: {e}")
         self.timeout = timeout
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, content_type=None):
         """(status, JSON). TLS verification failures raise Exit; transport failures OSError."""
         try:
-            return common.https(method, self.server + path, self.ctx, body=body, token=self.cred, timeout=self.timeout)
+            return common.https(method, self.server + path, self.ctx, body=body, token=self.cred, timeout=self.timeout,
+                                content_type=content_type)
         except common.HttpError as e:
             try:
                 return e.status, json.loads(e.body)
@@ -182,8 +186,9 @@ def wait_for_apiserver(api, tag, stop):
     return False
 
 
-def run_elected(elector, retry, renew, stop):
-    """client-go's Run: acquire (jittered retries), then renew every `retry`; returns the exit code."""
+def run_elected(elector, retry, renew, stop, on_lead=None):
+    """client-go's Run: acquire (jittered retries), then renew every `retry`; returns the exit code.
+    `on_lead()` is called once the Lease is held (client-go's OnStartedLeading)."""
     common.say(elector.tag, f"attempting to acquire leader lease {elector.lock()}...")
     while not stop.is_set():
         if elector.attempt():
@@ -191,8 +196,10 @@ def run_elected(elector, retry, renew, stop):
         stop.wait(retry * (1 + random.random() * JITTER_FACTOR))
     if stop.is_set():
         return 0
-    common.say(elector.tag, f"successfully acquired lease {elector.lock()} as {elector.identity} (stand-in: it runs "
-                            "nothing while leading, it only holds the Lease)")
+    common.say(elector.tag, f"successfully acquired lease {elector.lock()} as {elector.identity}" +
+               (" (stand-in: it runs nothing while leading, it only holds the Lease)" if on_lead is None else ""))
+    if on_lead is not None:
+        on_lead()
     last_ok = time.monotonic()
     while not stop.wait(retry):
         if elector.attempt():
@@ -257,9 +264,10 @@ def serve_healthz(bind, port, opts, tag):
     return srv
 
 
-def main(component, argv, prepare):
+def main(component, argv, prepare, lead=None):
     """Runs a control-plane stand-in. `prepare(opts)` checks the component's own files and returns
-    (kubeconfig path, leader-election settings dict, bind, port)."""
+    (kubeconfig path, leader-election settings dict, bind, port); `lead(api, opts, stop)`, if given,
+    runs (in a thread) while this instance leads."""
     tag = component
     cmd = component
     try:
@@ -291,13 +299,18 @@ def main(component, argv, prepare):
         common.say(tag, f"{component} {common.GIT_VERSION} ({common.STANDIN_NOTE}): API server {api.server}")
         if not wait_for_apiserver(api, tag, stop):
             return 0
+        # The controllers get their own client (TLS context): renewals must not share one with them.
+        on_lead = None if lead is None else \
+            (lambda: threading.Thread(target=lead, args=(Api(kubeconfig, api.timeout), opts, stop), daemon=True).start())
         if not le["enabled"]:
             common.say(tag, "leader election off (--leader-elect=false): running as the only instance")
+            if on_lead:
+                on_lead()
             stop.wait()
             return 0
         identity = f"{socket.gethostname()}_{uuid.uuid4()}"
         elector = Elector(api, le["namespace"], le["name"], identity, le["lease"], tag)
-        return run_elected(elector, le["retry"], le["renew"], stop)
+        return run_elected(elector, le["retry"], le["renew"], stop, on_lead)
     except Exit as e:
         common.say(tag, str(e), sys.stderr)
         return e.code

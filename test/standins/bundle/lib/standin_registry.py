@@ -6,11 +6,19 @@
 # fields, selector matches labels, unknown fields under fieldValidation=Strict), and the patch types
 # `kubectl apply` sends (JSON merge patch, and strategic merge patch with the merge keys of the
 # built-in types kubeha's manifests use). Error texts are the real server's.
+# Secrets: `stringData` is folded into `data` (base64) on create and update, as the real server does.
+# For binary mode's kube-apiserver: certificates.k8s.io/v1 CertificateSigningRequest validation (the
+# PEM request parsed and its signature checked with the `openssl` CLI), the subject/usage checks of the
+# kubelet client recognizer (pkg/apis/certificates helpers), and a small RBAC evaluator over the stored
+# ClusterRoleBindings with the rules of the bootstrap ClusterRoles that TLS bootstrapping uses.
 """Object registry of the kube-apiserver stand-in (stdlib only)."""
 
+import base64
 import copy
 import json
+import random
 import re
+import subprocess
 import time
 import uuid
 
@@ -202,6 +210,12 @@ def openapi_v2_protobuf(git_version):
 
 def defaults(r, obj):
     """The defaults the real server fills in that clients read back (rollout status needs the strategy)."""
+    if r.kind == "Secret" and isinstance(obj.get("stringData"), dict):
+        # The real server's conversion: stringData is write-only, merged over data, never stored.
+        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        for k, v in obj.pop("stringData").items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
+        obj["data"] = data
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return
@@ -303,6 +317,12 @@ def validate(r, obj):
         causes.append(_required("metadata.name"))
     elif r.kind == "Namespace" and not DNS1123_LABEL.match(name):
         causes.append(_bad("metadata.name", name, LABEL_WHY))
+    elif r.group == "rbac.authorization.k8s.io":
+        # RBAC objects' names are path segments (ValidatePathSegmentName): `kubeadm:kubelet-bootstrap` is valid.
+        why = (f"may not be '{name}'" if name in (".", "..") else
+               next((f"may not contain '{ch}'" for ch in ("/", "%") if ch in name), None))
+        if why:
+            causes.append(_bad("metadata.name", name, why))
     elif not DNS1123_SUBDOMAIN.match(name) or len(name) > 253:
         causes.append(_bad("metadata.name", name, SUBDOMAIN_WHY))
     for k, v in (meta.get("labels") or {}).items():
@@ -645,3 +665,155 @@ def table(r, items, include_object):
     rv = max([int(i["metadata"].get("resourceVersion") or 0) for i in items] + [1])
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": str(rv)},
             "columnDefinitions": cols, "rows": rows}
+
+
+# -- certificates.k8s.io/v1 CertificateSigningRequests (binary mode's kube-apiserver) --------------
+
+CSR = Resource("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", False)
+KUBELET_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
+# certificates/v1 KeyUsage values (the API's enum, in its order).
+KEY_USAGES = ["signing", "digital signature", "content commitment", "key encipherment", "key agreement",
+              "data encipherment", "cert sign", "crl sign", "encipher only", "decipher only", "any", "server auth",
+              "client auth", "code signing", "email protection", "s/mime", "ipsec end system", "ipsec tunnel",
+              "ipsec user", "timestamping", "ocsp signing", "microsoft sgc", "netscape sgc"]
+# The kubelet client recognizer (pkg/apis/certificates/helpers.go): either set, exactly.
+KUBELET_CLIENT_USAGES = ({"digital signature", "key encipherment", "client auth"}, {"digital signature", "client auth"})
+GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet
+
+
+def generate_name(base):
+    return base + "".join(random.choice(GENERATE_CHARS) for _ in range(5))
+
+
+def _go_bytes(b):
+    return "[]byte{" + ", ".join(f"0x{x:x}" for x in b) + "}"
+
+
+def parse_csr(pem):
+    """(subject as [(type, value)], SAN entries as ['DNS:x', 'IP Address:y', ...]) of a PEM CSR whose
+    signature verifies, or ValueError with the real parser's text (`PEM block type must be ...`)."""
+    text = pem.decode(errors="replace")
+    if "-----BEGIN CERTIFICATE REQUEST-----" not in text:
+        raise ValueError("PEM block type must be CERTIFICATE REQUEST")
+    r = subprocess.run(["openssl", "req", "-noout", "-verify", "-subject", "-nameopt", "RFC2253", "-text"],
+                       input=pem, capture_output=True, timeout=10)
+    if r.returncode != 0:
+        raise ValueError("x509: malformed certificate request" if b"verify failure" not in r.stderr + r.stdout
+                         else "x509: ECDSA verification failure")
+    out = r.stdout.decode()
+    m = re.search(r"^subject=(.*)$", out, re.M)
+    subject = []
+    for part in re.split(r"(?<!\\)[,+]", m.group(1) if m else ""):
+        k, _, v = part.strip().partition("=")
+        if k:
+            subject.append((k, v.replace("\\", "")))
+    sans = []
+    m = re.search(r"X509v3 Subject Alternative Name:.*\n\s*(.*)", out)
+    if m:
+        sans = [x.strip() for x in m.group(1).split(",") if x.strip()]
+    return subject, sans
+
+
+def validate_csr(obj):
+    """The real validation of a new v1 CSR (pkg/apis/certificates/validation); returns the parsed request."""
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    name = meta.get("name") or ""
+    causes = []
+    if not name and not meta.get("generateName"):
+        causes.append({"reason": "FieldValueRequired", "field": "metadata.name",
+                       "message": "Required value: name or generateName is required"})
+    elif name and not DNS1123_SUBDOMAIN.match(name):
+        causes.append(_bad("metadata.name", name, SUBDOMAIN_WHY))
+    parsed = None
+    try:
+        raw = base64.b64decode(spec.get("request") or "", validate=True)
+    except (ValueError, TypeError):
+        raw = b""
+        causes.append({"reason": "FieldValueInvalid", "field": "spec.request",
+                       "message": "Invalid value: \"<not base64>\": illegal base64 data"})
+    else:
+        try:
+            parsed = parse_csr(raw)
+        except ValueError as e:
+            causes.append({"reason": "FieldValueInvalid", "field": "spec.request",
+                           "message": f"Invalid value: {_go_bytes(raw)}: {e}"})
+    if not spec.get("signerName"):
+        causes.append(_required("spec.signerName"))
+    usages = spec.get("usages")
+    if not usages:
+        causes.append({"reason": "FieldValueRequired", "field": "spec.usages",
+                       "message": "Required value: usages must be provided"})
+    else:
+        for i, u in enumerate(usages):
+            if u not in KEY_USAGES:
+                causes.append({"reason": "FieldValueNotSupported", "field": f"spec.usages[{i}]",
+                               "message": f"Unsupported value: {_go(u)}: supported values: "
+                                          + ", ".join(f'"{x}"' for x in KEY_USAGES)})
+    if causes:
+        raise invalid(CSR, name, causes)
+    return parsed
+
+
+def kubelet_client_problem(subject, sans, usages):
+    """Why a CSR is not a kubelet client request (ValidateKubeletClientCSR's texts), or None."""
+    if [v for k, v in subject if k == "O"] != ["system:nodes"]:
+        return "subject organization is not system:nodes"
+    for prefix_, why in (("DNS:", "DNS"), ("email:", "Email"), ("IP Address:", "IP"), ("URI:", "URI")):
+        if any(s.startswith(prefix_) for s in sans):
+            return f"{why} subjectAltNames are not allowed"
+    cn = next((v for k, v in subject if k == "CN"), "")
+    if not cn.startswith("system:node:"):
+        return "subject common name does not begin with system:node:"
+    if set(usages or []) not in KUBELET_CLIENT_USAGES or len(set(usages)) != len(usages):
+        return "usages did not match [client auth digital signature key encipherment]"
+    return None
+
+
+# -- RBAC (the part TLS bootstrapping needs) -------------------------------------------------------
+
+# The rules of the bootstrap ClusterRoles kubeha's TLS bootstrap bindings name (plugin/pkg/auth/
+# authorizer/rbac/bootstrappolicy): (group, resource[/subresource]) -> verbs. `*` is cluster-admin.
+BOOTSTRAP_CLUSTER_ROLES = {
+    "cluster-admin": "*",
+    "system:node-bootstrapper": {("certificates.k8s.io", "certificatesigningrequests"): {"create", "get", "list", "watch"}},
+    "system:certificates.k8s.io:certificatesigningrequests:nodeclient": {
+        ("certificates.k8s.io", "certificatesigningrequests/nodeclient"): {"create"}},
+    "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient": {
+        ("certificates.k8s.io", "certificatesigningrequests/selfnodeclient"): {"create"}},
+}
+CLUSTER_ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False)
+
+
+def bound_cluster_roles(store, user, groups):
+    """Names of the ClusterRoles the stored ClusterRoleBindings give this user or one of its groups."""
+    out = set()
+    for _, b in store.list(prefix(CLUSTER_ROLE_BINDINGS)):
+        ref = b.get("roleRef") or {}
+        if ref.get("kind") != "ClusterRole":
+            continue
+        for s in b.get("subjects") or []:
+            if (s.get("kind") == "Group" and s.get("name") in groups) or (s.get("kind") == "User" and s.get("name") == user):
+                out.add(ref.get("name"))
+    return out
+
+
+def rbac_allows(store, user, groups, group, resource, verb):
+    """RBAC's answer for a cluster-scoped request (resource may be `plural/subresource`)."""
+    if "system:masters" in groups:
+        return True
+    for role in bound_cluster_roles(store, user, groups):
+        rules = BOOTSTRAP_CLUSTER_ROLES.get(role)
+        if rules == "*" or (rules and verb in rules.get((group, resource), ())):
+            return True
+    return False
+
+
+def forbidden(user, verb, group, resource, name=None):
+    """RBAC's 403 text for a cluster-scoped resource."""
+    plural = resource.split("/")[0]
+    what = f"{plural}.{group}" if group else plural
+    what += f' "{name}"' if name else ""
+    return ApiError(403, "Forbidden", f'{what} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API '
+                                      f'group "{group}" at the cluster scope',
+                    {"name": name, "group": group, "kind": plural} if name else {"group": group, "kind": plural})
