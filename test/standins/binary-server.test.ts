@@ -307,6 +307,12 @@ test("TLS bootstrap: a CSR created with the bootstrap token is approved and sign
   const badNow = (await call("GET", `${CSRS}/${bad.json().metadata.name}`, { token })).json();
   assert.deepEqual(badNow.status.conditions ?? [], [], "a CSR whose subject is not O=system:nodes is never approved");
   assert.equal(badNow.status.certificate, undefined);
+  // What an operator looks at: the real kubectl finds CSRs through discovery and prints the real columns.
+  const list = runKubectl(["get", "csr"]);
+  assert.equal(list.status, 0, list.stderr);
+  assert.match(list.stdout, /^NAME\s+AGE\s+SIGNERNAME\s+REQUESTOR\s+REQUESTEDDURATION\s+CONDITION/);
+  assert.match(list.stdout, new RegExp(`^${csr.metadata.name}\\s+\\S+\\s+kubernetes.io/kube-apiserver-client-kubelet\\s+system:bootstrap:${id}\\s+<none>\\s+Approved,Issued$`, "m"), list.stdout);
+  assert.match(list.stdout, new RegExp(`^${bad.json().metadata.name}\\s.*Pending$`, "m"), list.stdout);
 
   // The issued certificate authenticates as system:node:node01: its own Node, not another's.
   const node = { cert: cert.toString(), key: readFileSync(join(work, "node01.key"), "utf8") };

@@ -635,6 +635,8 @@ def table(r, items, include_object):
     elif r.kind == "DaemonSet":
         cols += [_col("Desired"), _col("Current"), _col("Ready"), _col("Up-to-date"), _col("Available"),
                  _col("Node Selector"), _col("Age")]
+    elif r.kind == "CertificateSigningRequest":
+        cols += [_col("Age"), _col("SignerName"), _col("Requestor"), _col("RequestedDuration"), _col("Condition")]
     else:
         cols += [_col("Age")]
     rows = []
@@ -658,6 +660,13 @@ def table(r, items, include_object):
             cells = [m["name"], st.get("desiredNumberScheduled", 0), st.get("currentNumberScheduled", 0),
                      st.get("numberReady", 0), st.get("updatedNumberScheduled", 0), st.get("numberAvailable", 0),
                      ",".join(f"{k}={v}" for k, v in sel.items()) or "<none>", _age(m.get("creationTimestamp"))]
+        elif r.kind == "CertificateSigningRequest":
+            spec, st = o.get("spec") or {}, o.get("status") or {}
+            conds = [c["type"] for c in st.get("conditions") or [] if c.get("status") == "True"]
+            if st.get("certificate"):
+                conds.append("Issued")
+            cells = [m["name"], _age(m.get("creationTimestamp")), spec.get("signerName", ""), spec.get("username", ""),
+                     "<none>", ",".join(conds) or "Pending"]
         else:
             cells = [m["name"], _age(m.get("creationTimestamp"))]
         obj = o if include_object else {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": m}
@@ -669,7 +678,7 @@ def table(r, items, include_object):
 
 # -- certificates.k8s.io/v1 CertificateSigningRequests (binary mode's kube-apiserver) --------------
 
-CSR = Resource("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", False)
+CSR = Resource("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", False, ["csr"])
 KUBELET_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
 # certificates/v1 KeyUsage values (the API's enum, in its order).
 KEY_USAGES = ["signing", "digital signature", "content commitment", "key encipherment", "key agreement",
