@@ -40,14 +40,16 @@ def _json_type(v):
     return "bool" if isinstance(v, bool) else _JSON_TYPES.get(type(v), type(v).__name__)
 
 
-def _check(value, spec, path, kind, unknown):
+def _check(value, spec, path, kind, unknown, gopath=None):
     """Type-check `value` against `spec` (a Go type name, ("object", {field: spec}) or ("list", spec));
-    collects unknown object fields into `unknown`, raises DecodeError on a type Go's decoder refuses."""
+    collects unknown object fields into `unknown` (as the strict decoder names them: `a.b[0].c`), raises
+    DecodeError on a type Go's decoder refuses (named by Go's struct field path `a.b.c`)."""
+    gopath = path if gopath is None else gopath
     if value is None:
         return
     if isinstance(spec, tuple) and spec[0] == "object":
         if not isinstance(value, dict):
-            raise DecodeError(f"json: cannot unmarshal {_json_type(value)} into Go struct field {kind}.{path} of type "
+            raise DecodeError(f"json: cannot unmarshal {_json_type(value)} into Go struct field {kind}.{gopath} of type "
                               "struct")
         for k, v in value.items():
             sub = f"{path}.{k}" if path else k
@@ -56,14 +58,16 @@ def _check(value, spec, path, kind, unknown):
             if k not in spec[1]:
                 unknown.append(sub)
                 continue
-            _check(v, spec[1][k], sub, kind, unknown)
+            _check(v, spec[1][k], sub, kind, unknown, f"{gopath}.{k}" if gopath else k)
         return
     if isinstance(spec, tuple) and spec[0] == "list":
         if not isinstance(value, list):
-            raise DecodeError(f"json: cannot unmarshal {_json_type(value)} into Go struct field {kind}.{path} of type "
+            raise DecodeError(f"json: cannot unmarshal {_json_type(value)} into Go struct field {kind}.{gopath} of type "
                               f"[]{spec[1] if isinstance(spec[1], str) else 'struct'}")
         for i, v in enumerate(value):
-            _check(v, spec[1], path, kind, unknown)
+            _check(v, spec[1], f"{path}[{i}]", kind, unknown, gopath)
+        return
+    if spec is None:
         return
     want = {"string": str, "duration": str, "bool": bool}.get(spec)
     if spec in ("int32", "int64", "float"):
@@ -74,7 +78,7 @@ def _check(value, spec, path, kind, unknown):
         ok = True
     if not ok:
         gotype = "v1.Duration" if spec == "duration" else spec
-        raise DecodeError(f"json: cannot unmarshal {_json_type(value)} into Go struct field {kind}.{path} of type {gotype}")
+        raise DecodeError(f"json: cannot unmarshal {_json_type(value)} into Go struct field {kind}.{gopath} of type {gotype}")
     if spec == "duration":
         try:
             common.parse_duration(value)
@@ -268,3 +272,52 @@ def read_node_kubeconfig(path):
         _, key = read_client_pair(files["client-key"])
         return server, base64.b64decode(ca_data).decode(), common.ClientCert(cert, key)
     return common.read_kubeconfig(path)
+
+
+def go_x509_message(e):
+    """Go's wording of an OpenSSL verification failure (what the real components print)."""
+    msg = getattr(e, "verify_message", "") or str(e)
+    if any(s in msg for s in ("unable to get local issuer certificate", "self signed certificate", "self-signed certificate")):
+        return "certificate signed by unknown authority"
+    if "IP address mismatch" in msg or "Hostname mismatch" in msg:
+        return f"certificate is not valid for the requested name ({msg})"
+    return msg
+
+
+# KubeletConfiguration v1beta1's top-level fields (kubelet-config.v1beta1 reference, 1.29 to 1.34); the
+# fields the stand-in reads are typed, the others are taken as they are.
+_ANY = ("object", None)
+KUBELET_CONFIG_FIELDS = {
+    **{f: None for f in (
+        "enableServer", "podLogsDir", "syncFrequency", "fileCheckFrequency", "httpCheckFrequency", "staticPodURL",
+        "staticPodURLHeader", "address", "port", "readOnlyPort", "tlsCertFile", "tlsPrivateKeyFile", "tlsCipherSuites",
+        "tlsMinVersion", "serverTLSBootstrap", "registryPullQPS", "registryBurst",
+        "imagePullCredentialsVerificationPolicy", "preloadedImagesVerificationAllowlist", "eventRecordQPS",
+        "eventBurst", "enableDebuggingHandlers", "enableContentionProfiling", "oomScoreAdj",
+        "streamingConnectionIdleTimeout", "nodeStatusUpdateFrequency", "nodeStatusReportFrequency",
+        "nodeLeaseDurationSeconds", "imageMinimumGCAge", "imageMaximumGCAge", "imageGCHighThresholdPercent",
+        "imageGCLowThresholdPercent", "volumeStatsAggPeriod", "kubeletCgroups", "systemCgroups", "cgroupRoot",
+        "cgroupsPerQOS", "cpuManagerPolicy", "singleProcessOOMKill", "cpuManagerPolicyOptions",
+        "cpuManagerReconcilePeriod", "memoryManagerPolicy", "topologyManagerPolicy", "topologyManagerScope",
+        "topologyManagerPolicyOptions", "qosReserved", "runtimeRequestTimeout", "hairpinMode", "maxPods", "podCIDR",
+        "podPidsLimit", "resolvConf", "runOnce", "cpuCFSQuota", "cpuCFSQuotaPeriod", "nodeStatusMaxImages",
+        "maxOpenFiles", "contentType", "kubeAPIQPS", "kubeAPIBurst", "serializeImagePulls", "maxParallelImagePulls",
+        "evictionHard", "evictionSoft", "evictionSoftGracePeriod", "evictionPressureTransitionPeriod",
+        "evictionMaxPodGracePeriod", "evictionMinimumReclaim", "mergeDefaultEvictionSettings", "podsPerCore",
+        "enableControllerAttachDetach", "protectKernelDefaults", "makeIPTablesUtilChains", "iptablesMasqueradeBit",
+        "iptablesDropBit", "featureGates", "failSwapOn", "memorySwap", "containerLogMaxSize", "containerLogMaxFiles",
+        "containerLogMaxWorkers", "containerLogMonitorInterval", "configMapAndSecretChangeDetectionStrategy",
+        "systemReserved", "kubeReserved", "reservedSystemCPUs", "showHiddenMetricsForVersion", "systemReservedCgroup",
+        "kubeReservedCgroup", "enforceNodeAllocatable", "allowedUnsafeSysctls", "volumePluginDir", "providerID",
+        "kernelMemcgNotification", "logging", "enableSystemLogHandler", "enableSystemLogQuery", "shutdownGracePeriod",
+        "shutdownGracePeriodCriticalPods", "shutdownGracePeriodByPodPriority", "crashLoopBackOff", "reservedMemory",
+        "enableProfilingHandler", "enableDebugFlagsHandler", "seccompDefault", "memoryThrottlingFactor",
+        "localStorageCapacityIsolation", "imageServiceEndpoint", "failCgroupV1", "userNamespaces", "tracing")},
+    "staticPodPath": "string", "healthzPort": "int32", "healthzBindAddress": "string", "rotateCertificates": "bool",
+    "registerNode": "bool", "cgroupDriver": "string", "clusterDomain": "string", "clusterDNS": ("list", "string"),
+    "containerRuntimeEndpoint": "string",
+    "authentication": ("object", {"x509": ("object", {"clientCAFile": "string"}), "webhook": _ANY, "anonymous": _ANY}),
+    "authorization": ("object", {"mode": "string", "webhook": _ANY}),
+    "registerWithTaints": ("list", ("object", {"key": "string", "value": "string", "effect": "string",
+                                               "timeAdded": "string"})),
+}
