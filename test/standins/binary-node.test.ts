@@ -13,7 +13,9 @@
  * flags kubeha renders; a kubelet with only a bootstrap token gets its client certificate through a
  * CSR, writes its kubeconfig, registers its Node (labels, taints, address) and turns it Ready, and a
  * restart reuses the certificate; kube-proxy with the system:kube-proxy certificate lists Services and
- * EndpointSlices and reports healthy.
+ * EndpointSlices and reports healthy (this last one also needs the API server stand-in to serve
+ * discovery.k8s.io/v1 EndpointSlices and to let system:kube-proxy list them and Services, as the
+ * system:node-proxier ClusterRole does; the binary-server branch answers 403 so far).
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -319,6 +321,15 @@ async function controlPlane(): Promise<void> {
     stringData: { "token-id": TOKEN_ID, "token-secret": TOKEN.split(".")[1], expiration, "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true", "auth-extra-groups": "system:bootstrappers:kubeadm:default-node-token" },
   });
   assert.equal(secret.status, 201, secret.text);
+  // The two bindings of kubeha's tls-bootstrap.yaml the client certificate needs: create the CSR, and have it auto-approved.
+  for (const [name, role] of [["kubeadm:kubelet-bootstrap", "system:node-bootstrapper"], ["kubeadm:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient"]] as const) {
+    const r = await call(apiPort, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "admin", {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:bootstrappers:kubeadm:default-node-token" }],
+    });
+    assert.equal(r.status, 201, r.text);
+  }
 }
 
 async function startKubelet(): Promise<ChildProcess> {
@@ -380,7 +391,7 @@ test("TLS bootstrap end to end: CSR approved and signed, kubeconfig on kubelet-c
   // A restart finds its kubeconfig: no second CSR, the same certificate.
   await stop(kubelet);
   kubelet = await startKubelet();
-  const log = () => readdirSync(work).filter((f) => f.startsWith("kubelet-")).map((f) => readFileSync(join(work, f), "utf8")).join("");
+  const log = () => readdirSync(work).filter((f) => f.startsWith("kubelet-") && f.endsWith(".log")).map((f) => readFileSync(join(work, f), "utf8")).join("");
   await until("the restarted kubelet heartbeats", 20_000, () => (log().match(/heartbeats to/g) ?? []).length >= 2);
   assert.equal(readlinkSync(current), target);
   assert.equal((await call(apiPort, "GET", "/apis/certificates.k8s.io/v1/certificatesigningrequests", "admin")).body.items.length, 1);
@@ -388,7 +399,7 @@ test("TLS bootstrap end to end: CSR approved and signed, kubeconfig on kubelet-c
   await stop(kubelet);
 });
 
-test("kube-proxy as system:kube-proxy lists Services and EndpointSlices and reports healthy; /livez too [needs the binary-server branch]", async () => {
+test("kube-proxy as system:kube-proxy lists Services and EndpointSlices and reports healthy; /livez too [needs the server side to serve EndpointSlices and let system:kube-proxy list them]", async () => {
   await controlPlane();
   const port = await freePort();
   const config = write(join(work, "kp-e2e.yaml"), proxyConfig({ healthzBindAddress: `127.0.0.1:${port}`, hostnameOverride: "node01", iptables: { syncPeriod: "1s" } }));
