@@ -70,7 +70,7 @@ export function resetWarnings(c: Cluster, selected: readonly Host[]): string[] {
 /** The reset actions of each host, from the hosts' plans. */
 export async function planResets(c: Cluster, hosts: readonly Host[], purgePackages: boolean): Promise<Map<string, ResetAction[]>> {
   const state = await ensureState(c, { readOnly: true });
-  const bundleFiles = purgePackages && c.packages.source === "bundle" && c.packages.bundle ? (await loadBundle(c.packages.bundle, c.kubernetes.version)).files.map((f) => f.path) : [];
+  const bundleFiles = purgePackages && c.packages.source === "bundle" && c.packages.bundle ? (await loadBundle(c.packages.bundle, c.kubernetes.version, c.bootstrap)).files.map((f) => f.path) : [];
   const out = new Map<string, ResetAction[]>();
   for (const h of hosts) {
     const steps = planHost(c, h, { secrets: state.secrets, pkiFiles: (name) => pkiFilesForHost(c, state, name) });

@@ -2,6 +2,8 @@
  * The apply executor of the per-host plan (src/plan/host.ts): each step kind, over SSH, behind
  * the wet gate (so `kubeha plan` records exactly what this would do). Guards are answered from the
  * facts gathered in one round trip; a step that ran makes its guard hold for the rest of the run.
+ * Also the offline bundle: its manifest, and the files a cluster's bootstrap mode installs
+ * (`bundleFilesFor`: a file entry's `bootstrap` field limits it to that mode; docs/bundle.md).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -124,30 +126,51 @@ async function installPackages(ctx: Ctx, h: Host, s: PackagesStep): Promise<void
   for (const u of quiet) f.units.set(u, "inactive");
 }
 
-interface BundleManifest {
+/** One file of an offline bundle (docs/bundle.md). */
+export interface BundleFile {
+  src: string;
+  dest: string;
+  mode: string;
+  /** Installed only on clusters of this `spec.bootstrap` (absent: every cluster). kubeadm's kubelet drop-in is `kubeadm`: in binary mode it would replace kubeha's ExecStart. */
+  bootstrap?: Cluster["bootstrap"];
+}
+
+export interface BundleManifest {
   kubernetesVersion: string;
   description?: string;
-  files: Array<{ src: string; dest: string; mode: string }>;
+  files: BundleFile[];
   enable?: string[];
+}
+
+const BOOTSTRAP_MODES: ReadonlyArray<Cluster["bootstrap"]> = ["kubeadm", "binary"];
+
+/** The manifest's files a cluster of `bootstrap` mode installs; an unknown `bootstrap` value is refused, not ignored. Pure. */
+export function bundleFilesFor(manifest: BundleManifest, bootstrap: Cluster["bootstrap"], where = "kubeha-bundle.json"): BundleFile[] {
+  for (const f of manifest.files) {
+    if (f.bootstrap !== undefined && !BOOTSTRAP_MODES.includes(f.bootstrap))
+      throw new KubehaError(`${where}: file ${f.src} has "bootstrap": ${JSON.stringify(f.bootstrap)}; it must be ${BOOTSTRAP_MODES.map((m) => `"${m}"`).join(" or ")} (or absent: every cluster)`, "see docs/bundle.md");
+  }
+  return manifest.files.filter((f) => f.bootstrap === undefined || f.bootstrap === bootstrap);
 }
 
 const bundles = new Map<string, Promise<{ manifest: BundleManifest; files: Array<{ path: string; content: Buffer; mode: number }> }>>();
 
-/** Reads an offline bundle once per process (docs/bundle.md) and checks it matches the cluster. */
-export function loadBundle(dir: string, version: string) {
-  const key = `${dir}\0${version}`;
+/** Reads an offline bundle once per process (docs/bundle.md), checks it matches the cluster, and keeps the files of the cluster's bootstrap mode. */
+export function loadBundle(dir: string, version: string, bootstrap: Cluster["bootstrap"]) {
+  const key = `${dir}\0${version}\0${bootstrap}`;
   let b = bundles.get(key);
   if (!b) {
     b = (async () => {
+      const where = join(dir, "kubeha-bundle.json");
       let manifest: BundleManifest;
       try {
-        manifest = JSON.parse(await readFile(join(dir, "kubeha-bundle.json"), "utf8")) as BundleManifest;
+        manifest = JSON.parse(await readFile(where, "utf8")) as BundleManifest;
       } catch (err) {
-        throw new KubehaError(`cannot read the offline bundle manifest ${join(dir, "kubeha-bundle.json")}: ${(err as Error).message}`, "check spec.packages.bundle (see docs/bundle.md)");
+        throw new KubehaError(`cannot read the offline bundle manifest ${where}: ${(err as Error).message}`, "check spec.packages.bundle (see docs/bundle.md)");
       }
       if (manifest.kubernetesVersion !== version)
         throw new KubehaError(`the bundle in ${dir} holds Kubernetes ${manifest.kubernetesVersion}, the cluster file asks for ${version}`, "ship a bundle of the same version, or change spec.kubernetes.version");
-      const files = await Promise.all(manifest.files.map(async (f) => ({ path: f.dest, content: await readFile(join(dir, f.src)), mode: parseInt(f.mode, 8) })));
+      const files = await Promise.all(bundleFilesFor(manifest, bootstrap, where).map(async (f) => ({ path: f.dest, content: await readFile(join(dir, f.src)), mode: parseInt(f.mode, 8) })));
       return { manifest, files };
     })();
     bundles.set(key, b);
@@ -159,13 +182,13 @@ export function loadBundle(dir: string, version: string) {
 /** The offline bundle's files for Ignition configs (packages.source: bundle), read as `kubeha apply` reads them. */
 export async function bootBundle(c: Cluster): Promise<BootBundle | undefined> {
   if (c.packages.source !== "bundle" || !c.packages.bundle) return undefined;
-  const { manifest, files } = await loadBundle(c.packages.bundle, c.kubernetes.version);
+  const { manifest, files } = await loadBundle(c.packages.bundle, c.kubernetes.version, c.bootstrap);
   return { ...(manifest.description ? { description: manifest.description } : {}), files, enable: manifest.enable ?? [] };
 }
 
 async function installBundle(ctx: Ctx, h: Host): Promise<void> {
   const c = ctx.data.cluster;
-  const { manifest, files } = await loadBundle(c.packages.bundle!, c.kubernetes.version);
+  const { manifest, files } = await loadBundle(c.packages.bundle!, c.kubernetes.version, c.bootstrap);
   const t = await transport(ctx, h);
   const { changed } = await syncFiles(t, files, (d, fn) => ctx.wet(h, d, fn));
   if (changed.length) ctx.note(`installed offline bundle: ${manifest.description ?? c.packages.bundle}`, h);

@@ -277,7 +277,7 @@ test("bundle manifest: version, description, files and stand-in headers", () => 
     const head = readFileSync(src, "utf8").split("\n").slice(0, 3).join("\n");
     assert.match(head, /STAND-IN/, `${f.src} must say it is a stand-in in its first lines`);
   }
-  for (const bin of ["kubeadm", "kubelet", "kubectl", "kube-apiserver-standin", "kube-vip"]) {
+  for (const bin of ["kubeadm", "kubelet", "kubectl", "kube-apiserver-standin", "kube-vip", "kube-proxy"]) {
     assert.ok(manifest.files.some((f) => f.src === `bin/${bin}` && f.dest === `/usr/bin/${bin}` && f.mode === "0755"), bin);
   }
   const v = runBin("kubeadm", ["version", "-o", "short"]);

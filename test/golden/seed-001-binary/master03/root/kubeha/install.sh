@@ -112,8 +112,9 @@ fi
 # --- packages: Packages: sources, signing keys, Debian packages, the Kubernetes binaries.
 apt_install ca-certificates conntrack containerd curl etcd-client etcd-server ethtool iptables socat
 # packages.source: bundle. `kubeha apply` installs the bundle's files (kubeha-bundle.json lists
-# each src -> dest, e.g. bin/kubeadm -> /usr/bin/kubeadm) and enables its units; by hand, copy
-# them the same way (from spec.packages.bundle) before running this script (docs/bundle.md).
+# each src -> dest, e.g. bin/kubeadm -> /usr/bin/kubeadm, leaving out entries whose "bootstrap"
+# names the other spec.bootstrap mode) and enables its units; by hand, copy them the same way
+# (from spec.packages.bundle) before running this script (docs/bundle.md).
 step 'install the offline bundle'
 for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
   command -v "$b" >/dev/null || die "$b not found: install the offline bundle's files first"
