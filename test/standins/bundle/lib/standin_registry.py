@@ -30,6 +30,8 @@ BUILTIN = [
     ("", "v1", "Secret", "secrets", True, []),
     ("", "v1", "ServiceAccount", "serviceaccounts", True, ["sa"]),
     ("", "v1", "Service", "services", True, ["svc"]),
+    ("", "v1", "Endpoints", "endpoints", True, ["ep"]),
+    ("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, []),
     ("", "v1", "Pod", "pods", True, ["po"]),
     ("apps", "v1", "DaemonSet", "daemonsets", True, ["ds"]),
     ("apps", "v1", "Deployment", "deployments", True, ["deploy"]),
@@ -816,6 +818,23 @@ def rbac_allows(store, user, groups, group, resource, verb):
         if rules == "*" or (rules and verb in rules.get((group, resource), ())):
             return True
     return False
+
+
+# The bootstrap policy's system:node-proxier ClusterRole, which the real API server binds to the user
+# system:kube-proxy itself (ClusterRoleBinding system:node-proxier): what kube-proxy may read.
+NODE_PROXIER = {("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"), ("", "nodes")}
+PROXY_USER = "system:kube-proxy"
+
+
+def proxier_allowed(method, path):
+    """(allowed, verb, group, resource) for a request of system:kube-proxy: get/list/watch only."""
+    parts = path.strip("/").split("/")
+    group, rest = ("", parts[2:]) if parts[0] == "api" else ((parts[1] if len(parts) > 1 else ""), parts[3:])
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        rest = rest[2:]
+    resource = rest[0] if rest else ""
+    verb = {"GET": "get" if len(rest) > 1 else "list"}.get(method, method.lower())
+    return method == "GET" and (group, resource) in NODE_PROXIER, verb, group, resource
 
 
 def forbidden(user, verb, group, resource, name=None):
