@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -277,6 +277,10 @@ test("bundle manifest: version, description, files and stand-in headers", () => 
     const head = readFileSync(src, "utf8").split("\n").slice(0, 3).join("\n");
     assert.match(head, /STAND-IN/, `${f.src} must say it is a stand-in in its first lines`);
   }
+  // Every file of the tree is shipped: a stand-in that imports a lib file the machines lack dies at start.
+  const shipped = new Set(manifest.files.map((f) => f.src));
+  for (const dir of ["bin", "lib", "systemd"])
+    for (const n of readdirSync(join(BUNDLE, dir))) assert.ok(shipped.has(`${dir}/${n}`), `${dir}/${n} is not in kubeha-bundle.json`);
   for (const bin of ["kubeadm", "kubelet", "kubectl", "kube-apiserver-standin", "kube-vip", "kube-proxy"]) {
     assert.ok(manifest.files.some((f) => f.src === `bin/${bin}` && f.dest === `/usr/bin/${bin}` && f.mode === "0755"), bin);
   }
