@@ -12,7 +12,6 @@ import { newApplyData } from "./phases/data.ts";
 import type { Reporter } from "./report/index.ts";
 import { registerSecret } from "./util/redact.ts";
 import { KubehaError } from "./errors.ts";
-import { binaryNotBuilt } from "./ops/not-built.ts";
 import { versionDrift } from "./ops/upgrade.ts";
 import { formerHostNotice, formerHosts, mergeManaged, readManagedHosts, writeManagedHosts } from "./pki/managed-hosts.ts";
 
@@ -41,8 +40,6 @@ export interface ApplyResult extends RunSummary {
 }
 
 export async function apply(cluster: Cluster, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const refused = opts.dryRun ? undefined : binaryNotBuilt(cluster, "apply");
-  if (refused) throw refused;
   // A dry run reads the PKI and writes nothing: missing certificates exist in memory only.
   const state = await ensureState(cluster, { readOnly: opts.dryRun ?? false });
   if (state.report.wouldCreateDir)

@@ -5,6 +5,7 @@
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { PATHS } from "../render/paths.ts";
+import { COMPONENTS } from "../spec/flag-tables.ts";
 import { debianPackages } from "../render/packages.ts";
 
 export interface Facts {
@@ -53,7 +54,8 @@ export interface Facts {
  */
 export const GUARDED_FILES = [PATHS.adminConf, PATHS.kubeletConf, PATHS.kubernetesKeyring, PATHS.crioKeyring] as const;
 
-export const WATCHED_UNITS = ["haproxy", "keepalived", "etcd", "kubelet", "containerd", "crio"] as const;
+/** Units whose state the facts report (\`ensure\` starts the inactive ones): every unit a host plan ensures. */
+export const WATCHED_UNITS = ["haproxy", "keepalived", "etcd", "containerd", "crio", ...COMPONENTS] as const;
 export const WATCHED_PACKAGES = ["haproxy", "keepalived", "etcd-server", "etcd-client", "containerd", "cri-o", "kubeadm", "kubelet", "kubectl", "curl", "ca-certificates", "gnupg"] as const;
 
 /** The read-only script; prints `@@section` headers followed by raw lines. */

@@ -14,7 +14,9 @@
  * `--help` and so from the pages: the ones that matter are in `RETIRED`, with their replacement.
  */
 
-export type Component = "kube-apiserver" | "kube-scheduler" | "kube-controller-manager" | "kubelet" | "kube-proxy";
+/** The Kubernetes components kubeha runs as systemd units in binary mode (each unit has the component's name). */
+export const COMPONENTS = ["kube-apiserver", "kube-scheduler", "kube-controller-manager", "kubelet", "kube-proxy"] as const;
+export type Component = (typeof COMPONENTS)[number];
 
 /** One stored reference page: the component's flags as its `--help` printed them in `minor`. */
 export interface FlagPage {

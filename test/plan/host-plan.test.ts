@@ -17,7 +17,7 @@ import { runPhases } from "../../src/phases/runner.ts";
 import { APPLY_PHASES } from "../../src/phases/apply.ts";
 import { newApplyData } from "../../src/phases/data.ts";
 import { CLUSTER_ACTIONS, checkedPaths, planHost } from "../../src/plan/host.ts";
-import { GUARDED_FILES } from "../../src/probe/facts.ts";
+import { GUARDED_FILES, WATCHED_UNITS } from "../../src/probe/facts.ts";
 import type { ConnectionPool } from "../../src/exec/pool.ts";
 import type { RunResult, Transport } from "../../src/exec/transport.ts";
 import type { Cluster, Host } from "../../src/spec/model.ts";
@@ -31,6 +31,8 @@ function freshTransport(h: Host): Transport {
     trips++;
     if (cmd.startsWith("export LC_ALL=C")) return { code: 0, stdout: FRESH_FACTS, stderr: "" };
     if (cmd.startsWith("cat ")) return { code: 1, stdout: "", stderr: "No such file or directory" };
+    // A read-only question to a cluster that does not exist yet (a step's `unless` check).
+    if (/^(test "\$\()?kubectl /.test(cmd)) return { code: 1, stdout: "", stderr: "The connection to the server was refused" };
     return { code: 0, stdout: "", stderr: "" };
   };
   return {
@@ -143,6 +145,8 @@ for (const { name, cluster: base } of clustersUnderTest()) {
         assert.ok(fromScript.files.length > 0, `${h.name}: the plan places files`);
         // Every guard the plan asks is answered by the facts round trip.
         for (const p of checkedPaths(steps)) assert.ok((GUARDED_FILES as readonly string[]).includes(p), `facts do not gather ${p}`);
+        // ...and every unit it ensures is one whose state they report (else a second run starts it again).
+        for (const s of steps) if (s.kind === "files") for (const u of s.ensure) assert.ok((WATCHED_UNITS as readonly string[]).includes(u.replace(/\.service$/, "")), `facts do not report unit ${u}`);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

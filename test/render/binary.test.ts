@@ -208,18 +208,12 @@ test("kubeconfigs parse, and their CA verifies the API server certificate for th
   }
 });
 
-test("apply refuses binary mode before touching the state directory or a host; plan does not", async () => {
-  const err = binaryNotBuilt(cluster, "apply");
-  assert.ok(err);
-  assert.match(err!.message, /`kubeha render` and `kubeha plan` work for them, apply is not built/);
-  assert.equal(binaryNotBuilt({ ...cluster, bootstrap: "kubeadm" }, "apply"), undefined);
-  const dir = mkdtempSync(join(tmpdir(), "kubeha-binary-apply-"));
-  try {
-    const c: Cluster = { ...cluster, pki: { ...cluster.pki, stateDir: join(dir, "state") } };
-    await assert.rejects(apply(c), /apply does not handle `bootstrap: binary`/);
-    assert.equal(spawnSync("test", ["-e", c.pki.stateDir]).status, 1, "apply created the state directory");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+test("reset, upgrade and node remove refuse binary mode with one message; apply is built (test/e2e/binary.test.ts)", () => {
+  for (const cmd of ["reset", "upgrade", "node remove"]) {
+    const err = binaryNotBuilt(cluster, cmd);
+    assert.ok(err, cmd);
+    assert.match(err!.message, new RegExp(`render, plan, apply, status and drill work for them, ${cmd} is not built`));
+    assert.equal(binaryNotBuilt({ ...cluster, bootstrap: "kubeadm" }, cmd), undefined);
   }
 });
 

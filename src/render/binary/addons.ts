@@ -180,12 +180,14 @@ export function renderAddons(c: Cluster): RenderedFile[] {
  */
 export function controlPlaneLabels(c: Cluster, kubeconfig: string): { script: string; check: string } {
   const k = `kubectl --kubeconfig ${kubeconfig}`;
-  const names = c.hosts.filter(isControlPlane).map((h: Host) => shq(h.name)).join(" ");
+  const cps = c.hosts.filter(isControlPlane).map((h: Host) => h.name);
+  const names = cps.map(shq).join(" ");
   const labels = CONTROL_PLANE_LABELS.map((l) => `${l}=`).join(" ");
   const selector = CONTROL_PLANE_LABELS.join(",");
   return {
     // The kubelets register through TLS bootstrap on their own time: wait (at most 120 s) until every Node exists.
     script: `for _ in $(seq 120); do ${k} get node ${names} >/dev/null 2>&1 && break; sleep 1; done; ${k} label node ${names} ${labels} --overwrite >/dev/null`,
-    check: `test "$(${k} get node ${names} -l ${shq(selector)} -o name | wc -l)" -eq ${c.hosts.filter(isControlPlane).length}`,
+    // kubectl takes names or a selector, not both: list the labelled Nodes, count ours among them.
+    check: `test "$(${k} get node -l ${shq(selector)} -o name | grep -cxF ${cps.map((n) => `-e ${shq(`node/${n}`)}`).join(" ")})" -eq ${cps.length}`,
   };
 }

@@ -187,7 +187,7 @@ if changed /etc/kubeha/binary/coredns.yaml || ! { kubectl --kubeconfig /etc/kube
 fi
 
 # --- cni: The pod network.
-if ! { test "$(kubectl --kubeconfig /etc/kubernetes/super-admin.conf get node master01 master02 master03 -l node-role.kubernetes.io/control-plane,node.kubernetes.io/exclude-from-external-load-balancers -o name | wc -l)" -eq 3; } >/dev/null 2>&1; then
+if ! { test "$(kubectl --kubeconfig /etc/kubernetes/super-admin.conf get node -l node-role.kubernetes.io/control-plane,node.kubernetes.io/exclude-from-external-load-balancers -o name | grep -cxF -e node/master01 -e node/master02 -e node/master03)" -eq 3; } >/dev/null 2>&1; then
   # If this fails: a Node that never registered: see `journalctl -u kubelet` on it (TLS bootstrap: `kubectl get csr`)
   step 'label the control-plane nodes (node-role.kubernetes.io/control-plane)'
   (
