@@ -27,7 +27,7 @@ import { createServer, type Server } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { BIN, freePort } from "./helpers.ts";
+import { BIN, freePort, cleanStaleWorkDirs, recordPid } from "./helpers.ts";
 
 const PREFIX = "kubeha-standins-binary-node-";
 const TOKEN_ID = "07401b";
@@ -37,34 +37,14 @@ const procs: ChildProcess[] = [];
 const openssl = (args: string[]) => execFileSync("openssl", args, { stdio: "ignore", cwd: work });
 const b64 = (f: string) => readFileSync(join(work, f)).toString("base64");
 
-/** Processes of a killed earlier run: pids in pids.txt of its work dir, killed only when their command line names that dir. */
-function cleanStale(): void {
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(PREFIX)) continue;
-    const dir = join(tmpdir(), name);
-    const pidFile = join(dir, "pids.txt");
-    if (existsSync(pidFile)) {
-      for (const line of readFileSync(pidFile, "utf8").split("\n")) {
-        const pid = Number(line);
-        if (!Number.isInteger(pid) || pid <= 1) continue;
-        try {
-          const seen = readFileSync(`/proc/${pid}/cmdline`, "utf8") + readFileSync(`/proc/${pid}/environ`, "utf8");
-          if (seen.includes(dir)) process.kill(pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const cleanStale = () => cleanStaleWorkDirs(PREFIX);
 
 function start(argv: string[], env: Record<string, string> = {}): ChildProcess {
   const log = join(work, `${argv[0]!.split("/").pop()}-${procs.length}.log`);
   const p = spawn("python3", argv, { env: { PATH: process.env.PATH!, PYTHONDONTWRITEBYTECODE: "1", KUBEHA_TEST_DIR: work, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   p.stdout!.on("data", (d: Buffer) => writeFileSync(log, d, { flag: "a" }));
   p.stderr!.on("data", (d: Buffer) => writeFileSync(log, d, { flag: "a" }));
-  writeFileSync(join(work, "pids.txt"), `${p.pid}\n`, { flag: "a" });
+  recordPid(work, p.pid);
   procs.push(p);
   return p;
 }
@@ -297,7 +277,7 @@ async function controlPlane(): Promise<void> {
     "--listen-client-urls", `http://127.0.0.1:${etcdPort}`, "--advertise-client-urls", `http://127.0.0.1:${etcdPort}`,
     "--listen-peer-urls", `http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`,
     "--initial-cluster", `binary-node-test=http://127.0.0.1:${peer}`], { stdio: "ignore" });
-  writeFileSync(join(work, "pids.txt"), `${etcd.pid}\n`, { flag: "a" });
+  recordPid(work, etcd.pid);
   procs.push(etcd);
   apiPort = await freePort();
   const f = (n: string) => join(work, n);

@@ -15,12 +15,12 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
-import { BIN, freePort } from "./helpers.ts";
+import { BIN, freePort, cleanStaleWorkDirs, recordPid } from "./helpers.ts";
 import { REPO } from "../render/helpers.ts";
 import { parseCluster } from "../../src/spec/read.ts";
 import type { Cluster } from "../../src/spec/model.ts";
@@ -45,31 +45,11 @@ const procs: ChildProcess[] = [];
 
 function track(p: ChildProcess): ChildProcess {
   procs.push(p);
-  writeFileSync(join(work, "pids.txt"), `${p.pid}\n`, { flag: "a" });
+  recordPid(work, p.pid);
   return p;
 }
 
-/** Processes of a killed earlier run (their pids in pids.txt, their command line naming the dir), then the dir. */
-function cleanStale(): void {
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(PREFIX)) continue;
-    const dir = join(tmpdir(), name);
-    const pidFile = join(dir, "pids.txt");
-    if (existsSync(pidFile)) {
-      for (const line of readFileSync(pidFile, "utf8").split("\n")) {
-        const pid = Number(line);
-        if (!Number.isInteger(pid) || pid <= 1) continue;
-        try {
-          const seen = readFileSync(`/proc/${pid}/cmdline`, "utf8") + readFileSync(`/proc/${pid}/environ`, "utf8");
-          if (seen.includes(dir)) process.kill(pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const cleanStale = () => cleanStaleWorkDirs(PREFIX);
 
 /** The ExecStart command line of a rendered unit: [binary, ...flags]. */
 function execStart(unit: string): string[] {

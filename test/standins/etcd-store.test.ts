@@ -6,12 +6,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN } from "./helpers.ts";
+import { BIN, cleanStaleWorkDirs, recordPid } from "./helpers.ts";
 
 const PREFIX = "kubeha-standins-etcd-";
 let work: string;
@@ -37,29 +37,10 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Processes of a killed earlier run: their pids are recorded in pids.txt of their work dir. */
-function cleanStale(): void {
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(PREFIX)) continue;
-    const dir = join(tmpdir(), name);
-    const pidFile = join(dir, "pids.txt");
-    if (existsSync(pidFile)) {
-      for (const line of readFileSync(pidFile, "utf8").split("\n")) {
-        const pid = Number(line);
-        if (!Number.isInteger(pid) || pid <= 1) continue;
-        try {
-          if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) process.kill(pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const cleanStale = () => cleanStaleWorkDirs(PREFIX);
 
 function track(p: ChildProcess): ChildProcess {
-  writeFileSync(join(work, "pids.txt"), `${p.pid}\n`, { flag: "a" });
+  recordPid(work, p.pid);
   return p;
 }
 

@@ -1,6 +1,6 @@
 /** Helpers for the stand-in tests: run the Python stand-ins and their library from the bundle tree. */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,4 +88,35 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
+}
+
+/**
+ * A test's work directories under the temp dir start with `prefix`; each records the processes it
+ * started in `pids.txt`. A killed earlier run's processes are killed (only those whose command line
+ * or environment names its directory: a reused pid is left alone), then its directory is removed.
+ */
+export function cleanStaleWorkDirs(prefix: string): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(prefix)) continue;
+    const dir = join(tmpdir(), name);
+    const pidFile = join(dir, "pids.txt");
+    if (existsSync(pidFile)) {
+      for (const line of readFileSync(pidFile, "utf8").split("\n")) {
+        const pid = Number(line);
+        if (!Number.isInteger(pid) || pid <= 1) continue;
+        try {
+          const seen = readFileSync(`/proc/${pid}/cmdline`, "utf8") + readFileSync(`/proc/${pid}/environ`, "utf8");
+          if (seen.includes(dir)) process.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Records a started process in `dir`'s pids.txt, for cleanStaleWorkDirs. */
+export function recordPid(dir: string, pid: number | undefined): void {
+  writeFileSync(join(dir, "pids.txt"), `${pid}\n`, { flag: "a" });
 }
