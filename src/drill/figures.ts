@@ -51,6 +51,16 @@ export interface Blackout {
 }
 
 /**
+ * Why a probe failed, as the report counts it: the error, and for a timeout where the exchange was
+ * ("timeout at connect": no host answered the SYN; "at handshake" or "at answer": a connection
+ * that went quiet, e.g. stranded on a host that gave up the VIP). Undefined for a probe that passed.
+ */
+export function probeReason(s: ApiSample): string | undefined {
+  if (s.ok) return undefined;
+  return s.error === "timeout" && s.phase ? `timeout at ${s.phase}` : s.error;
+}
+
+/**
  * API blackout: the longest run of consecutive failed probes, in send order (by `t`). A run
  * lasts from its first failure's send time to the send time of the success that ends it. A run
  * that lasts until the last probe ends at that last failure's send time plus its duration (`t + ms`),

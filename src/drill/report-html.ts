@@ -7,6 +7,7 @@
  * names and probe errors are data from machines, not markup.
  */
 import { formatDistribution } from "./stats.ts";
+import { probeReason } from "./figures.ts";
 import type { ApiSample, ComparisonRow, DistributionRow, DrillReport, EtcdWrite, Mark, ScenarioFigures, ScenarioResult, VipEvent } from "./types.ts";
 
 /** The HTML file and the JSON file `--report PATH` writes, in that order. */
@@ -308,7 +309,7 @@ function checksList(checks: ScenarioResult["checks"]): string {
 
 /** Failure reasons with counts: the chart shows when, this shows why. */
 function errorBreakdown(samples: ApiSample[], writes: EtcdWrite[]): string {
-  const api = countErrors(samples.filter((s) => !s.ok).map((s) => s.error));
+  const api = countErrors(samples.filter((s) => !s.ok).map(probeReason));
   const etcd = countErrors(writes.filter((w) => !w.acked).map((w) => w.error));
   if (api.length === 0 && etcd.length === 0) return "";
   const list = (title: string, rows: [string, number][]) =>
@@ -464,7 +465,7 @@ function timelineSvg(r: DrillReport, s: ScenarioResult, index: number): string {
   const sortedSamples = sortByT(s.samples);
   out.push(`<g class="lane-probe">`);
   for (const run of probeRuns) {
-    const tip = runTitle(run, "probe", run.ok ? [] : errorsOf(sortedSamples, run, (x) => x.error));
+    const tip = runTitle(run, "probe", run.ok ? [] : errorsOf(sortedSamples, run, probeReason));
     out.push(
       `<rect class="${run.ok ? "probe-ok" : "probe-fail"}" x="${f1(x(run.from))}" y="${probeY + 2}" width="${f1(width(run.from, run.to))}" ` +
         `height="${LANE_H - 4}" fill="${run.ok ? "#2a9d57" : "#d62839"}"><title>${esc(tip)}</title></rect>`,

@@ -28,7 +28,9 @@ function samples(durationMs: number, fails: (t: number) => string | undefined, s
   const out: ApiSample[] = [];
   for (let t = 0; t < durationMs; t += 20) {
     const error = fails(t);
-    out.push(error ? { t, ms: error === "timeout" ? 500 : 1 + Math.round(r() * 3), ok: false, error } : { t, ms: 3 + Math.round(r() * 12), ok: true });
+    // A timeout's phase alternates (connect, answer), so the report's reasons must tell the two apart.
+    const phase = error === "timeout" ? (t % 40 === 0 ? "connect" : "answer") : error === "ECONNREFUSED" ? "connect" : undefined;
+    out.push(error ? { t, ms: error === "timeout" ? 500 : 1 + Math.round(r() * 3), ok: false, error, ...(phase ? { phase } : {}) } : { t, ms: 3 + Math.round(r() * 12), ok: true });
   }
   return out;
 }
@@ -254,6 +256,15 @@ describe("drill report HTML", () => {
     assert.equal((first.match(/class="vip-split"/g) ?? []).length, 0);
     assert.equal((first.match(/class="vip-none"/g) ?? []).length, 1);
     for (const kind of ["fault", "note", "restore", "healthy"]) assert.ok(first.includes(`class="mark mark-${kind}"`), kind);
+  });
+
+  test("failure reasons say where a timeout happened: at connect (nobody answered) apart from at answer (a connection gone quiet)", () => {
+    // The first scenario: 30 timeouts (5.6-6.2 s), at connect and at answer in turn; 30 refusals.
+    const first = html.split("<h3>API probe failures</h3>")[1]!.split("</ul>")[0]!;
+    assert.match(first, /<code>timeout at connect<\/code> ×15/);
+    assert.match(first, /<code>timeout at answer<\/code> ×15/);
+    assert.match(first, /<code>ECONNREFUSED<\/code> ×30/);
+    assert.doesNotMatch(first, /<code>timeout<\/code>/);
   });
 
   test("draws data in any order, and scenarios with no data", () => {
