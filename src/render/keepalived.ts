@@ -1,13 +1,26 @@
 /**
  * keepalived: the VRRP virtual IP in front of the HAProxy hosts.
  *
- * What makes failover fast (docs/lab-notes.md, "Sub-second failover"): VRRPv3 with
- * `advert_int 0.1` (the VRRP child at nice -20 so that it is scheduled in time), distinct
- * priorities (equal ones cost ~5 s), a track file that systemd flips the instant haproxy dies,
- * and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never the remote
- * apiservers: every LB host would fail that together).
+ * What makes failover fast (docs/lab-notes.md, "Sub-second failover"; docs/drill.md, "Detection at
+ * the floor"): VRRPv3 with `advert_int 0.1` (the VRRP child real-time, so that it is scheduled in
+ * time), distinct priorities (equal ones cost ~5 s), a track file that systemd flips the instant
+ * haproxy dies, and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never
+ * the remote apiservers: every LB host would fail that together).
  *
- * Why nice, not keepalived's real-time scheduling (`vrrp_rt_priority`): a reload (SIGHUP, how
+ * Real-time scheduling comes from systemd, not from keepalived: the keepalived.service drop-in sets
+ * `CPUSchedulingPolicy=rr`, `CPUSchedulingPriority=10` and `CPUSchedulingResetOnFork=no`, so the
+ * parent and the VRRP child it forks run SCHED_RR (keepalived's own reset_process_priorities only
+ * undoes what keepalived set itself, so a reload keeps the policy; scripts it forks inherit it too,
+ * and they are short and bounded by their timeouts). A SCHED_RR task preempts every CFS task, in any
+ * cgroup or container: nice -20 did not, because the starvation is between groups (cgroups,
+ * autogroups), where nice does not reach. systemd sets no RLIMIT_RTTIME (LimitRTTIME= unset), so
+ * there is no RT-time limit for the kernel to SIGKILL on. The kernel's RT throttling
+ * (sched_rt_runtime_us, 95 % by default) still leaves the rest of the machine CPU time should the
+ * child ever spin. Where real-time scheduling is not allowed (a container without CAP_SYS_NICE, or
+ * CONFIG_RT_GROUP_SCHED with no RT budget for the service's cgroup), systemd does not start
+ * keepalived ("Failed to set up CPU scheduling", status 214/SETSCHEDULER): loudly, at apply.
+ *
+ * Why not keepalived's own real-time scheduling (`vrrp_rt_priority`): a reload (SIGHUP, how
  * apply hands existing LB hosts a new unicast peer list) must keep the VRRP state, and with RT
  * scheduling keepalived 2.2.7 cannot. On reload the VRRP child resets RLIMIT_RTTIME to an
  * "original" value it never saved (0/0, seen in /proc/PID/limits right after `systemctl reload`)
@@ -17,8 +30,10 @@
  * child ("exited due to signal 9 (Killed) - has rlimit_rttime been exceeded?"), the parent
  * respawns it in BACKUP (init) state and the holder drops the VIP: every reload of every LB host
  * was a failover, and a newly added LB host could take the VIP while the others restarted their
- * VRRP children (the sticky-holder bonus then kept it there). Without RT scheduling there is no
- * RT-time limit to lose: the child keeps its state and the holder its VIP across reloads.
+ * VRRP children (the sticky-holder bonus then kept it there). With systemd's policy keepalived sets
+ * no RT-time limit it could lose: the child keeps its state and the holder its VIP across reloads
+ * (lab: 10 rounds of `systemctl reload keepalived` on all three LB hosts, the VIP never moved, the
+ * VRRP children stayed SCHED_RR 10, no restarts, no rlimit or "Killed" lines in the journal).
  *
  * Why not keepalived's `nopreempt`: with it a backup never takes over from a live master, so a
  * lowered priority moves nothing (vrrp.c `vrrp_state_backup`; acassen/keepalived#2483), and
@@ -98,7 +113,8 @@ export function renderKeepalivedConf(c: KeepalivedCluster, h: Host, secrets: Sec
   if (v3) {
     L.push(
       "    vrrp_version 3",
-      "    # Sub-second adverts: the VRRP child at nice -20, not real-time (a reload must not kill it).",
+      "    # Sub-second adverts: systemd runs keepalived real-time (SCHED_RR, keepalived.service drop-in), never",
+      "    # vrrp_rt_priority (a reload would kill the child). nice -20 counts only if that policy is taken away.",
       "    vrrp_priority -20",
     );
   }
@@ -208,6 +224,9 @@ export function renderNotifyScript(): RenderedFile {
   return file(PATHS.keepalivedNotifyScript, content, { mode: 0o755 });
 }
 
+/** systemd's real-time scheduling for keepalived.service (renderKeepalivedDropIn). */
+export const KEEPALIVED_SCHED = { policy: "rr", priority: 10 } as const;
+
 /**
  * keepalived.service drop-in. Restart at once after a crash, and remove the VIP as soon as
  * keepalived is gone: a SIGKILLed keepalived leaves its VIP on the interface (two holders until it
@@ -219,7 +238,7 @@ export function renderNotifyScript(): RenderedFile {
  */
 export function renderKeepalivedDropIn(c: KeepalivedCluster, h: Host): RenderedFile {
   const content = [
-    header("#", "Restart keepalived quickly; drop a dead keepalived's VIP; create the state directory its track files live in.").trimEnd(),
+    header("#", "Restart keepalived quickly; drop a dead keepalived's VIP; create the state directory its track files live in; run it real-time.").trimEnd(),
     "[Unit]",
     "StartLimitIntervalSec=60",
     "StartLimitBurst=30",
@@ -229,6 +248,12 @@ export function renderKeepalivedDropIn(c: KeepalivedCluster, h: Host): RenderedF
     `ExecStopPost=-${PATHS.ipCommand} addr del ${c.endpoint.address}/${c.endpoint.vipPrefix} dev ${h.interface}`,
     "Restart=always",
     "RestartSec=500ms",
+    "# Real-time round-robin for keepalived and the VRRP child it forks (inherited: no reset on fork), so that",
+    "# no busy CFS task in any cgroup or container delays an advert. Set by systemd, not by keepalived's",
+    "# vrrp_rt_priority: keepalived then never touches RLIMIT_RTTIME, which a reload would break.",
+    `CPUSchedulingPolicy=${KEEPALIVED_SCHED.policy}`,
+    `CPUSchedulingPriority=${KEEPALIVED_SCHED.priority}`,
+    "CPUSchedulingResetOnFork=no",
   ].join("\n");
   return file(PATHS.keepalivedDropIn, content, { restarts: ["keepalived.service"] });
 }

@@ -3,6 +3,8 @@
  * the real tools: `systemd-analyze verify` against Debian's keepalived.service (and haproxy's
  * drop-in against haproxy.service), and the rendered `ip addr del` line run in a private network
  * namespace: it removes the VIP, and fails when the VIP is absent (hence systemd's `-` prefix).
+ * The same drop-in gives keepalived real-time scheduling through systemd (never keepalived's own
+ * vrrp_rt_priority, whose RLIMIT_RTTIME handling a reload breaks).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,6 +32,24 @@ test("every keepalived drop-in removes exactly its host's VIP on its interface a
   }
 });
 
+test("every keepalived drop-in puts keepalived and its VRRP child in SCHED_RR; keepalived.conf asks for no real-time scheduling of its own", () => {
+  let n = 0;
+  for (const { name, cluster } of withKeepalived) {
+    for (const r of renderCluster(cluster, FIXTURE_SECRETS)) {
+      const dropIn = r.files.find((f) => f.path === PATHS.keepalivedDropIn);
+      if (!dropIn) continue;
+      n++;
+      const sched = dropIn.content.split("\n").filter((l) => l.startsWith("CPUScheduling"));
+      // ResetOnFork=no: the VRRP child is forked by keepalived's parent and must inherit the policy.
+      assert.deepEqual(sched, ["CPUSchedulingPolicy=rr", "CPUSchedulingPriority=10", "CPUSchedulingResetOnFork=no"], `${name}/${r.host}`);
+      assert.doesNotMatch(dropIn.content, /LimitRTTIME/, `${name}/${r.host}: no RT time limit for the kernel to SIGKILL on`);
+      const conf = r.files.find((f) => f.path === PATHS.keepalivedConf)!.content;
+      assert.doesNotMatch(conf, /^\s*(vrrp_rt_priority|vrrp_rlimit_rttime|checker_rt_priority|bfd_rt_priority)\b/m, `${name}/${r.host}`);
+    }
+  }
+  assert.ok(n >= 3, `drop-ins checked: ${n}`);
+});
+
 test("systemd-analyze verify accepts kubeha's keepalived and haproxy drop-ins on Debian's units", () => {
   const { cluster } = withKeepalived[0]!;
   const r = renderCluster(cluster, FIXTURE_SECRETS).find((x) => x.files.some((f) => f.path === PATHS.keepalivedDropIn))!;
@@ -40,6 +60,9 @@ test("systemd-analyze verify accepts kubeha's keepalived and haproxy drop-ins on
   }
   const broken = systemdVerify("keepalived.service", "[Service]\nExecStopPost=-sbin/ip addr del 1.2.3.4/24 dev x\n");
   assert.match(broken.out, /Neither a valid executable name nor an absolute path/, "the check can fail");
+  const badPolicy = systemdVerify("keepalived.service", "[Service]\nCPUSchedulingPolicy=realtime\nCPUSchedulingPriority=100\n");
+  assert.match(badPolicy.out, /Failed to parse CPU scheduling policy/, "a policy systemd does not know is reported");
+  assert.match(badPolicy.out, /CPU scheduling priority is out of range/, "so is a priority outside 1-99");
 });
 
 test("the rendered ip command removes the VIP, and fails (ignored by the `-` prefix) when it is already gone", () => {
