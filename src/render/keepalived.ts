@@ -7,18 +7,18 @@
  * haproxy dies, and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never
  * the remote apiservers: every LB host would fail that together).
  *
- * Real-time scheduling comes from systemd, not from keepalived: the keepalived.service drop-in sets
- * `CPUSchedulingPolicy=rr`, `CPUSchedulingPriority=10` and `CPUSchedulingResetOnFork=no`, so the
- * parent and the VRRP child it forks run SCHED_RR (keepalived's own reset_process_priorities only
- * undoes what keepalived set itself, so a reload keeps the policy; scripts it forks inherit it too,
- * and they are short and bounded by their timeouts). A SCHED_RR task preempts every CFS task, in any
- * cgroup or container: nice -20 did not, because the starvation is between groups (cgroups,
- * autogroups), where nice does not reach. systemd sets no RLIMIT_RTTIME (LimitRTTIME= unset), so
- * there is no RT-time limit for the kernel to SIGKILL on. The kernel's RT throttling
- * (sched_rt_runtime_us, 95 % by default) still leaves the rest of the machine CPU time should the
- * child ever spin. Where real-time scheduling is not allowed (a container without CAP_SYS_NICE, or
- * CONFIG_RT_GROUP_SCHED with no RT budget for the service's cgroup), systemd does not start
- * keepalived ("Failed to set up CPU scheduling", status 214/SETSCHEDULER): loudly, at apply.
+ * Real-time scheduling comes from the keepalived.service drop-in, not from keepalived: an
+ * ExecStartPost= chrt puts the parent and the children it forked in SCHED_RR 10, and children it
+ * forks later inherit it (keepalived's own reset_process_priorities only undoes what keepalived set
+ * itself, so a reload keeps the policy; scripts it forks inherit it too, and they are short and
+ * bounded by their timeouts). A SCHED_RR task preempts every CFS task, in any cgroup or container:
+ * nice -20 did not, because the starvation is between groups (cgroups, autogroups), where nice
+ * does not reach. Nothing sets RLIMIT_RTTIME (systemd leaves it unlimited), so there is no RT-time
+ * limit for the kernel to SIGKILL on. The kernel's RT throttling (sched_rt_runtime_us, 95 % by
+ * default) still leaves the rest of the machine CPU time should the child ever spin. Where
+ * real-time scheduling is not allowed (a container without CAP_SYS_NICE, or CONFIG_RT_GROUP_SCHED
+ * with no RT budget for the service's cgroup), keepalived runs as before, at nice -20, and says so
+ * in its journal (KEEPALIVED_NO_RT).
  *
  * Why not keepalived's own real-time scheduling (`vrrp_rt_priority`): a reload (SIGHUP, how
  * apply hands existing LB hosts a new unicast peer list) must keep the VRRP state, and with RT
@@ -30,8 +30,8 @@
  * child ("exited due to signal 9 (Killed) - has rlimit_rttime been exceeded?"), the parent
  * respawns it in BACKUP (init) state and the holder drops the VIP: every reload of every LB host
  * was a failover, and a newly added LB host could take the VIP while the others restarted their
- * VRRP children (the sticky-holder bonus then kept it there). With systemd's policy keepalived sets
- * no RT-time limit it could lose: the child keeps its state and the holder its VIP across reloads
+ * VRRP children (the sticky-holder bonus then kept it there). With the policy set from outside
+ * keepalived sets no RT-time limit it could lose: the child keeps its state and the holder its VIP across reloads
  * (lab: 10 rounds of `systemctl reload keepalived` on all three LB hosts, the VIP never moved, the
  * VRRP children stayed SCHED_RR 10, no restarts, no rlimit or "Killed" lines in the journal).
  *
@@ -113,8 +113,8 @@ export function renderKeepalivedConf(c: KeepalivedCluster, h: Host, secrets: Sec
   if (v3) {
     L.push(
       "    vrrp_version 3",
-      "    # Sub-second adverts: systemd runs keepalived real-time (SCHED_RR, keepalived.service drop-in), never",
-      "    # vrrp_rt_priority (a reload would kill the child). nice -20 counts only if that policy is taken away.",
+      "    # Sub-second adverts: the keepalived.service drop-in makes keepalived real-time (SCHED_RR), never",
+      "    # vrrp_rt_priority (a reload would kill the child). nice -20 counts where a host refuses real-time.",
       "    vrrp_priority -20",
     );
   }
@@ -224,8 +224,24 @@ export function renderNotifyScript(): RenderedFile {
   return file(PATHS.keepalivedNotifyScript, content, { mode: 0o755 });
 }
 
-/** systemd's real-time scheduling for keepalived.service (renderKeepalivedDropIn). */
+/** The real-time scheduling keepalived runs with (renderKeepalivedDropIn): SCHED_RR at priority 10. */
 export const KEEPALIVED_SCHED = { policy: "rr", priority: 10 } as const;
+
+/** What keepalived's journal says when the host refuses it real-time scheduling (the unit still runs). */
+export const KEEPALIVED_NO_RT = "kubeha: keepalived runs without real-time scheduling (chrt was refused: no CAP_SYS_NICE or no real-time budget here); VRRP adverts may be late on a busy host";
+
+/**
+ * The ExecStartPost= shell line that makes keepalived real-time: the main process first, then the
+ * children it already forked (the VRRP and checker children; keepalived signals READY after forking
+ * them). A child forked later, a respawn after a crash, forks from the real-time parent and inherits
+ * the policy (chrt sets no reset-on-fork). In that order no child escapes: one forked before the
+ * parent's change is listed by pgrep, which runs after it. `$$` is systemd's literal `$`: the shell
+ * reads MAINPID from the environment systemd gives ExecStartPost= commands.
+ */
+export function keepalivedRtCommand(): string {
+  const chrt = `chrt --all-tasks --${KEEPALIVED_SCHED.policy} --pid ${KEEPALIVED_SCHED.priority}`;
+  return `/bin/sh -c 'ok=1; ${chrt} "$$MAINPID" || ok=; for p in $$(pgrep -P "$$MAINPID"); do ${chrt} "$$p" || ok=; done; [ -n "$$ok" ] || { echo "${KEEPALIVED_NO_RT}" >&2; exit 1; }'`;
+}
 
 /**
  * keepalived.service drop-in. Restart at once after a crash, and remove the VIP as soon as
@@ -235,6 +251,12 @@ export const KEEPALIVED_SCHED = { policy: "rr", priority: 10 } as const;
  * prefix: the address is usually gone already (a clean stop removes it; a backup never had it),
  * and `ip` then fails ("Error: ipv4: Address not found.", exit 2), which must not fail the unit.
  * Only keepalived's death runs this: the haproxy-dies path (track file, priority) is untouched.
+ *
+ * Real-time scheduling through an ExecStartPost= chrt, not systemd's CPUSchedulingPolicy=: a host
+ * that refuses real-time scheduling (a container without CAP_SYS_NICE, a kernel with
+ * CONFIG_RT_GROUP_SCHED and no budget for the service) makes systemd refuse to start the unit with
+ * CPUSchedulingPolicy= (status 214/SETSCHEDULER): no VIP at all, where late adverts were the only
+ * risk. chrt with the `-` prefix fails alone, with KEEPALIVED_NO_RT in the journal.
  */
 export function renderKeepalivedDropIn(c: KeepalivedCluster, h: Host): RenderedFile {
   const content = [
@@ -245,15 +267,13 @@ export function renderKeepalivedDropIn(c: KeepalivedCluster, h: Host): RenderedF
     "",
     "[Service]",
     `ExecStartPre=/bin/mkdir -p ${PATHS.runDir}`,
+    "# Real-time round-robin for keepalived and the VRRP child it forked, so that no busy task in any cgroup",
+    "# or container delays an advert. Not keepalived's vrrp_rt_priority: keepalived then never touches",
+    "# RLIMIT_RTTIME, which a reload would break. A host that refuses it runs keepalived as before (journal).",
+    `ExecStartPost=-${keepalivedRtCommand()}`,
     `ExecStopPost=-${PATHS.ipCommand} addr del ${c.endpoint.address}/${c.endpoint.vipPrefix} dev ${h.interface}`,
     "Restart=always",
     "RestartSec=500ms",
-    "# Real-time round-robin for keepalived and the VRRP child it forks (inherited: no reset on fork), so that",
-    "# no busy CFS task in any cgroup or container delays an advert. Set by systemd, not by keepalived's",
-    "# vrrp_rt_priority: keepalived then never touches RLIMIT_RTTIME, which a reload would break.",
-    `CPUSchedulingPolicy=${KEEPALIVED_SCHED.policy}`,
-    `CPUSchedulingPriority=${KEEPALIVED_SCHED.priority}`,
-    "CPUSchedulingResetOnFork=no",
   ].join("\n");
   return file(PATHS.keepalivedDropIn, content, { restarts: ["keepalived.service"] });
 }
