@@ -5,7 +5,8 @@ import path from "node:path";
 import type { Command } from "./main.ts";
 import { parseFlags } from "./flags.ts";
 import { UsageError } from "../errors.ts";
-import type { LabBootstrap, LabEndpoint, LabEtcd, LabProvision } from "../lab/plan.ts";
+import type { Bootstrap } from "../spec/model.ts";
+import type { LabEndpoint, LabEtcd, LabProvision } from "../lab/plan.ts";
 
 const help = `kubeha lab: a lab of Debian bookworm machines (systemd-nspawn) on this host
 
@@ -140,7 +141,7 @@ export const command: Command = {
           ...(f.endpoint ? { endpoint: f.endpoint as LabEndpoint } : {}),
           ...(f.etcd ? { etcd: f.etcd as LabEtcd } : {}),
           ...(f.provision ? { provision: f.provision as LabProvision } : {}),
-          ...(f.bootstrap ? { bootstrap: f.bootstrap as LabBootstrap } : {}),
+          ...(f.bootstrap ? { bootstrap: f.bootstrap as Bootstrap } : {}),
           ...(f["kube-standins"] ? { bundle: f.bundle ?? checkoutBundle() } : {}),
           installDeps: f["install-deps"] ?? false,
           progress: say,

@@ -14,7 +14,7 @@ import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
 import { X509Certificate } from "node:crypto";
 import { KubehaError } from "../errors.ts";
-import type { ApiSample, EtcdWrite } from "./types.ts";
+import type { ApiSample, EtcdWrite, ExchangePhase } from "./types.ts";
 
 /** A running probe. Both promises resolve with every record, in send order. */
 export interface RunningProbe<T> {
@@ -123,7 +123,7 @@ interface Target {
   verifyName: string;
 }
 
-type CallResult = { status: number; body: string } | { error: string };
+type CallResult = { status: number; body: string } | { error: string; phase: ExchangePhase };
 
 /** How late a timeout check may run before the probing process counts as stalled (timers run a few ms late on a busy machine). */
 const STALL_MS = 50;
@@ -135,11 +135,12 @@ function call(t: Target, method: "GET" | "POST", path: string, body: string | un
   return new Promise((resolve) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
-    const finish = (r: CallResult) => {
+    let phase: ExchangePhase = "connect";
+    const finish = (r: { status: number; body: string } | { error: string }) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve(r);
+      resolve("error" in r ? { error: r.error, phase } : r);
     };
     const host = t.url.hostname.replace(/^\[(.*)\]$/, "$1");
     const options: RequestOptions & { secureContext: SecureContext } = {
@@ -197,6 +198,10 @@ function call(t: Target, method: "GET" | "POST", path: string, body: string | un
       }), ms);
     };
     arm(timeoutMs);
+    req.on("socket", (sock) => {
+      sock.once("connect", () => (phase = phase === "connect" ? "handshake" : phase));
+      sock.once("secureConnect", () => (phase = "answer"));
+    });
     req.on("error", (e) => finish({ error: shortReason(e) }));
     req.end(body);
   });
@@ -313,7 +318,7 @@ export function startApiProbe(o: ApiProbeOptions): RunningProbe<ApiSample> {
     const p = call(target, "GET", path, undefined, o.timeoutMs).then((r) => {
       inFlight--;
       const ms = round(performance.now() - sent);
-      if ("error" in r) samples[i] = { t, ms, ok: false, error: r.error };
+      if ("error" in r) samples[i] = { t, ms, ok: false, error: r.error, phase: r.phase };
       else if (r.status === 200) samples[i] = { t, ms, ok: true };
       else samples[i] = { t, ms, ok: false, error: `HTTP ${r.status}` };
     });

@@ -42,6 +42,14 @@ export const SKIPPED = "skipped: too many in flight";
 export const LATE = "skipped: probe client late";
 
 /** One HTTPS request through the VIP (API_PROBE_PATH in load.ts). */
+/**
+ * Where an exchange was when it failed: "connect" (no TCP connection yet: nobody answered the
+ * SYN), "handshake" (connected, TLS not done) or "answer" (request sent, waiting for the answer).
+ * A timeout at "connect" means no host took the address; later ones, a connection stranded on
+ * the host that held it.
+ */
+export type ExchangePhase = "connect" | "handshake" | "answer";
+
 export interface ApiSample {
   /** When the request was sent. */
   t: number;
@@ -50,6 +58,8 @@ export interface ApiSample {
   ok: boolean;
   /** Short failure reason: "timeout", "ECONNREFUSED", "ECONNRESET", "HTTP 500", ... */
   error?: string;
+  /** A failed exchange's stage when it failed (unset for LATE and SKIPPED slots, never sent). */
+  phase?: ExchangePhase;
 }
 
 /** One etcd write of a numbered key (`<prefix>/<seq>`, value = seq), sent sequentially. */

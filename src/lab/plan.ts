@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { stringify } from "yaml";
 import type { ClusterFile, HostFile, Role } from "../spec/file.ts";
+import { BOOTSTRAPS, type Bootstrap } from "../spec/model.ts";
 import { cidrContains, cidrToString, intToIp, parseCidr, type Cidr } from "../util/net.ts";
 import { UsageError } from "../errors.ts";
 
@@ -71,12 +72,8 @@ export interface LabOptions {
    * How the cluster file bootstraps Kubernetes. `kubeadm` (default). `binary`: kubeha's own systemd
    * units, no kubeadm (`spec.bootstrap: binary`, docs/binary.md); needs the bundle and external etcd.
    */
-  bootstrap?: LabBootstrap;
+  bootstrap?: Bootstrap;
 }
-
-/** Bootstrap modes a lab's cluster file can have (spec.bootstrap). */
-export const LAB_BOOTSTRAPS = ["kubeadm", "binary"] as const;
-export type LabBootstrap = (typeof LAB_BOOTSTRAPS)[number];
 
 /** etcd modes a lab's cluster file can have. */
 export const LAB_ETCD = ["external", "stacked"] as const;
@@ -104,7 +101,7 @@ export interface LabPlan {
   endpoint: LabEndpoint;
   etcd: LabEtcd;
   provision: LabProvision;
-  bootstrap: LabBootstrap;
+  bootstrap: Bootstrap;
   proxyUrl: string;
   machines: PlannedMachine[];
   /** Output directory (cluster.yaml, id_ed25519, known_hosts). */
@@ -189,8 +186,8 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
     throw new UsageError("--provision ignition needs --kube-standins", "the machines carry no Kubernetes packages: the stand-in bundle goes in through Ignition");
   }
   const bootstrap = opts.bootstrap ?? "kubeadm";
-  if (!(LAB_BOOTSTRAPS as readonly string[]).includes(bootstrap)) {
-    throw new UsageError(`--bootstrap ${bootstrap}: unknown bootstrap mode`, `one of: ${LAB_BOOTSTRAPS.join(", ")}`);
+  if (!(BOOTSTRAPS as readonly string[]).includes(bootstrap)) {
+    throw new UsageError(`--bootstrap ${bootstrap}: unknown bootstrap mode`, `one of: ${BOOTSTRAPS.join(", ")}`);
   }
   if (bootstrap === "binary") {
     // The cluster file's own rules (spec validation) would refuse these later; say it before any machine boots.

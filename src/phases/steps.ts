@@ -13,7 +13,7 @@ import { shq } from "../util/shell.ts";
 import { recordInstalledCommand } from "../render/packages.ts";
 import { KubehaError, StepError } from "../errors.ts";
 import { retry } from "../util/retry.ts";
-import type { Cluster, Host } from "../spec/model.ts";
+import { BOOTSTRAPS, type Cluster, type Host } from "../spec/model.ts";
 import type { BootBundle } from "../render/ignition.ts";
 import type { RenderedFile } from "../render/types.ts";
 import { isUnitFile, unitTriggers, type Check, type FilesStep, type PackagesStep, type RunStep, type Step, type StepPhase } from "../plan/host.ts";
@@ -142,13 +142,12 @@ export interface BundleManifest {
   enable?: string[];
 }
 
-const BOOTSTRAP_MODES: ReadonlyArray<Cluster["bootstrap"]> = ["kubeadm", "binary"];
 
 /** The manifest's files a cluster of `bootstrap` mode installs; an unknown `bootstrap` value is refused, not ignored. Pure. */
 export function bundleFilesFor(manifest: BundleManifest, bootstrap: Cluster["bootstrap"], where = "kubeha-bundle.json"): BundleFile[] {
   for (const f of manifest.files) {
-    if (f.bootstrap !== undefined && !BOOTSTRAP_MODES.includes(f.bootstrap))
-      throw new KubehaError(`${where}: file ${f.src} has "bootstrap": ${JSON.stringify(f.bootstrap)}; it must be ${BOOTSTRAP_MODES.map((m) => `"${m}"`).join(" or ")} (or absent: every cluster)`, "see docs/bundle.md");
+    if (f.bootstrap !== undefined && !BOOTSTRAPS.includes(f.bootstrap))
+      throw new KubehaError(`${where}: file ${f.src} has "bootstrap": ${JSON.stringify(f.bootstrap)}; it must be ${BOOTSTRAPS.map((m) => `"${m}"`).join(" or ")} (or absent: every cluster)`, "see docs/bundle.md");
   }
   return manifest.files.filter((f) => f.bootstrap === undefined || f.bootstrap === bootstrap);
 }

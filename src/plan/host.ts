@@ -295,16 +295,15 @@ export function planHost(c: Cluster, h: Host, inputs: PlanInputs): Step[] {
       });
       const kubeconfig = c.kubernetes.minor >= 29 ? PATHS.superAdminConf : PATHS.adminConf;
       const kc = `--kubeconfig ${kubeconfig}`;
-      run("control-plane/endpoint", "kubectl apply the TLS bootstrap token and RBAC bindings", `kubectl ${kc} apply -f ${PATHS.tlsBootstrapManifest}`, {
-        onChange: [PATHS.tlsBootstrapManifest],
-        unless: { kind: "command", script: `kubectl ${kc} get -f ${PATHS.tlsBootstrapManifest}` },
-        hint: "the objects are in the file; check `kubectl get --raw /readyz` and the API server's journal",
-      });
-      run("control-plane/endpoint", "kubectl apply CoreDNS (kubeadm's addon objects)", `kubectl ${kc} apply -f ${PATHS.corednsManifest}`, {
-        onChange: [PATHS.corednsManifest],
-        unless: { kind: "command", script: `kubectl ${kc} get -f ${PATHS.corednsManifest}` },
-        hint: "the objects are in the file; check `kubectl -n kube-system get deploy coredns` and the API server's journal",
-      });
+      // Applied when its file changed, or when its objects are not all there (someone deleted one).
+      const applyManifest = (what: string, manifest: string, hint: string) =>
+        run("control-plane/endpoint", `kubectl apply ${what}`, `kubectl ${kc} apply -f ${manifest}`, {
+          onChange: [manifest],
+          unless: { kind: "command", script: `kubectl ${kc} get -f ${manifest}` },
+          hint: `the objects are in the file; check ${hint} and the API server's journal`,
+        });
+      applyManifest("the TLS bootstrap token and RBAC bindings", PATHS.tlsBootstrapManifest, "`kubectl get --raw /readyz`");
+      applyManifest("CoreDNS (kubeadm's addon objects)", PATHS.corednsManifest, "`kubectl -n kube-system get deploy coredns`");
       // NodeRestriction forbids a kubelet to give itself a node-role label: kubeha sets them, as kubeadm does.
       const labels = controlPlaneLabels(c, kubeconfig);
       run("cni", "label the control-plane nodes (node-role.kubernetes.io/control-plane)", labels.script, {

@@ -54,7 +54,7 @@ export interface Facts {
  */
 export const GUARDED_FILES = [PATHS.adminConf, PATHS.kubeletConf, PATHS.kubernetesKeyring, PATHS.crioKeyring] as const;
 
-/** Units whose state the facts report (\`ensure\` starts the inactive ones): every unit a host plan ensures. */
+/** Units whose state the facts report (`ensure` starts the inactive ones): every unit a host plan ensures. */
 export const WATCHED_UNITS = ["haproxy", "keepalived", "etcd", "containerd", "crio", ...COMPONENTS] as const;
 export const WATCHED_PACKAGES = ["haproxy", "keepalived", "etcd-server", "etcd-client", "containerd", "cri-o", "kubeadm", "kubelet", "kubectl", "curl", "ca-certificates", "gnupg"] as const;
 

@@ -2,7 +2,7 @@
  * The normalized cluster: every default applied, every derived value computed once.
  * Planners, renderers, the PKI and the phases read only this type, never `ClusterFile`.
  */
-import type { Role } from "./file.ts";
+import type { ClusterFile, Role } from "./file.ts";
 
 export type { Role };
 
@@ -149,6 +149,13 @@ export interface Provisioning {
   dataDisk?: { device: string; format: "btrfs" | "ext4" | "xfs"; label: string; path: string };
 }
 
+/** How a control plane is brought up (spec.bootstrap): one list for the parser, the bundle and the lab. */
+export const BOOTSTRAPS = ["kubeadm", "binary"] as const;
+export type Bootstrap = (typeof BOOTSTRAPS)[number];
+// file.ts spells the union out for the schema generator; this line stops compiling when the two differ.
+const sameBootstraps: [Bootstrap] extends [NonNullable<ClusterFile["spec"]["bootstrap"]>] ? ([NonNullable<ClusterFile["spec"]["bootstrap"]>] extends [Bootstrap] ? true : false) : false = true;
+void sameBootstraps;
+
 export interface Cluster {
   name: string;
   hosts: Host[];
@@ -157,7 +164,7 @@ export interface Cluster {
   etcd: Etcd;
   packages: Packages;
   /** kubeadm, or systemd units rendered by kubeha (spec.bootstrap). */
-  bootstrap: "kubeadm" | "binary";
+  bootstrap: Bootstrap;
   pki: Pki;
   provisioning: Provisioning;
   /** Absolute path of the cluster file this came from, when read from disk. */

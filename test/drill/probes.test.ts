@@ -6,7 +6,7 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:https";
-import type { Socket } from "node:net";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { deletePrefix, etcdKey, LATE_MS, nextSlots, readBack, shortReason, startApiProbe, startEtcdWriter, type EtcdClientOptions } from "../../src/drill/probes.ts";
@@ -319,6 +319,32 @@ describe("API probe against a local HTTPS server", () => {
       assert.ok(srv.maxConcurrent <= 3, `server saw ${srv.maxConcurrent} requests at once`);
     } finally {
       await srv.close();
+    }
+  });
+
+  test("a failure says where the exchange was: refused at connect, a silent TCP listener at handshake, a server that never answers at answer", async () => {
+    // A listener that accepts and never speaks TLS: the kernel completes the TCP handshake.
+    const conns = new Set<Socket>();
+    const silent = createNetServer((c) => {
+      conns.add(c);
+      c.on("error", () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const silentPort = (silent.address() as { port: number }).port;
+    const srv = await httpsServer();
+    srv.mode.delayMs = 60_000;
+    const closedPort = await freePort();
+    const one = async (url: string) => (await startApiProbe({ url, ca: pki.ca.cert, rateHz: 10, timeoutMs: 1500, maxCount: 1, maxMs: 100, t0: performance.now() }).done)[0]!;
+    try {
+      const [refused, handshake, answer] = await Promise.all([one(`https://127.0.0.1:${closedPort}/readyz`), one(`https://127.0.0.1:${silentPort}/readyz`), one(srv.url)]);
+      assert.deepEqual([refused.error, refused.phase], ["ECONNREFUSED", "connect"]);
+      assert.deepEqual([handshake.error, handshake.phase], ["timeout", "handshake"]);
+      assert.deepEqual([answer.error, answer.phase], ["timeout", "answer"]);
+      assert.equal(srv.received, 1, "the request reached the server before the timeout");
+    } finally {
+      await srv.close();
+      for (const c of conns) c.destroy();
+      await new Promise((r) => silent.close(r));
     }
   });
 

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labDown, labInfo, labUp, type LabInfo } from "../../src/lab/index.ts";
-import type { LabBootstrap, LabEndpoint, LabEtcd, LabProvision } from "../../src/lab/plan.ts";
+import type { Bootstrap } from "../../src/spec/model.ts";
+import type { LabEndpoint, LabEtcd, LabProvision } from "../../src/lab/plan.ts";
 import { kubeha, REPO } from "./cli.ts";
 
 export interface E2eLab {
@@ -19,7 +20,7 @@ export interface E2eLab {
 }
 
 /** A fresh lab with the stand-in bundle; `apply: true` also runs `kubeha apply` and asserts it succeeded. */
-export async function freshLab(o: { name: string; subnet: string; masters: number; workers: number; lbs?: number; endpoint?: LabEndpoint; etcd?: LabEtcd; provision?: LabProvision; bootstrap?: LabBootstrap; apply?: boolean }): Promise<E2eLab> {
+export async function freshLab(o: { name: string; subnet: string; masters: number; workers: number; lbs?: number; endpoint?: LabEndpoint; etcd?: LabEtcd; provision?: LabProvision; bootstrap?: Bootstrap; apply?: boolean }): Promise<E2eLab> {
   await labDown(o.name); // a lab left by a killed run
   const cwd = mkdtempSync(join(tmpdir(), `kubeha-${o.name}-`));
   const lab = await labUp({
