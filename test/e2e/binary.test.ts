@@ -16,12 +16,12 @@ import assert from "node:assert/strict";
 import { labExec, type LabInfo } from "../../src/lab/index.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import { CONTROL_PLANE_LABELS } from "../../src/render/binary/addons.ts";
-import type { DrillReport } from "../../src/drill/types.ts";
 import type { LeaderStatus } from "../../src/probe/leaders.ts";
 import { LEADER_ELECTION } from "../../src/probe/leaders.ts";
 import type { RunEvent } from "../../src/report/events.ts";
 import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
-import { kubeha, kubehaLive, untilOk, type CliResult } from "../helpers/cli.ts";
+import { assertLbDrill } from "../helpers/lb-drill.ts";
+import { kubeha, untilOk, type CliResult } from "../helpers/cli.ts";
 
 const NAME = process.env.KUBEHA_E2E_BIN_LAB ?? "kt-bin";
 const SUBNET = process.env.KUBEHA_E2E_BIN_SUBNET ?? "198.19.230.0/24";
@@ -118,27 +118,8 @@ test("status is healthy and names the controller-manager and scheduler leaders, 
 });
 
 test("drill lb-haproxy-dies, lb-machine-down: targets met, the VIP moved between the LB hosts, no acknowledged etcd write lost", async () => {
-  const r = await kubehaLive(
-    ["drill", lab.clusterFile, "--lab", NAME, "--scenario", "lb-haproxy-dies,lb-machine-down", "--rate", "20", "--max-hold", "20", "-o", "json"],
-    { cwd: cwd!, timeoutMs: 8 * 60_000 },
-    () => undefined,
-  );
-  assert.ok(r.code === 0 || r.code === 1, `drill exit ${r.code}\n${r.stderr.slice(-3000)}`);
-  const report = JSON.parse(r.stdout) as DrillReport;
-  const lines: string[] = [];
-  for (const n of ["lb-haproxy-dies", "lb-machine-down"] as const) {
-    const s = report.scenarios.find((x) => x.scenario === n);
-    assert.ok(s, `${n} in the report`);
-    lines.push(`# ${n} in binary mode: blackout ${s.figures.blackoutMs} ms (${s.figures.failedProbes}/${s.figures.totalProbes} probes failed), VIP moved ${s.figures.vipMovedMs} ms; ${s.checks.map((c) => `${c.name}: ${c.ok ? "ok" : "FAILED"} (${c.detail})`).join("; ")}`);
-    console.log(lines.at(-1));
-    assert.deepEqual(s.problems, [], `${n}: drill problems`);
-    const blackoutTarget = n === "lb-haproxy-dies" ? 1000 : 2000;
-    assert.ok(s.checks.some((c) => c.name === `API blackout ≤ ${blackoutTarget} ms`), `${n}: the blackout target is checked`);
-    for (const c of s.checks) assert.ok(c.ok, `${n}: ${c.name}: ${c.detail}`);
-    assert.ok(s.targets.every((t) => t.startsWith("lb")), `${n}: the fault hit an LB host (${s.targets.join(", ")})`);
-    assert.ok(s.vip.some((e) => e.holders.length === 1 && e.holders[0] !== s.targets[0]), `${n}: the other LB host took the VIP`);
-  }
-  assert.equal(r.code, 0, `drill exit ${r.code} (its targets)\n${lines.join("\n")}\n${r.stderr.slice(-2000)}`);
+  const results = await assertLbDrill({ clusterFile: lab.clusterFile, name: NAME, cwd: cwd!, where: "in binary mode" });
+  for (const s of results) assert.ok(s.targets.every((t) => t.startsWith("lb")), `${s.scenario}: the fault hit an LB host (${s.targets.join(", ")})`);
   const after = await untilOk(() => kubeha(["status", lab.clusterFile, "-o", "json"], { cwd: cwd!, timeoutMs: 90_000 }), 120);
   assert.equal(after.code, 0, `status after the drill\n${after.stdout}`);
 });

@@ -19,8 +19,8 @@ import { PATHS as LAB_PATHS } from "../../src/lab/plan.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import { dataUrl } from "../../src/render/ignition.ts";
 import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
-import { kubeha, kubehaLive, untilOk } from "../helpers/cli.ts";
-import type { DrillReport } from "../../src/drill/types.ts";
+import { assertLbDrill } from "../helpers/lb-drill.ts";
+import { kubeha, untilOk } from "../helpers/cli.ts";
 
 const NAME = process.env.KUBEHA_E2E_IGN_LAB ?? "kt-ign";
 const SUBNET = process.env.KUBEHA_E2E_IGN_SUBNET ?? "198.19.243.0/24";
@@ -85,32 +85,7 @@ test("the machines come up into the cluster by themselves: status healthy (VIP, 
 });
 
 test("drill lb-haproxy-dies, lb-machine-down passes its targets: exit 0, blackout within each scenario's target, the VIP moved, the cluster ends healthy", async () => {
-  const r = await kubehaLive(
-    ["drill", lab.clusterFile, "--lab", NAME, "--scenario", "lb-haproxy-dies,lb-machine-down", "--rate", "20", "--max-hold", "20", "-o", "json"],
-    { cwd: cwd!, timeoutMs: 8 * 60_000 },
-    () => undefined,
-  );
-  // 0: every target met; 1: a target missed (the figures follow); anything else: the drill itself failed.
-  assert.ok(r.code === 0 || r.code === 1, `drill exit ${r.code}\n${r.stderr.slice(-3000)}`);
-  const report = JSON.parse(r.stdout) as DrillReport;
-  const lines: string[] = [];
-  for (const n of ["lb-haproxy-dies", "lb-machine-down"] as const) {
-    const s = report.scenarios.find((x) => x.scenario === n)!;
-    assert.ok(s, `${n} in the report`);
-    lines.push(`# ${n} on the Ignition lab: blackout ${s.figures.blackoutMs} ms (${s.figures.failedProbes}/${s.figures.totalProbes} probes failed), VIP moved ${s.figures.vipMovedMs} ms; ${s.checks.map((c) => `${c.name}: ${c.ok ? "ok" : "FAILED"} (${c.detail})`).join("; ")}`);
-    console.log(lines[lines.length - 1]);
-    assert.deepEqual(s.problems, [], `${n}: drill problems`);
-    // The targets the drill checks itself, and the blackout figure against the same numbers here,
-    // so a target quietly dropped from the scenario does not pass this test.
-    const blackoutTarget = n === "lb-haproxy-dies" ? 1000 : 2000;
-    assert.ok(s.checks.some((c) => c.name === `API blackout ≤ ${blackoutTarget} ms`), `${n}: the blackout target is checked`);
-    for (const c of s.checks) assert.ok(c.ok, `${n}: ${c.name}: ${c.detail}`);
-    assert.ok(s.figures.blackoutMs <= blackoutTarget, `${n}: blackout ${s.figures.blackoutMs} ms > ${blackoutTarget} ms`);
-    assert.notEqual(s.figures.vipMovedMs, null, `${n}: the VIP moved`);
-    assert.ok(s.vip.some((e) => e.holders.length === 1 && e.holders[0] !== s.targets[0]), `${n}: a machine other than the target took the VIP`);
-    assert.equal(s.vip[s.vip.length - 1]!.holders.length, 1, `${n}: one holder at the end`);
-  }
-  assert.equal(r.code, 0, `drill exit ${r.code} (its targets)\n${lines.join("\n")}\n${r.stderr.slice(-2000)}`);
+  await assertLbDrill({ clusterFile: lab.clusterFile, name: NAME, cwd: cwd!, where: "on the Ignition lab" });
   assert.equal((await untilHealthy(90)).code, 0, "status healthy after the drill (the powered-off machine rebooted into the cluster)");
 });
 
