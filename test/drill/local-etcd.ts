@@ -8,12 +8,13 @@
  * A concurrent live run (another checkout's suite) is left alone: ports are random per run.
  */
 import { spawn, execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { mkdir, open, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { issueCA, issueLeaf, type KeyPairPem } from "../../src/pki/x509.ts";
 import { alive, cmdline, waitGone } from "../helpers/proc.ts";
+import { freePort } from "../helpers/net.ts";
+export { freePort };
 
 const run = promisify(execFile);
 export const RUN_ROOT = "/tmp/kubeha-test-drill-etcd";
@@ -33,19 +34,6 @@ export async function testPki(dns: string[] = []): Promise<TestPki> {
   const server = await issueLeaf({ cn: "127.0.0.1", o: [], isCA: false, extUsages: ["serverAuth", "clientAuth"], dns, ips: ["127.0.0.1"] }, "ecdsa-p256", signer, now, 1);
   const client = await issueLeaf({ cn: "kubeha-drill-probe", o: [], isCA: false, extUsages: ["clientAuth"], dns: [], ips: [] }, "ecdsa-p256", signer, now, 1);
   return { ca: { ...ca, cert: ca.cert! }, server: { ...server, cert: server.cert! }, client: { ...client, cert: client.cert! } };
-}
-
-/** A loopback TCP port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Ends an etcd of ours (its command line names `dir`): continued first in case it was SIGSTOPped. */

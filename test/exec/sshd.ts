@@ -10,6 +10,8 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
+import { freePort } from "../helpers/net.ts";
+export { freePort };
 
 export const STATE_DIR = "/tmp/kubeha-test-sshd";
 /** Users the tests create; nothing else on the machine has these names. */
@@ -86,17 +88,6 @@ export interface Sshd {
   log: string;
   proc: ChildProcess;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
 }
 
 /** A client key pair under STATE_DIR, authorized for root and the test users of every sshd. */

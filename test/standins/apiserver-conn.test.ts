@@ -11,11 +11,12 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN } from "./helpers.ts";
 import { READYZ_EXPECT } from "../../src/render/haproxy.ts";
+import { freePort } from "../helpers/net.ts";
 
 let work: string;
 let port: number;
@@ -23,17 +24,6 @@ let caPem: string;
 let server: ChildProcess;
 let stderr = "";
 let stdout = "";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 interface Answer {
   status: number;

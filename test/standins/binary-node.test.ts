@@ -27,7 +27,7 @@ import { createServer, type Server } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { BIN, freePort, cleanStaleWorkDirs, recordPid } from "./helpers.ts";
+import { BIN, apiserverPki, freePort, cleanStaleWorkDirs, recordPid } from "./helpers.ts";
 
 const PREFIX = "kubeha-standins-binary-node-";
 const TOKEN_ID = "07401b";
@@ -109,13 +109,7 @@ function runAsync(bin: string, args: string[], env: Record<string, string> = {},
 before(() => {
   cleanStale();
   work = mkdtempSync(join(tmpdir(), PREFIX));
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=kubernetes",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature"]);
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "1", "-subj", "/CN=other",
-    "-addext", "basicConstraints=critical,CA:TRUE"]);
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "apiserver.key", "-out", "a.csr", "-subj", "/CN=kube-apiserver"]);
-  writeFileSync(join(work, "a.ext"), "subjectAltName=IP:127.0.0.1,DNS:kubernetes\nextendedKeyUsage=serverAuth\n");
-  openssl(["x509", "-req", "-in", "a.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "apiserver.crt", "-days", "1", "-extfile", "a.ext"]);
+  apiserverPki(work);
   clientCert("admin", "/O=system:masters/CN=kubernetes-admin");
   clientCert("proxy", "/CN=system:kube-proxy");
   clientCert("cm", "/CN=system:kube-controller-manager");

@@ -16,7 +16,7 @@ import { createServer } from "node:tls";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { BIN, LIB, freePort, runPy } from "./helpers.ts";
+import { BIN, LIB, apiserverPki, freePort, runPy } from "./helpers.ts";
 import { generateStandinFlags } from "../../scripts/gen-standin-flags.ts";
 
 let work: string;
@@ -48,13 +48,7 @@ let apiPort: number;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "kubeha-cp-standins-"));
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=kubernetes",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature"]);
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "1", "-subj", "/CN=other",
-    "-addext", "basicConstraints=critical,CA:TRUE"]);
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "apiserver.key", "-out", "a.csr", "-subj", "/CN=kube-apiserver"]);
-  writeFileSync(join(work, "a.ext"), "subjectAltName=IP:127.0.0.1,DNS:kubernetes\nextendedKeyUsage=serverAuth\n");
-  openssl(["x509", "-req", "-in", "a.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "apiserver.crt", "-days", "1", "-extfile", "a.ext"]);
+  apiserverPki(work);
   clientCert("cm", "system:kube-controller-manager");
   clientCert("sched", "system:kube-scheduler");
   apiPort = await freePort();

@@ -12,6 +12,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, cleanStaleWorkDirs, recordPid } from "./helpers.ts";
+import { freePort } from "../helpers/net.ts";
 
 const PREFIX = "kubeha-standins-etcd-";
 let work: string;
@@ -25,17 +26,6 @@ let proxy: Server;
 let proxySilent = false;
 const held: Socket[] = [];
 let viaProxyPort: number;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 const cleanStale = () => cleanStaleWorkDirs(PREFIX);
 

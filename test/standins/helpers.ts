@@ -1,9 +1,9 @@
 /** Helpers for the stand-in tests: run the Python stand-ins and their library from the bundle tree. */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+export { freePort } from "../helpers/net.ts";
 
 export const BUNDLE = join(import.meta.dirname, "bundle");
 export const BIN = join(BUNDLE, "bin");
@@ -78,18 +78,6 @@ export function killUnder(dir: string): void {
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 /**
  * A test's work directories under the temp dir start with `prefix`; each records the processes it
  * started in `pids.txt`. A killed earlier run's processes are killed (only those whose command line
@@ -119,4 +107,20 @@ export function cleanStaleWorkDirs(prefix: string): void {
 /** Records a started process in `dir`'s pids.txt, for cleanStaleWorkDirs. */
 export function recordPid(dir: string, pid: number | undefined): void {
   writeFileSync(join(dir, "pids.txt"), `${pid}\n`, { flag: "a" });
+}
+
+/**
+ * The certificates the stand-in tests start an API server with, written into `work`: the cluster
+ * CA (ca.crt/ca.key, CN kubernetes), a CA the server does not trust (other-ca.crt/.key) and the
+ * API server's serving certificate for 127.0.0.1 and `kubernetes` (apiserver.crt/.key), by openssl.
+ */
+export function apiserverPki(work: string): void {
+  const openssl = (args: string[]) => execFileSync("openssl", args, { stdio: "ignore", cwd: work });
+  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=kubernetes",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature"]);
+  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "1", "-subj", "/CN=other",
+    "-addext", "basicConstraints=critical,CA:TRUE"]);
+  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "apiserver.key", "-out", "a.csr", "-subj", "/CN=kube-apiserver"]);
+  writeFileSync(join(work, "a.ext"), "subjectAltName=IP:127.0.0.1,DNS:kubernetes\nextendedKeyUsage=serverAuth\n");
+  openssl(["x509", "-req", "-in", "a.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "apiserver.crt", "-days", "1", "-extfile", "a.ext"]);
 }

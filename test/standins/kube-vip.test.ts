@@ -9,27 +9,20 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { runBin, runPy, BIN } from "./helpers.ts";
+import { runBin, runPy, BIN, apiserverPki } from "./helpers.ts";
 import { parseCluster } from "../../src/spec/read.ts";
 import { renderKubeVip } from "../../src/render/kubevip.ts";
 
 let work: string;
-const openssl = (args: string[]) => execFileSync("openssl", args, { stdio: "ignore", cwd: work });
 
 before(() => {
   work = mkdtempSync(join(tmpdir(), "kubeha-kube-vip-"));
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=kubernetes",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature"]);
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "1", "-subj", "/CN=other",
-    "-addext", "basicConstraints=critical,CA:TRUE"]);
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "apiserver.key", "-out", "a.csr", "-subj", "/CN=kube-apiserver"]);
-  writeFileSync(join(work, "a.ext"), "subjectAltName=IP:127.0.0.1,DNS:kubernetes\nextendedKeyUsage=serverAuth\n");
-  openssl(["x509", "-req", "-in", "a.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "apiserver.crt", "-days", "1", "-extfile", "a.ext"]);
+  apiserverPki(work);
 });
 
 after(() => rmSync(work, { recursive: true, force: true }));

@@ -11,7 +11,6 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -22,6 +21,7 @@ import { PATHS } from "../../src/render/paths.ts";
 import { firstControlPlane } from "../../src/spec/model.ts";
 import { findRealKubectl, shipRealKubectl, REAL_KUBECTL_DIR } from "../../src/lab/kubectl.ts";
 import { cpSync, statSync } from "node:fs";
+import { freePort } from "../helpers/net.ts";
 
 let work: string;
 let port: number;
@@ -33,17 +33,6 @@ const procs: ChildProcess[] = [];
 
 const flannelCluster = clustersUnderTest().find((x) => x.name === "seed-004-dedicated-lbs-8443")!.cluster;
 const calicoCluster = clustersUnderTest().find((x) => x.name === "seed-002-colocated-16443")!.cluster;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
