@@ -11,7 +11,8 @@ import { KEPT_PACKAGES } from "../plan/reset.ts";
 const HELP = `Usage: kubeha reset FILE [--host NAME...] [--purge-packages] [--yes] [--forget] [--dry-run] [-o json]
 
 Undoes what kubeha did on the hosts, from each host's own plan (the one apply runs):
-\`kubeadm reset -f\` where kubeadm ran; the units kubeha started stopped and disabled (kubelet,
+\`kubeadm reset -f\` where kubeadm ran (\`bootstrap: binary\`: the kubelet's bootstrapped
+certificate and state emptied instead); the units kubeha started stopped and disabled (kubelet,
 haproxy, keepalived, external etcd and its data, the container runtime); every file kubeha placed
 and its systemd drop-ins removed (a file that belongs to a Debian package is kept while the
 package stays); the VIP released; kubeha's block of /etc/hosts removed; directories left

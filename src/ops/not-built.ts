@@ -1,7 +1,7 @@
 /**
- * What kubeha cannot do yet for a `bootstrap: binary` cluster: render, plan, apply, status and
- * drill work; the day-2 commands that take a control plane apart or swap its binaries (reset,
- * upgrade, node remove) are not built for kubeha's own units yet. One message, one place.
+ * What kubeha cannot do yet for a `bootstrap: binary` cluster: render, plan, apply, status, drill
+ * and reset work; the day-2 commands that take a control plane apart or swap its binaries
+ * (upgrade, node remove) are not built for kubeha's own units yet. One message, one place.
  */
 import type { Cluster } from "../spec/model.ts";
 import { EXIT, KubehaError } from "../errors.ts";
@@ -11,7 +11,7 @@ import { binaryBootstrap } from "../spec/topology.ts";
 export function binaryNotBuilt(c: Cluster, command: string): KubehaError | undefined {
   if (!binaryBootstrap(c)) return undefined;
   return new KubehaError(
-    `kubeha ${command} does not handle \`bootstrap: binary\` clusters yet: render, plan, apply, status and drill work for them, ${command} is not built`,
+    `kubeha ${command} does not handle \`bootstrap: binary\` clusters yet: render, plan, apply, status, drill and reset work for them, ${command} is not built`,
     `see docs/binary.md; until it is, do by hand what ${command} would (stop the units, \`etcdctl member remove\`, replace the binaries from the bundle) and re-run \`kubeha apply\``,
     EXIT.invalid,
   );

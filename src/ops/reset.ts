@@ -11,7 +11,6 @@ import { planHost } from "../plan/host.ts";
 import { planReset, resetScript, RESET_MARK, type ResetAction } from "../plan/reset.ts";
 import { loadBundle } from "../phases/steps.ts";
 import { isControlPlane, isKubernetesNode, runsEtcd, runsHaproxy, runsKeepalived } from "../spec/topology.ts";
-import { binaryNotBuilt } from "./not-built.ts";
 
 export interface ResetOptions {
   /** The hosts to reset (default: every host of the cluster). */
@@ -109,8 +108,6 @@ async function resetHost(pool: ConnectionPool, h: Host, actions: readonly ResetA
 }
 
 export async function reset(c: Cluster, opts: ResetOptions = {}): Promise<ResetReport> {
-  const refused = binaryNotBuilt(c, "reset");
-  if (refused) throw refused;
   const hosts = opts.hosts ?? c.hosts;
   const dryRun = opts.dryRun ?? false;
   const plans = await planResets(c, hosts, opts.purgePackages ?? false);

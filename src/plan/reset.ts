@@ -11,7 +11,7 @@ import type { Step } from "./host.ts";
 import { HOSTS_BLOCK, planFiles } from "./host.ts";
 import { PATHS } from "../render/paths.ts";
 import { shq } from "../util/shell.ts";
-import { hasVip, isKubernetesNode, runsExternalEtcd, runsKeepalived, vipPrefix } from "../spec/topology.ts";
+import { binaryBootstrap, hasVip, isKubernetesNode, runsExternalEtcd, runsKeepalived, vipPrefix } from "../spec/topology.ts";
 
 export interface ResetAction {
   /** Imperative, lower-case, as plan shows it: "stop and disable haproxy". */
@@ -119,6 +119,18 @@ export function planReset(c: Cluster, h: Host, steps: readonly Step[], o: ResetO
     add(`delete the pod network configuration in ${PATHS.cniNetDir}`, `[ -n "$(ls -A ${PATHS.cniNetDir} 2>/dev/null)" ]`, `find ${PATHS.cniNetDir} -mindepth 1 -delete`);
   for (const u of resetUnits(h, steps))
     add(`stop and disable ${u}`, `systemctl is-active -q ${shq(u)} || systemctl is-enabled -q ${shq(u)}`, `systemctl stop ${shq(u)}; systemctl disable -q ${shq(u)} 2>/dev/null || true`);
+  // binary mode has no `kubeadm reset`: what it would empty on a node the kubelet made itself, once
+  // stopped: the kubeconfig and client certificate TLS bootstrap got (a new apply bootstraps again),
+  // and its pods' state, with what is mounted there unmounted first (secret and token volumes).
+  if (binaryBootstrap(c) && isKubernetesNode(h)) {
+    const dir = PATHS.kubeletDir;
+    const mounts = `awk -v d=${shq(`${dir}/`)} 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r`;
+    add(
+      `delete the kubelet's state in ${dir} and the kubeconfig TLS bootstrap wrote (${PATHS.kubeletConf})`,
+      `[ -e ${PATHS.kubeletConf} ] || [ -n "$(ls -A ${dir} 2>/dev/null)" ]`,
+      [`for m in $(${mounts}); do umount "$m"; done`, `rm -f ${PATHS.kubeletConf}`, `if [ -d ${dir} ]; then find ${dir} -mindepth 1 -delete; fi`].join("\n"),
+    );
+  }
   // keepalived gives the VIP up when it stops cleanly; a killed one leaves it on the interface.
   if (hasVip(c) && runsKeepalived(c, h)) {
     const addr = `${c.endpoint.address}/${vipPrefix(c)}`;

@@ -123,3 +123,27 @@ test("drill lb-haproxy-dies, lb-machine-down: targets met, the VIP moved between
   const after = await untilOk(() => kubeha(["status", lab.clusterFile, "-o", "json"], { cwd: cwd!, timeoutMs: 90_000 }), 120);
   assert.equal(after.code, 0, `status after the drill\n${after.stdout}`);
 });
+
+test("reset worker2 (binary mode): no kubeadm, its units stopped, the kubelet's bootstrapped certificate and kubeha's files gone; a second reset is a no-op; apply joins it again through TLS bootstrap", async () => {
+  const r = kubeha(["reset", lab.clusterFile, "--host", "worker2", "--yes"], { cwd: cwd!, timeoutMs: 5 * 60_000 });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.doesNotMatch(r.stdout, /kubeadm/, "no kubeadm in a binary cluster's reset");
+  assert.match(r.stdout, /delete the kubelet's state in \/var\/lib\/kubelet/);
+  assert.equal(await sh("worker2", "systemctl is-active kubelet kube-proxy | sort -u"), "inactive");
+  assert.equal(await sh("worker2", `ls -A ${PATHS.kubeletDir} ${PATHS.kubernetesDir} 2>/dev/null | grep -v ':$' | grep -c . || true`), "0", "the kubelet's state and /etc/kubernetes are empty or gone");
+  assert.equal(await sh("worker2", "ls /etc/systemd/system/kubelet.service /etc/systemd/system/kube-proxy.service 2>/dev/null | wc -l"), "0", "kubeha's units are gone");
+  const again = kubeha(["reset", lab.clusterFile, "--host", "worker2", "--yes", "-o", "json"], { cwd: cwd!, timeoutMs: 5 * 60_000 });
+  assert.equal(again.code, 0, again.stderr);
+  const rep = JSON.parse(again.stdout) as { hosts: Array<{ host: string; clean: boolean; actions: unknown[] }> };
+  assert.deepEqual(rep.hosts.map((h) => [h.host, h.clean, h.actions.length]), [["worker2", true, 0]]);
+  // Back: a new CSR with the bootstrap token, approved and signed; the Node Ready again.
+  const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd: cwd!, timeoutMs: 10 * 60_000 });
+  assert.equal(a.code, 0, `${a.stdout.slice(-3000)}\n${a.stderr}`);
+  assert.equal(await sh("worker2", "systemctl is-active kubelet kube-proxy | sort -u"), "active");
+  assert.equal(await sh("worker2", `openssl verify -CAfile ${PATHS.kubernetesCa} ${PATHS.kubeletPkiDir}/kubelet-client-current.pem`), `${PATHS.kubeletPkiDir}/kubelet-client-current.pem: OK`);
+  const ready = await untilOk(async () => {
+    const out = await kubectl(`get node worker2 -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'`);
+    return { code: out === "True" ? 0 : 1, stdout: out, stderr: "" };
+  }, 60);
+  assert.equal(ready.code, 0, `worker2 Ready: ${ready.stdout}`);
+});

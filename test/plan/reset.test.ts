@@ -14,7 +14,7 @@ import { clustersUnderTest, FIXTURE_SECRETS } from "../render/helpers.ts";
 import { planFiles, planHost } from "../../src/plan/host.ts";
 import { dpkgHas, KEPT_PACKAGES, planReset, resetPackages, resetScript, resetUnits, type ResetAction } from "../../src/plan/reset.ts";
 import { resetWarnings } from "../../src/ops/reset.ts";
-import { isKubernetesNode, runsKeepalived } from "../../src/spec/topology.ts";
+import { binaryBootstrap, isKubernetesNode, runsKeepalived } from "../../src/spec/topology.ts";
 import { joinLine, parseTtl } from "../../src/ops/join-command.ts";
 import { PATHS } from "../../src/render/paths.ts";
 
@@ -37,6 +37,10 @@ for (const { name, cluster } of clustersUnderTest()) {
       assert.equal(d.includes("kubeadm reset -f"), kubeadm, `${h.name}: kubeadm reset where kubeadm ran`);
       if (kubeadm) assert.equal(d[0], "kubeadm reset -f", "kubeadm goes first (it stops the kubelet and its static pods)");
       assert.equal(isKubernetesNode(h), d.includes("stop and disable kubelet"));
+      // binary mode: no kubeadm reset, so reset empties what the kubelet made (TLS bootstrap), once it stopped.
+      const kubeletState = d.findIndex((x) => x.startsWith("delete the kubelet's state in "));
+      assert.equal(kubeletState >= 0, binaryBootstrap(cluster) && isKubernetesNode(h), `${h.name}: the kubelet's state`);
+      if (kubeletState >= 0) assert.ok(kubeletState > d.indexOf("stop and disable kubelet"), `${h.name}: after the kubelet stopped`);
       assert.equal(d.some((x) => x.startsWith("release the VIP ")), runsKeepalived(cluster, h), `${h.name}: VIP`);
       assert.ok(d.includes(`remove kubeha's block from ${PATHS.etcHosts}`));
       assert.ok(!d.some((x) => x.startsWith("apt-get purge")), "no purge without --purge-packages");
