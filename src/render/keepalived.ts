@@ -30,10 +30,11 @@
  * child ("exited due to signal 9 (Killed) - has rlimit_rttime been exceeded?"), the parent
  * respawns it in BACKUP (init) state and the holder drops the VIP: every reload of every LB host
  * was a failover, and a newly added LB host could take the VIP while the others restarted their
- * VRRP children (the sticky-holder bonus then kept it there). With the policy set from outside
- * keepalived sets no RT-time limit it could lose: the child keeps its state and the holder its VIP across reloads
- * (lab: 10 rounds of `systemctl reload keepalived` on all three LB hosts, the VIP never moved, the
- * VRRP children stayed SCHED_RR 10, no restarts, no rlimit or "Killed" lines in the journal).
+ * VRRP children (the sticky-holder bonus then kept it there). With the policy set from outside,
+ * keepalived sets no RT-time limit it could lose: the child keeps its state and the holder its VIP
+ * across reloads (lab: 10 rounds of `systemctl reload keepalived` on all three LB hosts, the VIP
+ * never moved, the VRRP children stayed SCHED_RR 10, no restarts, no rlimit or "Killed" lines in
+ * the journal).
  *
  * Why not keepalived's `nopreempt`: with it a backup never takes over from a live master, so a
  * lowered priority moves nothing (vrrp.c `vrrp_state_backup`; acassen/keepalived#2483), and
@@ -225,7 +226,7 @@ export function renderNotifyScript(): RenderedFile {
 }
 
 /** The real-time scheduling keepalived runs with (renderKeepalivedDropIn): SCHED_RR at priority 10. */
-export const KEEPALIVED_SCHED = { policy: "rr", priority: 10 } as const;
+const KEEPALIVED_SCHED = { policy: "rr", priority: 10 } as const;
 
 /** What keepalived's journal says when the host refuses it real-time scheduling (the unit still runs). */
 export const KEEPALIVED_NO_RT = "kubeha: keepalived runs without real-time scheduling (chrt was refused: no CAP_SYS_NICE or no real-time budget here); VRRP adverts may be late on a busy host";

@@ -149,7 +149,10 @@ export interface Provisioning {
   dataDisk?: { device: string; format: "btrfs" | "ext4" | "xfs"; label: string; path: string };
 }
 
-/** How a control plane is brought up (spec.bootstrap): one list for the parser, the bundle and the lab. */
+/**
+ * How a control plane is brought up (spec.bootstrap): one list for the model's type, the bundle's
+ * file filter and the lab's --bootstrap. The file format's union (file.ts) is checked against it below.
+ */
 export const BOOTSTRAPS = ["kubeadm", "binary"] as const;
 export type Bootstrap = (typeof BOOTSTRAPS)[number];
 // file.ts spells the union out for the schema generator; this line stops compiling when the two differ.
