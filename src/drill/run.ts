@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import type { Cluster } from "../spec/model.ts";
+import type { Cluster, Host } from "../spec/model.ts";
 import { hostByName } from "../spec/model.ts";
 import { ConnectionPool } from "../exec/pool.ts";
 import { KubehaError } from "../errors.ts";
@@ -223,8 +223,7 @@ async function doActions(ctx: Ctx, actions: Action[], w: VipWatcher | undefined,
         } else if (!ctx.o.machines) {
           throw new KubehaError(`powering ${h.name} ${a.kind === "power-off" ? "off" : "on"} needs power control`, "pass --lab NAME, or --power-off/--power-on commands");
         } else if (a.kind === "power-off") {
-          await ctx.o.machines.powerOff(h);
-          w?.gone(h.name);
+          await cutPower(ctx.o.machines, h, w);
         } else {
           await ctx.o.machines.powerOn(h);
           await ctx.pool.drop(h); // its old connection died with it
@@ -234,6 +233,24 @@ async function doActions(ctx: Ctx, actions: Action[], w: VipWatcher | undefined,
       }
     }),
   );
+}
+
+/**
+ * Powers `h` off and tells the VIP watcher. A machine whose power is being cut answers nobody, so
+ * it holds nothing from the moment the power-off starts: the lab's SIGKILL lands within a few ms,
+ * while the call returns only once the machine's cgroups are gone (100-300 ms later). Telling the
+ * watcher only then counted the dead holder as a holder for that long: "two holders" at the fault
+ * and a late "VIP moved" (that needs a single holder). It is told again when the call returns: an
+ * operator's power-off command may take longer than the watcher's reconnect, which then reads
+ * the still-running machine's addresses afresh.
+ */
+export async function cutPower(machines: Pick<Machines, "powerOff">, h: Host, w: Pick<VipWatcher, "gone"> | undefined): Promise<void> {
+  w?.gone(h.name);
+  try {
+    await machines.powerOff(h);
+  } finally {
+    w?.gone(h.name);
+  }
 }
 
 /** Longest current run of successes at the end of `samples` (ms), for "recovered" holds. */
