@@ -9,12 +9,15 @@
  * its SSH stream reconnected is still seen.
  *
  *   sudo node --import tsx bench/vip-soak.ts [--minutes 30] [--advert-ms 100] [--stress K]
- *     [--drill-runs N] [--keep] [--reuse] [--name LAB --subnet CIDR]
+ *     [--churn K] [--drill-runs N] [--keep] [--reuse] [--name LAB --subnet CIDR]
  *     (default lab d-soak on 198.19.131.0/24)
  *
  * `--advert-ms` sets the cluster's `keepalived.advertInterval` (10-990 ms, VRRPv3) before apply.
  * `--drill-runs N` then runs `lb-machine-down` N times on the same lab and prints the "VIP moved"
  * figure (the detection time after the holder loses power) as min / p50 / p95 / max.
+ * `--churn K` adds the load that made 25 ms adverts flap once (a neighbour's lab booting): a second
+ * lab of K machines (LAB-churn on 198.19.132.0/24, nothing applied to it) whose machines are pulled
+ * and booted again one after the other, as fast as they boot, for the whole soak.
  * `--keep` leaves the lab up; `--reuse` applies to a lab kept earlier instead of making a new one.
  * Exit status 1 when the VIP moved during the soak.
  */
@@ -23,7 +26,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { labDown, labUp } from "../src/lab/index.ts";
+import { labDown, labStart, labStatus, labStop, labUp } from "../src/lab/index.ts";
 import { loadCluster } from "../src/spec/read.ts";
 import { apply } from "../src/apply.ts";
 import { ConnectionPool } from "../src/exec/pool.ts";
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     minutes: { type: "string", default: "30" },
     "advert-ms": { type: "string" },
     stress: { type: "string", default: "0" },
+    churn: { type: "string", default: "0" },
     "drill-runs": { type: "string", default: "0" },
     keep: { type: "boolean" },
     reuse: { type: "boolean" },
@@ -60,6 +64,8 @@ if (!(minutes > 0)) {
   process.exit(2);
 }
 const stressCpus = whole("stress", values.stress, 0);
+const churnMachines = whole("churn", values.churn, 0);
+const CHURN = `${values.name}-churn`;
 const drillRuns = whole("drill-runs", values["drill-runs"], 0);
 const advertMs = values["advert-ms"] === undefined ? undefined : whole("advert-ms", values["advert-ms"], 10);
 const NAME = values.name;
@@ -77,6 +83,36 @@ if (!values.reuse) {
 }
 let spurious = 0;
 let stress: ReturnType<typeof spawn> | undefined;
+let churn: { stop(): Promise<number> } | undefined;
+if (churnMachines > 0) {
+  await labDown(CHURN);
+  const churnDir = join(REPO, "test-output", "vip-soak", CHURN);
+  rmSync(churnDir, { recursive: true, force: true });
+  mkdirSync(churnDir, { recursive: true });
+  log(`churn lab up ${CHURN} (${churnMachines} machines), load ${load()}`);
+  await labUp({ name: CHURN, subnet: "198.19.132.0/24", masters: 1, workers: churnMachines - 1, dir: churnDir, bundle: join(REPO, "test/standins/bundle") });
+}
+/** Pulls and boots the churn lab's machines one after the other until stopped; resolves to the boots done. */
+function startChurn(): { stop(): Promise<number> } {
+  let stop = false;
+  let boots = 0;
+  const loop = (async () => {
+    const names = (await labStatus(CHURN)).machines.map((m) => m.name);
+    for (let i = 0; !stop && i < 100_000; i++) {
+      const m = names[i % names.length]!;
+      await labStop(CHURN, m, { hard: true });
+      await labStart(CHURN, m);
+      boots++;
+    }
+  })();
+  return {
+    async stop() {
+      stop = true;
+      await loop;
+      return boots;
+    },
+  };
+}
 try {
   const { cluster } = await loadCluster(join(dir, "cluster.yaml"));
   if (!usesKeepalived(cluster)) throw new Error(`the cluster of lab ${NAME} has no keepalived`);
@@ -107,6 +143,7 @@ try {
     stress = spawn("stress-ng", ["--cpu", String(stressCpus), "--quiet"], { stdio: "ignore" });
     log(`stress-ng --cpu ${stressCpus} started (pid ${stress.pid})`);
   }
+  if (churnMachines > 0) churn = startChurn();
   log(`soak ${minutes} min, holder ${holder[0]}, ${lbs.length} LB hosts, load ${load()}`);
   const loads: number[] = [];
   for (let m = 0; now() - startT < soakMs; m++) {
@@ -116,6 +153,8 @@ try {
     log(`minute ${(((now() - startT) / 60_000)).toFixed(1)}: holders ${watcher.holders().join(",") || "none"}, moves ${moves}, load ${load()}`);
   }
   const endT = now();
+  const boots = churn ? await churn.stop() : 0;
+  churn = undefined;
   if (stress?.pid) {
     process.kill(stress.pid, "SIGTERM");
     await new Promise((r) => stress!.once("exit", r));
@@ -147,7 +186,7 @@ try {
   await pool.closeAll();
 
   const sorted = [...loads].sort((a, b) => a - b);
-  console.log(`\nVIP soak of lab ${NAME}: ${lbs.length} LB hosts, advert_int ${ka.advertInterval} s (VRRP${ka.advertInterval < 1 ? "v3" : "v2"}), preempt ${ka.preempt}, stress-ng --cpu ${stressCpus}`);
+  console.log(`\nVIP soak of lab ${NAME}: ${lbs.length} LB hosts, advert_int ${ka.advertInterval} s (VRRP${ka.advertInterval < 1 ? "v3" : "v2"}), preempt ${ka.preempt}, stress-ng --cpu ${stressCpus}${churnMachines ? `, churn: ${boots} boots of ${churnMachines} machines in lab ${CHURN}` : ""}`);
   console.log(`duration ${((endT - startT) / 60_000).toFixed(1)} min; 1-min load average min ${sorted[0]?.toFixed(2)} / median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(2)} / max ${sorted.at(-1)?.toFixed(2)}`);
   // A takeover: a host that did not hold the VIP starts to (a flap shows as a takeover and its undo).
   let takeovers = 0;
@@ -172,6 +211,8 @@ try {
   }
 } finally {
   if (stress?.pid) process.kill(stress.pid, "SIGTERM");
+  await churn?.stop();
+  if (churnMachines > 0) await labDown(CHURN);
   if (!values.keep) await labDown(NAME);
 }
 process.exitCode = spurious === 0 ? 0 : 1;
