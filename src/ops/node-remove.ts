@@ -307,7 +307,7 @@ export function hostsFileSteps(steps: readonly Step[]): Step[] {
   });
 }
 
-/** Bound on the VIP's move by preemption (3 adverts and the skew: well under a second at advert_int 0.1). */
+/** Bound on the VIP's move by preemption (3 adverts and the skew: well under a second at any sub-second advert_int). */
 const HANDOVER_TIMEOUT_MS = 15_000;
 
 /**

@@ -2,7 +2,7 @@
  * keepalived: the VRRP virtual IP in front of the HAProxy hosts.
  *
  * What makes failover fast (docs/lab-notes.md, "Sub-second failover"; docs/drill.md, "Detection at
- * the floor"): VRRPv3 with `advert_int 0.1` (the VRRP child real-time, so that it is scheduled in
+ * the floor"): VRRPv3 with `advert_int 0.02` (the VRRP child real-time, so that it is scheduled in
  * time), distinct priorities (equal ones cost ~5 s), a track file that systemd flips the instant
  * haproxy dies, and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never
  * the remote apiservers: every LB host would fail that together).

