@@ -9,7 +9,7 @@
  * its SSH stream reconnected is still seen.
  *
  *   sudo node --import tsx bench/vip-soak.ts [--minutes 30] [--advert-ms 100] [--stress K]
- *     [--churn K] [--drill-runs N] [--keep] [--reuse] [--name LAB --subnet CIDR]
+ *     [--churn K] [--reloads N] [--drill-runs N] [--keep] [--reuse] [--name LAB --subnet CIDR]
  *     (default lab d-soak on 198.19.131.0/24)
  *
  * `--advert-ms` sets the cluster's `keepalived.advertInterval` (10-990 ms, VRRPv3) before apply.
@@ -18,6 +18,8 @@
  * `--churn K` adds the load that made 25 ms adverts flap once (a neighbour's lab booting): a second
  * lab of K machines (LAB-churn on 198.19.132.0/24, nothing applied to it) whose machines are pulled
  * and booted again one after the other, as fast as they boot, for the whole soak.
+ * `--reloads N` runs `systemctl reload keepalived` on every LB host at once, N times spread over
+ * the soak (how apply hands LB hosts a new peer list): a reload must not move the VIP either.
  * `--keep` leaves the lab up; `--reuse` applies to a lab kept earlier instead of making a new one.
  * Exit status 1 when the VIP moved during the soak.
  */
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     "advert-ms": { type: "string" },
     stress: { type: "string", default: "0" },
     churn: { type: "string", default: "0" },
+    reloads: { type: "string", default: "0" },
     "drill-runs": { type: "string", default: "0" },
     keep: { type: "boolean" },
     reuse: { type: "boolean" },
@@ -65,6 +68,7 @@ if (!(minutes > 0)) {
 }
 const stressCpus = whole("stress", values.stress, 0);
 const churnMachines = whole("churn", values.churn, 0);
+const reloadRounds = whole("reloads", values.reloads, 0);
 const CHURN = `${values.name}-churn`;
 const drillRuns = whole("drill-runs", values["drill-runs"], 0);
 const advertMs = values["advert-ms"] === undefined ? undefined : whole("advert-ms", values["advert-ms"], 10);
@@ -146,12 +150,24 @@ try {
   if (churnMachines > 0) churn = startChurn();
   log(`soak ${minutes} min, holder ${holder[0]}, ${lbs.length} LB hosts, load ${load()}`);
   const loads: number[] = [];
+  const reloadPool = new ConnectionPool();
+  let reloadsDone = 0;
   for (let m = 0; now() - startT < soakMs; m++) {
-    await sleep(Math.min(60_000, soakMs - (now() - startT)));
+    // The next reload round (evenly spread, the first after one interval) or the next minute mark.
+    const nextReload = reloadsDone < reloadRounds ? ((reloadsDone + 1) * soakMs) / (reloadRounds + 1) : Infinity;
+    const nextMinute = (Math.floor((now() - startT) / 60_000) + 1) * 60_000;
+    await sleep(Math.max(0, Math.min(nextMinute, nextReload, soakMs) - (now() - startT)));
+    if (now() - startT >= nextReload) {
+      await Promise.all(lbs.map(async (h) => (await reloadPool.get(h)).mustRun("systemctl reload keepalived", { sudo: true, timeoutMs: 30_000 })));
+      reloadsDone++;
+      log(`reload round ${reloadsDone}/${reloadRounds} on ${lbs.length} LB hosts: holders ${watcher.holders().join(",") || "none"}, moves ${watcher.events.length - startEvents}`);
+      continue;
+    }
     loads.push(os.loadavg()[0]!);
     const moves = watcher.events.length - startEvents;
     log(`minute ${(((now() - startT) / 60_000)).toFixed(1)}: holders ${watcher.holders().join(",") || "none"}, moves ${moves}, load ${load()}`);
   }
+  await reloadPool.closeAll();
   const endT = now();
   const boots = churn ? await churn.stop() : 0;
   churn = undefined;
@@ -186,7 +202,7 @@ try {
   await pool.closeAll();
 
   const sorted = [...loads].sort((a, b) => a - b);
-  console.log(`\nVIP soak of lab ${NAME}: ${lbs.length} LB hosts, advert_int ${ka.advertInterval} s (VRRP${ka.advertInterval < 1 ? "v3" : "v2"}), preempt ${ka.preempt}, stress-ng --cpu ${stressCpus}${churnMachines ? `, churn: ${boots} boots of ${churnMachines} machines in lab ${CHURN}` : ""}`);
+  console.log(`\nVIP soak of lab ${NAME}: ${lbs.length} LB hosts, advert_int ${ka.advertInterval} s (VRRP${ka.advertInterval < 1 ? "v3" : "v2"}), preempt ${ka.preempt}, stress-ng --cpu ${stressCpus}${churnMachines ? `, churn: ${boots} boots of ${churnMachines} machines in lab ${CHURN}` : ""}${reloadRounds ? `, ${reloadsDone} rounds of keepalived reloads on every LB host` : ""}`);
   console.log(`duration ${((endT - startT) / 60_000).toFixed(1)} min; 1-min load average min ${sorted[0]?.toFixed(2)} / median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(2)} / max ${sorted.at(-1)?.toFixed(2)}`);
   // A takeover: a host that did not hold the VIP starts to (a flap shows as a takeover and its undo).
   let takeovers = 0;
