@@ -156,8 +156,9 @@ try {
     // The next reload round (evenly spread, the first after one interval) or the next minute mark.
     const nextReload = reloadsDone < reloadRounds ? ((reloadsDone + 1) * soakMs) / (reloadRounds + 1) : Infinity;
     const nextMinute = (Math.floor((now() - startT) / 60_000) + 1) * 60_000;
+    const reloadNow = nextReload < Math.min(nextMinute, soakMs);
     await sleep(Math.max(0, Math.min(nextMinute, nextReload, soakMs) - (now() - startT)));
-    if (now() - startT >= nextReload) {
+    if (reloadNow) {
       await Promise.all(lbs.map(async (h) => (await reloadPool.get(h)).mustRun("systemctl reload keepalived", { sudo: true, timeoutMs: 30_000 })));
       reloadsDone++;
       log(`reload round ${reloadsDone}/${reloadRounds} on ${lbs.length} LB hosts: holders ${watcher.holders().join(",") || "none"}, moves ${watcher.events.length - startEvents}`);
