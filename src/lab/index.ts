@@ -139,6 +139,32 @@ async function staleVeths(name: string): Promise<string[]> {
     .filter((n) => n.startsWith(prefix));
 }
 
+/**
+ * Before `m` boots again (a power-on after `lab stop --hard`, `lab recreate`): waits until the
+ * kernel has freed the veth of its previous boot, as labUp does for a whole lab. The kill returns
+ * once the machine's processes are gone, but its network namespace (and the veth with it) is torn
+ * down later, asynchronously; nspawn started meanwhile fails with "Failed to add new veth
+ * interfaces (...): File exists" (seen once in CI, in replace.test's recreate of master1). A
+ * short machine name gives the veth's exact name; a long one is hashed, and then the lab's veths
+ * are counted against its machines that are running.
+ */
+async function ownVethFreed(s: LabState, m: MachineState): Promise<void> {
+  const exact = `vb-${m.unit}`;
+  const running = s.machines.filter((o) => o !== m && alive(o.launcherPid)).length;
+  for (let i = 0; ; i++) {
+    const veths = await staleVeths(s.name);
+    const stale = exact.length <= 15 ? veths.filter((v) => v === exact) : veths.length > running ? veths : [];
+    if (!stale.length) return;
+    if (i >= 900) {
+      throw new KubehaError(
+        `the network interface of ${m.name}'s previous boot is still there after 3 minutes (lab "${s.name}" has ${veths.length} veths for ${running} running machines: ${veths.join(", ")})`,
+        exact.length <= 15 ? `delete it (\`ip link del ${exact}\`) and start ${m.name} again` : `delete the one whose peer is gone (\`ip -d link show\`) and start ${m.name} again`,
+      );
+    }
+    await sleep(200);
+  }
+}
+
 const INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances";
 
 /**
@@ -622,6 +648,7 @@ export async function labStart(name: string, machine: string, opts: { timeoutMs?
   const m = mustMachine(s, machine);
   if (alive(m.launcherPid) && (await guestInit(s, m))) return "running";
   await killCgroups(cgroupDirs(s.cgroup, m.name));
+  await ownVethFreed(s, m);
   m.launcherPid = await launch(name, s, m);
   await writeState(s);
   const st = await waitRunning(s, m, opts.timeoutMs ?? 60_000);
