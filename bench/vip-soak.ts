@@ -88,14 +88,6 @@ if (!values.reuse) {
 let spurious = 0;
 let stress: ReturnType<typeof spawn> | undefined;
 let churn: { stop(): Promise<number> } | undefined;
-if (churnMachines > 0) {
-  await labDown(CHURN);
-  const churnDir = join(REPO, "test-output", "vip-soak", CHURN);
-  rmSync(churnDir, { recursive: true, force: true });
-  mkdirSync(churnDir, { recursive: true });
-  log(`churn lab up ${CHURN} (${churnMachines} machines), load ${load()}`);
-  await labUp({ name: CHURN, subnet: "198.19.132.0/24", masters: 1, workers: churnMachines - 1, dir: churnDir, bundle: join(REPO, "test/standins/bundle") });
-}
 /** Pulls and boots the churn lab's machines one after the other until stopped; resolves to the boots done. */
 function startChurn(): { stop(): Promise<number> } {
   let stop = false;
@@ -118,6 +110,15 @@ function startChurn(): { stop(): Promise<number> } {
   };
 }
 try {
+  // Inside the try: a churn lab that fails to come up still takes the soak's lab down with it.
+  if (churnMachines > 0) {
+    await labDown(CHURN);
+    const churnDir = join(REPO, "test-output", "vip-soak", CHURN);
+    rmSync(churnDir, { recursive: true, force: true });
+    mkdirSync(churnDir, { recursive: true });
+    log(`churn lab up ${CHURN} (${churnMachines} machines), load ${load()}`);
+    await labUp({ name: CHURN, subnet: "198.19.132.0/24", masters: 1, workers: churnMachines - 1, dir: churnDir, bundle: join(REPO, "test/standins/bundle") });
+  }
   const { cluster } = await loadCluster(join(dir, "cluster.yaml"));
   if (!usesKeepalived(cluster)) throw new Error(`the cluster of lab ${NAME} has no keepalived`);
   const ka = cluster.endpoint.keepalived;
