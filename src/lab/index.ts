@@ -151,16 +151,32 @@ async function staleVeths(name: string): Promise<string[]> {
 async function ownVethFreed(s: LabState, m: MachineState): Promise<void> {
   const exact = `vb-${m.unit}`;
   const running = s.machines.filter((o) => o !== m && alive(o.launcherPid)).length;
-  for (let i = 0; ; i++) {
-    const veths = await staleVeths(s.name);
-    const stale = exact.length <= 15 ? veths.filter((v) => v === exact) : veths.length > running ? veths : [];
-    if (!stale.length) return;
-    if (i >= 900) {
-      throw new KubehaError(
-        `the network interface of ${m.name}'s previous boot is still there after 3 minutes (lab "${s.name}" has ${veths.length} veths for ${running} running machines: ${veths.join(", ")})`,
+  await untilVethsFreed(
+    s.name,
+    (veths) => (exact.length <= 15 ? veths.filter((v) => v === exact) : veths.length > running ? veths : []),
+    (stale) =>
+      new KubehaError(
+        `the network interface of ${m.name}'s previous boot is still there after 3 minutes (lab "${s.name}": ${stale.join(", ")} for ${running} other running machine(s))`,
         exact.length <= 15 ? `delete it (\`ip link del ${exact}\`) and start ${m.name} again` : `delete the one whose peer is gone (\`ip -d link show\`) and start ${m.name} again`,
-      );
-    }
+      ),
+  );
+}
+
+/**
+ * Waits (polling every 200 ms, at most 3 minutes) until `stale` picks none of lab `name`'s
+ * host-side veths; `waiting` hears the first stale set, `tooLong` makes the error after that.
+ */
+async function untilVethsFreed(
+  name: string,
+  stale: (veths: string[]) => string[],
+  tooLong: (stale: string[]) => KubehaError,
+  waiting?: (stale: string[]) => void,
+): Promise<void> {
+  for (let i = 0; ; i++) {
+    const left = stale(await staleVeths(name));
+    if (!left.length) return;
+    if (i === 0) waiting?.(left);
+    if (i >= 900) throw tooLong(left);
     await sleep(200);
   }
 }
@@ -200,18 +216,16 @@ export async function labUp(opts: UpOptions = {}): Promise<LabInfo> {
     );
   }
   await ensureInotifyInstances(plan.machines.length, progress);
-  for (let i = 0; ; i++) {
-    const veths = await staleVeths(plan.name);
-    if (!veths.length) break;
-    if (i === 0) progress(`waiting for the kernel to free ${veths.length} network interface(s) of an earlier run (${veths.join(", ")})`);
-    if (i >= 180) {
-      throw new KubehaError(
+  await untilVethsFreed(
+    plan.name,
+    (veths) => veths,
+    (veths) =>
+      new KubehaError(
         `network interfaces of an earlier lab "${plan.name}" are still there after 3 minutes: ${veths.join(", ")}`,
         `delete them (\`ip link del ${veths[0]}\`) or bring the lab up under another name`,
-      );
-    }
-    await sleep(1000);
-  }
+      ),
+    (veths) => progress(`waiting for the kernel to free ${veths.length} network interface(s) of an earlier run (${veths.join(", ")})`),
+  );
   const users = await subnetUsers(plan.subnet);
   if (users.length) {
     const owner = await labUsingSubnet(plan.subnet);
