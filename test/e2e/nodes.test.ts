@@ -43,6 +43,7 @@ import { parseServersState } from "../../src/probe/status.ts";
 import { parseMemberList } from "../../src/plan/etcd.ts";
 import { loadSummary, sentFailures, startLoad, type LoadFigures } from "../../src/drill/load.ts";
 import { watchVip } from "../../src/drill/watch.ts";
+import { failedProbes, movedAt, moveTimeline, strandedBy } from "../helpers/vip-move.ts";
 
 // Overridable so that parallel runs on one machine use their own lab name, subnet and probe rate.
 const NAME = process.env.KUBEHA_E2E_NODES_LAB ?? "kt-nodes";
@@ -435,19 +436,12 @@ test("remove the VIP holder's LB role under load: the VIP is handed over, moves 
   for (const lb of staying) assert.doesNotMatch(await shOk(lb, "cat /etc/keepalived/keepalived.conf"), new RegExp(`${addr(holder).replaceAll(".", "\\.")}\\b`), `${lb}: no peer ${holder}`);
   await statusHealthy();
   assert.deepEqual(f.load.etcd?.lost, [], "no acknowledged etcd write lost");
-  // The hand-over: the VIP was seen on the next host at `moved`. A connection open through the old
-  // holder at that instant cannot follow an L2 move: those probes, and only those, may fail, in one
-  // of two ways. Reset: the client's next packet reached the new holder, whose kernel knows no such
-  // connection. Timeout with the connection up (TLS handshake or answer under way): the old holder
-  // can no longer send from the VIP it gave up, and a client waiting for an answer sends nothing
-  // that would draw the new holder's reset. Any probe that started after the move must succeed, and
-  // a timeout before a connection (a SYN nobody answered) would be a gap: nobody holding the VIP.
-  const moved = f.vipTimes[f.vipEvents.findIndex((hs) => hs.includes(next))]!;
-  // Probes sent (src/drill/load.ts sentFailures): slots the busy probing process never sent are not the cluster's.
-  const failed = sentFailures(f.load).map((x) => ({ start: f.load.t0 + x.t, end: f.load.t0 + x.t + x.ms, error: x.error, phase: x.phase }));
-  const timeline = failed.map((x) => `started ${Math.round(x.start - moved)} ms, ended ${Math.round(x.end - moved)} ms from the move: ${x.error} at ${x.phase ?? "?"}`).join("\n");
+  // The hand-over: the VIP was seen on the next host at `moved`; only probes in flight through the
+  // old holder then may fail (test/helpers/vip-move.ts says how), none that started after it.
+  const moved = movedAt(f.vipEvents, f.vipTimes, holder)!;
+  const failed = failedProbes(f.load);
+  const timeline = moveTimeline(failed, moved);
   t.diagnostic(`VIP hand-over ${holder} -> ${next}: ${failed.length} failed probes${timeline ? `\n${timeline}` : ""}`);
   assert.deepEqual(failed.filter((x) => x.start >= moved), [], `probes that started after the VIP moved failed:\n${timeline}`);
-  const stranded = (x: (typeof failed)[number]) => x.error === "ECONNRESET" || (x.error === "timeout" && x.phase !== "connect");
-  assert.deepEqual(failed.filter((x) => !stranded(x)), [], `failures other than a connection in flight at the move, reset or stranded:\n${timeline}`);
+  assert.deepEqual(failed.filter((x) => !strandedBy(x, moved)), [], `failures other than a connection in flight at the move, reset or stranded:\n${timeline}`);
 });
