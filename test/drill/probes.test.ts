@@ -15,8 +15,8 @@ import { checkZeroLoss } from "../../src/drill/figures.ts";
 import type { ApiSample } from "../../src/drill/types.ts";
 import { KubehaError } from "../../src/errors.ts";
 import { cleanStaleRuns, freePort, startEtcd, testPki, type LocalEtcd, type TestPki } from "./local-etcd.ts";
-import { alive } from "../helpers/proc.ts";
-import { until } from "../helpers/timing.ts";
+import { alive, allStopped } from "../helpers/proc.ts";
+import { until, untilAsync } from "../helpers/timing.ts";
 
 let pki: TestPki;
 let otherPki: TestPki;
@@ -414,6 +414,8 @@ describe("etcd writer and read-back against a real etcd with mutual TLS", () => 
     try {
       await until(() => acked(-1) >= 5, "five acked writes", 300_000);
       process.kill(etcd.pid, "SIGSTOP");
+      // Frozen once every etcd thread is: a write sent before that could still be answered.
+      await untilAsync(() => allStopped(etcd.pid), "every etcd thread stopped", 30_000, 1);
       frozenAt = performance.now() - t0;
       // Two writes started and ended (timed out) while etcd was stopped.
       await until(() => writer.peek().filter((w) => w.t > frozenAt + 5).length >= 2, "two writes while frozen", 300_000);
