@@ -8,14 +8,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { labDown, labUp } from "../src/lab/index.ts";
 import { loadCluster } from "../src/spec/read.ts";
 import { apply } from "../src/apply.ts";
 import { REPO } from "../test/helpers/cli.ts";
 import { Reporter, record } from "../src/report/events.ts";
+import { benchArgs } from "./args.ts";
 
-const { values } = parseArgs({ options: { big: { type: "string", default: "20" } } });
+const { values } = benchArgs(import.meta.url, { big: { type: "string", default: "20" } });
 
 async function run(name: string, subnet: string, masters: number, workers: number, firstApply: boolean) {
   await labDown(name);

@@ -16,10 +16,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { clusterYaml } from "../test/helpers/big-cluster.ts";
+import { benchArgs } from "./args.ts";
 
-const { values } = parseArgs({ options: { runs: { type: "string" }, hosts: { type: "string" }, big: { type: "string" } } });
+const { values } = benchArgs(import.meta.url, { runs: { type: "string" }, hosts: { type: "string" }, big: { type: "string" } });
 const runs = Number(values.runs ?? "5");
 const hosts = Number(values.hosts ?? "1000");
 const big = Number(values.big ?? "25000");

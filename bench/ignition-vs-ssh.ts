@@ -18,20 +18,18 @@
 import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { labDown, labUp } from "../src/lab/index.ts";
 import { sleep } from "../src/lab/host.ts";
 import type { LabProvision } from "../src/lab/plan.ts";
 import { distribution } from "../src/drill/stats.ts";
 import { kubehaLive, REPO } from "../test/helpers/cli.ts";
+import { benchArgs } from "./args.ts";
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: "string", default: "1" },
-    name: { type: "string", default: "kb-ignssh" },
-    subnet: { type: "string", default: "198.19.246.0/24" },
-    "healthy-timeout": { type: "string", default: "600" },
-  },
+const { values } = benchArgs(import.meta.url, {
+  runs: { type: "string", default: "1" },
+  name: { type: "string", default: "kb-ignssh" },
+  subnet: { type: "string", default: "198.19.246.0/24" },
+  "healthy-timeout": { type: "string", default: "600" },
 });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be a whole number from 1 to 20, got ${values.runs}`);

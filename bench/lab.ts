@@ -12,16 +12,14 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { ensureBase } from "../src/lab/base.ts";
 import { cgroupDirs, cgroupPids, sleep } from "../src/lab/host.ts";
 import { labDown, labUp } from "../src/lab/index.ts";
+import { benchArgs } from "./args.ts";
 
 const NAME = "kb-bench";
 const SUBNET = "198.19.252.0/24";
-const { values } = parseArgs({
-  options: { "skip-cold": { type: "boolean" }, "idle-seconds": { type: "string" } },
-});
+const { values } = benchArgs(import.meta.url, { "skip-cold": { type: "boolean" }, "idle-seconds": { type: "string" } });
 const idle = Number(values["idle-seconds"] ?? "10");
 
 const MiB = 1024 * 1024;

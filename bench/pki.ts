@@ -10,11 +10,11 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { parseCluster } from "../src/spec/read.ts";
 import { ensureState } from "../src/pki/index.ts";
+import { benchArgs } from "./args.ts";
 
-const { values } = parseArgs({ options: { runs: { type: "string" } } });
+const { values } = benchArgs(import.meta.url, { runs: { type: "string" } });
 const runs = Number(values.runs ?? "5");
 
 function yaml(alg: string): string {

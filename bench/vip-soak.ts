@@ -27,7 +27,6 @@ import { spawn } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { labDown, labStart, labStatus, labStop, labUp } from "../src/lab/index.ts";
 import { loadCluster } from "../src/spec/read.ts";
 import { apply } from "../src/apply.ts";
@@ -38,20 +37,19 @@ import { labMachines } from "../src/drill/machines.ts";
 import { renderDrillSummary } from "../src/drill/summary.ts";
 import { usesKeepalived, keepalivedHosts } from "../src/spec/topology.ts";
 import { REPO } from "../test/helpers/cli.ts";
+import { benchArgs } from "./args.ts";
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: "string", default: "30" },
-    "advert-ms": { type: "string" },
-    stress: { type: "string", default: "0" },
-    churn: { type: "string", default: "0" },
-    reloads: { type: "string", default: "0" },
-    "drill-runs": { type: "string", default: "0" },
-    keep: { type: "boolean" },
-    reuse: { type: "boolean" },
-    name: { type: "string", default: "d-soak" },
-    subnet: { type: "string", default: "198.19.131.0/24" },
-  },
+const { values } = benchArgs(import.meta.url, {
+  minutes: { type: "string", default: "30" },
+  "advert-ms": { type: "string" },
+  stress: { type: "string", default: "0" },
+  churn: { type: "string", default: "0" },
+  reloads: { type: "string", default: "0" },
+  "drill-runs": { type: "string", default: "0" },
+  keep: { type: "boolean" },
+  reuse: { type: "boolean" },
+  name: { type: "string", default: "d-soak" },
+  subnet: { type: "string", default: "198.19.131.0/24" },
 });
 const whole = (flag: string, v: string, min: number) => {
   const n = Number(v);
