@@ -42,8 +42,7 @@ import type { Cluster } from "../../src/spec/model.ts";
 import { parseServersState } from "../../src/probe/status.ts";
 import { parseMemberList } from "../../src/plan/etcd.ts";
 import { loadSummary, sentFailures, startLoad, type LoadFigures } from "../../src/drill/load.ts";
-import { watchVip } from "../../src/drill/watch.ts";
-import { failedProbes, movedAt, moveTimeline, strandedBy } from "../helpers/vip-move.ts";
+import { failedProbes, movedAt, moveTimeline, strandedBy, whileVipWatched } from "../helpers/vip-move.ts";
 
 // Overridable so that parallel runs on one machine use their own lab name, subnet and probe rate.
 const NAME = process.env.KUBEHA_E2E_NODES_LAB ?? "kt-nodes";
@@ -177,29 +176,22 @@ async function underLoad(t: TestContext, label: string, before: Cluster, args: s
   figures.push(`  baseline before "${label}" (nothing happening): ${loadSummary(await idle.stop())}`);
   const all = cluster(fullText);
   const lbs = all.hosts.filter((h) => h.roles.includes("lb"));
-  const t0 = performance.now();
-  const watcher = watchVip(all, lbs, () => performance.now() - t0, { maxMs: 15 * 60_000 });
-  try {
-    assert.ok(await watcher.ready(15_000), "every LB machine reported its addresses");
-    const holders = watcher.holders();
-    assert.equal(holders.length, 1, `one VIP holder before ${label}: ${holders.join(", ")}`);
+  const w = await whileVipWatched(all, lbs, label, async () => {
     const load = await startLoad(before, { rateHz: RATE });
     const a0 = performance.now();
     const startedAt = Math.floor(Date.now() / 1000) - 1;
     const result = await cli(args);
     const ms = Math.round(performance.now() - a0);
     await sleep(3000); // a tail under load: reloads that finish late would show here
-    const f = await load.stop();
-    const vipEvents = watcher.events.map((e) => e.holders);
-    const vipTimes = watcher.events.map((e) => t0 + e.t);
-    const line = `${label}: ${(ms / 1000).toFixed(1)} s, exit ${result.code}; ${loadSummary(f)}; VIP on ${holders[0]}, ${vipEvents.length - 1} changes`;
-    figures.push(`  ${line}`);
-    t.diagnostic(line);
-    assert.equal(result.code, 0, `${label}: kubeha ${args.join(" ")} failed\n${result.stdout}\n${result.stderr}`);
-    return { label, load: f, ms, result, holders, vipEvents, vipTimes, startedAt };
-  } finally {
-    await watcher.stop();
-  }
+    return { load: await load.stop(), ms, result, startedAt };
+  });
+  const { holders, vipEvents, vipTimes } = w;
+  const { load: f, ms, result, startedAt } = w.value;
+  const line = `${label}: ${(ms / 1000).toFixed(1)} s, exit ${result.code}; ${loadSummary(f)}; VIP on ${holders[0]}, ${vipEvents.length - 1} changes`;
+  figures.push(`  ${line}`);
+  t.diagnostic(line);
+  assert.equal(result.code, 0, `${label}: kubeha ${args.join(" ")} failed\n${result.stdout}\n${result.stderr}`);
+  return { label, load: f, ms, result, holders, vipEvents, vipTimes, startedAt };
 }
 
 /**

@@ -22,8 +22,7 @@ import { performance } from "node:perf_hooks";
 import { loadCluster } from "../../src/spec/read.ts";
 import { hostByName, type Cluster } from "../../src/spec/model.ts";
 import { labExec, sleep, type LabInfo } from "../../src/lab/index.ts";
-import { probeTargets, startLoad, loadSummary, sentFailures, type LoadFigures, type ProbeTargets } from "../../src/drill/load.ts";
-import { watchVip } from "../../src/drill/watch.ts";
+import { probeTargets, startLoad, loadSummary, sentFailures, type ProbeTargets } from "../../src/drill/load.ts";
 import { lbHosts } from "../../src/spec/topology.ts";
 import { startEtcdWriter } from "../../src/drill/probes.ts";
 import { etcdctlCommand } from "../../src/probe/status.ts";
@@ -31,8 +30,8 @@ import { parseEndpointStatus } from "../../src/plan/etcd-backup.ts";
 import { ETCD_BACKUP_PATHS, PATHS } from "../../src/render/paths.ts";
 import { dropLab, freshLab, type E2eLab } from "../helpers/e2e-lab.ts";
 import { assertRestoredToSnapshot } from "../helpers/etcd-restored.ts";
-import { kubeha, kubehaLive, type CliResult } from "../helpers/cli.ts";
-import { failedProbes, movedAt, moveTimeline, strandedBy } from "../helpers/vip-move.ts";
+import { kubeha, kubehaLive } from "../helpers/cli.ts";
+import { failedProbes, movedAt, moveTimeline, strandedBy, whileVipWatched } from "../helpers/vip-move.ts";
 import { failureKinds, MASTERS, stackedLab } from "../helpers/stacked.ts";
 
 const NAME = process.env.KUBEHA_E2E_STACKED_LAB ?? "kt-stacked";
@@ -196,25 +195,18 @@ test("node remove master3 --write under load: its stacked member removed, 2 memb
   const before = await members("master1");
   assertThreeStarted(before);
   // Every master runs HAProxy and keepalived: the VIP is watched, since removing its holder moves it.
-  const w0 = performance.now();
-  const watcher = watchVip(cluster, lbHosts(cluster), () => performance.now() - w0, { maxMs: 10 * 60_000 });
-  let f: LoadFigures, r: CliResult, removeMs: number, holder: string;
-  try {
-    assert.ok(await watcher.ready(15_000), "every master reported its addresses");
-    [holder] = watcher.holders() as [string];
-    assert.equal(watcher.holders().length, 1, `one VIP holder before the removal: ${watcher.holders().join(", ")}`);
+  const w = await whileVipWatched(cluster, lbHosts(cluster), "the removal", async () => {
     const load = await startLoad(cluster, { timeoutMs: PROBE_TIMEOUT_MS, rateHz: PROBE_RATE });
     await sleep(2000);
     const t0 = Date.now();
-    r = await kubehaLive(["node", "remove", lab.clusterFile, "master3", "--write"], { cwd, timeoutMs: 5 * 60_000 }, () => undefined);
-    removeMs = Date.now() - t0;
+    const r = await kubehaLive(["node", "remove", lab.clusterFile, "master3", "--write"], { cwd, timeoutMs: 5 * 60_000 }, () => undefined);
+    const removeMs = Date.now() - t0;
     await sleep(2000);
-    f = await load.stop();
-  } finally {
-    await watcher.stop();
-  }
-  const vipEvents = watcher.events.map((e) => e.holders);
-  const vipTimes = watcher.events.map((e) => w0 + e.t);
+    return { f: await load.stop(), r, removeMs };
+  });
+  const { f, r, removeMs } = w.value;
+  const { vipEvents, vipTimes } = w;
+  const holder = w.holders[0]!;
   console.log(`# stacked: node remove master3 took ${(removeMs / 1000).toFixed(1)} s; load: ${loadSummary(f)}; failures: ${failureKinds(f.failures)}; VIP holders at each change: ${JSON.stringify(vipEvents)}`);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.ok(f.etcd && f.etcd.acked > 0, loadSummary(f));

@@ -7,7 +7,11 @@
  * nothing that would draw the new holder's reset. A probe that started after the move must succeed,
  * and a timeout before a connection (a SYN nobody answered) would be a gap: nobody holding the VIP.
  */
+import assert from "node:assert/strict";
+import { performance } from "node:perf_hooks";
 import { sentFailures, type LoadFigures } from "../../src/drill/load.ts";
+import { watchVip } from "../../src/drill/watch.ts";
+import type { Cluster, Host } from "../../src/spec/model.ts";
 
 /** A probe that was sent and failed, on the caller's clock (`performance.now()`). */
 export interface FailedProbe {
@@ -39,4 +43,34 @@ export function moveTimeline(failed: readonly FailedProbe[], moved: number): str
 export function movedAt(vipEvents: readonly string[][], vipTimes: readonly number[], from: string): number | undefined {
   const i = vipEvents.findIndex((hs) => hs.some((h) => h !== from));
   return i < 0 ? undefined : vipTimes[i];
+}
+
+/** What `whileVipWatched` saw, beside the value its body returned. */
+export interface VipWatched<T> {
+  value: T;
+  /** The one holder when watching began, as a list. */
+  holders: string[];
+  /** Who held the VIP at each change (the first entry is the state when watching began). */
+  vipEvents: string[][];
+  /** When each change was seen, `performance.now()` (the clock of a load's `t0`). */
+  vipTimes: number[];
+}
+
+/**
+ * Runs `body` with the VIP watched on `lbs` (src/drill/watch.ts): every LB host must report its
+ * addresses within 15 s and exactly one must hold the VIP before `body` starts (`what` names the
+ * operation in that assertion). The watcher is stopped however `body` ends.
+ */
+export async function whileVipWatched<T>(c: Cluster, lbs: readonly Host[], what: string, body: (holders: string[]) => Promise<T>): Promise<VipWatched<T>> {
+  const t0 = performance.now();
+  const watcher = watchVip(c, lbs, () => performance.now() - t0, { maxMs: 15 * 60_000 });
+  try {
+    assert.ok(await watcher.ready(15_000), "every LB host reported its addresses");
+    const holders = watcher.holders();
+    assert.equal(holders.length, 1, `one VIP holder before ${what}: ${holders.join(", ")}`);
+    const value = await body(holders);
+    return { value, holders, vipEvents: watcher.events.map((e) => e.holders), vipTimes: watcher.events.map((e) => t0 + e.t) };
+  } finally {
+    await watcher.stop();
+  }
 }
