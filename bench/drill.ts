@@ -25,8 +25,13 @@ import { PROFILES, SCENARIOS, type DrillReport, type ProfileName } from "../src/
 import { REPO } from "../test/helpers/cli.ts";
 import { benchArgs } from "./args.ts";
 
-const { values } = benchArgs(import.meta.url, { compare: { type: "boolean" }, runs: { type: "string", default: "1" }, scenario: { type: "string", multiple: true }, keep: { type: "boolean" },
-    name: { type: "string", default: "kb-drill" }, subnet: { type: "string", default: "198.19.244.0/24" },
+const { values } = benchArgs(import.meta.url, {
+  compare: { type: "boolean" },
+  runs: { type: "string", default: "1" },
+  scenario: { type: "string", multiple: true },
+  keep: { type: "boolean" },
+  name: { type: "string", default: "kb-drill" },
+  subnet: { type: "string", default: "198.19.244.0/24" },
 });
 const NAME = values.name;
 const scenarios = parseScenarios(values.scenario ?? [], SCENARIOS);

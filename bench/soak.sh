@@ -32,10 +32,10 @@ done
 
 # spec reporter lines: "✔ name (12.3ms)" / "✖ name (12.3ms)", indented for subtests. The
 # "failing tests:" recap at the end repeats the failures: stop reading each log there.
-k=$(( first + k - 1 ))
-for i in $(seq 1 "$k"); do
+total=$(( first + k - 1 ))
+for i in $(seq 1 "$total"); do
   awk '/^✖ failing tests:/ { exit } /^ *(✔|✖) / { ok = ($0 ~ /✔/); sub(/^ *(✔|✖) /, ""); sub(/ \([0-9.]+m?s\)$/, ""); print (ok ? "pass" : "fail") "\t" $0 }' "$out/run$i.log"
-done | awk -F'\t' -v k="$k" '
+done | awk -F'\t' -v k="$total" '
   { seen[$2] = 1; if ($1 == "pass") pass[$2]++; else fail[$2]++ }
   END {
     n = 0; bad = 0

@@ -150,14 +150,16 @@ async function staleVeths(name: string): Promise<string[]> {
  */
 async function ownVethFreed(s: LabState, m: MachineState): Promise<void> {
   const exact = `vb-${m.unit}`;
+  // Linux interface names hold at most 15 characters; nspawn hashes a longer one.
+  const named = exact.length <= 15;
   const running = s.machines.filter((o) => o !== m && alive(o.launcherPid)).length;
   await untilVethsFreed(
     s.name,
-    (veths) => (exact.length <= 15 ? veths.filter((v) => v === exact) : veths.length > running ? veths : []),
+    (veths) => (named ? veths.filter((v) => v === exact) : veths.length > running ? veths : []),
     (stale) =>
       new KubehaError(
         `the network interface of ${m.name}'s previous boot is still there after 3 minutes (lab "${s.name}": ${stale.join(", ")} for ${running} other running machine(s))`,
-        exact.length <= 15 ? `delete it (\`ip link del ${exact}\`) and start ${m.name} again` : `delete the one whose peer is gone (\`ip -d link show\`) and start ${m.name} again`,
+        named ? `delete it (\`ip link del ${exact}\`) and start ${m.name} again` : `delete the one whose peer is gone (\`ip -d link show\`) and start ${m.name} again`,
       ),
   );
 }
