@@ -59,6 +59,18 @@ const SOURCES: Record<SeedProfileName, string> = {
 };
 
 /**
+ * keepalived's `advert_int` when a configuration names none: seed 004 and the kubeadm guide rely
+ * on it, seed 002 writes it out.
+ */
+export const KEEPALIVED_DEFAULT_ADVERT_SECONDS = 1;
+
+/** The VRRP advert interval (seconds) the LB hosts run with under profile `p`; null without keepalived. */
+export function profileAdvertSeconds(c: Cluster, p: ProfileName): number | null {
+  if (c.endpoint.mode !== "haproxy-keepalived") return null;
+  return p === "kubeha" ? c.endpoint.keepalived.advertInterval : KEEPALIVED_DEFAULT_ADVERT_SECONDS;
+}
+
+/**
  * One line per profile for the drill report. `lbCount` (default 3) only changes how many
  * priorities are listed.
  */
@@ -69,11 +81,11 @@ export function profileSummary(profile: ProfileName, lbCount = 3): string {
     case "kubeha":
       return "kubeha: systemd flips a track file the instant haproxy dies, 1 s local frontend check, VRRP timing and priorities from the cluster file, haproxy httpchk /readyz with redispatch";
     case "seed-002":
-      return `seed 002: killall -0 haproxy every 3 s, weight -11, priorities ${prio(100, 90)}, advert 1 s, haproxy default checks (TCP connect every 2 s, fall 3), timeout connect 10 s`;
+      return `seed 002: killall -0 haproxy every 3 s, weight -11, priorities ${prio(100, 90)}, advert ${KEEPALIVED_DEFAULT_ADVERT_SECONDS} s, haproxy default checks (TCP connect every 2 s, fall 3), timeout connect 10 s`;
     case "kubeadm-guide":
-      return `kubeadm guide: check_apiserver.sh every 3 s, fall 10, rise 2, weight -2, priorities ${prio(101, 100)}, advert 1 s, haproxy httpchk GET /healthz over TLS every 10 s, fall 2`;
+      return `kubeadm guide: check_apiserver.sh every 3 s, fall 10, rise 2, weight -2, priorities ${prio(101, 100)}, advert ${KEEPALIVED_DEFAULT_ADVERT_SECONDS} s, haproxy httpchk GET /healthz over TLS every 10 s, fall 2`;
     case "seed-004":
-      return `seed 004: check_apiserver.sh every 3 s, fall 10, rise 2, weight -2, priorities ${prio(101, 100)}, advert 1 s, haproxy ssl-hello-chk every 2 s, fall 3`;
+      return `seed 004: check_apiserver.sh every 3 s, fall 10, rise 2, weight -2, priorities ${prio(101, 100)}, advert ${KEEPALIVED_DEFAULT_ADVERT_SECONDS} s, haproxy ssl-hello-chk every 2 s, fall 3`;
   }
 }
 
@@ -314,7 +326,7 @@ function seedKeepalivedConf(c: KeepalivedCluster, h: Host, profile: SeedProfileN
   );
   if (first) L.push(`    priority ${master}`);
   else L.push("    # As in the seed: every backup has the same priority (lab: costs about 5 s per failover).", `    priority ${backup}`);
-  if (seed002) L.push("    advert_int 1");
+  if (seed002) L.push(`    advert_int ${KEEPALIVED_DEFAULT_ADVERT_SECONDS}`);
   if (ka.unicast) {
     L.push(
       "    # Added: the cluster uses unicast VRRP, so this profile does too (the seed multicasts); the drill",

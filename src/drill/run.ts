@@ -23,10 +23,10 @@ import { startApiProbe, startEtcdWriter, readBack, deletePrefix, type EtcdClient
 import { API_PROBE_PATH, probeTargets } from "./load.ts";
 import { computeFigures } from "./figures.ts";
 import { persistentFigures, startPersistentClients, type LaneResult } from "./persistent.ts";
-import { watchVip, type VipWatcher } from "./watch.ts";
+import { vipSettled, watchVip, type VipWatcher } from "./watch.ts";
 import { leaderMoved, pollLease, takeoverGap, type LeasePoller } from "./leader.ts";
 import type { Machines } from "./machines.ts";
-import { lbProfile, profileSummary } from "./profiles.ts";
+import { lbProfile, profileAdvertSeconds, profileSummary } from "./profiles.ts";
 import { comparisonRows, distributionRows } from "./compare.ts";
 import type { ApiSample, DrillReport, Mark, ProfileName, ScenarioName, ScenarioResult } from "./types.ts";
 import { runsExternalEtcd } from "../spec/topology.ts";
@@ -253,6 +253,28 @@ export async function cutPower(machines: Pick<Machines, "powerOff">, h: Host, w:
   }
 }
 
+/** The scenario's plan against `vipHolders` and the leaders `status` saw. */
+function replan(c: Cluster, name: ScenarioName, st: StatusReport, vipHolders: string[]): ScenarioPlan {
+  const leaders = Object.fromEntries(st.leaders.flatMap((l) => (!l.leaderless && l.host ? [[l.component, l.host]] : [])));
+  return planScenario(c, name, { vipHolders, ...(st.etcd.leader ? { etcdLeader: st.etcd.leader } : {}), leaders });
+}
+
+/**
+ * Waits until one host has held the VIP for 4 of the profile's adverts (500 ms without VRRP):
+ * that host and the time the wait ended, or undefined (with a problem) when the VIP did not sit
+ * still within the healthy timeout.
+ */
+async function settleVip(ctx: Ctx, w: VipWatcher, profile: ProfileName, now: () => number, problems: string[]): Promise<{ holder: string; t: number } | undefined> {
+  const advert = profileAdvertSeconds(ctx.c, profile);
+  const quietMs = advert === null ? 500 : Math.round(4 * advert * 1000) + 500;
+  const holder = await vipSettled(w, now, { quietMs, timeoutMs: ctx.o.healthyTimeoutMs });
+  if (holder === null) {
+    problems.push(`the VIP did not stay on one host for ${quietMs} ms within ${ctx.o.healthyTimeoutMs} ms (holders now: ${w.holders().join(", ") || "none"})`);
+    return undefined;
+  }
+  return { holder, t: now() };
+}
+
 /** Longest current run of successes at the end of `samples` (ms), for "recovered" holds. */
 function trailingOkMs(samples: readonly ApiSample[], now: number): number {
   for (let i = samples.length - 1; i >= 0; i--) if (!samples[i]!.ok) return now - samples[i]!.t;
@@ -274,8 +296,7 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   }
   let plan: ScenarioPlan;
   try {
-    const leaders = Object.fromEntries(before.leaders.flatMap((l) => (!l.leaderless && l.host ? [[l.component, l.host]] : [])));
-    plan = planScenario(c, name, { vipHolders: before.vip.holders, ...(before.etcd.leader ? { etcdLeader: before.etcd.leader } : {}), leaders });
+    plan = replan(c, name, before, before.vip.holders);
   } catch (err) {
     say(`${label}: cannot run: ${(err as Error).message}`);
     return emptyResult(name, profile, run, [(err as Error).message]);
@@ -298,6 +319,22 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   const lbs = c.hosts.filter((h) => vipCandidate(c, h));
   const watcher = lbs.length ? watchVip(c, lbs, now, { maxMs: capMs }) : undefined;
   if (watcher && !(await watcher.ready(10_000))) problems.push("the VIP watcher could not read every LB host");
+  // A keepalived that preempts (the seeds') takes the VIP back to its preferred host one
+  // master-down interval (3 adverts + skew) after that host's keepalived came back, which can be
+  // after `status` said healthy: a plan made from that status faulted a host that had meanwhile
+  // lost the VIP (4 of 10 seed-002 runs). So the VIP sits still for 4 adverts before the probes
+  // start, and the plan follows the holder the watcher sees then.
+  const settledAt = watcher ? await settleVip(ctx, watcher, profile, now, problems) : undefined;
+  if (watcher && settledAt && settledAt.holder !== before.vip.holders.join()) {
+    try {
+      plan = replan(c, name, before, [settledAt.holder]);
+      mark("note", `the VIP went to ${settledAt.holder} after status was read; planned against it`);
+    } catch (err) {
+      say(`${label}: cannot run: ${(err as Error).message}`);
+      await watcher.stop();
+      return emptyResult(name, profile, run, [(err as Error).message]);
+    }
+  }
   const api = startApiProbe({ ...ctx.api, rateHz: o.rateHz, timeoutMs: o.timeoutMs, maxCount: Math.ceil((capMs / 1000) * o.rateHz), maxMs: capMs, t0, maxInFlight: 64 });
   const prefix = `/kubeha-drill/${ctx.runId}/${name}/${profile}/${run}`;
   const etcd = ctx.etcd
@@ -314,6 +351,9 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   if (lease) await sleep(1500);
   say(`${label}: fault: ${plan.fault}`);
   const holdersBefore = watcher?.holders() ?? [];
+  if (settledAt && watcher!.events.some((e) => e.t > settledAt.t)) {
+    problems.push(`the VIP moved before the fault (to ${holdersBefore.join(", ") || "nobody"}), so this run does not measure ${name} alone`);
+  }
   // The fault's time is when its command is sent (a command's own latency is a few ms).
   const faultWallMs = Date.now();
   mark("fault", plan.fault);

@@ -131,3 +131,22 @@ export function watchVip(c: Cluster, hosts: readonly Host[], now: () => number, 
     },
   };
 }
+
+/**
+ * The VIP's single holder once it has sat still for `quietMs` (no event for that long), or null
+ * when it has not by `timeoutMs`. Polls the watcher every 50 ms; bounded by `timeoutMs`.
+ */
+export async function vipSettled(
+  w: Pick<VipWatcher, "events" | "holders">,
+  now: () => number,
+  o: { quietMs: number; timeoutMs: number },
+): Promise<string | null> {
+  const deadline = now() + o.timeoutMs;
+  for (;;) {
+    const holders = w.holders();
+    const last = w.events[w.events.length - 1];
+    if (last && holders.length === 1 && now() - last.t >= o.quietMs) return holders[0]!;
+    if (now() >= deadline) return null;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

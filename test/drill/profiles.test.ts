@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FIXTURE_SECRETS, REPO, clustersUnderTest, run } from "../render/helpers.ts";
 import { haproxyCheck, keepalivedCheck } from "../helpers/lb-tools.ts";
-import { CHECK_APISERVER_PATH, lbProfile, profileSummary, renderLbProfile } from "../../src/drill/profiles.ts";
+import { CHECK_APISERVER_PATH, lbProfile, profileAdvertSeconds, profileSummary, renderLbProfile } from "../../src/drill/profiles.ts";
 import { PROFILES, type ProfileName } from "../../src/drill/types.ts";
 import { renderHaproxy } from "../../src/render/haproxy.ts";
 import { renderKeepalived } from "../../src/render/keepalived.ts";
@@ -130,6 +130,8 @@ for (const { name, cluster } of lbClusters) {
         assert.deepEqual(vips(ka), [cluster.endpoint.address]);
         assert.deepEqual(vips(kubehaKa), [cluster.endpoint.address]);
         assert.deepEqual(block(ka, "unicast_peer"), block(kubehaKa, "unicast_peer"));
+        // The drill waits 4 adverts for the VIP to settle: the interval it reads is the one rendered.
+        assert.equal(Number(one(kubehaKa, /^advert_int (\S+)$/, "advert_int")), profileAdvertSeconds(cluster, "kubeha"));
         assert.equal(ka.includes("unicast_src_ip"), cluster.endpoint.keepalived.unicast);
         const bind = (c: string) => one(c, /^bind (\*:\d+)$/, "frontend bind");
         assert.equal(bind(hp), bind(kubehaHp));
@@ -147,7 +149,7 @@ for (const { name, cluster } of lbClusters) {
         if (profile === "seed-002") {
           assert.ok(kd.includes('script "/usr/bin/killall -0 haproxy"'), ka);
           assert.equal(one(ka, /^weight (-?\d+)$/, "weight"), "-11");
-          assert.equal(one(ka, /^advert_int (\S+)$/, "advert_int"), "1");
+          assert.equal(Number(one(ka, /^advert_int (\S+)$/, "advert_int")), profileAdvertSeconds(cluster, profile));
           assert.ok(!kd.some((l) => /^(fall|rise) /.test(l)), "seed 002 sets no fall/rise");
           assert.ok(!hd.some((l) => /httpchk|ssl-hello-chk|check-ssl|default-server/.test(l)), "seed 002 uses haproxy's default checks");
           assert.ok(servers(hp).length > 0 && hd.filter((l) => l.startsWith("server ")).every((l) => l.endsWith(" check")));
@@ -263,6 +265,7 @@ test("hosts without haproxy/keepalived get nothing; seed profiles refuse other e
     for (const p of SEEDS) {
       assert.throws(() => lbProfile(cluster, h, p, FIXTURE_SECRETS), (e: unknown) => e instanceof KubehaError && /haproxy-keepalived/.test(e.message) && !!e.hint);
     }
+    for (const p of PROFILES) assert.equal(profileAdvertSeconds(cluster, p), null, "no keepalived, no VRRP adverts");
     const k = lbProfile(cluster, h, "kubeha", FIXTURE_SECRETS);
     assert.deepEqual(k.files, [...renderHaproxy(cluster, h, FIXTURE_SECRETS), ...renderKeepalived(cluster, h, FIXTURE_SECRETS)]);
     assert.deepEqual(k.remove, []);
