@@ -22,7 +22,7 @@ import type { RenderedFile, Secrets } from "../render/types.ts";
 import { PATHS } from "../render/paths.ts";
 import { file } from "../render/file.ts";
 import { renderHaproxy, statsListenLines } from "../render/haproxy.ts";
-import { renderKeepalived } from "../render/keepalived.ts";
+import { FRONTEND_CHECK, renderKeepalived } from "../render/keepalived.ts";
 import { PROFILES, type ProfileName } from "./types.ts";
 import type { KeepalivedCluster, ManagedLbCluster } from "../spec/topology.ts";
 import { keepalivedHosts, runsHaproxy, runsKeepalived, usesKeepalived } from "../spec/topology.ts";
@@ -64,6 +64,29 @@ const SOURCES: Record<SeedProfileName, string> = {
  */
 export const KEEPALIVED_DEFAULT_ADVERT_SECONDS = 1;
 
+/** The seeds' vrrp_script: a check every 3 s; seed 002 sets no `rise` (keepalived's default, 1), the guide and seed 004 rise 2. */
+const SEED_CHECK_INTERVAL_S = 3;
+const seedRise = (p: SeedProfileName): number => (p === "seed-002" ? 1 : 2);
+
+/**
+ * How long (ms) the VIP may still move by itself once the LB hosts look healthy, so how long the
+ * drill waits without a VIP change before it plans a fault: a keepalived that preempts takes the
+ * VIP back to its preferred host once that host's check passes again (check interval x rise),
+ * after `preempt_delay` if set, and one master-down interval later (3 adverts + skew, under 4
+ * adverts); 500 ms for scheduling. kubeha's `preempt: never` keeps the holder: 4 adverts + 500 ms.
+ * Without keepalived (kube-vip, a single proxy): 500 ms.
+ */
+export function vipSettleMs(c: Cluster, p: ProfileName): number {
+  const advert = profileAdvertSeconds(c, p);
+  if (advert === null || c.endpoint.mode !== "haproxy-keepalived") return 500;
+  let goHomeS = 0;
+  if (p !== "kubeha") goHomeS = SEED_CHECK_INTERVAL_S * seedRise(p);
+  else if (c.endpoint.keepalived.preempt !== "never") {
+    goHomeS = FRONTEND_CHECK.intervalS * FRONTEND_CHECK.rise + (c.endpoint.keepalived.preempt === "delay" ? c.endpoint.keepalived.preemptDelaySeconds : 0);
+  }
+  return Math.round((goHomeS + 4 * advert) * 1000) + 500;
+}
+
 /** The VRRP advert interval (seconds) the LB hosts run with under profile `p`; null without keepalived. */
 export function profileAdvertSeconds(c: Cluster, p: ProfileName): number | null {
   if (c.endpoint.mode !== "haproxy-keepalived") return null;
@@ -81,11 +104,11 @@ export function profileSummary(profile: ProfileName, lbCount = 3): string {
     case "kubeha":
       return "kubeha: systemd flips a track file the instant haproxy dies, 1 s local frontend check, VRRP timing and priorities from the cluster file, haproxy httpchk /readyz with redispatch";
     case "seed-002":
-      return `seed 002: killall -0 haproxy every 3 s, weight -11, priorities ${prio(100, 90)}, advert ${KEEPALIVED_DEFAULT_ADVERT_SECONDS} s, haproxy default checks (TCP connect every 2 s, fall 3), timeout connect 10 s`;
+      return `seed 002: killall -0 haproxy every ${SEED_CHECK_INTERVAL_S} s, weight -11, priorities ${prio(100, 90)}, advert ${KEEPALIVED_DEFAULT_ADVERT_SECONDS} s, haproxy default checks (TCP connect every 2 s, fall 3), timeout connect 10 s`;
     case "kubeadm-guide":
-      return `kubeadm guide: check_apiserver.sh every 3 s, fall 10, rise 2, weight -2, priorities ${prio(101, 100)}, advert ${KEEPALIVED_DEFAULT_ADVERT_SECONDS} s, haproxy httpchk GET /healthz over TLS every 10 s, fall 2`;
+      return `kubeadm guide: check_apiserver.sh every ${SEED_CHECK_INTERVAL_S} s, fall 10, rise ${seedRise(profile)}, weight -2, priorities ${prio(101, 100)}, advert ${KEEPALIVED_DEFAULT_ADVERT_SECONDS} s, haproxy httpchk GET /healthz over TLS every 10 s, fall 2`;
     case "seed-004":
-      return `seed 004: check_apiserver.sh every 3 s, fall 10, rise 2, weight -2, priorities ${prio(101, 100)}, advert ${KEEPALIVED_DEFAULT_ADVERT_SECONDS} s, haproxy ssl-hello-chk every 2 s, fall 3`;
+      return `seed 004: check_apiserver.sh every ${SEED_CHECK_INTERVAL_S} s, fall 10, rise ${seedRise(profile)}, weight -2, priorities ${prio(101, 100)}, advert ${KEEPALIVED_DEFAULT_ADVERT_SECONDS} s, haproxy ssl-hello-chk every 2 s, fall 3`;
   }
 }
 
@@ -301,7 +324,7 @@ function seedKeepalivedConf(c: KeepalivedCluster, h: Host, profile: SeedProfileN
       "# killall is in psmisc: without it keepalived disables the check and the priority never drops.",
       "vrrp_script check_haproxy {",
       '    script "/usr/bin/killall -0 haproxy"',
-      "    interval 3",
+      `    interval ${SEED_CHECK_INTERVAL_S}`,
       "    weight -11",
       "}",
     );
@@ -310,10 +333,10 @@ function seedKeepalivedConf(c: KeepalivedCluster, h: Host, profile: SeedProfileN
       "# Fails after 10 consecutive failures, 3 s apart (about 30 s), and only lowers the priority by 2.",
       "vrrp_script check_apiserver {",
       `    script "${CHECK_APISERVER_PATH}"`,
-      "    interval 3",
+      `    interval ${SEED_CHECK_INTERVAL_S}`,
       "    weight -2",
       "    fall 10",
-      "    rise 2",
+      `    rise ${seedRise(profile)}`,
       "}",
     );
   }

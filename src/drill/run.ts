@@ -26,7 +26,7 @@ import { persistentFigures, startPersistentClients, type LaneResult } from "./pe
 import { vipSettled, watchVip, type VipWatcher } from "./watch.ts";
 import { leaderMoved, pollLease, takeoverGap, type LeasePoller } from "./leader.ts";
 import type { Machines } from "./machines.ts";
-import { lbProfile, profileAdvertSeconds, profileSummary } from "./profiles.ts";
+import { lbProfile, profileSummary, vipSettleMs } from "./profiles.ts";
 import { comparisonRows, distributionRows } from "./compare.ts";
 import type { ApiSample, DrillReport, Mark, ProfileName, ScenarioName, ScenarioResult } from "./types.ts";
 import { runsExternalEtcd } from "../spec/topology.ts";
@@ -260,13 +260,12 @@ function replan(c: Cluster, name: ScenarioName, st: StatusReport, vipHolders: st
 }
 
 /**
- * Waits until one host has held the VIP for 4 of the profile's adverts (500 ms without VRRP):
+ * Waits until one host has held the VIP for as long as it may still move by itself (vipSettleMs):
  * that host and the time the wait ended, or undefined (with a problem) when the VIP did not sit
  * still within the healthy timeout.
  */
 async function settleVip(ctx: Ctx, w: VipWatcher, profile: ProfileName, now: () => number, problems: string[]): Promise<{ holder: string; t: number } | undefined> {
-  const advert = profileAdvertSeconds(ctx.c, profile);
-  const quietMs = advert === null ? 500 : Math.round(4 * advert * 1000) + 500;
+  const quietMs = vipSettleMs(ctx.c, profile);
   const holder = await vipSettled(w, now, { quietMs, timeoutMs: ctx.o.healthyTimeoutMs });
   if (holder === null) {
     problems.push(`the VIP did not stay on one host for ${quietMs} ms within ${ctx.o.healthyTimeoutMs} ms (holders now: ${w.holders().join(", ") || "none"})`);
@@ -319,11 +318,11 @@ async function runScenario(ctx: Ctx, name: ScenarioName, profile: ProfileName, r
   const lbs = c.hosts.filter((h) => vipCandidate(c, h));
   const watcher = lbs.length ? watchVip(c, lbs, now, { maxMs: capMs }) : undefined;
   if (watcher && !(await watcher.ready(10_000))) problems.push("the VIP watcher could not read every LB host");
-  // A keepalived that preempts (the seeds') takes the VIP back to its preferred host one
-  // master-down interval (3 adverts + skew) after that host's keepalived came back, which can be
-  // after `status` said healthy: a plan made from that status faulted a host that had meanwhile
-  // lost the VIP (4 of 10 seed-002 runs). So the VIP sits still for 4 adverts before the probes
-  // start, and the plan follows the holder the watcher sees then.
+  // A keepalived that preempts (the seeds') takes the VIP back to its preferred host once that
+  // host's check passes again and a master-down interval later, which can be after `status` said
+  // healthy: a plan made from that status faulted a host that had meanwhile lost the VIP (4 of 10
+  // seed-002 runs). So the VIP sits still for that long before the probes start, and the plan
+  // follows the holder the watcher sees then.
   const settledAt = watcher ? await settleVip(ctx, watcher, profile, now, problems) : undefined;
   if (watcher && settledAt && settledAt.holder !== before.vip.holders.join()) {
     try {

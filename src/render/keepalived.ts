@@ -56,6 +56,9 @@ import { keepalivedHosts, runsKeepalived, usesKeepalived } from "../spec/topolog
 /** The most LB hosts whose priorities, bonus and penalty still fit in VRRP's 1..254. */
 export const MAX_LB_HOSTS = 8;
 
+/** kubeha's vrrp_script on the local HAProxy frontend: seconds between checks, their timeout, failures to fail, successes to recover. */
+export const FRONTEND_CHECK = { intervalS: 1, timeoutS: 1, fall: 2, rise: 2 } as const;
+
 /** VRRP priority of the LB host at `lbIndex`: 150, 120, 110, 100, ... (distinct, ordered). */
 export function vrrpPriority(lbIndex: number): number {
   return lbIndex <= 0 ? 150 : 130 - 10 * lbIndex;
@@ -125,10 +128,10 @@ export function renderKeepalivedConf(c: KeepalivedCluster, h: Host, secrets: Sec
     "# The local HAProxy frontend answers (one TCP connect to 127.0.0.1; keepalived polls at most once a second).",
     "vrrp_script kubeha_haproxy_frontend {",
     `    script "${PATHS.keepalivedCheckScript}"`,
-    "    interval 1",
-    "    timeout 1",
-    "    fall 2",
-    "    rise 2",
+    `    interval ${FRONTEND_CHECK.intervalS}`,
+    `    timeout ${FRONTEND_CHECK.timeoutS}`,
+    `    fall ${FRONTEND_CHECK.fall}`,
+    `    rise ${FRONTEND_CHECK.rise}`,
     `    weight ${weight(w.penalty)}`,
     "}",
     "",

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FIXTURE_SECRETS, REPO, clustersUnderTest, run } from "../render/helpers.ts";
 import { haproxyCheck, keepalivedCheck } from "../helpers/lb-tools.ts";
-import { CHECK_APISERVER_PATH, lbProfile, profileAdvertSeconds, profileSummary, renderLbProfile } from "../../src/drill/profiles.ts";
+import { CHECK_APISERVER_PATH, lbProfile, profileAdvertSeconds, profileSummary, renderLbProfile, vipSettleMs } from "../../src/drill/profiles.ts";
 import { PROFILES, type ProfileName } from "../../src/drill/types.ts";
 import { renderHaproxy } from "../../src/render/haproxy.ts";
 import { renderKeepalived } from "../../src/render/keepalived.ts";
@@ -254,6 +254,33 @@ test("the check script is vetted for real: a world-writable copy is disabled by 
   assert.notEqual(res.code, 0);
 });
 
+/**
+ * The drill's settle window, recomputed from what each profile renders: the check's interval x
+ * rise (keepalived's default rise is 1) when the profile preempts, plus preempt_delay, plus 4
+ * adverts, plus 500 ms. kubeha's preempt `never` keeps the holder (no check term).
+ */
+test("vipSettleMs agrees with the rendered keepalived.conf of every profile", () => {
+  const kubehaModes = new Set<string>();
+  for (const { name, cluster } of lbClusters) {
+    if (!usesKeepalived(cluster)) throw new Error(`${name} is not a keepalived cluster`);
+    const preempt: string = cluster.endpoint.keepalived.preempt;
+    const h = hostsWithRole(cluster, "lb")[0]!;
+    for (const p of PROFILES) {
+      const ka = get(lbProfile(cluster, h, p, FIXTURE_SECRETS).files, PATHS.keepalivedConf);
+      const script = /vrrp_script \S+ \{\n([^}]*)\}/.exec(ka)![1]!;
+      const num = (re: RegExp, dflt: number) => Number(re.exec(script)?.[1] ?? dflt);
+      const advert = Number(/^\s*advert_int (\S+)$/m.exec(ka)?.[1] ?? 1);
+      const delay = Number(/^\s*preempt_delay (\d+)$/m.exec(ka)?.[1] ?? 0);
+      const preempts = p !== "kubeha" || preempt !== "never";
+      if (p === "kubeha") kubehaModes.add(preempt);
+      const goHome = preempts ? num(/^\s*interval (\d+)$/m, NaN) * num(/^\s*rise (\d+)$/m, 1) + delay : 0;
+      assert.equal(vipSettleMs(cluster, p), Math.round((goHome + 4 * advert) * 1000) + 500, `${name} ${p}`);
+    }
+  }
+  assert.ok(kubehaModes.has("never") && kubehaModes.size > 1, `kubeha preempt modes covered: ${[...kubehaModes].join(", ")}`);
+  assert.equal(vipSettleMs(lbClusters[0]!.cluster, "seed-004"), (3 * 2 + 4) * 1000 + 500, "the guide: a 3 s check, rise 2, 1 s adverts");
+});
+
 test("hosts without haproxy/keepalived get nothing; seed profiles refuse other endpoint modes", () => {
   const colocated = lbClusters.find((x) => x.name === "seed-002-colocated-16443")!.cluster;
   const worker = colocated.hosts.find((h) => h.roles.includes("worker"))!;
@@ -266,6 +293,7 @@ test("hosts without haproxy/keepalived get nothing; seed profiles refuse other e
       assert.throws(() => lbProfile(cluster, h, p, FIXTURE_SECRETS), (e: unknown) => e instanceof KubehaError && /haproxy-keepalived/.test(e.message) && !!e.hint);
     }
     for (const p of PROFILES) assert.equal(profileAdvertSeconds(cluster, p), null, "no keepalived, no VRRP adverts");
+    assert.equal(vipSettleMs(cluster, "kubeha"), 500);
     const k = lbProfile(cluster, h, "kubeha", FIXTURE_SECRETS);
     assert.deepEqual(k.files, [...renderHaproxy(cluster, h, FIXTURE_SECRETS), ...renderKeepalived(cluster, h, FIXTURE_SECRETS)]);
     assert.deepEqual(k.remove, []);
