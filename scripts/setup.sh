@@ -14,6 +14,7 @@ packages=(
   ignition policycoreutils                     # ignition-validate, the real Ignition stages (and setfiles, which its files stage runs)
   shellcheck openssl iproute2 curl ca-certificates procps psmisc chromium
   stress-ng                                    # bench/soak.sh keeps a core busy while the suite runs
+  tcpdump                                      # bench/drill.ts --vrrp-anatomy reads the VRRP adverts
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
