@@ -47,10 +47,14 @@ export function parseMonitorLine(line: string, vip: string): { op: "add" | "del"
   return { op, hostWallMs: m ? Date.parse(`${m[1]}Z`) + Number(m[2]) / 1000 : null };
 }
 
-/** The shell command a watcher runs: the current addresses, then every change, one line each, with the host's UTC time. */
+/**
+ * The shell command a watcher runs: the current addresses, then every change, one line each, with
+ * the host's UTC time where its `ip` knows `-ts` (iproute2 4.x and later; older ones get no host time).
+ */
 export function watchCommand(h: Host): string {
   const dev = shq(h.interface);
-  return `ip -o -4 addr show dev ${dev}; echo @@ready; TZ=UTC0 exec ip -ts -o -4 monitor address dev ${dev}`;
+  const monitor = `ip -o -4 monitor address dev ${dev}`;
+  return `ip -o -4 addr show dev ${dev}; echo @@ready; if ip -ts -V >/dev/null 2>&1; then TZ=UTC0 exec ${monitor.replace("ip ", "ip -ts ")}; else exec ${monitor}; fi`;
 }
 
 /** A host's clock minus this machine's (ms), and how far off that estimate can be at most. */
