@@ -7,8 +7,6 @@
  *   wire    = the new holder's first advert - the fault: the takeover as the network saw it
  *   seen    = the watcher's event - the new holder's first advert: the drill's own lag in seeing
  *             the move (keepalived adding the address, `ip monitor`, SSH, the drill's event loop)
- *   hostSeen = the same from the host's own stamp of the change (`hostT`): keepalived and
- *             `ip monitor` only, without the SSH path and the drill's event loop
  * A backup sends no adverts (kubeha's VRRP never preempts), so the first advert from another host
  * after the fault is the new holder's.
  */
@@ -38,7 +36,6 @@ export interface Anatomy {
   silentMs: number | null;
   wireMs: number | null;
   seenMs: number | null;
-  hostSeenMs: number | null;
   /** The drill's own figure, for the row's total. */
   vipMovedMs: number | null;
 }
@@ -64,16 +61,15 @@ export function anatomy(r: ScenarioResult, adverts: readonly Advert[], addressOf
     silentMs: oldAround.length ? round(oldAround[oldAround.length - 1]!.wallMs - faultWall) : null,
     wireMs: firstNew ? round(firstNew.wallMs - faultWall) : null,
     seenMs: firstNew && moved ? round(t0 + moved.t - firstNew.wallMs) : null,
-    hostSeenMs: firstNew && moved?.hostT !== undefined ? round(t0 + moved.hostT - firstNew.wallMs) : null,
     vipMovedMs: r.figures.vipMovedMs,
   };
 }
 
 /** A text table of the anatomies, one row per run, then min / p50 / max per column. */
 export function renderAnatomy(scenario: string, rows: readonly Anatomy[]): string {
-  const cols = ["silentMs", "wireMs", "seenMs", "hostSeenMs", "vipMovedMs"] as const;
-  const fmt = (v: number | null) => (v === null ? "-" : String(v)).padStart(10);
-  const L = [`${scenario}: ms from the fault (see bench/vrrp-anatomy.ts)`, `  run  from -> to          ${cols.map((c) => c.padStart(10)).join(" ")}`];
+  const cols = ["silentMs", "wireMs", "seenMs", "vipMovedMs"] as const;
+  const fmt = (v: number | null) => (v === null ? "-" : String(v)).padStart(9);
+  const L = [`${scenario}: ms from the fault (see bench/vrrp-anatomy.ts)`, `  run  from -> to          ${cols.map((c) => c.padStart(9)).join(" ")}`];
   for (const a of rows) L.push(`  ${String(a.run).padStart(3)}  ${`${a.from} -> ${a.to}`.padEnd(18)}${cols.map((c) => fmt(a[c])).join(" ")}`);
   const stat = (name: string, pick: (xs: number[]) => number) =>
     `  ${name.padEnd(23)}${cols

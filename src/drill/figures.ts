@@ -98,13 +98,12 @@ function byTime(events: VipEvent[]): VipEvent[] {
  * Time until the VIP moved: from the fault (`faultT`) to the first event at or after it in which
  * exactly one machine holds the VIP and that machine is not one of `before` (the holders just
  * before the fault). null when that never happens before the events end. With `before` = []
- * (nobody held it), the first single holder counts. The event's time is when the new holder saw
- * the address arrive (`hostT`) where its clock offset was known, else when the drill heard of it.
+ * (nobody held it), the first single holder counts.
  */
 export function vipMoved(events: VipEvent[], faultT: number, before: string[]): number | null {
   for (const e of byTime(events)) {
     if (e.t < faultT) continue;
-    if (e.holders.length === 1 && !before.includes(e.holders[0]!)) return (e.hostT ?? e.t) - faultT;
+    if (e.holders.length === 1 && !before.includes(e.holders[0]!)) return e.t - faultT;
   }
   return null;
 }

@@ -270,7 +270,7 @@ const FIGURE_ROWS: [keyof ScenarioFigures, string, string][] = [
   ["blackoutMs", "API blackout", "longest run of failed probes, first failure to next success"],
   ["failedProbes", "Failed probes", ""],
   ["totalProbes", "Total probes", ""],
-  ["vipMovedMs", "VIP moved", "fault → one other machine holds the VIP (that machine's own time of the change where its clock offset is known)"],
+  ["vipMovedMs", "VIP moved", "fault → one other machine holds the VIP"],
   ["splitBrainMs", "Split brain", "longest time two or more machines held the VIP"],
   ["healthyAfterMs", "Healthy again", "until status is healthy again after the restore"],
   ["leaderMovedMs", "Leader moved", "fault → another host holds the component's Lease (its acquireTime)"],

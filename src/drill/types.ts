@@ -75,16 +75,9 @@ export interface EtcdWrite {
 
 /** The set of machines holding the VIP changed (or was first read) at `t`. */
 export interface VipEvent {
-  /** When the drill heard of the change (its own clock, ms since the scenario's start). */
   t: number;
   /** Host names holding the VIP after this event, sorted; [] = nobody. */
   holders: string[];
-  /**
-   * When the host that changed saw it happen (`ip -ts monitor`), moved onto the drill's clock by
-   * that host's measured clock offset; absent when the offset was not known to within
-   * HOST_CLOCK_MAX_ERROR_MS (src/drill/watch.ts) or the change was not a host's (a power-off).
-   */
-  hostT?: number;
 }
 
 /** One reading of a leader-election Lease during a scenario (src/drill/leader.ts). */

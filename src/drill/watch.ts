@@ -1,21 +1,14 @@
 /**
  * Who holds the VIP, as events: each LB host streams `ip monitor address` over its own SSH
- * connection and every VIP add/delete is stamped on kubeha's clock when it arrives. Polling would
- * miss a 300 ms handover between two polls.
- *
- * Arrival is late by the SSH path and by whatever else the drill's one event loop is doing (50 TLS
- * handshakes a second, the etcd writer, the persistent clients), so each line also carries the
- * host's own time (`ip -ts`), and each host's clock offset is measured when its stream starts
- * (hostClockOffset: `date` round trips, bounded by their round-trip times). Where the offset is
- * known to within HOST_CLOCK_MAX_ERROR_MS the event also gets `hostT`: the change on the drill's
- * clock as the host saw it. The order of events stays the order of arrival.
+ * connection and every VIP add/delete is stamped on kubeha's clock when it arrives (one clock for
+ * all hosts, no remote time skew). Polling would miss a 300 ms handover between two polls.
  *
  * A host that is powered off cannot report that it lost the VIP; the drill tells the watcher
  * (`gone`), and the watcher reconnects by itself when the host answers again.
  */
 import type { Cluster, Host } from "../spec/model.ts";
 import { ConnectionPool } from "../exec/pool.ts";
-import { shq, type Transport } from "../exec/transport.ts";
+import { shq } from "../exec/transport.ts";
 import type { VipEvent } from "./types.ts";
 
 export interface VipWatcher {
@@ -36,63 +29,10 @@ export function parseAddrLine(line: string, vip: string): "add" | "del" | undefi
   return line.startsWith("Deleted") ? "del" : "add";
 }
 
-/**
- * One `ip -ts -o monitor address` line (TZ=UTC0): whether it adds or deletes `vip`, and the
- * host's time (epoch ms, µs kept) when `ip` read the change; undefined if unrelated.
- */
-export function parseMonitorLine(line: string, vip: string): { op: "add" | "del"; hostWallMs: number | null } | undefined {
-  const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})\] (.*)$/.exec(line);
-  const op = parseAddrLine(m ? m[3]! : line, vip);
-  if (!op) return undefined;
-  return { op, hostWallMs: m ? Date.parse(`${m[1]}Z`) + Number(m[2]) / 1000 : null };
-}
-
-/**
- * The shell command a watcher runs: the current addresses, then every change, one line each, with
- * the host's UTC time where its `ip` knows `-ts` (iproute2 4.x and later; older ones get no host time).
- */
+/** The shell command a watcher runs: the current addresses, then every change, one line each. */
 export function watchCommand(h: Host): string {
   const dev = shq(h.interface);
-  const monitor = `ip -o -4 monitor address dev ${dev}`;
-  return `ip -o -4 addr show dev ${dev}; echo @@ready; if ip -ts -V >/dev/null 2>&1; then TZ=UTC0 exec ${monitor.replace("ip ", "ip -ts ")}; else exec ${monitor}; fi`;
-}
-
-/** A host's clock minus this machine's (ms), and how far off that estimate can be at most. */
-export interface ClockOffset {
-  offsetMs: number;
-  errorMs: number;
-}
-
-/** hostT only where the host's clock offset is known to within this (ms). */
-export const HOST_CLOCK_MAX_ERROR_MS = 5;
-
-
-/**
- * The offset from `samples` round trips: each reading `host` (ms) was taken between `sent` and
- * `received` (this machine's wall ms), so offset lies in [host - received, host - sent]; the
- * intersection over all samples bounds it. null when the intervals disagree (a clock stepped).
- */
-export function offsetFrom(samples: ReadonlyArray<{ sent: number; host: number; received: number }>): ClockOffset | null {
-  if (!samples.length) return null;
-  const lo = Math.max(...samples.map((x) => x.host - x.received));
-  const hi = Math.min(...samples.map((x) => x.host - x.sent));
-  if (lo > hi) return null;
-  return { offsetMs: (lo + hi) / 2, errorMs: (hi - lo) / 2 };
-}
-
-/** Measures `t`'s host clock against this machine's with `n` `date` round trips; null if it cannot. */
-export async function hostClockOffset(t: Pick<Transport, "run">, n = 5, signal?: AbortSignal): Promise<ClockOffset | null> {
-  const samples: { sent: number; host: number; received: number }[] = [];
-  for (let i = 0; i < n && !signal?.aborted; i++) {
-    // The wall clock (Date.now(), not performance.now(): NTP slews it, not the monotonic clock),
-    // whole ms, so `received` is rounded up to keep the interval honest.
-    const sent = Date.now();
-    const r = await t.run("date +%s.%N", { timeoutMs: 2000, ...(signal ? { signal } : {}) }).catch(() => null);
-    const received = Date.now() + 1;
-    const m = r && r.code === 0 ? /^(\d+)\.(\d{9})$/.exec(r.stdout.trim()) : null;
-    if (m) samples.push({ sent, received, host: Number(m[1]) * 1000 + Number(m[2]) / 1e6 });
-  }
-  return offsetFrom(samples);
+  return `ip -o -4 addr show dev ${dev}; echo @@ready; exec ip -o -4 monitor address dev ${dev}`;
 }
 
 /**
@@ -111,12 +51,12 @@ export function watchVip(c: Cluster, hosts: readonly Host[], now: () => number, 
   deadline.unref?.();
 
   const current = () => [...holding.entries()].filter(([, v]) => v).map(([k]) => k).sort();
-  const emit = (hostT?: number) => {
+  const emit = () => {
     if (reported.size < hosts.length) return;
     const holders = current();
     const last = events[events.length - 1];
     if (last && last.holders.join() === holders.join()) return;
-    events.push({ t: Math.round(now()), holders, ...(hostT !== undefined ? { hostT: Math.round(hostT) } : {}) });
+    events.push({ t: Math.round(now()), holders });
   };
 
   const one = async (h: Host) => {
@@ -131,10 +71,6 @@ export function watchVip(c: Cluster, hosts: readonly Host[], now: () => number, 
       let snapshot: boolean | undefined = false;
       try {
         const t = await pool.get(h);
-        const clock = await hostClockOffset(t, 5, mine.signal);
-        const usable = clock && clock.errorMs <= HOST_CLOCK_MAX_ERROR_MS ? clock : null;
-        // The host's time of a change, on the drill's clock: now() less how long ago that was.
-        const toDrill = (hostWallMs: number) => now() - (Date.now() - (hostWallMs - usable!.offsetMs));
         await t.run(watchCommand(h), {
           timeoutMs: opts.maxMs,
           signal: mine.signal,
@@ -152,15 +88,13 @@ export function watchVip(c: Cluster, hosts: readonly Host[], now: () => number, 
                 emit();
                 continue;
               }
-              if (snapshot !== undefined) {
-                const a = parseAddrLine(line, c.endpoint.address);
-                if (a) snapshot = a === "add";
-                continue;
+              const a = parseAddrLine(line, c.endpoint.address);
+              if (!a) continue;
+              if (snapshot !== undefined) snapshot = a === "add";
+              else {
+                holding.set(h.name, a === "add");
+                emit();
               }
-              const m = parseMonitorLine(line, c.endpoint.address);
-              if (!m) continue;
-              holding.set(h.name, m.op === "add");
-              emit(usable && m.hostWallMs !== null ? toDrill(m.hostWallMs) : undefined);
             }
           },
         });

@@ -142,10 +142,7 @@ test("VIP watcher lines: adds and deletes of the VIP only; the command is quoted
   assert.equal(parseAddrLine(`Deleted 2: ens37    inet ${vip}/24 scope global secondary ens37`, vip), "del");
   assert.equal(parseAddrLine(`2: ens37    inet ${vip}9/24 scope global ens37`, vip), undefined, "a longer address is not the VIP");
   assert.equal(parseAddrLine(`2: ens37    inet 198.18.2.207/24 scope global ens37`, vip), undefined);
-  assert.equal(
-    watchCommand(colocated.hosts[0]!),
-    "ip -o -4 addr show dev ens37; echo @@ready; if ip -ts -V >/dev/null 2>&1; then TZ=UTC0 exec ip -ts -o -4 monitor address dev ens37; else exec ip -o -4 monitor address dev ens37; fi",
-  );
+  assert.match(watchCommand(colocated.hosts[0]!), /^ip -o -4 addr show dev ens37; echo @@ready; exec ip -o -4 monitor address dev ens37$/);
   assert.equal(fillTemplate("virsh destroy {host} # {address}", { ...colocated.hosts[0]!, name: "a b" }), "virsh destroy 'a b' # 198.18.2.207");
 });
 

@@ -22,7 +22,6 @@ import { kubeha, kubehaLive, REPO, untilOk, type CliResult } from "../helpers/cl
 import type { DrillReport, ScenarioResult } from "../../src/drill/types.ts";
 import type { StatusReport } from "../../src/probe/status.ts";
 import { takeoverGap } from "../../src/drill/leader.ts";
-import { HOST_CLOCK_MAX_ERROR_MS } from "../../src/drill/watch.ts";
 
 let lab: LabInfo;
 let cwd: string;
@@ -108,12 +107,6 @@ test("a short drill: VIP moves, faults are seen by status, no acknowledged etcd 
     const last = s.vip[s.vip.length - 1]!;
     assert.equal(last.holders.length, 1, `${n}: one holder at the end`);
     assert.ok(s.vip.some((e) => e.holders.length === 1 && e.holders[0] !== target), `${n}: a machine other than ${target} took the VIP`);
-    // The lab's hosts know `ip -ts` and share this machine's clock: the new holder stamped the
-    // change itself, no later than the drill heard of it (within the offset's error bound).
-    const moved = s.vip.find((e) => e.holders.length === 1 && e.holders[0] !== target && e.t >= s.marks.find((m) => m.kind === "fault")!.t)!;
-    assert.notEqual(moved.hostT, undefined, `${n}: the move carries the host's own time: ${JSON.stringify(moved)}`);
-    assert.ok(moved.hostT! <= moved.t + HOST_CLOCK_MAX_ERROR_MS, `${n}: host time ${moved.hostT} after arrival ${moved.t}`);
-    assert.equal(s.figures.vipMovedMs, moved.hostT! - s.marks.find((m) => m.kind === "fault")!.t);
   }
   const q = by("etcd-quorum-loss");
   assert.ok(q.figures.etcdFailed > 0, "writes failed while quorum was lost");
