@@ -7,6 +7,7 @@ import { existsSync, promises as fs } from "node:fs";
 import path from "node:path";
 import { KubehaError, StepError } from "../errors.ts";
 import { cidrsOverlap, parseCidr } from "../util/net.ts";
+import { PATHS } from "./plan.ts";
 
 export interface RunResult {
   code: number;
@@ -157,7 +158,7 @@ export async function subnetUsers(subnet: string): Promise<string[]> {
 // ---------------------------------------------------------------- cgroups
 
 export function cgroupDirs(group: string, sub?: string): string[] {
-  return ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"].map((r) => path.join(r, group, sub ?? ""));
+  return PATHS.cgroupRoots.map((r) => path.join(r, group, sub ?? ""));
 }
 
 async function listDirsDeep(dir: string): Promise<string[]> {

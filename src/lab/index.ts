@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, openSync, closeSync, promises as fs } from "node:fs";
+import { existsSync, openSync, closeSync, writeFileSync, promises as fs } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { KubehaError, UsageError } from "../errors.ts";
@@ -27,6 +27,7 @@ import {
 import {
   PATHS,
   checkLabName,
+  labCgroup,
   machineFiles,
   planLab,
   renderClusterYaml,
@@ -39,7 +40,7 @@ import {
   type LabPlan,
   type MachineRole,
 } from "./plan.ts";
-import { knownLabs, readState, writeState, type LabState, type MachineState } from "./state.ts";
+import { knownLabs, readState, readStateSync, writeState, type LabState, type MachineState } from "./state.ts";
 import { findRealKubectl, shipRealKubectl } from "./kubectl.ts";
 import { HOST_ETCD, shipRealEtcd } from "./etcd-image.ts";
 import { applyIgnition, IGNITION_BIN, renderLabIgnition } from "./ignition.ts";
@@ -102,7 +103,7 @@ function infoOf(s: LabState): LabInfo {
 export async function labLeftovers(name: string): Promise<string[]> {
   checkLabName(name);
   const found: string[] = [];
-  const cg = `kubeha-lab-${name}`;
+  const cg = labCgroup(name);
   for (const d of cgroupDirs(cg)) if (existsSync(d)) found.push(`cgroup ${d}`);
   const bridge = `kh-${name}`;
   if ((await run("ip", ["link", "show", "dev", bridge], { check: false })).code === 0) found.push(`bridge ${bridge}`);
@@ -524,7 +525,7 @@ export async function labDown(name: string, opts: { progress?: (s: string) => vo
   const progress = opts.progress ?? (() => undefined);
   const state = await readState(name);
   const bridge = state?.bridge ?? `kh-${name}`;
-  const cg = state?.cgroup ?? `kubeha-lab-${name}`;
+  const cg = state?.cgroup ?? labCgroup(name);
   // Launchers first so no machine restarts, then everything in the lab's cgroups at once.
   for (const m of state?.machines ?? []) if (m.launcherPid && alive(m.launcherPid)) process.kill(m.launcherPid, "SIGKILL");
   progress(`Stopping the machines and the proxy of lab "${name}"`);
@@ -644,6 +645,7 @@ export async function labSshArgs(name: string, machine: string): Promise<string[
  * plug: the machine's whole process tree is killed at once and its link disappears.
  */
 export async function labStop(name: string, machine: string, opts: { hard?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  if (opts.hard) pullPlug(name, machine);
   const s = await mustState(name);
   const m = mustMachine(s, machine);
   if (!opts.hard && alive(m.launcherPid)) {
@@ -656,6 +658,27 @@ export async function labStop(name: string, machine: string, opts: { hard?: bool
   delete m.launcherPid;
   delete s.rpFilter[m.name];
   await writeState(s);
+}
+
+/**
+ * The plug, pulled before labStop first yields: every process of the machine is killed at once
+ * (cgroup.kill), so a caller timing a power loss (the drill) has it the moment it asks, not once
+ * its event loop came round to the state file and the launcher. Without this the drill's VRRP
+ * capture (bench/drill.ts --vrrp-anatomy) saw the "dead" VIP holder still advertise up to 76 ms
+ * after the call. An unknown lab or machine is left to labStop's own error; killCgroups there
+ * finishes what cgroup.kill cannot (a hierarchy without it).
+ */
+function pullPlug(name: string, machine: string): void {
+  checkLabName(name);
+  const s = readStateSync(name);
+  if (!s?.machines.some((m) => m.name === machine)) return;
+  for (const d of cgroupDirs(s.cgroup, machine)) {
+    try {
+      writeFileSync(path.join(d, "cgroup.kill"), "1");
+    } catch {
+      // no cgroup.kill in this hierarchy (cgroup v1), or the machine is already off
+    }
+  }
 }
 
 /** Boots a stopped machine again (same disk, same address) and waits until it is running. */

@@ -91,6 +91,9 @@ export interface PlannedMachine {
   unit: string;
 }
 
+/** The cgroup directory of lab `name` under each cgroup root (state.ts reads names back from it). */
+export const labCgroup = (name: string): string => `kubeha-lab-${name}`;
+
 export interface LabPlan {
   name: string;
   subnet: string;
@@ -228,7 +231,7 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
     proxyUrl: `http://${at(1)}:${PROXY_PORT}`,
     machines,
     dir: path.resolve(cwd, opts.dir ?? path.join("lab", name)),
-    cgroup: `kubeha-lab-${name}`,
+    cgroup: labCgroup(name),
     runDir: path.join(PATHS.run, name),
     machinesDir: path.join(PATHS.machines, name),
   };

@@ -3,7 +3,7 @@
  * when it is there and falls back to the naming conventions (cgroup `kubeha-lab-<name>`,
  * bridge `kh-<name>`, /var/lib/kubeha/lab/<name>) when it is missing or corrupt.
  */
-import { promises as fs } from "node:fs";
+import { promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import type { MachineRole } from "./plan.ts";
 import { PATHS } from "./plan.ts";
@@ -48,8 +48,23 @@ export const stateFile = (name: string) => path.join(PATHS.run, name, "state.jso
 
 /** The state of lab `name`, or undefined when missing or unreadable. */
 export async function readState(name: string): Promise<LabState | undefined> {
+  return parseState(name, await fs.readFile(stateFile(name), "utf8").catch(() => ""));
+}
+
+/** readState without yielding: for the one step that must happen the moment it is asked (labStop's plug). */
+export function readStateSync(name: string): LabState | undefined {
+  let text = "";
   try {
-    const s = JSON.parse(await fs.readFile(stateFile(name), "utf8")) as LabState;
+    text = readFileSync(stateFile(name), "utf8");
+  } catch {
+    // no state: undefined below
+  }
+  return parseState(name, text);
+}
+
+function parseState(name: string, text: string): LabState | undefined {
+  try {
+    const s = JSON.parse(text) as LabState;
     if (s.version !== 1 || s.name !== name || !Array.isArray(s.machines)) return undefined;
     return s;
   } catch {
@@ -74,7 +89,7 @@ export async function knownLabs(): Promise<string[]> {
   }
   for (const r of PATHS.cgroupRoots) {
     for (const e of await fs.readdir(r).catch(() => [] as string[])) {
-      const m = /^kubeha-lab-(.+)$/.exec(e);
+      const m = /^kubeha-lab-(.+)$/.exec(e); // labCgroup's names
       if (m) names.add(m[1]!);
     }
   }
