@@ -2,9 +2,11 @@
 # Soak: runs the test suite K times with one core kept busy (stress-ng --cpu 1, Debian) and prints,
 # per test, how many runs it passed. A test that does not pass every run is a flake to fix.
 #   bash bench/soak.sh [K] [test files...]      (K defaults to 3; no files = the whole suite)
-# Logs go to test-output/soak/<commit>/runN.log, and runs add up per commit: two invocations with
-# K=2 and K=1 on one commit report 3 runs (a whole-suite run takes ~45 min on 2 cores, so K >= 3
-# may not fit in one sitting). A tree with uncommitted changes gets a directory of its own per run.
+# Logs go to test-output/soak/code-<hash>/runN.log, and runs add up per code: <hash> covers every
+# tracked file but docs/ and *.md, so two invocations with K=2 and K=1 on one commit, or on two
+# commits that differ only in documentation, report 3 runs (a whole-suite run takes ~50 min on 2
+# cores with the neighbour, so K >= 3 may not fit in one sitting). A tree with uncommitted changes
+# gets a directory of its own per run.
 # Lab/e2e tests need root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +15,9 @@ shift || true
 [[ "$k" =~ ^[1-9][0-9]*$ ]] || { echo "soak.sh: K must be a positive integer, got '$k'" >&2; exit 2; }
 command -v stress-ng >/dev/null || { echo "soak.sh: stress-ng is missing (apt-get install stress-ng, or bash scripts/setup.sh)" >&2; exit 2; }
 
-rev=$(git rev-parse --short=12 HEAD)
+rev="code-$(git ls-files -s -- ':!:docs/**' ':!:*.md' | sha256sum | cut -c1-12)"
 [ -z "$(git status --porcelain --untracked-files=no)" ] || rev="$rev-dirty-$(date +%s)"
+echo "soak: commit $(git rev-parse --short=12 HEAD), code $rev"
 [ $# -eq 0 ] || rev="$rev-files-$(printf '%s\n' "$@" | sha256sum | cut -c1-8)"
 out="test-output/soak/$rev"
 mkdir -p "$out"
