@@ -20,6 +20,9 @@
  * and booted again one after the other, as fast as they boot, for the whole soak.
  * `--reloads N` runs `systemctl reload keepalived` on every LB host at once, N times spread over
  * the soak (how apply hands LB hosts a new peer list): a reload must not move the VIP either.
+ * `--peer-change` makes every round a real peer-list change, as apply's when an LB host joins or
+ * leaves: each round adds, then removes, one unicast peer (the lab subnet's .250, which no machine
+ * has) in every host's keepalived.conf before the reload.
  * `--keep` leaves the lab up; `--reuse` applies to a lab kept earlier instead of making a new one.
  * Exit status 1 when the VIP moved during the soak.
  */
@@ -38,6 +41,7 @@ import { renderDrillSummary } from "../src/drill/summary.ts";
 import { usesKeepalived, keepalivedHosts } from "../src/spec/topology.ts";
 import { REPO } from "../test/helpers/cli.ts";
 import { benchArgs } from "./args.ts";
+import { PATHS } from "../src/render/paths.ts";
 
 const { values } = benchArgs(import.meta.url, {
   minutes: { type: "string", default: "30" },
@@ -45,6 +49,7 @@ const { values } = benchArgs(import.meta.url, {
   stress: { type: "string", default: "0" },
   churn: { type: "string", default: "0" },
   reloads: { type: "string", default: "0" },
+  "peer-change": { type: "boolean" },
   "drill-runs": { type: "string", default: "0" },
   keep: { type: "boolean" },
   reuse: { type: "boolean" },
@@ -67,6 +72,17 @@ if (!(minutes > 0)) {
 const stressCpus = whole("stress", values.stress, 0);
 const churnMachines = whole("churn", values.churn, 0);
 const reloadRounds = whole("reloads", values.reloads, 0);
+const peerChange = values["peer-change"] === true;
+const spare = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(values.subnet)?.[1];
+if (peerChange && !spare) {
+  console.error(`vip-soak: --peer-change needs a /24 --subnet (its .250 is the spare peer), got ${values.subnet}`);
+  process.exit(2);
+}
+/** The shell step that adds (odd rounds) or removes (even rounds) the spare unicast peer. */
+const peerStep = (round: number) =>
+  round % 2 === 1
+    ? `sed -i '/^ *unicast_peer {/a\\        ${spare}.250' ${PATHS.keepalivedConf}`
+    : `sed -i '/^ *${spare!.replace(/\./g, "\\.")}\\.250$/d' ${PATHS.keepalivedConf}`;
 const CHURN = `${values.name}-churn`;
 const drillRuns = whole("drill-runs", values["drill-runs"], 0);
 const advertMs = values["advert-ms"] === undefined ? undefined : whole("advert-ms", values["advert-ms"], 10);
@@ -158,9 +174,10 @@ try {
     const reloadNow = nextReload < Math.min(nextMinute, soakMs);
     await sleep(Math.max(0, Math.min(nextMinute, nextReload, soakMs) - (now() - startT)));
     if (reloadNow) {
-      await Promise.all(lbs.map(async (h) => (await reloadPool.get(h)).mustRun("systemctl reload keepalived", { sudo: true, timeoutMs: 30_000 })));
+      const step = peerChange ? `${peerStep(reloadsDone + 1)} && ` : "";
+      await Promise.all(lbs.map(async (h) => (await reloadPool.get(h)).mustRun(`${step}systemctl reload keepalived`, { sudo: true, timeoutMs: 30_000 })));
       reloadsDone++;
-      log(`reload round ${reloadsDone}/${reloadRounds} on ${lbs.length} LB hosts: holders ${watcher.holders().join(",") || "none"}, moves ${watcher.events.length - startEvents}`);
+      log(`reload round ${reloadsDone}/${reloadRounds}${peerChange ? (reloadsDone % 2 ? " (peer added)" : " (peer removed)") : ""} on ${lbs.length} LB hosts: holders ${watcher.holders().join(",") || "none"}, moves ${watcher.events.length - startEvents}`);
       continue;
     }
     loads.push(os.loadavg()[0]!);
