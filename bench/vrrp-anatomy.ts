@@ -1,7 +1,7 @@
 /**
  * For `bench/drill.ts --vrrp-anatomy`: where the time between a fault and the drill's "VIP moved"
- * goes, read from the VRRP adverts on the lab's bridge (tcpdump's kernel timestamps; in a lab the
- * machines, the bridge and the drill share one clock):
+ * goes, read from the VRRP adverts as they leave the lab's machines (tcpdump's kernel timestamps;
+ * in a lab the machines and the drill share one clock):
  *   silent  = the old holder's last advert - the fault: how long the "dead" holder still spoke
  *             (the power-off's own latency; negative when its last advert came before the fault)
  *   wire    = the new holder's first advert - the fault: the takeover as the network saw it
@@ -11,6 +11,7 @@
  * after the fault is the new holder's.
  */
 import type { ScenarioResult } from "../src/drill/types.ts";
+import { distribution } from "../src/drill/stats.ts";
 
 export interface Advert {
   wallMs: number;
@@ -40,7 +41,10 @@ export interface Anatomy {
   vipMovedMs: number | null;
 }
 
-/** The anatomy of one scenario run; `addressOf` maps a host name to the address its adverts come from. */
+/**
+ * The anatomy of one scenario run; `adverts` are the lab's LB hosts' only, and `addressOf` maps a
+ * host name to the address its adverts come from.
+ */
 export function anatomy(r: ScenarioResult, adverts: readonly Advert[], addressOf: (host: string) => string): Anatomy | null {
   const fault = r.marks.find((m) => m.kind === "fault");
   const from = r.targets[0];
@@ -51,7 +55,6 @@ export function anatomy(r: ScenarioResult, adverts: readonly Advert[], addressOf
   // The old holder's adverts around the fault (a later power-on starts it speaking again).
   const oldAround = adverts.filter((a) => a.src === old && a.wallMs >= faultWall - 1000 && a.wallMs <= faultWall + 1000);
   const firstNew = adverts.find((a) => a.src !== old && a.wallMs >= faultWall);
-  // (`adverts` holds only this lab's LB hosts: the caller filters by address.)
   const moved = r.vip.find((e) => e.t >= fault.t && e.holders.length === 1 && e.holders[0] !== from);
   const round = (x: number) => Math.round(x * 10) / 10;
   return {
@@ -65,19 +68,13 @@ export function anatomy(r: ScenarioResult, adverts: readonly Advert[], addressOf
   };
 }
 
-/** A text table of the anatomies, one row per run, then min / p50 / max per column. */
+/** A text table of the anatomies, one row per run, then min / p50 / max per column (nearest rank, src/drill/stats.ts). */
 export function renderAnatomy(scenario: string, rows: readonly Anatomy[]): string {
   const cols = ["silentMs", "wireMs", "seenMs", "vipMovedMs"] as const;
   const fmt = (v: number | null) => (v === null ? "-" : String(v)).padStart(9);
   const L = [`${scenario}: ms from the fault (see bench/vrrp-anatomy.ts)`, `  run  from -> to          ${cols.map((c) => c.padStart(9)).join(" ")}`];
   for (const a of rows) L.push(`  ${String(a.run).padStart(3)}  ${`${a.from} -> ${a.to}`.padEnd(18)}${cols.map((c) => fmt(a[c])).join(" ")}`);
-  const stat = (name: string, pick: (xs: number[]) => number) =>
-    `  ${name.padEnd(23)}${cols
-      .map((c) => {
-        const xs = rows.map((a) => a[c]).filter((x): x is number => x !== null).sort((a, b) => a - b);
-        return fmt(xs.length ? pick(xs) : null);
-      })
-      .join(" ")}`;
-  L.push(stat("min", (xs) => xs[0]!), stat("p50", (xs) => xs[Math.ceil(xs.length / 2) - 1]!), stat("max", (xs) => xs[xs.length - 1]!));
+  const dists = cols.map((c) => distribution(rows.map((a) => a[c])));
+  for (const k of ["min", "p50", "max"] as const) L.push(`  ${k.padEnd(23)}${dists.map((d) => fmt(d ? d[k] : null)).join(" ")}`);
   return L.join("\n");
 }
