@@ -645,8 +645,7 @@ export async function labSshArgs(name: string, machine: string): Promise<string[
  * plug: the machine's whole process tree is killed at once and its link disappears.
  */
 export async function labStop(name: string, machine: string, opts: { hard?: boolean; timeoutMs?: number } = {}): Promise<void> {
-  if (opts.hard) pullPlug(name, machine);
-  const s = await mustState(name);
+  const s = (opts.hard ? pullPlug(name, machine) : undefined) ?? (await mustState(name));
   const m = mustMachine(s, machine);
   if (!opts.hard && alive(m.launcherPid)) {
     const pid = await guestInit(s, m);
@@ -665,13 +664,14 @@ export async function labStop(name: string, machine: string, opts: { hard?: bool
  * (cgroup.kill), so a caller timing a power loss (the drill) has it the moment it asks, not once
  * its event loop came round to the state file and the launcher. Without this the drill's VRRP
  * capture (bench/drill.ts --vrrp-anatomy) saw the "dead" VIP holder still advertise up to 76 ms
- * after the call. An unknown lab or machine is left to labStop's own error; killCgroups there
- * finishes what cgroup.kill cannot (a hierarchy without it).
+ * after the call. Returns the state it read, for labStop to go on with; an unknown lab or machine
+ * (undefined) is left to labStop's own error. killCgroups there finishes what cgroup.kill cannot
+ * (a hierarchy without it).
  */
-function pullPlug(name: string, machine: string): void {
+function pullPlug(name: string, machine: string): LabState | undefined {
   checkLabName(name);
   const s = readStateSync(name);
-  if (!s?.machines.some((m) => m.name === machine)) return;
+  if (!s?.machines.some((m) => m.name === machine)) return undefined;
   for (const d of cgroupDirs(s.cgroup, machine)) {
     try {
       writeFileSync(path.join(d, "cgroup.kill"), "1");
@@ -679,6 +679,7 @@ function pullPlug(name: string, machine: string): void {
       // no cgroup.kill in this hierarchy (cgroup v1), or the machine is already off
     }
   }
+  return s;
 }
 
 /** Boots a stopped machine again (same disk, same address) and waits until it is running. */

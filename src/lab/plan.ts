@@ -91,8 +91,9 @@ export interface PlannedMachine {
   unit: string;
 }
 
-/** The cgroup directory of lab `name` under each cgroup root (state.ts reads names back from it). */
-export const labCgroup = (name: string): string => `kubeha-lab-${name}`;
+/** The cgroup directory of lab `name` under each cgroup root is LAB_CGROUP_PREFIX + name (state.ts reads names back from it). */
+export const LAB_CGROUP_PREFIX = "kubeha-lab-";
+export const labCgroup = (name: string): string => `${LAB_CGROUP_PREFIX}${name}`;
 
 export interface LabPlan {
   name: string;

@@ -6,7 +6,7 @@
 import { promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import type { MachineRole } from "./plan.ts";
-import { PATHS } from "./plan.ts";
+import { LAB_CGROUP_PREFIX, PATHS } from "./plan.ts";
 
 export interface MachineState {
   name: string;
@@ -89,8 +89,7 @@ export async function knownLabs(): Promise<string[]> {
   }
   for (const r of PATHS.cgroupRoots) {
     for (const e of await fs.readdir(r).catch(() => [] as string[])) {
-      const m = /^kubeha-lab-(.+)$/.exec(e); // labCgroup's names
-      if (m) names.add(m[1]!);
+      if (e.startsWith(LAB_CGROUP_PREFIX) && e.length > LAB_CGROUP_PREFIX.length) names.add(e.slice(LAB_CGROUP_PREFIX.length));
     }
   }
   return [...names].sort();
