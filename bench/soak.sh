@@ -34,10 +34,11 @@ for i in $(seq "$first" $(( first + k - 1 ))); do
 done
 
 # spec reporter lines: "✔ name (12.3ms)" / "✖ name (12.3ms)", indented for subtests. The
-# "failing tests:" recap at the end repeats the failures: stop reading each log there.
+# "failing tests:" recap at the end of a chain repeats its failures: skip from there to the next
+# chain's block (scripts/test.sh prints the files without a lab after a "== test.sh:" line).
 total=$(( first + k - 1 ))
 for i in $(seq 1 "$total"); do
-  awk '/^✖ failing tests:/ { exit } /^ *(✔|✖) / { ok = ($0 ~ /✔/); sub(/^ *(✔|✖) /, ""); sub(/ \([0-9.]+m?s\)$/, ""); print (ok ? "pass" : "fail") "\t" $0 }' "$out/run$i.log"
+  awk '/^✖ failing tests:/ { skip = 1 } /^== test\.sh:/ { skip = 0 } !skip && /^ *(✔|✖) / { ok = ($0 ~ /✔/); sub(/^ *(✔|✖) /, ""); sub(/ \([0-9.]+m?s\)$/, ""); print (ok ? "pass" : "fail") "\t" $0 }' "$out/run$i.log"
 done | awk -F'\t' -v k="$total" '
   { seen[$2] = 1; if ($1 == "pass") pass[$2]++; else fail[$2]++ }
   END {

@@ -20,8 +20,35 @@ shared_down() {
   fi
 }
 trap shared_down EXIT
-# The spec reporter, then each file's wall time (test/helpers/file-times.mjs): where CI's time goes.
-node --import tsx --test --test-concurrency=1 \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=./test/helpers/file-times.mjs --test-reporter-destination=stdout \
-  "${files[@]}"
+# Two chains at once, one per core: the files that need a lab (test/e2e, test/lab) one after the
+# other, and beside them the rest (no lab, no root-wide state), also one at a time. The suite must
+# pass with the other core busy anyway (bench/soak.sh), and CI's time is a budget. The unit chain's
+# output is printed after the lab chain's, as its own block. Each chain: the spec reporter, then
+# each file's wall time (test/helpers/file-times.mjs): where CI's time goes.
+run_files() {
+  node --import tsx --test --test-concurrency=1 \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=./test/helpers/file-times.mjs --test-reporter-destination=stdout \
+    "$@"
+}
+labs=(); units=()
+for f in "${files[@]}"; do
+  if [[ "$f" =~ (^|/)test/(e2e|lab)/ ]]; then labs+=("$f"); else units+=("$f"); fi
+done
+if [ ${#labs[@]} -eq 0 ] || [ ${#units[@]} -eq 0 ]; then
+  run_files "${files[@]}"
+  exit
+fi
+unit_log=$(mktemp "${TMPDIR:-/tmp}/kubeha-unit-tests.XXXXXX")
+trap 'shared_down; rm -f "$unit_log"' EXIT
+run_files "${units[@]}" >"$unit_log" 2>&1 &
+unit_pid=$!
+lab_rc=0
+run_files "${labs[@]}" || lab_rc=$?
+unit_rc=0
+wait "$unit_pid" || unit_rc=$?
+echo
+echo "== test.sh: the ${#units[@]} files without a lab (run beside the lab files): exit $unit_rc =="
+cat "$unit_log"
+echo "test.sh: ${#labs[@]} lab files exit $lab_rc, ${#units[@]} other files exit $unit_rc"
+[ "$lab_rc" = 0 ] && [ "$unit_rc" = 0 ]
