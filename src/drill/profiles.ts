@@ -22,7 +22,7 @@ import type { RenderedFile, Secrets } from "../render/types.ts";
 import { PATHS } from "../render/paths.ts";
 import { file } from "../render/file.ts";
 import { renderHaproxy, statsListenLines } from "../render/haproxy.ts";
-import { FRONTEND_CHECK, renderKeepalived } from "../render/keepalived.ts";
+import { downTimerAdverts, FRONTEND_CHECK, renderKeepalived } from "../render/keepalived.ts";
 import { PROFILES, type ProfileName } from "./types.ts";
 import type { KeepalivedCluster, ManagedLbCluster } from "../spec/topology.ts";
 import { keepalivedHosts, runsHaproxy, runsKeepalived, usesKeepalived } from "../spec/topology.ts";
@@ -72,8 +72,9 @@ const seedRise = (p: SeedProfileName): number => (p === "seed-002" ? 1 : 2);
  * How long (ms) the VIP may still move by itself once the LB hosts look healthy, so how long the
  * drill waits without a VIP change before it plans a fault: a keepalived that preempts takes the
  * VIP back to its preferred host once that host's check passes again (check interval x rise),
- * after `preempt_delay` if set, and one master-down interval later (3 adverts + skew, under 4
- * adverts); 500 ms for scheduling. kubeha's `preempt: never` keeps the holder: 4 adverts + 500 ms.
+ * after `preempt_delay` if set, and one master-down interval later (`downTimerAdverts` adverts +
+ * skew, under one advert more); 500 ms for scheduling. kubeha's `preempt: never` keeps the holder:
+ * that interval + 500 ms.
  * Without keepalived (kube-vip, a single proxy): 500 ms.
  */
 export function vipSettleMs(c: Cluster, p: ProfileName): number {
@@ -84,7 +85,7 @@ export function vipSettleMs(c: Cluster, p: ProfileName): number {
   else if (c.endpoint.keepalived.preempt !== "never") {
     goHomeS = FRONTEND_CHECK.intervalS * FRONTEND_CHECK.rise + (c.endpoint.keepalived.preempt === "delay" ? c.endpoint.keepalived.preemptDelaySeconds : 0);
   }
-  return Math.round((goHomeS + 4 * advert) * 1000) + 500;
+  return Math.round((goHomeS + (downTimerAdverts(advert) + 1) * advert) * 1000) + 500;
 }
 
 /** The VRRP advert interval (seconds) the LB hosts run with under profile `p`; null without keepalived. */

@@ -2,9 +2,10 @@
  * keepalived: the VRRP virtual IP in front of the HAProxy hosts.
  *
  * What makes failover fast (docs/lab-notes.md, "Sub-second failover"; docs/drill.md, "Detection at
- * the floor"): VRRPv3 with `advert_int 0.02` (the VRRP child real-time, so that it is scheduled in
- * time), distinct priorities (equal ones cost ~5 s), a track file that systemd flips the instant
- * haproxy dies, and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never
+ * the floor"): VRRPv3 with `advert_int 0.01` and `down_timer_adverts 7` (the first backup takes over
+ * 75 ms after the holder's last advert, and a holder held off the CPU for up to 65 ms keeps the
+ * VIP; the VRRP child real-time, so that it is scheduled in time), distinct priorities (equal ones
+ * cost ~5 s), a track file that systemd flips the instant haproxy dies, and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never
  * the remote apiservers: every LB host would fail that together).
  *
  * Real-time scheduling comes from the keepalived.service drop-in, not from keepalived: an
@@ -55,6 +56,31 @@ import { keepalivedHosts, runsKeepalived, usesKeepalived } from "../spec/topolog
 
 /** The most LB hosts whose priorities, bonus and penalty still fit in VRRP's 1..254. */
 export const MAX_LB_HOSTS = 8;
+
+/**
+ * How long (s) the holder's VRRP child may be held off the CPU, beyond one advert interval, before
+ * a backup takes the VIP. A real-time task still waits for a task on its CPU to leave the kernel
+ * on a kernel without full preemption (`preempt=none`, and `voluntary` between its preemption
+ * points): ftrace in the lab showed the VRRP child woken and kept waiting 24.5 ms behind apt-get's
+ * kernel work on another machine of the same kernel, and a whole-suite run under load once saw a
+ * silence past the 71 ms that 3 adverts of 20 ms gave (docs/drill.md, "Detection at the floor").
+ */
+export const VRRP_STALL_TOLERANCE_S = 0.06;
+
+/**
+ * keepalived's `down_timer_adverts` for `advertS`: how many adverts a backup misses before it
+ * takes over (VRRP's 3, unless the interval is so short that 3 would tolerate less than
+ * VRRP_STALL_TOLERANCE_S of silence beyond one advert). At 10 ms adverts: 7 (a backup at priority
+ * 120 waits 75 ms); at 20 and 25 ms: 4; at 30 ms and above: 3. Every LB host gets the same value.
+ */
+export function downTimerAdverts(advertS: number): number {
+  return Math.max(3, Math.ceil(Math.round(((VRRP_STALL_TOLERANCE_S + advertS) / advertS) * 1000) / 1000));
+}
+
+/** VRRP's master-down interval (s) of a backup at `priority`: `downTimerAdverts` adverts plus the skew, (256 - priority) / 256 of an advert. */
+export function masterDownS(advertS: number, priority: number): number {
+  return downTimerAdverts(advertS) * advertS + ((256 - priority) / 256) * advertS;
+}
 
 /** kubeha's vrrp_script on the local HAProxy frontend: seconds between checks, their timeout, failures to fail, successes to recover. */
 export const FRONTEND_CHECK = { intervalS: 1, timeoutS: 1, fall: 2, rise: 2 } as const;
@@ -163,6 +189,13 @@ export function renderKeepalivedConf(c: KeepalivedCluster, h: Host, secrets: Sec
     `    priority ${priority}`,
     `    advert_int ${fmtInterval(ka.advertInterval)}`,
   );
+  const downAdverts = downTimerAdverts(ka.advertInterval);
+  if (downAdverts !== 3) {
+    L.push(
+      `    # A backup takes over after ${downAdverts} missed adverts (VRRP's 3 would leave a held-off holder too little time), the same on every LB host.`,
+      `    down_timer_adverts ${downAdverts}`,
+    );
+  }
   if (ka.preempt === "delay") L.push(`    preempt_delay ${ka.preemptDelaySeconds}`);
   if (ka.unicast) {
     L.push(`    unicast_src_ip ${h.internalAddress}`, "    unicast_peer {");

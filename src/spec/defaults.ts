@@ -33,7 +33,7 @@ export const DEFAULTS = {
   /** StatsPageFile */
   statsPage: { enabled: false, port: 9000 },
   /** KeepalivedFile */
-  keepalived: { routerId: 51, unicast: true, advertInterval: 0.02, preempt: "never", preemptDelaySeconds: 60 },
+  keepalived: { routerId: 51, unicast: true, advertInterval: 0.01, preempt: "never", preemptDelaySeconds: 60 },
   /** EtcdFile */
   etcd: { mode: "stacked", dataDir: "/var/lib/etcd", clientPort: 2379, peerPort: 2380 },
   /** PackagesFile */

@@ -336,9 +336,11 @@ export interface KeepalivedFile {
    */
   unicast?: boolean;
   /**
-   * VRRP advertisement interval in seconds. Default 0.02 (VRRPv3: a backup takes over about
-   * 70 ms after the holder's last advert); values of 1 or more use VRRPv2. docs/drill.md says
-   * what the soaks measured for each interval.
+   * VRRP advertisement interval in seconds. Default 0.01 (VRRPv3: a backup takes over about
+   * 75 ms after the holder's last advert; below 30 ms kubeha raises keepalived's
+   * `down_timer_adverts` so that a holder held off the CPU for 60 ms beyond one advert keeps the
+   * VIP: 7 adverts at 0.01, 4 at 0.02); values of 1 or more use VRRPv2. docs/drill.md says what
+   * the soaks measured for each interval.
    */
   advertInterval?: number;
   /**

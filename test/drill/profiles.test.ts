@@ -130,7 +130,7 @@ for (const { name, cluster } of lbClusters) {
         assert.deepEqual(vips(ka), [cluster.endpoint.address]);
         assert.deepEqual(vips(kubehaKa), [cluster.endpoint.address]);
         assert.deepEqual(block(ka, "unicast_peer"), block(kubehaKa, "unicast_peer"));
-        // The drill waits 4 adverts for the VIP to settle: the interval it reads is the one rendered.
+        // The drill waits a master-down interval for the VIP to settle: the interval it reads is the one rendered.
         assert.equal(Number(one(kubehaKa, /^advert_int (\S+)$/, "advert_int")), profileAdvertSeconds(cluster, "kubeha"));
         assert.equal(ka.includes("unicast_src_ip"), cluster.endpoint.keepalived.unicast);
         const bind = (c: string) => one(c, /^bind (\*:\d+)$/, "frontend bind");
@@ -256,8 +256,8 @@ test("the check script is vetted for real: a world-writable copy is disabled by 
 
 /**
  * The drill's settle window, recomputed from what each profile renders: the check's interval x
- * rise (keepalived's default rise is 1) when the profile preempts, plus preempt_delay, plus 4
- * adverts, plus 500 ms. kubeha's preempt `never` keeps the holder (no check term).
+ * rise (keepalived's default rise is 1) when the profile preempts, plus preempt_delay, plus a
+ * master-down interval (down_timer_adverts, 3 unless set, and a skew under one advert), plus 500 ms. kubeha's preempt `never` keeps the holder (no check term).
  */
 test("vipSettleMs agrees with the rendered keepalived.conf of every profile", () => {
   const kubehaModes = new Set<string>();
@@ -270,11 +270,13 @@ test("vipSettleMs agrees with the rendered keepalived.conf of every profile", ()
       const script = /vrrp_script \S+ \{\n([^}]*)\}/.exec(ka)![1]!;
       const num = (re: RegExp, dflt: number) => Number(re.exec(script)?.[1] ?? dflt);
       const advert = Number(/^\s*advert_int (\S+)$/m.exec(ka)?.[1] ?? 1);
+      const downAdverts = Number(/^\s*down_timer_adverts (\d+)$/m.exec(ka)?.[1] ?? 3);
       const delay = Number(/^\s*preempt_delay (\d+)$/m.exec(ka)?.[1] ?? 0);
       const preempts = p !== "kubeha" || preempt !== "never";
       if (p === "kubeha") kubehaModes.add(preempt);
       const goHome = preempts ? num(/^\s*interval (\d+)$/m, NaN) * num(/^\s*rise (\d+)$/m, 1) + delay : 0;
-      assert.equal(vipSettleMs(cluster, p), Math.round((goHome + 4 * advert) * 1000) + 500, `${name} ${p}`);
+      // A master-down interval is downAdverts adverts and a skew under one advert.
+      assert.equal(vipSettleMs(cluster, p), Math.round((goHome + (downAdverts + 1) * advert) * 1000) + 500, `${name} ${p}`);
     }
   }
   assert.ok(kubehaModes.has("never") && kubehaModes.size > 1, `kubeha preempt modes covered: ${[...kubehaModes].join(", ")}`);
