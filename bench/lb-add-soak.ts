@@ -27,13 +27,13 @@ import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseDocument, type YAMLSeq } from "yaml";
 import { labDown, labExec, labUp, sleep, type LabInfo } from "../src/lab/index.ts";
 import { parseCluster } from "../src/spec/read.ts";
 import type { Cluster } from "../src/spec/model.ts";
 import { watchVip } from "../src/drill/watch.ts";
 import { loadSummary, startLoad } from "../src/drill/load.ts";
 import { kubehaLive, REPO } from "../test/helpers/cli.ts";
+import { withoutHosts } from "../test/helpers/e2e-lab.ts";
 import { benchArgs } from "./args.ts";
 import { parseAdvert, type Advert } from "./vrrp-anatomy.ts";
 
@@ -59,10 +59,7 @@ const lab: LabInfo = await labUp({ name: NAME, subnet: values.subnet, masters: 3
 const fullText = readFileSync(lab.clusterFile, "utf8");
 
 function writeHosts(without: string[]): void {
-  const doc = parseDocument(fullText);
-  const hosts = doc.getIn(["spec", "hosts"]) as YAMLSeq;
-  hosts.items = hosts.items.filter((n) => !without.includes(String((n as { get(k: string): unknown }).get("name"))));
-  writeFileSync(lab.clusterFile, doc.toString({ lineWidth: 0 }));
+  writeFileSync(lab.clusterFile, withoutHosts(fullText, without));
 }
 function cluster(text: string): Cluster {
   const r = parseCluster(text, { sourcePath: lab.clusterFile });

@@ -32,9 +32,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseDocument, type YAMLSeq } from "yaml";
 import { labExec, sleep, type LabInfo } from "../../src/lab/index.ts";
-import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
+import { dropLab, freshLab, withoutHosts } from "../helpers/e2e-lab.ts";
 import { kubeha, kubehaLive, untilOk, type CliResult } from "../helpers/cli.ts";
 import { loadCluster, parseCluster } from "../../src/spec/read.ts";
 import { removeHostsFromText } from "../../src/spec/edit-hosts.ts";
@@ -73,10 +72,7 @@ const cli = (args: string[], timeoutMs = 10 * 60_000): Promise<CliResult> => kub
 
 /** Writes the cluster file with every host of the lab except `without`. */
 function writeHosts(without: string[]): void {
-  const doc = parseDocument(fullText);
-  const hosts = doc.getIn(["spec", "hosts"]) as YAMLSeq;
-  hosts.items = hosts.items.filter((n) => !without.includes(String((n as { get(k: string): unknown }).get("name"))));
-  writeFileSync(lab.clusterFile, doc.toString({ lineWidth: 0 }));
+  writeFileSync(lab.clusterFile, withoutHosts(fullText, without));
 }
 
 function cluster(text: string): Cluster {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { labDown, labInfo, labUp, type LabInfo } from "../../src/lab/index.ts";
 import type { Bootstrap } from "../../src/spec/model.ts";
 import type { LabEndpoint, LabEtcd, LabProvision } from "../../src/lab/plan.ts";
+import { parseDocument, type YAMLSeq } from "yaml";
 import { kubeha, REPO } from "./cli.ts";
 
 export interface E2eLab {
@@ -36,6 +37,14 @@ export async function freshLab(o: { name: string; subnet: string; masters: numbe
     assert.equal(a.code, 0, `${a.stdout}\n${a.stderr}`);
   }
   return { lab, cwd };
+}
+
+/** The cluster file `text` without the hosts named in `without` (comments and the rest kept). */
+export function withoutHosts(text: string, without: readonly string[]): string {
+  const doc = parseDocument(text);
+  const hosts = doc.getIn(["spec", "hosts"]) as YAMLSeq;
+  hosts.items = hosts.items.filter((n) => !without.includes(String((n as { get(k: string): unknown }).get("name"))));
+  return doc.toString({ lineWidth: 0 });
 }
 
 /** Takes the lab down, asserts nothing was left behind, removes the working directory. */
