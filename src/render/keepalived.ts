@@ -5,7 +5,8 @@
  * the floor"): VRRPv3 with `advert_int 0.01` and `down_timer_adverts 7` (the first backup takes over
  * 75 ms after the holder's last advert, and a holder held off the CPU for up to 65 ms keeps the
  * VIP; the VRRP child real-time, so that it is scheduled in time), distinct priorities (equal ones
- * cost ~5 s), a track file that systemd flips the instant haproxy dies, and a 1 s check that the LOCAL haproxy frontend answers (never `killall -0`, never
+ * cost ~5 s), a track file that systemd flips the instant haproxy dies, and a 1 s check that the
+ * LOCAL haproxy frontend answers (never `killall -0`, never
  * the remote apiservers: every LB host would fail that together).
  *
  * Real-time scheduling comes from the keepalived.service drop-in, not from keepalived: an
@@ -75,11 +76,6 @@ export const VRRP_STALL_TOLERANCE_S = 0.06;
  */
 export function downTimerAdverts(advertS: number): number {
   return Math.max(3, Math.ceil(Math.round(((VRRP_STALL_TOLERANCE_S + advertS) / advertS) * 1000) / 1000));
-}
-
-/** VRRP's master-down interval (s) of a backup at `priority`: `downTimerAdverts` adverts plus the skew, (256 - priority) / 256 of an advert. */
-export function masterDownS(advertS: number, priority: number): number {
-  return downTimerAdverts(advertS) * advertS + ((256 - priority) / 256) * advertS;
 }
 
 /** kubeha's vrrp_script on the local HAProxy frontend: seconds between checks, their timeout, failures to fail, successes to recover. */

@@ -257,7 +257,8 @@ test("the check script is vetted for real: a world-writable copy is disabled by 
 /**
  * The drill's settle window, recomputed from what each profile renders: the check's interval x
  * rise (keepalived's default rise is 1) when the profile preempts, plus preempt_delay, plus a
- * master-down interval (down_timer_adverts, 3 unless set, and a skew under one advert), plus 500 ms. kubeha's preempt `never` keeps the holder (no check term).
+ * master-down interval (down_timer_adverts, 3 unless set, and a skew under one advert), plus
+ * 500 ms. kubeha's preempt `never` keeps the holder (no check term).
  */
 test("vipSettleMs agrees with the rendered keepalived.conf of every profile", () => {
   const kubehaModes = new Set<string>();
