@@ -22,7 +22,7 @@
  * VIP moved in any round.
  */
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -68,21 +68,26 @@ function cluster(text: string): Cluster {
 }
 async function cli(args: string[]) {
   const r = await kubehaLive(args, { cwd, timeoutMs: 10 * 60_000 }, () => undefined);
-  if (r.code !== 0) {
-    console.error(`kubeha ${args.join(" ")} failed (exit ${r.code})\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
-    process.exit(1);
-  }
+  // Thrown, not exited: the rounds' `finally` stops stress-ng and takes the lab down.
+  if (r.code !== 0) throw new Error(`kubeha ${args.join(" ")} failed (exit ${r.code})\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
   return r;
 }
 
-writeHosts(["lb3"]);
-console.log("apply without lb3");
-await cli(["apply", lab.clusterFile, "--output", "plain"]);
-// node remove forgets lb3's host key; each round puts the pinned keys back before adding it again.
-const knownHosts = join(dirname(lab.clusterFile), "known_hosts");
-copyFileSync(knownHosts, join(dirname(lab.clusterFile), "known_hosts.full"));
+/** The longest gap (ms) between consecutive items of each key, and when it ended (wall ms). */
+function longestGaps<T extends { wallMs: number }>(items: readonly T[], key: (x: T) => string): Map<string, { gap: number; at: number }> {
+  const out = new Map<string, { gap: number; at: number }>();
+  const last = new Map<string, number>();
+  for (const x of items) {
+    const k = key(x);
+    const p = last.get(k);
+    if (p !== undefined && x.wallMs - p > (out.get(k)?.gap ?? 0)) out.set(k, { gap: x.wallMs - p, at: x.wallMs });
+    last.set(k, x.wallMs);
+  }
+  return out;
+}
 
-const stress = stressCpus > 0 ? spawn("stress-ng", ["--cpu", String(stressCpus), "--timeout", `${rounds * 10}m`], { stdio: "ignore" }) : undefined;
+let stress: ReturnType<typeof spawn> | undefined;
+const startStress = () => stressCpus > 0 ? spawn("stress-ng", ["--cpu", String(stressCpus), "--timeout", `${rounds * 10}m`], { stdio: "ignore" }) : undefined;
 const all = cluster(fullText);
 const lbs = all.hosts.filter((h) => h.roles.includes("lb"));
 let moves = 0;
@@ -110,20 +115,8 @@ async function op(label: string, args: string[]): Promise<void> {
   const arrivals = lines.map((l) => /^(\d+)\.(\d{6}) \S+ +Out +IP (\S+) > (\S+): VRRPv\d, Advertisement, vrid \d+, prio (\d+)/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ wallMs: Number(m[1]) * 1000 + Number(m[2]) / 1000, link: `${m[3]}>${m[4]}`, prio: Number(m[5]) }));
-  const gaps = new Map<string, number>();
-  const last = new Map<string, number>();
-  for (const a of adverts) {
-    const p = last.get(a.src);
-    if (p !== undefined) gaps.set(a.src, Math.max(gaps.get(a.src) ?? 0, a.wallMs - p));
-    last.set(a.src, a.wallMs);
-  }
-  const inGaps = new Map<string, { gap: number; at: number }>();
-  const inLast = new Map<string, number>();
-  for (const a of arrivals) {
-    const p = inLast.get(a.link);
-    if (p !== undefined && a.wallMs - p > (inGaps.get(a.link)?.gap ?? 0)) inGaps.set(a.link, { gap: a.wallMs - p, at: a.wallMs });
-    inLast.set(a.link, a.wallMs);
-  }
+  const gaps = longestGaps(adverts, (a) => a.src);
+  const inGaps = longestGaps(arrivals, (a) => a.link);
   // Every change of a sender's advertised priority.
   const prios: string[] = [];
   const lastPrio = new Map<string, number>();
@@ -132,7 +125,7 @@ async function op(label: string, args: string[]): Promise<void> {
     lastPrio.set(a.src, a.prio);
   }
   const name = (ip: string) => lab.machines.find((m) => m.address === ip)?.name ?? ip;
-  console.log(`  adverts ${adverts.length}; longest silence per sender: ${[...gaps].map(([ip, g]) => `${name(ip)} ${g.toFixed(1)} ms`).join(", ")}; per link (arrival) ${[...inGaps].map(([l, g]) => `${l.replace(/\d+\.\d+\.\d+\./g, "")} ${g.gap.toFixed(1)} ending ${(g.at / 1000).toFixed(3)}`).join(", ")}; prio changes ${prios.join(" ")}`);
+  console.log(`  adverts ${adverts.length}; longest silence per sender: ${[...gaps].map(([ip, g]) => `${name(ip)} ${g.gap.toFixed(1)} ms`).join(", ")}; per link (arrival) ${[...inGaps].map(([l, g]) => `${l.replace(/\d+\.\d+\.\d+\./g, "")} ${g.gap.toFixed(1)} ending ${(g.at / 1000).toFixed(3)}`).join(", ")}; prio changes ${prios.join(" ")}`);
   const ev = watcher.events;
   const changes = ev.length - 1;
   console.log(`${label}: ${(ms / 1000).toFixed(1)} s; ${loadSummary(f)}; holders ${JSON.stringify(ev.map((e) => e.holders))} at ${ev.map((e) => Math.round(e.t)).join(",")} ms`);
@@ -150,10 +143,18 @@ async function op(label: string, args: string[]): Promise<void> {
   }
 }
 
+// node remove forgets lb3's host key; each round puts the pinned keys back before adding it again.
+const knownHosts = join(dirname(lab.clusterFile), "known_hosts");
+const pinnedHosts = join(dirname(lab.clusterFile), "known_hosts.full");
 try {
+  writeHosts(["lb3"]);
+  console.log("apply without lb3");
+  await cli(["apply", lab.clusterFile, "--output", "plain"]);
+  copyFileSync(knownHosts, pinnedHosts);
+  stress = startStress();
   for (let i = 1; i <= rounds; i++) {
     writeHosts([]);
-    copyFileSync(join(dirname(lab.clusterFile), "known_hosts.full"), knownHosts);
+    copyFileSync(pinnedHosts, knownHosts);
     await op(`round ${i}: add lb3`, ["apply", lab.clusterFile, "--output", "plain"]);
     await op(`round ${i}: remove lb3`, ["node", "remove", lab.clusterFile, "lb3", "--write"]);
     // A first install on lb3 every round, as in nodes.test (dpkg is most of the load).
@@ -162,7 +163,10 @@ try {
   }
 } finally {
   stress?.kill();
-  if (!values.keep) await labDown(NAME);
+  if (!values.keep) {
+    await labDown(NAME);
+    rmSync(cwd, { recursive: true, force: true });
+  }
 }
 console.log(`${rounds} rounds: ${moves} VIP holder changes`);
 process.exit(moves > 0 ? 1 : 0);

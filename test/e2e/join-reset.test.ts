@@ -14,9 +14,8 @@ import assert from "node:assert/strict";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { parseDocument } from "yaml";
 import { labExec, sleep, type LabInfo } from "../../src/lab/index.ts";
-import { dropLab, freshLab } from "../helpers/e2e-lab.ts";
+import { dropLab, freshLab, withoutHosts } from "../helpers/e2e-lab.ts";
 import { kubeha, REPO } from "../helpers/cli.ts";
 
 // Overridable so that parallel runs on one machine use their own lab name and subnet.
@@ -81,10 +80,7 @@ before(async () => {
   ({ lab, cwd } = await freshLab({ name: NAME, subnet: SUBNET, masters: 3, workers: 2 }));
   spareBefore = await tree(SPARE);
   // The spare is not part of the cluster file: a fresh machine kubeha never touched.
-  const doc = parseDocument(readFileSync(lab.clusterFile, "utf8"));
-  const hosts = doc.getIn(["spec", "hosts"]) as { items: Array<{ get(k: string): unknown }> };
-  hosts.items = hosts.items.filter((h) => h.get("name") !== SPARE);
-  writeFileSync(lab.clusterFile, doc.toString());
+  writeFileSync(lab.clusterFile, withoutHosts(readFileSync(lab.clusterFile, "utf8"), [SPARE]));
   const a = kubeha(["apply", lab.clusterFile, "--output", "plain"], { cwd, timeoutMs: 15 * 60_000 });
   assert.equal(a.code, 0, `${a.stdout}\n${a.stderr}`);
 });
