@@ -370,7 +370,7 @@ async function prepareOutputDir(plan: LabPlan): Promise<void> {
 
 async function createBridge(plan: LabPlan): Promise<void> {
   const ip = (...a: string[]) => run("ip", a, { what: `ip ${a.join(" ")}` });
-  await ip("link", "add", plan.bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0");
+  await ip("link", "add", plan.bridge, "address", plan.bridgeMac, "type", "bridge", "stp_state", "0", "forward_delay", "0");
   await ip("addr", "add", `${plan.bridgeAddress}/${plan.prefix}`, "dev", plan.bridge);
   await ip("link", "set", plan.bridge, "up");
   // The machines have no route out: never forward what arrives on the lab bridge.

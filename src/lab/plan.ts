@@ -101,6 +101,13 @@ export interface LabPlan {
   prefix: 24;
   bridge: string;
   bridgeAddress: string;
+  /**
+   * The bridge's own MAC, set when it is created. A bridge without one takes its lowest port's MAC
+   * and changes it when that port leaves: powering a machine off would then change the host's MAC
+   * under every other machine, and their packets to the host would be lost until they re-learn it
+   * (a 200 ms TCP retransmission on the drill's streams). A real switch's hosts never see that.
+   */
+  bridgeMac: string;
   vip: string;
   endpoint: LabEndpoint;
   etcd: LabEtcd;
@@ -114,6 +121,12 @@ export interface LabPlan {
   cgroup: string;
   runDir: string;
   machinesDir: string;
+}
+
+/** A locally administered unicast MAC ("02:6b:68", kh) ending in the address's last three bytes: one per lab subnet. */
+export function bridgeMac(address: number): string {
+  const bytes = [0x02, 0x6b, 0x68, (address >>> 16) & 0xff, (address >>> 8) & 0xff, address & 0xff];
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
 const NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
@@ -224,6 +237,7 @@ export function planLab(opts: LabOptions, cwd: string): LabPlan {
     prefix: 24,
     bridge: `kh-${name}`,
     bridgeAddress: at(1),
+    bridgeMac: bridgeMac(net.base + 1),
     vip: at(VIP_HOST),
     endpoint,
     etcd,

@@ -28,6 +28,10 @@ test("plan: default lab is 3 masters + 2 workers from .11, bridge .1, VIP .100",
   assert.deepEqual(p.machines.map((m) => m.address), [11, 12, 13, 14, 15].map((n) => base + n));
   assert.equal(p.bridgeAddress, base + "1");
   assert.equal(p.vip, base + "100");
+  // Fixed, locally administered, unicast, and different for another lab's subnet.
+  assert.match(p.bridgeMac, /^02:6b:68(:[0-9a-f]{2}){3}$/);
+  assert.equal(p.bridgeMac.split(":").slice(3).map((h) => parseInt(h, 16)).join("."), p.bridgeAddress.split(".").slice(1).join("."));
+  assert.notEqual(planLab({ name: "other", subnet: "198.19.7.0/24" }, "/repo").bridgeMac, p.bridgeMac);
   assert.equal(p.proxyUrl, `http://${base}1:3142`);
   assert.equal(p.dir, "/repo/lab/lab");
   assert.ok(cidrContains(parseCidr("198.18.0.0/15")!, p.bridgeAddress));
