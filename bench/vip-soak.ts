@@ -8,11 +8,12 @@
  * STATE") is read afterwards as a second, independent count, so a move the watcher could miss while
  * its SSH stream reconnected is still seen.
  *
- *   sudo node --import tsx bench/vip-soak.ts [--minutes 30] [--advert-ms 100] [--stress K]
+ *   sudo node --import tsx bench/vip-soak.ts [--minutes 30] [--advert-ms MS] [--stress K]
  *     [--churn K] [--reloads N] [--drill-runs N] [--keep] [--reuse] [--name LAB --subnet CIDR]
  *     (default lab d-soak on 198.19.131.0/24)
  *
- * `--advert-ms` sets the cluster's `keepalived.advertInterval` (10-990 ms, VRRPv3) before apply.
+ * `--advert-ms` sets the cluster's `keepalived.advertInterval` (10-990 ms, VRRPv3) before apply; without it
+ * the lab's cluster file keeps kubeha's default (10 ms).
  * `--drill-runs N` then runs `lb-machine-down` N times on the same lab and prints the "VIP moved"
  * figure (the detection time after the holder loses power) as min / p50 / p95 / max.
  * `--churn K` adds the load that made 25 ms adverts flap once (a neighbour's lab booting): a second
