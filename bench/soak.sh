@@ -25,7 +25,8 @@ if [ -n "$(git status --porcelain --untracked-files=no -- ':!:docs/**' ':!:*.md'
   tallies=test-output/soak
 fi
 [ $# -eq 0 ] || rev="$rev-files-$(printf '%s\n' "$@" | sha256sum | cut -c1-8)"
-echo "soak: commit $(git rev-parse --short=12 HEAD), $rev"
+commit=$(git rev-parse --short=12 HEAD)
+echo "soak: commit $commit, $rev"
 logs="test-output/soak/$rev"
 tally="$tallies/$rev"
 mkdir -p "$logs" "$tally"
@@ -48,7 +49,7 @@ for i in $(seq "$first" $(( first + k - 1 ))); do
   # The suite's exit status is summarised below; a failing run must not stop the soak.
   bash scripts/test.sh "$@" >"$logs/run$i.log" 2>&1 && rc=0 || rc=$?
   secs=$(( $(date +%s) - start ))
-  { echo "# commit $(git rev-parse --short=12 HEAD), exit $rc, $secs s, started $began, stress-ng --cpu 1"; results "$logs/run$i.log"; } >"$tally/run$i.tsv"
+  { echo "# commit $commit, exit $rc, $secs s, started $began, stress-ng --cpu 1"; results "$logs/run$i.log"; } >"$tally/run$i.tsv"
   echo "soak: run $i (of $k this time) at $rev: exit $rc in $secs s (log $logs/run$i.log, results $tally/run$i.tsv)"
 done
 

@@ -25,6 +25,7 @@ import {
 import { cgroupDirs, run } from "../../src/lab/host.ts";
 import { stateFile } from "../../src/lab/state.ts";
 import { labCgroup } from "../../src/lab/plan.ts";
+import { untilAsync } from "../helpers/timing.ts";
 import { loadCluster } from "../../src/spec/read.ts";
 import type { KubehaError } from "../../src/errors.ts";
 
@@ -186,9 +187,9 @@ test("stop --hard pulls the plug (link gone at once), the bridge keeps its MAC; 
     const peer = Number((await labExec(NAME, m.name, ["cat", "/sys/class/net/host0/iflink"])).stdout.trim());
     portMac.set(m.name, before.ports.get(peer)!);
   }
-  const victim = info.machines.map((m) => m.name).sort((a, b) => portMac.get(a)!.localeCompare(portMac.get(b)!))[0]!;
-  const other = info.machines.find((m) => m.name !== victim)!.name;
-  const vm = info.machines.find((m) => m.name === victim)!;
+  const vm = [...info.machines].sort((a, b) => portMac.get(a.name)!.localeCompare(portMac.get(b.name)!))[0]!;
+  const victim = vm.name;
+  const other = info.machines.find((m) => m !== vm)!.name;
   const id = (await labExec(NAME, victim, ["cat", "/etc/machine-id"])).stdout;
   // The plug is pulled before labStop first yields (the drill times a power loss from the call):
   // with this event loop blocked, nothing asynchronous of labStop can run, yet every process of
@@ -203,10 +204,7 @@ test("stop --hard pulls the plug (link gone at once), the bridge keeps its MAC; 
   await stopping;
   // The kernel removes the machine's veth when its network namespace is torn down, a little later.
   let after = await bridgeLinks();
-  for (let i = 0; i < 50 && after.ports.size === before.ports.size; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    after = await bridgeLinks();
-  }
+  await untilAsync(async () => (after = await bridgeLinks()).ports.size !== before.ports.size, `${victim}'s port to leave the bridge`, 5000, 100);
   assert.equal(after.ports.size, before.ports.size - 1, `${victim}'s port left the bridge within 5 s`);
   assert.equal(after.mac, before.mac, `the bridge's MAC changed when ${victim} (port ${portMac.get(victim)}) powered off`);
   const st = await labStatus(NAME);
